@@ -27,8 +27,12 @@ def atomic_output(path: str | os.PathLike, *, mode: int | None = None) -> Iterat
     tmp = Path(tmp_name)
     try:
         yield tmp
-        if mode is not None:
-            os.chmod(tmp, mode)
+        if mode is None:
+            # mkstemp creates 0600; give the final file the usual umask-derived mode.
+            umask = os.umask(0)
+            os.umask(umask)
+            mode = 0o666 & ~umask
+        os.chmod(tmp, mode)
         os.replace(tmp, path)
     finally:
         if tmp.exists():

@@ -1,0 +1,18 @@
+"""Adapter: rule simulate_demo -> genorisk.simulate.simulate."""
+
+import pandas as pd
+
+from genorisk.runner import run_step
+from genorisk.simulate import SimulationConfig, simulate
+
+
+def main():
+    sheet = pd.read_csv(snakemake.input.sheet, sep="\t", dtype=str, keep_default_na=False)
+    sheet = sheet[sheet["vcf"].isin(snakemake.output.patient_vcfs)]
+    if "outlier" in sheet:
+        sheet["outlier"] = sheet["outlier"].str.lower().isin(["1", "true", "yes"])
+    cfg = SimulationConfig.from_dict(snakemake.params.simulation)
+    simulate(cfg, sheet, snakemake.params.outdir, snakemake.input.gene_model)
+
+
+run_step(snakemake, main)

@@ -1,0 +1,116 @@
+"""The patient result record: what scoring writes and the report renders.
+
+:func:`patient_result` joins the model's output for one patient
+(:func:`genorisk.model.score_patients`) with the patient's QC and the model
+card into one JSON-ready dict. Its shape is the report contract, described by
+``src/genorisk/schemas/report.schema.json``. It holds this patient's data and
+aggregate cohort figures only (risk quantiles), never another person's values.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Mapping
+
+from . import __version__
+
+RESULT_SCHEMA_VERSION = "1"
+
+
+def _metric(metrics: Mapping[str, Any], name: str) -> tuple[float | None, list[float] | None]:
+    """(estimate, [ci_low, ci_high]) of a model metric from ``metrics.json``."""
+    entry = metrics.get("model", {}).get(name) or {}
+    ci = [entry["ci_low"], entry["ci_high"]] if "ci_low" in entry else None
+    return entry.get("estimate"), ci
+
+
+def model_summary(card: Mapping[str, Any]) -> dict[str, Any]:
+    """The part of the model card a patient report shows."""
+    metrics = card.get("metrics", {})
+    auc, auc_ci = _metric(metrics, "roc_auc")
+    truth = metrics.get("truth") or {}
+    return {
+        "name": card.get("model", "genorisk risk model"),
+        "sha256": card.get("files_sha256", {}).get("model.ubj", ""),
+        "trained_on": int(metrics.get("data", {}).get("n_samples", 0)),
+        "auc": auc,
+        "auc_ci": auc_ci,
+        "auc_ceiling": truth.get("auc_ceiling"),
+        "intended_use": card.get("intended_use", ""),
+        "limits": list(card.get("limits", [])),
+    }
+
+
+def cohort_distribution(cohort_risks: Mapping[str, Any], n_points: int = 101) -> dict[str, Any]:
+    """Aggregate cohort risk quantiles (0, 1, ..., 100 %) for the percentile plot."""
+    q = cohort_risks["risk_quantiles"]
+    step = (len(q) - 1) / (n_points - 1)
+    return {"quantiles": [float(q[round(i * step)]) for i in range(n_points)], "n": int(cohort_risks["n_samples"])}
+
+
+def patient_result(
+    patient: Mapping[str, Any],
+    scored: Mapping[str, Any],
+    qc: Mapping[str, Any],
+    card: Mapping[str, Any],
+    cohort_risks: Mapping[str, Any],
+    *,
+    min_coverage: float = 0.9,
+    prevalence: float | None = None,
+) -> dict[str, Any]:
+    """Build one patient's result record.
+
+    Parameters
+    ----------
+    patient : mapping
+        The sample-sheet row (``patient_id``, ``vcf``, ``sample``, ``sex``...).
+    scored : mapping
+        This patient's entry from :func:`genorisk.model.score_patients`.
+    qc : mapping
+        ``{"validation": ..., "coverage": ...}`` from the patient_features step.
+    card, cohort_risks : mapping
+        ``model_card.json`` and ``cohort_risks.json`` of the model.
+    min_coverage : float
+        Below this fraction of model variants called, the result carries a
+        warning that it should not be relied on.
+    """
+    coverage = qc["coverage"]
+    warnings: list[str] = []
+    if coverage["coverage"] < min_coverage:
+        warnings.append(
+            f"Only {coverage['coverage']:.0%} of the model's {coverage['n_model_variants']} variants were "
+            f"called in this VCF (minimum {min_coverage:.0%}); the risk estimate may be unreliable."
+        )
+    if coverage["n_missing"]:
+        warnings.append(f"{coverage['n_missing']} model variants are absent from the VCF.")
+    for w in qc["validation"].get("warnings", [])[:5]:
+        warnings.append(f"Input warning: {w}")
+    return {
+        "schema_version": RESULT_SCHEMA_VERSION,
+        "patient_id": patient["patient_id"],
+        "sample": patient["sample"],
+        "vcf": Path(patient["vcf"]).name,
+        "risk": {
+            "probability": scored["risk"],
+            "interval": list(scored["risk_interval"]),
+            "percentile": scored["percentile"],
+            "prevalence": prevalence,
+        },
+        "cohort_distribution": cohort_distribution(cohort_risks),
+        "drivers": list(scored["drivers"]),
+        "notable_variants": [],
+        "polygenic_scores": [],
+        "qc": {
+            "call_rate": coverage["call_rate"],
+            "model_variant_coverage": coverage["coverage"],
+            "n_model_variants_missing": coverage["n_missing"],
+            "inferred_sex": None,
+            "recorded_sex": patient.get("sex") or None,
+            "sex_check": "unknown",
+            "ancestry_distance": None,
+            "ancestry_outlier": None,
+        },
+        "model": model_summary(card),
+        "warnings": warnings,
+        "generated_by": {"genorisk": __version__},
+    }

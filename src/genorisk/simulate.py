@@ -1,0 +1,668 @@
+"""Simulated demo cohorts with known truth.
+
+A cohort, a handful of held-out patients and a reference panel are drawn from
+one coalescent simulation (msprime; optionally a stdpopsim demographic model)
+on GRCh38 chr21 coordinates with real A/C/G/T alleles. Disease status follows
+a liability-threshold model with known causal variants:
+
+    liability = G_additive + G_burden + G_dominance + G_epistasis + G_gxage
+                + C (age, sex) + E
+
+where each genetic component is scaled so that its variance in the cohort is
+the requested liability-scale variance, C explains ``covariate_variance`` and
+E ~ N(0, 1 - sum of the others), so var(liability) = 1 and the case fraction
+is close to the prevalence K when the threshold is Phi^-1(1 - K). The truth file
+records the causal variants, their effects, every realised variance component
+and the AUC ceiling of Wray et al. (2010) for what a predictor can capture.
+
+Everything is deterministic for a given seed: the same seed gives
+byte-identical files.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import shutil
+import subprocess
+import logging
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
+import pysam
+from scipy.stats import norm
+
+from .errors import ConfigError
+from .io import atomic_output, write_json
+
+log = logging.getLogger("genorisk.simulate")
+
+# GRCh38 chr21; the header's contig length lets readers check the build.
+CHROM = "chr21"
+CHR21_LENGTH_GRCH38 = 46_709_983
+SIMULATED_LABEL = "SIMULATED by genorisk.simulate for the demo; not real data"
+
+
+def auc_ceiling(h2: float, prevalence: float) -> float:
+    """Highest ROC AUC any predictor can reach under the liability-threshold model.
+
+    Wray et al. 2010 (PLoS Genetics, doi:10.1371/journal.pgen.1000864), eq. 3:
+    with T = Phi^-1(1-K), z = phi(T), i = z/K and v = -i K/(1-K),
+
+        AUC = Phi((i - v) h2 / sqrt(h2 [(1 - h2 i (i - T)) + (1 - h2 v (v - T))]))
+
+    Parameters
+    ----------
+    h2 : float
+        Liability-scale variance the predictor can capture, in (0, 1]. For a
+        simulated cohort, the true genetic variance (total, when non-additive
+        effects are simulated), plus covariate variance when the predictor
+        sees the covariates.
+    prevalence : float
+        Disease prevalence K, in (0, 1).
+
+    Returns
+    -------
+    float
+        The AUC ceiling, e.g. 0.744 for h2=0.2, K=0.1.
+    """
+    if not 0.0 < h2 <= 1.0:
+        raise ValueError(f"h2 must be in (0, 1], got {h2}")
+    if not 0.0 < prevalence < 1.0:
+        raise ValueError(f"prevalence must be in (0, 1), got {prevalence}")
+    k = prevalence
+    t = norm.ppf(1.0 - k)
+    i = norm.pdf(t) / k
+    v = -i * k / (1.0 - k)
+    denom = math.sqrt(h2 * ((1.0 - h2 * i * (i - t)) + (1.0 - h2 * v * (v - t))))
+    return float(norm.cdf((i - v) * h2 / denom))
+
+
+@dataclass
+class SimulationConfig:
+    """Parameters of the demo simulation (config key ``simulate``).
+
+    Attributes
+    ----------
+    seed : int
+        Seeds every random step; the same seed gives byte-identical outputs.
+    n_cohort : int
+        People in the training cohort.
+    n_reference : int
+        People in the population-frequency reference panel (gnomAD-like VCF).
+    start, end : int
+        1-based region on GRCh38 chr21 that is simulated.
+    demography : str
+        ``"constant"`` (Ne = ``population_size``) or a stdpopsim HomSap model
+        id such as ``"OutOfAfrica_3G09"`` (cohort from ``population``).
+    population : str
+        Population of the cohort, reference panel and patients (stdpopsim id).
+    outlier_population : str or None
+        Population of patients flagged ``outlier`` in the sheet, to exercise
+        ancestry warnings (e.g. ``"YRI"``).
+    population_size, mutation_rate, recombination_rate : float
+        Coalescent parameters (per generation, per bp).
+    h2 : float
+        Liability variance of the additive common-variant component.
+    n_causal : int
+        Causal common variants (MAF >= ``causal_min_maf`` in the cohort).
+    burden_genes : int
+        Protein-coding genes whose rare (MAF < ``rare_maf``) coding minor
+        alleles each raise liability by the same amount.
+    burden : float
+        Liability variance of that rare-variant burden component.
+    dominance, epistasis, gxage : float
+        Liability variance of each non-additive component (0 disables it).
+    covariate_variance : float
+        Liability variance explained by age and sex together.
+    prevalence : float
+        K; cases are people whose liability exceeds Phi^-1(1 - K).
+    missing_rate : float
+        Fraction of genotype calls set missing at random (``./.``).
+    """
+
+    seed: int = 42
+    n_cohort: int = 3000
+    n_reference: int = 2000
+    start: int = 25_000_001
+    end: int = 33_000_000
+    demography: str = "OutOfAfrica_3G09"
+    population: str = "CEU"
+    outlier_population: str | None = "YRI"
+    population_size: float = 10_000
+    mutation_rate: float = 1.29e-8
+    recombination_rate: float = 1e-8
+    h2: float = 0.4
+    n_causal: int = 200
+    causal_min_maf: float = 0.01
+    burden_genes: int = 3
+    burden: float = 0.05
+    rare_maf: float = 0.01
+    dominance: float = 0.0
+    epistasis: float = 0.0
+    n_epistatic_pairs: int = 20
+    gxage: float = 0.0
+    covariate_variance: float = 0.05
+    prevalence: float = 0.1
+    missing_rate: float = 0.001
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any] | None) -> "SimulationConfig":
+        values = dict(values or {})
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ConfigError(None, f"unknown simulate key(s): {', '.join(unknown)}", record="simulate")
+        cfg = cls(**values)
+        genetic = cfg.h2 + cfg.burden + cfg.dominance + cfg.epistasis + cfg.gxage
+        if genetic + cfg.covariate_variance >= 0.95:
+            raise ConfigError(
+                None,
+                f"variance components sum to {genetic + cfg.covariate_variance:.2f}; "
+                "they must leave room for the environment (< 0.95)",
+                record="simulate",
+            )
+        if not cfg.start < cfg.end <= CHR21_LENGTH_GRCH38:
+            raise ConfigError(None, f"region {cfg.start}-{cfg.end} is not on chr21", record="simulate")
+        return cfg
+
+
+@dataclass
+class Genotypes:
+    """Biallelic genotypes of one simulation: ``calls[site, person, haplotype]``."""
+
+    positions: np.ndarray  # 1-based, strictly increasing
+    refs: np.ndarray  # str
+    alts: np.ndarray  # str
+    calls: np.ndarray  # int8, (n_sites, n_people, 2), -1 = missing
+    populations: np.ndarray = field(default_factory=lambda: np.empty(0))  # per person
+
+
+# --------------------------------------------------------------------------
+# Coalescent simulation
+
+
+def _simulate_haplotypes(cfg: SimulationConfig, n_main: int, n_outlier: int) -> Genotypes:
+    """Simulate ``n_main`` people from ``cfg.population`` and ``n_outlier`` from the outlier one."""
+    import msprime
+
+    length = cfg.end - cfg.start + 1
+    rng_anc, rng_mut = np.random.SeedSequence(cfg.seed).generate_state(2)
+    if cfg.demography == "constant":
+        if n_outlier:
+            raise ConfigError(None, "outlier patients need a demographic model with populations", record="simulate.demography")
+        ts = msprime.sim_ancestry(
+            samples=n_main,
+            population_size=cfg.population_size,
+            sequence_length=length,
+            recombination_rate=cfg.recombination_rate,
+            random_seed=int(rng_anc),
+        )
+        pops = np.array([cfg.population] * n_main)
+    else:
+        import stdpopsim
+
+        try:
+            model = stdpopsim.get_species("HomSap").get_demographic_model(cfg.demography)
+        except ValueError as err:
+            raise ConfigError(None, f"unknown stdpopsim model {cfg.demography!r}", record="simulate.demography") from err
+        samples = {cfg.population: n_main}
+        if n_outlier:
+            samples[cfg.outlier_population] = n_outlier
+        ts = msprime.sim_ancestry(
+            samples=samples,
+            demography=model.model,
+            sequence_length=length,
+            recombination_rate=cfg.recombination_rate,
+            random_seed=int(rng_anc),
+        )
+        pops = np.array([cfg.population] * n_main + [cfg.outlier_population] * n_outlier)
+    ts = msprime.sim_mutations(ts, rate=cfg.mutation_rate, random_seed=int(rng_mut))
+    log.info("coalescent simulation: %d people, %d sites over %d bp", ts.num_individuals, ts.num_sites, length)
+
+    # Keep biallelic sites only (several mutations at one site can make 3+ alleles).
+    # Filled per variant into int8: the int32 genotype_matrix() would need 4x the memory.
+    calls = np.empty((ts.num_sites, ts.num_samples), dtype=np.int8)
+    positions, refs, alts = [], [], []
+    for var in ts.variants():
+        if len(var.alleles) != 2 or var.alleles[1] is None:
+            continue
+        calls[len(positions)] = var.genotypes
+        positions.append(int(var.site.position) + cfg.start)  # discrete genome: 0-based offset
+        refs.append(var.alleles[0])
+        alts.append(var.alleles[1])
+    calls = calls[: len(positions)].reshape(len(positions), -1, 2)
+    return Genotypes(np.array(positions), np.array(refs), np.array(alts), calls, pops)
+
+
+# --------------------------------------------------------------------------
+# VCF writing
+
+
+def _gt_bytes(calls: np.ndarray) -> np.ndarray:
+    """Encode (sites, people, 2) allele indices as a (sites, people * 4) byte block ``a|b\\t``."""
+    out = np.empty(calls.shape[:2] + (4,), dtype=np.uint8)
+    for k in (0, 1):
+        allele = calls[:, :, k]
+        out[:, :, 2 * k] = np.where(allele < 0, ord("."), ord("0") + allele)
+    missing = (calls < 0).any(axis=2)
+    out[:, :, 1] = np.where(missing, ord("/"), ord("|"))
+    out[:, :, 3] = ord("\t")
+    out[:, -1, 3] = ord("\n")
+    return out.reshape(calls.shape[0], -1)
+
+
+def vcf_header(samples: Sequence[str], *, info: Sequence[str] = (), source: str = "genorisk.simulate") -> str:
+    lines = [
+        "##fileformat=VCFv4.2",
+        f"##source={source}",
+        "##reference=GRCh38",
+        f"##contig=<ID={CHROM},length={CHR21_LENGTH_GRCH38},assembly=GRCh38>",
+        f"##genorisk_note={SIMULATED_LABEL}",
+        *info,
+    ]
+    if samples:
+        lines.append('##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">')
+    cols = ["#CHROM", "POS", "ID", "REF", "ALT", "QUAL", "FILTER", "INFO"]
+    if samples:
+        cols += ["FORMAT", *samples]
+    lines.append("\t".join(cols))
+    return "\n".join(lines) + "\n"
+
+
+def write_vcf(
+    path: str | Path,
+    positions: np.ndarray,
+    refs: np.ndarray,
+    alts: np.ndarray,
+    *,
+    calls: np.ndarray | None = None,
+    samples: Sequence[str] = (),
+    ids: Sequence[str] | None = None,
+    info: Sequence[str] | None = None,
+    info_header: Sequence[str] = (),
+    chunk: int = 2000,
+) -> None:
+    """Write a bgzipped, tabix-indexed VCF on chr21 atomically.
+
+    ``calls`` is (n_sites, n_samples, 2) int8 with -1 for missing; omit it for a
+    sites-only VCF. ``info`` gives one INFO string per site (``"."`` if None).
+    """
+    path = Path(path)
+    n = len(positions)
+    ids = ids if ids is not None else ["."] * n
+    info = info if info is not None else ["."] * n
+    with atomic_output(path) as tmp_gz, atomic_output(path.with_name(path.name + ".tbi")) as tmp_tbi:
+        with open(tmp_gz, "wb") as out, _bgzip_writer(out) as fh:
+            fh.write(vcf_header(samples, info=info_header).encode())
+            for lo in range(0, n, chunk):
+                hi = min(n, lo + chunk)
+                block = _gt_bytes(calls[lo:hi]) if calls is not None else None
+                for j in range(hi - lo):
+                    s = lo + j
+                    fixed = f"{CHROM}\t{positions[s]}\t{ids[s]}\t{refs[s]}\t{alts[s]}\t.\tPASS\t{info[s]}"
+                    if block is None:
+                        fh.write(fixed.encode() + b"\n")
+                    else:
+                        fh.write(fixed.encode() + b"\tGT\t" + block[j].tobytes())
+        # tabix_index names the index after the file it indexes: index a link with the final name.
+        link = tmp_gz.with_name(tmp_gz.name + ".idx" + "".join(path.suffixes))
+        try:
+            link.symlink_to(tmp_gz.name)
+            pysam.tabix_index(str(link), preset="vcf", force=True, keep_original=True)
+            Path(str(link) + ".tbi").replace(tmp_tbi)
+        finally:
+            link.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def _bgzip_writer(out):
+    """A binary file object whose bytes are BGZF-compressed into ``out``.
+
+    Uses ``bgzip -@2`` when installed (about twice as fast); BGZF blocks are
+    compressed independently, so threaded and unthreaded output are identical.
+    """
+    exe = shutil.which("bgzip")
+    if exe:
+        proc = subprocess.Popen([exe, "-@", "2", "-c"], stdin=subprocess.PIPE, stdout=out)
+        try:
+            yield proc.stdin
+        finally:
+            proc.stdin.close()
+            if proc.wait() != 0:
+                raise RuntimeError(f"bgzip exited with {proc.returncode}")
+    else:
+        with pysam.BGZFile(out.name, "wb") as bgz:
+            yield bgz
+
+
+# --------------------------------------------------------------------------
+# Gene model
+
+
+def read_gene_model(path: str | Path, start: int, end: int) -> pd.DataFrame:
+    """Protein-coding genes overlapping ``start..end`` with their CDS intervals.
+
+    Reads an Ensembl GFF3 (``ID=gene:...;Name=...;biotype=...``) for chr21.
+    Returns one row per CDS segment: gene, gene_id, cds_start, cds_end.
+    """
+    cols = ["seqid", "source", "type", "start", "end", "score", "strand", "phase", "attributes"]
+    gff = pd.read_csv(path, sep="\t", comment="#", header=None, names=cols, dtype={"seqid": str})
+    gff = gff[(gff["end"] >= start) & (gff["start"] <= end)]
+    attrs = gff["attributes"].str.extract(r"(?:^|;)ID=([^;]+)").iloc[:, 0]
+    parent = gff["attributes"].str.extract(r"(?:^|;)Parent=([^;]+)").iloc[:, 0]
+    genes = gff[(gff["type"] == "gene") & gff["attributes"].str.contains("biotype=protein_coding")]
+    gene_names = genes["attributes"].str.extract(r"(?:^|;)Name=([^;]+)").iloc[:, 0]
+    gene_of = dict(zip(attrs[genes.index], gene_names))
+    # Ensembl GFF3 (release 84+) types coding transcripts "transcript"; older ones "mRNA".
+    tx = gff[gff["type"].isin(["mRNA", "transcript"])]
+    tx_gene = dict(zip(attrs[tx.index], parent[tx.index]))
+    cds = gff[gff["type"] == "CDS"]
+    rows = []
+    for idx, row in cds.iterrows():
+        gene_id = tx_gene.get(parent[idx])
+        if gene_id in gene_of:
+            rows.append((gene_of[gene_id], gene_id.removeprefix("gene:"), int(row["start"]), int(row["end"])))
+    return pd.DataFrame(rows, columns=["gene", "gene_id", "cds_start", "cds_end"]).drop_duplicates()
+
+
+def _in_cds(positions: np.ndarray, cds: pd.DataFrame) -> np.ndarray:
+    """Gene name per position if inside a CDS segment, else ''."""
+    out = np.full(len(positions), "", dtype=object)
+    for gene, grp in cds.groupby("gene", sort=True):
+        inside = np.zeros(len(positions), dtype=bool)
+        for s, e in zip(grp["cds_start"], grp["cds_end"]):
+            inside |= (positions >= s) & (positions <= e)
+        out[inside & (out == "")] = gene
+    return out
+
+
+# --------------------------------------------------------------------------
+# Phenotype model
+
+
+def _standardise(x: np.ndarray, target_var: float, ref: slice) -> tuple[np.ndarray, float, float]:
+    """Scale ``x`` so that its variance over the cohort rows ``ref`` is ``target_var``."""
+    mu, sd = float(x[ref].mean()), float(x[ref].std())
+    if target_var <= 0 or sd == 0:
+        return np.zeros_like(x, dtype=float), mu, 0.0
+    scale = math.sqrt(target_var) / sd
+    return (x - mu) * scale, mu, scale
+
+
+def _dosage(calls: np.ndarray) -> np.ndarray:
+    """Alt-allele dosage (sites, people), int8, with missing calls counted as reference.
+
+    Used for the *true* phenotype only: a missing call is a measurement gap, the
+    person still has a genotype; the simulator draws missingness after the
+    phenotype from the full genotypes.
+    """
+    return np.maximum(calls[:, :, 0], 0) + np.maximum(calls[:, :, 1], 0)  # int8
+
+
+def simulate(
+    cfg: SimulationConfig,
+    patients: pd.DataFrame,
+    outdir: str | Path,
+    gene_model: str | Path,
+) -> dict[str, Any]:
+    """Simulate the demo and write every file under ``outdir``.
+
+    Parameters
+    ----------
+    cfg : SimulationConfig
+    patients : DataFrame
+        The patient sample sheet (``patient_id``, ``vcf``, optional ``sample``
+        and ``outlier``); one single-sample VCF is written for each row at the
+        path its ``vcf`` column gives.
+    outdir : path
+        Receives ``cohort.vcf.gz`` (+ ``.tbi``), ``phenotypes.tsv``,
+        ``cohort_truth.tsv`` (liability and each component per person),
+        ``patients_truth.tsv``, ``clinvar.simulated.vcf.gz``,
+        ``popfreq.simulated.vcf.gz`` and ``truth.json``.
+    gene_model : path
+        Ensembl GFF3 of chr21 (genes carrying the rare-variant burden).
+
+    Returns
+    -------
+    dict
+        The truth (also written as ``truth.json``).
+    """
+    outdir = Path(outdir)
+    rng = np.random.default_rng(cfg.seed)
+    is_outlier = patients.get("outlier", pd.Series(False, index=patients.index)).astype(bool).to_numpy()
+    n_pat = len(patients)
+    n_main = cfg.n_cohort + cfg.n_reference + int((~is_outlier).sum())
+    geno = _simulate_haplotypes(cfg, n_main, int(is_outlier.sum()))
+
+    # People: cohort, reference panel, patients (main population), outlier patients.
+    cohort = slice(0, cfg.n_cohort)
+    reference = slice(cfg.n_cohort, cfg.n_cohort + cfg.n_reference)
+    main_patients = np.arange(cfg.n_cohort + cfg.n_reference, n_main)
+    outlier_patients = np.arange(n_main, n_main + int(is_outlier.sum()))
+    patient_rows = np.empty(n_pat, dtype=int)
+    patient_rows[~is_outlier] = main_patients
+    patient_rows[is_outlier] = outlier_patients
+
+    # Sites monomorphic in the cohort carry no information there; drop them.
+    dos = _dosage(geno.calls)
+    cohort_af = dos[:, cohort].sum(axis=1, dtype=np.int64) / (2 * cfg.n_cohort)
+    keep = (cohort_af > 0) & (cohort_af < 1)
+    geno = Genotypes(geno.positions[keep], geno.refs[keep], geno.alts[keep], geno.calls[keep], geno.populations)
+    dos, cohort_af = dos[keep], cohort_af[keep]
+    maf = np.minimum(cohort_af, 1 - cohort_af)
+    n_sites = len(geno.positions)
+    log.info("%d sites polymorphic in the cohort", n_sites)
+
+    n_people = dos.shape[1]
+    components: dict[str, np.ndarray] = {}
+    realised: dict[str, float] = {}
+
+    # Additive common-variant component.
+    common = np.flatnonzero(maf >= cfg.causal_min_maf)
+    n_causal = min(cfg.n_causal, len(common))
+    causal = np.sort(rng.choice(common, size=n_causal, replace=False))
+    beta = rng.normal(0.0, 1.0, size=n_causal)
+    x_causal = dos[causal].astype(np.float64)
+    raw = beta @ x_causal
+    components["additive"], mu, scale = _standardise(raw, cfg.h2, cohort)
+    effects = beta * scale  # liability units per alt allele
+
+    # Rare-variant burden in coding sequence of a few protein-coding genes.
+    cds = read_gene_model(gene_model, cfg.start, cfg.end)
+    gene_at = _in_cds(geno.positions, cds)
+    rare_coding = (maf < cfg.rare_maf) & (gene_at != "")
+    candidates = sorted({g for g in gene_at[rare_coding]})
+    # Prefer genes with the most rare coding variants so the burden is visible.
+    counts = {g: int(((gene_at == g) & rare_coding).sum()) for g in candidates}
+    burden_genes = sorted(sorted(candidates, key=lambda g: (-counts[g], g))[: cfg.burden_genes])
+    burden_sites = np.flatnonzero(rare_coding & np.isin(gene_at, burden_genes))
+    # A rare coding allele is "damaging" if it is the minor allele in our truth.
+    minor_dos = np.where(cohort_af[burden_sites, None] <= 0.5, dos[burden_sites], 2 - dos[burden_sites]).astype(float)
+    burden_count = minor_dos.sum(axis=0) if len(burden_sites) else np.zeros(n_people)
+    components["burden"], _, burden_scale = _standardise(burden_count, cfg.burden, cohort)
+
+    # Non-additive components.
+    if cfg.dominance > 0:
+        dom_idx = rng.choice(n_causal, size=max(1, n_causal // 4), replace=False)
+        carrier = (x_causal[dom_idx] >= 1).astype(float)  # complete dominance
+        components["dominance"], _, _ = _standardise(rng.normal(size=len(dom_idx)) @ carrier, cfg.dominance, cohort)
+    if cfg.epistasis > 0:
+        pairs = rng.choice(n_causal, size=(cfg.n_epistatic_pairs, 2), replace=True)
+        prod = sum(rng.normal() * x_causal[a] * x_causal[b] for a, b in pairs)
+        components["epistasis"], _, _ = _standardise(np.asarray(prod, float), cfg.epistasis, cohort)
+
+    sex = np.where(rng.random(n_people) < 0.5, "female", "male")
+    age = rng.integers(40, 81, size=n_people)
+    # Patients keep the age and sex their sheet records, so the truth matches the input.
+    if "sex" in patients:
+        given = patients["sex"].to_numpy()
+        sex[patient_rows] = np.where(np.isin(given, ["male", "female"]), given, sex[patient_rows])
+    if "age" in patients:
+        given_age = pd.to_numeric(patients["age"], errors="coerce").to_numpy()
+        age[patient_rows] = np.where(np.isnan(given_age), age[patient_rows], given_age).astype(int)
+    age_z = (age - 60.0) / 11.8
+    if cfg.gxage > 0:
+        components["gxage"], _, _ = _standardise(components["additive"] * age_z, cfg.gxage, cohort)
+
+    cov_raw = 0.7 * age_z + 0.3 * (sex == "male")
+    components["covariates"], _, _ = _standardise(cov_raw, cfg.covariate_variance, cohort)
+    genetic = sum(v for k, v in components.items() if k != "covariates")
+    for k, v in components.items():
+        realised[k] = float(v[cohort].var())
+    realised["genetic_total"] = float(genetic[cohort].var())
+    env_var = 1.0 - realised["genetic_total"] - realised["covariates"]
+    liability = genetic + components["covariates"] + rng.normal(0.0, math.sqrt(env_var), size=n_people)
+    threshold = float(norm.ppf(1.0 - cfg.prevalence))
+    status = (liability > threshold).astype(int)
+
+    # Missing calls are drawn after the phenotype, so they never change the truth.
+    # In place and in site chunks: a float mask over all calls would cost 8 bytes a call.
+    calls = geno.calls
+    for lo in range(0, n_sites, 4096):
+        block = calls[lo : lo + 4096]
+        block[rng.random(block.shape[:2]) < cfg.missing_rate] = -1
+
+    cohort_ids = [f"COH{i:05d}" for i in range(1, cfg.n_cohort + 1)]
+    outdir.mkdir(parents=True, exist_ok=True)
+    log.info("writing cohort VCF: %d people x %d sites", cfg.n_cohort, n_sites)
+    write_vcf(outdir / "cohort.vcf.gz", geno.positions, geno.refs, geno.alts, calls=calls[:, cohort], samples=cohort_ids)
+
+    pheno = pd.DataFrame({"sample_id": cohort_ids, "status": status[cohort], "age": age[cohort], "sex": sex[cohort]})
+    with atomic_output(outdir / "phenotypes.tsv") as tmp:
+        pheno.to_csv(tmp, sep="\t", index=False)
+    # Per-person truth: lets tests and analyses check h2 against the written VCF.
+    cohort_truth = pd.DataFrame({"sample_id": cohort_ids, "liability": np.round(liability[cohort], 6)})
+    for name, values in components.items():
+        cohort_truth[name] = np.round(values[cohort], 6)
+    with atomic_output(outdir / "cohort_truth.tsv") as tmp:
+        cohort_truth.to_csv(tmp, sep="\t", index=False)
+
+    sample_col = patients["sample"] if "sample" in patients else patients["patient_id"]
+    for k, (_, row) in enumerate(patients.iterrows()):
+        person = patient_rows[k]
+        write_vcf(
+            row["vcf"], geno.positions, geno.refs, geno.alts,
+            calls=calls[:, person : person + 1], samples=[str(sample_col.iloc[k])],
+        )
+    pat_truth = pd.DataFrame(
+        {
+            "patient_id": patients["patient_id"].to_numpy(),
+            "population": geno.populations[patient_rows],
+            "age": age[patient_rows],
+            "sex": sex[patient_rows],
+            "liability": np.round(liability[patient_rows], 6),
+            "genetic_value": np.round(genetic[patient_rows], 6),
+            "status": status[patient_rows],
+        }
+    )
+    with atomic_output(outdir / "patients_truth.tsv") as tmp:
+        pat_truth.to_csv(tmp, sep="\t", index=False)
+
+    # Population-frequency VCF (gnomAD-like) from the reference panel.
+    ref_dos = dos[:, reference]
+    ref_ac = ref_dos.sum(axis=1, dtype=np.int64)
+    ref_an = 2 * cfg.n_reference
+    popfreq_info = [f"AC={ac};AN={ref_an};AF={ac / ref_an:.6g}" for ac in ref_ac]
+    write_vcf(
+        outdir / "popfreq.simulated.vcf.gz", geno.positions, geno.refs, geno.alts, info=popfreq_info,
+        info_header=[
+            '##INFO=<ID=AC,Number=A,Type=Integer,Description="Alternate allele count in the simulated reference panel">',
+            '##INFO=<ID=AN,Number=1,Type=Integer,Description="Total alleles in the simulated reference panel">',
+            '##INFO=<ID=AF,Number=A,Type=Float,Description="Alternate allele frequency in the simulated reference panel">',
+        ],
+    )
+
+    clinvar = _clinvar_records(rng, geno, gene_at, burden_sites, cohort_af, maf, cfg)
+    write_vcf(
+        outdir / "clinvar.simulated.vcf.gz",
+        clinvar["pos"].to_numpy(), clinvar["ref"].to_numpy(), clinvar["alt"].to_numpy(),
+        ids=clinvar["id"].tolist(), info=clinvar["info"].tolist(),
+        info_header=[
+            '##INFO=<ID=ALLELEID,Number=1,Type=Integer,Description="simulated ClinVar allele ID">',
+            '##INFO=<ID=CLNSIG,Number=.,Type=String,Description="Clinical significance (simulated)">',
+            '##INFO=<ID=CLNREVSTAT,Number=.,Type=String,Description="ClinVar review status (simulated)">',
+            '##INFO=<ID=GENEINFO,Number=1,Type=String,Description="Gene(s) GENE:ID (simulated)">',
+            '##INFO=<ID=MC,Number=.,Type=String,Description="Molecular consequence SO|name (simulated)">',
+        ],
+    )
+
+    gen_h2 = realised["genetic_total"]
+    truth = {
+        "label": SIMULATED_LABEL,
+        "seed": cfg.seed,
+        "config": dataclasses.asdict(cfg),
+        "chrom": CHROM,
+        "n_sites": n_sites,
+        "n_cohort": cfg.n_cohort,
+        "prevalence": cfg.prevalence,
+        "liability_threshold": threshold,
+        "case_fraction": float(status[cohort].mean()),
+        "h2": cfg.h2,
+        "h2_total": gen_h2,
+        "variance_components": realised,
+        "auc_ceiling_genetic": auc_ceiling(gen_h2, cfg.prevalence),
+        "auc_ceiling": auc_ceiling(gen_h2 + realised["covariates"], cfg.prevalence),
+        "causal_variants": [
+            {"chrom": CHROM, "pos": int(geno.positions[s]), "ref": str(geno.refs[s]), "alt": str(geno.alts[s]),
+             "effect": round(float(e), 8), "cohort_af": round(float(cohort_af[s]), 6)}
+            for s, e in zip(causal, effects)
+        ],
+        "burden_genes": burden_genes,
+        "burden_variants": [
+            {"chrom": CHROM, "pos": int(geno.positions[s]), "ref": str(geno.refs[s]), "alt": str(geno.alts[s]),
+             "gene": str(gene_at[s]), "cohort_af": round(float(cohort_af[s]), 6)}
+            for s in burden_sites
+        ],
+        "burden_effect_per_allele": burden_scale,
+    }
+    write_json(outdir / "truth.json", truth)
+    log.info(
+        "done: case fraction %.3f (K=%.3f), genetic variance %.3f, AUC ceiling %.3f",
+        truth["case_fraction"], cfg.prevalence, gen_h2, truth["auc_ceiling"],
+    )
+    return truth
+
+
+def _clinvar_records(rng, geno: Genotypes, gene_at, burden_sites, cohort_af, maf, cfg) -> pd.DataFrame:
+    """ClinVar-format records for simulated variants.
+
+    Burden variants (the true rare damaging alleles) are Pathogenic or
+    Likely_pathogenic; a sample of other coding variants are Uncertain or
+    Benign; common variants are Benign. Only the alleles of the simulation are
+    used, so exact-allele matching can be tested.
+    """
+    rows = []
+    review = ["criteria_provided,_multiple_submitters,_no_conflicts", "criteria_provided,_single_submitter", "reviewed_by_expert_panel"]
+    coding = np.flatnonzero(gene_at != "")
+    others = np.setdiff1d(coding, burden_sites)
+    others = rng.choice(others, size=min(len(others), 40), replace=False) if len(others) else others
+    common = np.flatnonzero(maf > 0.05)
+    common = rng.choice(common, size=min(len(common), 30), replace=False)
+    for s in burden_sites:
+        # The damaging allele is the minor one; describe the ALT only if it is minor.
+        sig = "Pathogenic" if rng.random() < 0.6 else "Likely_pathogenic"
+        if cohort_af[s] > 0.5:
+            sig = "Benign"
+        rows.append((s, sig, review[int(rng.integers(0, 3))], "SO:0001583|missense_variant"))
+    for s in others:
+        sig = "Uncertain_significance" if rng.random() < 0.5 else "Likely_benign"
+        rows.append((s, sig, review[1], "SO:0001583|missense_variant"))
+    for s in common:
+        rows.append((s, "Benign", review[0], "SO:0001627|intron_variant"))
+    first: dict[int, tuple] = {}
+    for r in rows:  # burden records come first and win
+        first.setdefault(int(r[0]), r)
+    rows = [first[s] for s in sorted(first)]
+    out = []
+    for k, (s, sig, rev, mc) in enumerate(rows, start=1):
+        gene = gene_at[s] or "."
+        info = f"ALLELEID={900000 + k};CLNSIG={sig};CLNREVSTAT={rev};MC={mc}"
+        if gene != ".":
+            info += f";GENEINFO={gene}:{100000 + k}"
+        out.append({"pos": int(geno.positions[s]), "ref": geno.refs[s], "alt": geno.alts[s], "id": str(9000000 + k), "info": info})
+    return pd.DataFrame(out)

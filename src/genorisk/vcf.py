@@ -1,0 +1,1341 @@
+"""Read and validate VCF / BCF input: accept every valid file, refuse every broken one.
+
+htslib (under pysam and cyvcf2) reads many invalid files silently (``POS .``,
+``REF C,A``, GT allele indices beyond the ALT count, whitespace in ALT, ...),
+so genorisk validates with a pass of its own before any stage reads genotypes:
+
+* :func:`validate_vcf` streams a ``.vcf``, ``.vcf.gz`` (BGZF or plain gzip),
+  ``.vcf.bz2`` or ``.bcf`` once, memory bounded, and returns a
+  :class:`ValidationReport` or raises :class:`~genorisk.errors.InputError` on the
+  first fatal problem, naming the file, ``line N`` and ``CHROM:POS`` (BCF:
+  ``record N (CHROM:POS)``) and the problem.
+* :func:`validate_index` checks that a ``.tbi`` / ``.csi`` index belongs to its
+  data file.
+* :func:`normalize_contig` converts ``chr1`` <-> ``1`` (``chrM`` <-> ``MT``).
+* :func:`safe_sample_name` says which sample names may become folder names.
+* :func:`open_vcf` opens a validated file with cyvcf2 for the later stages.
+
+What is fatal and what is a warning follows the VCF 4.x specification, softened
+where widely used tools write something slightly off that loses no data (each
+such case is a warning in the report). The rules, in short:
+
+Fatal (InputError): empty or headerless file, unknown compression (zlib),
+truncated BGZF (no EOF block or a block cut short), a last line without newline,
+bytes that are not UTF-8 (unless ``##fileEncoding`` says otherwise), a
+``##fileformat`` other than ``VCFv4.0``..``VCFv4.5``, meta lines that are not
+``##key=value``, ``##contig`` without ID, INFO/FORMAT definitions without ID,
+Number or Type or with an unknown Type, a ``#CHROM`` line that is not
+tab-separated or names fields wrongly, a FORMAT column without samples, empty or
+duplicated sample names, sample names with ``/``, ``\\``, ``<``, ``>``, control
+characters or equal to ``.``/``..``; in records: a wrong number of columns,
+CHROM with characters the specification forbids or looking like a chromosome
+spelled unconventionally (``chromosome1``), CHROM not among the ``##contig``
+lines when the header declares contigs, POS not a positive integer (0 only for
+breakends) or beyond the declared contig length, whitespace in ID, REF not made
+of A/C/G/T/N, ALT malformed (whitespace, empty allele, a single breakend whose
+base differs from REF), QUAL not a number, an empty FORMAT key, more
+sample sub-fields than FORMAT keys, a GT that is not ``[|/]a([|/]a)*`` with
+``a`` a number or ``.``, a GT allele index beyond the ALT count, FORMAT values of
+Number=A/R/G/n with the wrong count, an INFO Number=1 value with a comma, an
+INFO Number=A/R value of wrong count, an INFO Integer outside int32 or in the
+BCF-reserved range, an INFO Float that is not a number, a record duplicated
+(same CHROM, POS, REF, ALT as a neighbouring record), and, when ``genome_build``
+is given, ``##contig`` lengths that belong to another build.
+
+Warnings (listed once per kind, with the first line and how many records):
+plain gzip instead of BGZF is noted in ``compression`` only; bzip2 (htslib cannot
+read it); CRLF line ends; a non-UTF-8 ``##fileEncoding``; INFO/FORMAT Number
+values the specification does not define; INFO Number=G; invalid INFO/FORMAT ID
+names; INFO/FORMAT keys used but neither declared nor reserved by the
+specification; FILTER values not declared; empty INFO column; a non-Flag INFO key
+without value or an empty value; REF ``*``; ALT bases other than A/C/G/T/N;
+GT not the first FORMAT key; duplicated FORMAT keys; rows without sample columns
+in a file with samples; empty sample columns before VCFv4.5; contigs not in the
+configured build; mixed ``chr1``/``1`` naming.
+
+Not checked (documented limits): FORMAT value types other than GT (counts are
+checked, types are not); duplicates that are not neighbours in an unsorted
+file; REF against a reference FASTA; BCF type encoding beyond what htslib
+checks (BCF records are re-checked as the text htslib formats from them).
+"""
+
+from __future__ import annotations
+
+import bz2
+import csv
+import gzip
+import io
+import math
+import os
+import re
+import zlib
+from dataclasses import asdict, dataclass, field
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import numpy as np
+
+from genorisk.errors import InputError
+
+__all__ = [
+    "ValidationReport",
+    "validate_vcf",
+    "validate_index",
+    "normalize_contig",
+    "contig_style",
+    "detect_genome_build",
+    "safe_sample_name",
+    "open_vcf",
+    "KNOWN_BUILDS",
+]
+
+KNOWN_BUILDS = ("GRCh37", "GRCh38")
+
+# ---------------------------------------------------------------------------
+# Report
+# ---------------------------------------------------------------------------
+
+
+@dataclass
+class ValidationReport:
+    """What a validating pass learnt about one VCF/BCF file.
+
+    ``counts`` keys (all integers, zero when absent): ``multiallelic_records``
+    (more than one ALT), ``symbolic_alleles`` (``<DEL>``, ``<*>``, ...),
+    ``breakend_alleles``, ``star_alleles`` (``*``, spanning deletion),
+    ``reference_blocks`` (gVCF ``<*>``/``<NON_REF>`` records), ``sites_only_records``,
+    ``missing_gt_alleles`` (``.`` alleles in GT), ``haploid_calls`` (GT cells with
+    one allele), ``polyploid_calls`` (more than two), ``same_position_records``
+    (records sharing CHROM:POS with the previous one, e.g. split multiallelics),
+    ``unsorted_records`` (POS lower than the previous record's, or a contig that
+    came back after another), ``path_unsafe_sample_names`` (names that
+    :func:`safe_sample_name` refuses).
+    """
+
+    path: str
+    file_format: str
+    compression: str  # "none" | "bgzf" | "gzip" | "bzip2" | "bcf"
+    n_records: int
+    samples: list[str]
+    contigs: list[str]  # contigs of records, in first-seen order
+    records_per_contig: dict[str, int]
+    header_contigs: int  # number of ##contig lines
+    genome_build: str | None  # build the ##contig lengths match, if any
+    contig_style: str | None  # "chr", "plain", "mixed" or None (no human names)
+    sorted: bool
+    warnings: list[str] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)
+    index: str | None = None  # path of a validated .tbi/.csi beside the file
+
+    def to_dict(self) -> dict:
+        """JSON-ready dict (plain lists, dicts, str and int)."""
+        return asdict(self)
+
+
+# ---------------------------------------------------------------------------
+# Specification tables
+# ---------------------------------------------------------------------------
+
+_FILEFORMAT_RE = re.compile(r"VCFv4\.[0-5]")
+_META_KEY_RE = re.compile(r"##([^=\s]+)=(.*)")
+# VCF 4.3 section 1.4.2: INFO/FORMAT IDs; "1000G" is the one reserved exception.
+_TAG_NAME_RE = re.compile(r"(?:[A-Za-z_][0-9A-Za-z_.]*|1000G)")
+# VCF 4.3 section 1.4.7: contig names.
+_CONTIG_NAME_RE = re.compile(r"[0-9A-Za-z!#$%&+./:;?@^_|~-][0-9A-Za-z!#$%&*+./:;=?@^_|~-]*")
+_NUMBER_RE = re.compile(r"(?:\d+|[ARG.]|L[ARG]|[PM])")  # L*, P, M: VCF 4.4/4.5
+_TYPES = {"Integer", "Float", "Flag", "Character", "String"}
+_BASES_RE = re.compile(r"[ACGTNacgtn]+")
+_SIMPLE_ALTS_RE = re.compile(r"[ACGTNacgtn]+(?:,[ACGTNacgtn]+)*")
+_LETTERS_RE = re.compile(r"[A-Za-z]+")
+_SYMBOLIC_RE = re.compile(r"<[^<>\s,]+>")
+_BREAKEND_RE = re.compile(r"(?:[A-Za-z]*[\[\]][^\[\]\s]+:\d+[\[\]]|[\[\]][^\[\]\s]+:\d+[\[\]][A-Za-z]*)")
+_SINGLE_BND_RE = re.compile(r"\.([A-Za-z]+)|([A-Za-z]+)\.")
+_FLOAT_RE = re.compile(r"[-+]?(?:\d+\.?\d*(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?|[Nn]a[Nn]|[Ii]nf(?:inity)?)")
+_INT_RE = re.compile(r"[-+]?\d+")
+_GT_FIRST_RE = re.compile(r"(?:^|\t)([^:\t]*)")
+_BAD_SAMPLE_CHARS_RE = re.compile(r"[\x00-\x1f\x7f]")
+_SAFE_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+# A chromosome spelled in a way no annotation source or region syntax uses.
+_ODD_CHROMOSOME_RE = re.compile(r"(?:chromosome|chrom|chr_|Chr|CHR)_?([0-9]{1,2}|X|Y|M|MT)", re.I)
+_PRIMARY_RE = re.compile(r"(?:chr)?([1-9]|1[0-9]|2[0-2]|X|Y|M|MT)")
+
+_INT32_MIN_VALID = -(2**31) + 8  # -2^31 .. -2^31+7 are reserved by BCF
+_INT32_MAX = 2**31 - 1
+
+# Keys the specification reserves (VCF 4.4 sections 1.6.1, 1.6.2, 5): a file may
+# use them without a header line, so using one undeclared is not worth a warning.
+_RESERVED_INFO = set(
+    "AA AC AD ADF ADR AF AN BQ CIGAR DB DP END H2 H3 MQ MQ0 NS SB SOMATIC VALIDATED 1000G "
+    "IMPRECISE NOVEL SVTYPE SVLEN CIPOS CIEND HOMLEN HOMSEQ BKPTID MEINFO METRANS DGVID "
+    "DBVARID DBRIPID MATEID PARID EVENT EVENTTYPE CILEN CN CICN CNADJ CICNADJ DPADJ SVCLAIM RN RUS RUL RUC RB CIRB RUB".split()
+)
+_RESERVED_FORMAT = set(
+    "AD ADF ADR DP EC FT GL GP GQ GT HQ MQ PL PP PQ PS PSL PSO PSQ CN CICN CNQ CNL CNP NQ HAP AHAP "
+    "LA LAA LAD LADF LADR LEC LGL LGP LPL LPP".split()
+)
+
+# Number and Type the specification gives reserved keys; used when a file uses
+# one without declaring it (so an undeclared PL is still counted).
+_RESERVED_INFO_DEFS = {
+    "AA": ("1", "String"), "AC": ("A", "Integer"), "AD": ("R", "Integer"), "AF": ("A", "Float"),
+    "AN": ("1", "Integer"), "DP": ("1", "Integer"), "END": ("1", "Integer"), "NS": ("1", "Integer"),
+    "SVTYPE": ("1", "String"), "DB": ("0", "Flag"), "H2": ("0", "Flag"), "H3": ("0", "Flag"),
+    "SOMATIC": ("0", "Flag"), "VALIDATED": ("0", "Flag"), "1000G": ("0", "Flag"), "IMPRECISE": ("0", "Flag"),
+}
+_RESERVED_FORMAT_DEFS = {
+    "AD": ("R", "Integer"), "DP": ("1", "Integer"), "GL": ("G", "Float"), "GP": ("G", "Float"),
+    "GQ": ("1", "Integer"), "PL": ("G", "Integer"), "PP": ("G", "Integer"), "HQ": ("2", "Integer"),
+    "PS": ("1", "Integer"),
+}
+_INT64_MAX = 2**63 - 1  # INFO/END is a position, and positions may exceed 2^31 (htslib longrefs)
+
+_BGZF_EOF = bytes.fromhex("1f8b08040000000000ff0600424302001b0003000000000000000000")
+
+
+# ---------------------------------------------------------------------------
+# Contigs and genome builds
+# ---------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=1)
+def _contig_table() -> dict[str, dict[str, int]]:
+    """``{build: {name_or_alias: length}}`` from the packaged ``data/contigs.tsv``."""
+    text = resources.files("genorisk").joinpath("data/contigs.tsv").read_text()
+    table: dict[str, dict[str, int]] = {b: {} for b in KNOWN_BUILDS}
+    rows = csv.DictReader((ln for ln in io.StringIO(text) if not ln.startswith("#")), delimiter="\t")
+    for row in rows:
+        names = [row["name"], *filter(None, row["aliases"].split(","))]
+        for name in names:
+            table[row["build"]].setdefault(name, int(row["length"]))
+    return table
+
+
+def normalize_contig(name: str, style: str = "chr") -> str:
+    """Spell a human chromosome name in ``style`` ``"chr"`` (``chr1``, ``chrX``,
+    ``chrM``) or ``"plain"`` (``1``, ``X``, ``MT``).
+
+    Only the primary chromosomes 1-22, X, Y and the mitochondrion are converted;
+    other names (``GL000207.1``, ``chrUn_KI270302v1``, ``2L``) come back unchanged.
+    Raises ``ValueError`` for a chromosome spelled unconventionally
+    (``chromosome1``, ``Chr1``), which no annotation source uses.
+    """
+    if style not in ("chr", "plain"):
+        raise ValueError(f"style must be 'chr' or 'plain', not {style!r}")
+    m = _PRIMARY_RE.fullmatch(name)
+    if m is None:
+        if _ODD_CHROMOSOME_RE.fullmatch(name):
+            raise ValueError(f"contig {name!r} is neither chrN nor N")
+        return name
+    core = m.group(1)
+    if core in ("M", "MT"):
+        return "chrM" if style == "chr" else "MT"
+    return f"chr{core}" if style == "chr" else core
+
+
+def contig_style(names: Iterable[str]) -> str | None:
+    """``"chr"`` if the primary human chromosomes among ``names`` are spelled
+    ``chrN``, ``"plain"`` if ``N``, ``"mixed"`` if both, None if there are none."""
+    styles = set()
+    for name in names:
+        if _PRIMARY_RE.fullmatch(name):
+            styles.add("chr" if name.startswith("chr") else "plain")
+    if not styles:
+        return None
+    return styles.pop() if len(styles) == 1 else "mixed"
+
+
+def detect_genome_build(contig_lengths: dict[str, int]) -> tuple[str | None, str]:
+    """Which human build ``{contig: length}`` (from ``##contig`` lines) belongs to.
+
+    Compares the lengths of chromosomes 1-22, X and Y (either spelling) with
+    GRCh37 and GRCh38. Returns ``(build, evidence)``: ``build`` is None when no
+    primary chromosome has a length or the lengths match neither or both builds;
+    ``evidence`` names one contig and its length (for messages).
+    """
+    table = _contig_table()
+    votes: dict[str, list[str]] = {b: [] for b in KNOWN_BUILDS}
+    mismatches: list[str] = []
+    for name, length in contig_lengths.items():
+        m = _PRIMARY_RE.fullmatch(name)
+        if m is None or m.group(1) in ("M", "MT"):
+            continue  # the mitogenome is 16569 bp in both builds
+        key = f"chr{m.group(1)}"
+        matched = [b for b in KNOWN_BUILDS if table[b].get(key) == length]
+        for b in matched:
+            votes[b].append(f"{name} length {length}")
+        if not matched:
+            mismatches.append(f"{name} length {length}")
+    hits = [b for b in KNOWN_BUILDS if votes[b]]
+    if len(hits) == 1 and not any(votes[b] for b in KNOWN_BUILDS if b != hits[0]):
+        return hits[0], votes[hits[0]][0]
+    if mismatches and not hits:
+        return None, mismatches[0]
+    return None, ""
+
+
+def safe_sample_name(name: str) -> str:
+    """Return ``name`` if it may be used as a file or folder name, else raise.
+
+    Allowed: 1-128 characters from ``A-Z a-z 0-9 . _ -``, starting with a letter
+    or digit (so never ``.``, ``..``, a hidden file or an option-like ``-x``).
+    Sample names that VCF allows but paths and HTML do not (spaces, ``/``,
+    ``<script>``, non-ASCII such as ``S²``) are refused with
+    :class:`~genorisk.errors.InputError` naming the offending character; map such
+    samples to safe patient IDs in the sample sheet instead.
+    """
+    if _SAFE_NAME_RE.fullmatch(name):
+        return name
+    bad = next((c for c in name if not (c.isascii() and (c.isalnum() or c in "._-"))), None)
+    if not name:
+        why = "is empty"
+    elif len(name) > 128:
+        why = f"is {len(name)} characters long (at most 128)"
+    elif bad is not None:
+        why = f"contains {bad!r}"
+    else:
+        why = f"starts with {name[0]!r}"
+    raise InputError(None, f"sample name {name!r} {why}: only A-Z a-z 0-9 . _ - are allowed in names used as folder names, starting with a letter or digit", record="sample name")
+
+
+# ---------------------------------------------------------------------------
+# Header parsing
+# ---------------------------------------------------------------------------
+
+_STRUCT_ITEM_RE = re.compile(r'\s*([^=,\s]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^,]*?)\s*(?:,|$)')
+
+
+def _parse_structured(inner: str) -> dict[str, str] | None:
+    """Parse ``ID=x,Number=1,Description="a, b"`` (the part inside ``<...>``)."""
+    out: dict[str, str] = {}
+    pos = 0
+    while pos < len(inner):
+        m = _STRUCT_ITEM_RE.match(inner, pos)
+        if m is None or m.end() == pos:
+            return None
+        value = m.group(2)
+        if value.startswith('"') and value.endswith('"') and len(value) >= 2:
+            value = value[1:-1]
+        out.setdefault(m.group(1), value)
+        pos = m.end()
+    return out
+
+
+@dataclass
+class _Definition:
+    number: str
+    type: str
+
+
+@dataclass
+class _Header:
+    file_format: str = ""
+    info: dict[str, _Definition] = field(default_factory=dict)
+    format: dict[str, _Definition] = field(default_factory=dict)
+    filters: set[str] = field(default_factory=lambda: {"PASS"})
+    contigs: dict[str, int | None] = field(default_factory=dict)
+    samples: list[str] = field(default_factory=list)
+    has_format_column: bool = False
+    encoding: str = "utf-8"
+
+
+class _Warnings:
+    """Warnings grouped by kind: the first occurrence's text and a count."""
+
+    MAX_KINDS = 200
+
+    def __init__(self) -> None:
+        self._first: dict[str, str] = {}
+        self._count: dict[str, int] = {}
+
+    def add(self, kind: str, message: str) -> None:
+        if kind in self._count:
+            self._count[kind] += 1
+        elif len(self._first) < self.MAX_KINDS:
+            self._first[kind] = message
+            self._count[kind] = 1
+
+    def as_list(self) -> list[str]:
+        out = []
+        for kind, message in self._first.items():
+            n = self._count[kind]
+            out.append(message if n == 1 else f"{message} (and {n - 1} more like it)")
+        return out
+
+
+_SIMPLE_CONTIG_RE = re.compile(r"##contig=<ID=([0-9A-Za-z!#$%&+./:;?@^_|~-][0-9A-Za-z!#$%&*+./:;=?@^_|~-]*),length=(\d+)>")
+
+
+def _parse_meta_line(text: str, where: str, path: str, header: _Header, warn: _Warnings) -> None:
+    if text.startswith("##contig=<ID="):
+        m = _SIMPLE_CONTIG_RE.fullmatch(text)
+        if m is not None:  # fast path: files with 100,000 contig lines exist
+            header.contigs[m.group(1)] = int(m.group(2))
+            return
+    m = _META_KEY_RE.fullmatch(text)
+    if m is None:
+        raise InputError(path, f"meta-information line is not ##key=value: {text[:80]!r}", record=where)
+    key, value = m.group(1), m.group(2)
+    if key == "fileformat":
+        raise InputError(path, "##fileformat appears twice", record=where)
+    if key == "fileEncoding":
+        enc = value.strip().lower().replace("_", "-")
+        if enc not in ("utf-8", "utf8"):
+            try:
+                "".encode(enc)
+            except LookupError:
+                raise InputError(path, f"unknown ##fileEncoding {value!r}", record=where) from None
+            header.encoding = enc
+            warn.add("encoding", f"{where}: ##fileEncoding={value} (VCF text must be UTF-8); read as {enc}")
+        return
+    if key not in ("INFO", "FORMAT", "FILTER", "contig", "ALT"):
+        return  # other lines (##source, ##reference, ##pedigreeDB=<url>, ...) are free text
+    if not (value.startswith("<") and value.endswith(">")):
+        raise InputError(path, f"##{key} line must be ##{key}=<ID=...>", record=where)
+    attrs = _parse_structured(value[1:-1])
+    if attrs is None:
+        raise InputError(path, f"cannot parse ##{key} attributes: {value[:80]!r}", record=where)
+    ident = attrs.get("ID")
+    if not ident:
+        raise InputError(path, f"##{key} line has no ID", record=where)
+    if key == "contig":
+        if not _CONTIG_NAME_RE.fullmatch(ident):
+            raise InputError(path, f"invalid contig name {ident!r} in ##contig", record=where)
+        length = attrs.get("length")
+        if length is not None and not (length.isdigit() and length.isascii()):
+            raise InputError(path, f"##contig {ident} length {length!r} is not a positive integer", record=where)
+        header.contigs[ident] = int(length) if length else None
+    elif key == "FILTER":
+        header.filters.add(ident)
+    elif key in ("INFO", "FORMAT"):
+        number, typ = attrs.get("Number"), attrs.get("Type")
+        if number is None or typ is None:
+            raise InputError(path, f"##{key} {ident} lacks Number or Type", record=where)
+        if typ not in _TYPES or (key == "FORMAT" and typ == "Flag"):
+            raise InputError(path, f"##{key} {ident} has invalid Type={typ}", record=where)
+        if not _NUMBER_RE.fullmatch(number):
+            warn.add(f"number:{key}:{ident}", f"{where}: ##{key} {ident} has invalid Number={number}; its values are not counted")
+            number = "."
+        if key == "INFO" and number == "G":
+            warn.add(f"infoG:{ident}", f"{where}: ##INFO {ident} has Number=G, which the specification allows only for FORMAT; its values are not counted")
+            number = "."
+        if not _TAG_NAME_RE.fullmatch(ident):
+            warn.add(f"tagname:{key}:{ident}", f"{where}: ##{key} ID {ident!r} is not a valid key name (letters, digits, _ and . not starting with a digit)")
+        table = header.info if key == "INFO" else header.format
+        table[ident] = _Definition(number, typ)
+
+
+_FIXED_COLUMNS = ["#CHROM", "POS", "ID", "REF", "ALT", "QUAL", "FILTER", "INFO"]
+
+
+def _parse_chrom_line(text: str, where: str, path: str, header: _Header) -> None:
+    cols = text.split("\t")
+    if cols[:8] != _FIXED_COLUMNS:
+        if len(cols) < 8 and " " in text:
+            raise InputError(path, "the #CHROM line must be tab-separated (found spaces)", record=where)
+        raise InputError(path, f"the #CHROM line must start with {' '.join(_FIXED_COLUMNS)} separated by tabs; found {' | '.join(cols[:8])}", record=where)
+    if len(cols) == 8:
+        return
+    if cols[8] != "FORMAT":
+        raise InputError(path, f"the 9th column of the #CHROM line must be FORMAT, not {cols[8]!r}", record=where)
+    header.has_format_column = True
+    samples = cols[9:]
+    if not samples:
+        raise InputError(path, "the #CHROM line has a FORMAT column but no sample columns", record=where)
+    seen: set[str] = set()
+    for i, name in enumerate(samples, 1):
+        if name == "" or name.strip() == "":
+            raise InputError(path, f"sample column {i} has an empty name (trailing tab or space in the #CHROM line?)", record=where)
+        if name in seen:
+            raise InputError(path, f"sample name {name!r} appears twice in the #CHROM line", record=where)
+        if _BAD_SAMPLE_CHARS_RE.search(name):
+            raise InputError(path, f"sample name {name!r} contains a control character", record=where)
+        seen.add(name)
+    header.samples = samples
+
+
+# ---------------------------------------------------------------------------
+# Opening: compression detection and line streams
+# ---------------------------------------------------------------------------
+
+
+def _sniff(path: Path) -> str:
+    """Return 'bgzf', 'gzip', 'bzip2', 'bcf' (uncompressed BCF) or 'none'."""
+    with open(path, "rb") as fh:
+        head = fh.read(18)
+    if not head:
+        raise InputError(path, "file is empty (0 bytes)")
+    if head[:2] == b"\x1f\x8b":
+        # BGZF: gzip with FEXTRA holding the 'BC' subfield (SAM spec section 4.1).
+        if len(head) >= 16 and head[3] & 4 and head[12:14] == b"BC":
+            return "bgzf"
+        return "gzip"
+    if head[:3] == b"BZh":
+        return "bzip2"
+    if head[:3] == b"BCF":
+        return "bcf"
+    if head[0] == 0x78 and (head[0] * 256 + head[1]) % 31 == 0:
+        raise InputError(path, "file is a raw zlib stream, not gzip/BGZF: recompress with bgzip")
+    return "none"
+
+
+def _check_bgzf_eof(path: Path) -> None:
+    size = path.stat().st_size
+    with open(path, "rb") as fh:
+        fh.seek(max(0, size - 28))
+        tail = fh.read(28)
+    if tail != _BGZF_EOF:
+        raise InputError(path, "BGZF end-of-file block missing: the file is truncated (or its writer did not finish)")
+
+
+def _is_bcf_payload(path: Path, compression: str) -> bool:
+    if compression == "bcf":
+        return True
+    if compression in ("bgzf", "gzip"):
+        try:
+            with gzip.open(path, "rb") as fh:
+                return fh.read(3) == b"BCF"
+        except (OSError, EOFError, zlib.error):
+            return False
+    return False
+
+
+def _raw_lines(path: Path, compression: str) -> Iterator[bytes]:
+    if compression in ("bgzf", "gzip"):
+        fh = gzip.open(path, "rb")
+    elif compression == "bzip2":
+        fh = bz2.open(path, "rb")
+    else:
+        fh = open(path, "rb", buffering=1 << 20)
+    with fh:
+        yield from fh
+
+
+# ---------------------------------------------------------------------------
+# The validator
+# ---------------------------------------------------------------------------
+
+
+def _gt_pattern(n_alleles: int, with_other_fields: bool) -> re.Pattern:
+    """Regex for a whole tab-joined sample string whose GT alleles are < n_alleles.
+
+    Used only for n_alleles <= 10 (one-digit allele indices); a failed match sends
+    the record to the exact per-sample check, which finds and names the problem
+    (or accepts rarities such as the allele ``01``).
+    """
+    return _gt_pattern_cached(n_alleles, with_other_fields)
+
+
+@lru_cache(maxsize=64)
+def _gt_pattern_cached(n_alleles: int, with_other_fields: bool) -> re.Pattern:
+    allele = f"[0-{n_alleles - 1}.]"
+    gt = rf"[|/]?{allele}(?:[|/]{allele})*"
+    cell = rf"(?:{gt}(?::[^\t]*)?)?" if with_other_fields else rf"(?:{gt})?"
+    return re.compile(rf"{cell}(?:\t{cell})*")
+
+
+def _allele_lut(n_alleles: int) -> np.ndarray:
+    """Byte lookup table: True for '.' and the digits 0 .. n_alleles-1 (n_alleles <= 10)."""
+    lut = np.zeros(256, dtype=bool)
+    lut[ord(".")] = True
+    lut[ord("0"):ord("0") + min(n_alleles, 10)] = True
+    return lut
+
+
+_ALLELE_LUTS = [_allele_lut(n) for n in range(11)]
+_SEP_LUT = np.zeros(256, dtype=bool)
+_SEP_LUT[[ord("/"), ord("|")]] = True
+_END_LUT = np.zeros(256, dtype=bool)
+_END_LUT[[ord(":"), ord("\t")]] = True
+
+
+def _pair_lut(n_alleles: int, second: bytes) -> np.ndarray:
+    """65536-entry table over little-endian byte pairs (allele, x), x in ``second``."""
+    lut = np.zeros(65536, dtype=bool)
+    for a in [ord(".")] + list(range(ord("0"), ord("0") + min(n_alleles, 10))):
+        for x in second:
+            lut[a | (x << 8)] = True
+    return lut
+
+
+@lru_cache(maxsize=16)
+def _gt_only_luts(n_alleles: int) -> tuple[np.ndarray, np.ndarray]:
+    return _pair_lut(n_alleles, b"/|"), _pair_lut(n_alleles, b"\t")
+
+
+def _diploid_gt_fast(samples: str, n_samples: int, n_alleles: int) -> int | None:
+    """Vectorised check of the common case: every cell starts with a diploid GT
+    of one-digit alleles (``0|1``, ``./.``) followed by ``:`` or the cell end,
+    all alleles < ``n_alleles``. Returns the number of ``.`` alleles, or None
+    when any cell is not of that shape (the caller then checks cell by cell).
+    """
+    if n_alleles > 10:
+        return None
+    if len(samples) == 4 * n_samples - 1:
+        # FORMAT GT with every cell "a/b": fixed 4-byte cells, read as byte pairs.
+        try:
+            pairs = np.frombuffer((samples + "\t").encode("ascii"), dtype="<u2")
+        except UnicodeEncodeError:
+            return None
+        first, second = _gt_only_luts(n_alleles)
+        if first[pairs[0::2]].all() and second[pairs[1::2]].all():
+            return samples.count(".")
+    try:
+        b = np.frombuffer((samples + "\t").encode("ascii"), dtype=np.uint8)
+    except UnicodeEncodeError:
+        return None
+    tabs = np.flatnonzero(b == 9)
+    if len(tabs) != n_samples:
+        return None
+    starts = np.empty(n_samples, dtype=np.intp)
+    starts[0] = 0
+    starts[1:] = tabs[:-1] + 1
+    if ((tabs - starts) < 3).any():
+        return None
+    a0, sep, a1, end = b[starts], b[starts + 1], b[starts + 2], b[starts + 3]
+    lut = _ALLELE_LUTS[n_alleles]
+    if not (lut[a0].all() and lut[a1].all() and _SEP_LUT[sep].all() and _END_LUT[end].all()):
+        return None
+    return int((a0 == 46).sum() + (a1 == 46).sum())
+
+
+_GT_SYNTAX_RE = re.compile(r"[|/]?(\d+|\.)((?:[|/](?:\d+|\.))*)")
+_GT_ALLELES_RE = re.compile(r"\d+|\.")
+_TRIPLOID_RE = re.compile(r"[|/][0-9.]+[|/]")
+
+
+def _expected_count(number: str, n_alleles: int, ploidy: int | None) -> int | None:
+    if number == "A":
+        return n_alleles - 1
+    if number == "R":
+        return n_alleles
+    if number == "G":
+        if ploidy is None:
+            return None
+        return math.comb(n_alleles + ploidy - 1, ploidy)
+    if number.isdigit():
+        return int(number)
+    return None
+
+
+class _Validator:
+    def __init__(self, path: Path, genome_build: str | None, require_samples, require_records: bool, require_sorted: bool = False):
+        self.path = path
+        self.spath = str(path)
+        self.genome_build = genome_build
+        self.require_samples = list(require_samples) if require_samples else []
+        self.require_records = require_records
+        self.header = _Header()
+        self.warn = _Warnings()
+        self.counts: dict[str, int] = dict.fromkeys(
+            [
+                "multiallelic_records", "symbolic_alleles", "breakend_alleles", "star_alleles",
+                "reference_blocks", "sites_only_records", "missing_gt_alleles", "haploid_calls",
+                "polyploid_calls", "same_position_records", "unsorted_records", "path_unsafe_sample_names",
+            ],
+            0,
+        )
+        self.n_records = 0
+        self.records_per_contig: dict[str, int] = {}
+        self.chrom = None
+        self.last_pos = -1
+        self.same_pos_lines: dict[str, str] = {}
+        self.require_sorted = require_sorted
+        self.ok_chroms: set[str] = set()
+        self.format_cache: dict[str, tuple] = {}
+        self.version_minor = 0
+
+    # -- header ----------------------------------------------------------
+    def finish_header(self, where: str) -> None:
+        h = self.header
+        self.version_minor = int(h.file_format[-1])
+        for name in self.require_samples:
+            if name not in h.samples:
+                shown = ", ".join(h.samples[:10]) + (" ..." if len(h.samples) > 10 else "")
+                raise InputError(self.spath, f"sample {name!r} named in the sample sheet is not in this VCF (samples: {shown or 'none'})", record=where)
+        for name in h.samples:
+            if not _SAFE_NAME_RE.fullmatch(name):
+                self.counts["path_unsafe_sample_names"] += 1
+        lengths = {k: v for k, v in h.contigs.items() if v is not None}
+        build, evidence = detect_genome_build(lengths)
+        self.detected_build = build
+        if self.genome_build is not None:
+            if self.genome_build not in KNOWN_BUILDS:
+                raise InputError(None, f"unknown genome build {self.genome_build!r} (known: {', '.join(KNOWN_BUILDS)})", record="genome_build")
+            if build is not None and build != self.genome_build:
+                raise InputError(self.spath, f"the ##contig lengths are those of {build} ({evidence}), but the pipeline is configured for {self.genome_build}: lift the file over or configure genome_build: {build}", record="header")
+            if build is None and evidence:
+                raise InputError(self.spath, f"the ##contig lengths match neither GRCh37 nor GRCh38 ({evidence}); configured build is {self.genome_build}", record="header")
+
+    # -- records ---------------------------------------------------------
+    def check_chrom(self, chrom: str, where: str) -> None:
+        if not _CONTIG_NAME_RE.fullmatch(chrom) and not _SYMBOLIC_RE.fullmatch(chrom):  # "<ctg1>": VCF 4.1 assembly contig
+            raise InputError(self.spath, f"CHROM {chrom!r} contains characters a contig name may not have (whitespace, comma, quotes, brackets) or is empty", record=where)
+        if _ODD_CHROMOSOME_RE.fullmatch(chrom) and not _PRIMARY_RE.fullmatch(chrom):
+            raise InputError(self.spath, f"CHROM {chrom!r} is neither chrN nor N: rename contigs (e.g. bcftools annotate --rename-chrs) to the {self.genome_build or 'reference'} naming", record=where)
+        if self.header.contigs and chrom not in self.header.contigs and not chrom.startswith("<"):
+            raise InputError(self.spath, f"CHROM {chrom!r} is not among the {len(self.header.contigs)} ##contig lines of the header", record=where)
+        if self.genome_build is not None:
+            table = _contig_table()[self.genome_build]
+            if chrom not in table and not (_PRIMARY_RE.fullmatch(chrom)):
+                self.warn.add(f"notinbuild:{chrom}", f"{where}: contig {chrom!r} is not a {self.genome_build} sequence name")
+        self.ok_chroms.add(chrom)
+
+    def record(self, line: str, where_line: str) -> None:
+        """Check one data line. ``where_line`` is ``line N`` or ``record N``."""
+        spath = self.spath
+        h = self.header
+        fields = line.split("\t", 9)
+        n = len(fields)
+        if n < 8:
+            hint = " (spaces instead of tabs?)" if " " in line else ""
+            raise InputError(spath, f"{n} tab-separated columns, a record needs at least 8{hint}", record=where_line)
+        chrom, pos_s, ident, ref, alt, qual, filt, info = fields[:8]
+        where = f"{where_line} ({chrom}:{pos_s})"
+        if chrom not in self.ok_chroms:
+            self.check_chrom(chrom, where)
+        if not (pos_s.isdigit() and pos_s.isascii()):
+            raise InputError(spath, f"POS {pos_s!r} is not a positive integer", record=where)
+        pos = int(pos_s)
+        if " " in ident or ident == "":
+            raise InputError(spath, f"ID {ident!r} is empty or contains whitespace", record=where)
+        # REF
+        if not _BASES_RE.fullmatch(ref):
+            if ref == "*":
+                self.warn.add("refstar", f"{where}: REF is '*', which the specification does not allow (only A, C, G, T, N)")
+            else:
+                raise InputError(spath, f"REF {ref[:40]!r} is not made of A, C, G, T, N", record=where)
+        # ALT
+        if alt == ".":
+            n_alleles = 1
+            has_bnd = False
+        elif _SIMPLE_ALTS_RE.fullmatch(alt):
+            n_alleles = alt.count(",") + 2
+            has_bnd = False
+        else:
+            n_alleles, has_bnd = self.check_alt(alt, ref, where)
+        if n_alleles > 2:
+            self.counts["multiallelic_records"] += 1
+        if pos == 0 and not has_bnd:
+            raise InputError(spath, "POS 0 is allowed only for telomeric breakends", record=where)
+        length = h.contigs.get(chrom)
+        if length is not None and pos > length + 1:
+            self.warn.add(f"beyond:{chrom}", f"{where}: POS {pos} is beyond the ##contig length {length} of {chrom}")
+        if qual != "." and not _FLOAT_RE.fullmatch(qual):
+            raise InputError(spath, f"QUAL {qual[:40]!r} is not a number or '.'", record=where)
+        if filt not in ("PASS", "."):
+            self.check_filter(filt, where)
+        if info != ".":
+            self.check_info(info, n_alleles, where)
+        # order, duplicates
+        self.track_order(chrom, pos, line, where)
+        # samples
+        ns = len(h.samples)
+        if ns == 0:
+            if n > 8 and not (n == 9 and not h.has_format_column and fields[8] == ""):
+                raise InputError(spath, f"{n} columns but the #CHROM line declares 8 (no samples)", record=where)
+            return
+        if n == 8:
+            self.counts["sites_only_records"] += 1
+            self.warn.add("sitesonly", f"{where}: record has no FORMAT and sample columns although the file has {ns} samples; read as missing genotypes")
+            return
+        if n == 9:
+            raise InputError(spath, f"FORMAT column without sample columns; the header declares {ns} samples", record=where)
+        samples = fields[9]
+        n_cells = samples.count("\t") + 1
+        if n_cells != ns:
+            raise InputError(spath, f"{n_cells} sample columns, the header declares {ns}", record=where)
+        self.check_samples(fields[8], samples, n_alleles, alt, where)
+
+    def check_alt(self, alt: str, ref: str, where: str) -> tuple[int, bool]:
+        has_bnd = False
+        alleles = alt.split(",")
+        for a in alleles:
+            if _BASES_RE.fullmatch(a):
+                continue
+            if a == "*":
+                self.counts["star_alleles"] += 1
+            elif a.startswith("<"):
+                if not _SYMBOLIC_RE.fullmatch(a):
+                    raise InputError(self.spath, f"ALT allele {a[:60]!r} is not a valid symbolic allele <ID>", record=where)
+                self.counts["symbolic_alleles"] += 1
+                if a in ("<*>", "<NON_REF>"):
+                    self.counts["reference_blocks"] += 1
+            elif "[" in a or "]" in a:
+                if not _BREAKEND_RE.fullmatch(a):
+                    raise InputError(self.spath, f"ALT allele {a[:60]!r} is not a valid breakend", record=where)
+                self.counts["breakend_alleles"] += 1
+                has_bnd = True
+            elif _SINGLE_BND_RE.fullmatch(a) is not None:  # ".S" / "S." (VCF 4.4 5.4.9)
+                self.counts["breakend_alleles"] += 1
+                has_bnd = True
+            elif a == "" or any(c.isspace() for c in a) or a == ".":
+                raise InputError(self.spath, f"ALT {alt[:60]!r} has an empty or whitespace-containing allele", record=where)
+            elif _LETTERS_RE.fullmatch(a):
+                self.warn.add("altbase", f"{where}: ALT allele {a[:40]!r} has bases other than A, C, G, T, N")
+            else:
+                raise InputError(self.spath, f"ALT allele {a[:60]!r} is not bases, '*', <ID> or a breakend", record=where)
+        return len(alleles) + 1, has_bnd
+
+    def check_filter(self, filt: str, where: str) -> None:
+        for f in filt.split(";"):
+            if not f or " " in f:
+                raise InputError(self.spath, f"FILTER {filt!r} has an empty or whitespace-containing value", record=where)
+            if f not in self.header.filters:
+                self.warn.add(f"filter:{f}", f"{where}: FILTER {f!r} is not declared in the header")
+
+    def check_info(self, info: str, n_alleles: int, where: str) -> None:
+        if info == "":
+            self.warn.add("emptyinfo", f"{where}: INFO column is empty (should be '.')")
+            return
+        if " " in info:
+            raise InputError(self.spath, "INFO contains a space", record=where)
+        defs = self.header.info
+        for item in info.split(";"):
+            if not item:
+                continue  # "A=1;" (trailing ';'), written by SnpEff and others; harmless
+            key, eq, value = item.partition("=")
+            d = defs.get(key)
+            reserved = False
+            if d is None:
+                if key not in _RESERVED_INFO:
+                    self.warn.add(f"info:{key}", f"{where}: INFO key {key!r} is not declared in the header")
+                    continue
+                if key not in _RESERVED_INFO_DEFS:
+                    continue
+                d = _Definition(*_RESERVED_INFO_DEFS[key])
+                reserved = True
+            if d.type == "Flag":
+                if eq:
+                    self.warn.add(f"flagvalue:{key}", f"{where}: INFO flag {key} has a value")
+                continue
+            if not eq:
+                self.warn.add(f"novalue:{key}", f"{where}: INFO {key} (Type={d.type}) has no value")
+                continue
+            if value == "":
+                self.warn.add(f"emptyvalue:{key}", f"{where}: INFO {key} has an empty value")
+                continue
+            parts = value.split(",")
+            num = d.number
+            if num == "1" and len(parts) > 1:
+                # Numbers and the keys the specification defines cannot hold a list;
+                # free-text String keys (GATK's AS_RAW_*) pack lists into one value.
+                if d.type != "String" or reserved or key in _RESERVED_INFO:
+                    raise InputError(self.spath, f"INFO {key} is Number=1 but has {len(parts)} comma-separated values", record=where)
+                self.warn.add(f"info1:{key}", f"{where}: INFO {key} is declared Number=1 but its value has commas")
+            if num in ("A", "R") and n_alleles > 1:
+                expected = n_alleles - 1 if num == "A" else n_alleles
+                if len(parts) != expected:
+                    self.warn.add(f"infocount:{key}", f"{where}: INFO {key} (Number={num}) has {len(parts)} values for {n_alleles - 1} ALT alleles")
+            if d.type == "Integer":
+                for p in parts:
+                    if p == ".":
+                        continue
+                    if not _INT_RE.fullmatch(p):
+                        raise InputError(self.spath, f"INFO {key} value {p[:30]!r} is not an Integer", record=where)
+                    v = int(p)
+                    if (v > _INT32_MAX and not (key == "END" and v <= _INT64_MAX)) or v < _INT32_MIN_VALID:
+                        raise InputError(self.spath, f"INFO {key} value {p} is outside the 32-bit range VCF/BCF allow ({_INT32_MIN_VALID}..{_INT32_MAX})", record=where)
+            elif d.type == "Float":
+                for p in parts:
+                    if p != "." and not _FLOAT_RE.fullmatch(p):
+                        raise InputError(self.spath, f"INFO {key} value {p[:30]!r} is not a Float", record=where)
+
+    def track_order(self, chrom: str, pos: int, line: str, where: str) -> None:
+        self.n_records += 1
+        counts = self.records_per_contig
+        if chrom != self.chrom:
+            if chrom in counts:
+                self.counts["unsorted_records"] += 1
+                self.unsorted(f"contig {chrom} appears again after {self.chrom}", where)
+            self.chrom = chrom
+            self.last_pos = -1
+            counts.setdefault(chrom, 0)
+        counts[chrom] += 1
+        if pos != self.last_pos:
+            if pos < self.last_pos:
+                self.counts["unsorted_records"] += 1
+                self.unsorted(f"POS {pos} after POS {self.last_pos}", where)
+            self.last_pos = pos
+            self.same_pos_lines = {line: where}
+            return
+        self.counts["same_position_records"] += 1
+        first = self.same_pos_lines.get(line)
+        if first is not None:
+            raise InputError(self.spath, f"duplicate record: identical to {first}", record=where)
+        self.same_pos_lines[line] = where
+
+    def unsorted(self, what: str, where: str) -> None:
+        if self.require_sorted:
+            raise InputError(self.spath, f"records are not sorted: {what} (sort with bcftools sort)", record=where)
+        self.warn.add("unsorted", f"{where}: records are not sorted ({what}); indexing and region queries need bcftools sort, and duplicates are detected only between neighbours")
+
+    def format_plan(self, fmt: str, where: str) -> tuple:
+        """Parse a FORMAT string once: (has_gt, n_keys, [(index, key, number)])."""
+        plan = self.format_cache.get(fmt)
+        if plan is not None:
+            return plan
+        if fmt == ".":
+            plan = (False, 0, [])
+        else:
+            keys = fmt.split(":")
+            if any(k == "" for k in keys):
+                raise InputError(self.spath, f"FORMAT {fmt!r} has an empty key", record=where)
+            if len(set(keys)) != len(keys):
+                self.warn.add(f"dupformat:{fmt}", f"{where}: FORMAT {fmt!r} repeats a key; the first one is used")
+            if "GT" in keys and keys[0] != "GT":
+                self.warn.add("gtnotfirst", f"{where}: GT is not the first FORMAT key ({fmt}); the specification requires it first")
+            counted = []
+            seen = set()
+            for i, k in enumerate(keys):
+                if k in seen:
+                    continue
+                seen.add(k)
+                d = self.header.format.get(k)
+                if d is None:
+                    if k not in _RESERVED_FORMAT:
+                        self.warn.add(f"format:{k}", f"{where}: FORMAT key {k!r} is not declared in the header")
+                    if k not in _RESERVED_FORMAT_DEFS:
+                        continue
+                    d = _Definition(*_RESERVED_FORMAT_DEFS[k])
+                if k != "GT" and (d.number in ("A", "R", "G") or d.number.isdigit()) and d.type != "Flag":
+                    counted.append((i, k, d.number))
+            plan = (keys[0] == "GT", len(keys), counted)
+        self.format_cache[fmt] = plan
+        return plan
+
+    def check_samples(self, fmt: str, samples: str, n_alleles: int, alt: str, where: str) -> None:
+        """Check the sample columns: vectorised for the common shapes, cell by
+        cell (exact messages, warnings) only when something is unusual."""
+        has_gt, n_keys, counted = self.format_plan(fmt, where)
+        if n_keys == 0:  # FORMAT "."
+            if samples.strip(".\t"):
+                raise InputError(self.spath, "FORMAT is '.' but sample columns hold values", record=where)
+            return
+        ns = len(self.header.samples)
+        gt_ok = False
+        if has_gt:
+            n_missing = _diploid_gt_fast(samples, ns, n_alleles)
+            if n_missing is not None:
+                self.counts["missing_gt_alleles"] += n_missing
+                gt_ok = True
+            elif n_alleles <= 10 and _gt_pattern(n_alleles, n_keys > 1).fullmatch(samples) is not None:
+                gts = samples if n_keys == 1 else "\t".join(_GT_FIRST_RE.findall(samples))
+                self.counts["missing_gt_alleles"] += gts.count(".")
+                self.count_ploidy(gts)
+                gt_ok = True
+        if has_gt and not gt_ok:
+            self.check_cells(samples, n_keys, counted, n_alleles, alt, where, gt_index=0)
+            return
+        if n_keys == 1 and has_gt and "\t\t" not in samples and not samples.endswith("\t") and not samples.startswith("\t"):
+            return
+        if not self._cells_ok(samples, ns, n_keys, counted, n_alleles, alt, has_gt):
+            self.check_cells(samples, n_keys, counted, n_alleles, alt, where, gt_index=0 if has_gt else None, count_gt=False)
+
+    def _cells_ok(self, samples: str, ns: int, n_keys: int, counted, n_alleles: int, alt: str, has_gt: bool) -> bool:
+        """Vectorised sub-field check of a whole record's sample columns.
+
+        True when every cell has at most ``n_keys`` sub-fields, no cell is empty
+        (before VCFv4.5) and every counted FORMAT field (Number=A/R/G/n) has the
+        right number of comma-separated values (G from each cell's GT ploidy).
+        False sends the record to :meth:`check_cells`, which raises or warns
+        with the sample's name.
+        """
+        b = np.frombuffer((samples + "\t").encode("utf-8"), dtype=np.uint8)
+        is_tab = b == 9
+        ends = np.flatnonzero(is_tab | (b == 58))  # end of each sub-field
+        n_sub = len(ends)
+        starts = np.empty(n_sub, dtype=np.intp)
+        starts[0] = 0
+        starts[1:] = ends[:-1] + 1
+        tab_end = is_tab[ends]
+        if n_sub == ns * n_keys and tab_end[n_keys - 1 :: n_keys].all() and tab_end.sum() == ns:
+            # every cell has all n_keys sub-fields: a regular (ns, n_keys) layout
+            first = np.arange(0, n_sub, n_keys)
+            cell_of = None
+        else:
+            new_cell = np.empty(n_sub, dtype=bool)
+            new_cell[0] = True
+            new_cell[1:] = tab_end[:-1]
+            first = np.flatnonzero(new_cell)  # index of each cell's first sub-field
+            if len(first) != ns:
+                return False
+            per_cell = np.diff(np.append(first, n_sub))
+            if per_cell.max() > n_keys:
+                return False
+            if self.version_minor < 5 and ((per_cell == 1) & (ends[first] == starts[first])).any():
+                return False  # empty cell: check_cells warns
+            cell_of = np.cumsum(new_cell) - 1
+        if not counted:
+            return True
+        lengths = ends - starts
+        missing = (lengths == 0) | ((lengths == 1) & (b[starts] == 46))
+        comma_cum = np.cumsum(b == 44, dtype=np.int32)
+        commas = comma_cum[ends] - comma_cum[starts] + (b[starts] == 44)
+        ploidy = None
+        for i, _key, number in counted:
+            if cell_of is None:
+                subs = slice(i, None, n_keys)
+                cells = slice(None)
+            else:
+                subs = np.flatnonzero((np.arange(n_sub) - first[cell_of]) == i)
+                cells = cell_of[subs]
+            present = ~missing[subs]
+            got = commas[subs] + 1
+            if number == "G":
+                if alt == "." or not has_gt:
+                    continue
+                if ploidy is None:
+                    sep_cum = np.cumsum(_SEP_LUT[b], dtype=np.int32)
+                    gt_start, gt_end = starts[first], ends[first]
+                    # sep_cum[end] - sep_cum[start] counts separators after the first
+                    # character, so a VCF 4.4 phasing prefix ("/0|1") is not counted
+                    ploidy = sep_cum[gt_end] - sep_cum[gt_start] + 1
+                p = ploidy[cells]
+                expected = np.array([math.comb(n_alleles + k - 1, k) for k in range(int(p.max()) + 1)])[p]
+            else:
+                expected = _expected_count(number, n_alleles, None)
+                if expected is None:
+                    continue
+            if (present & (got != expected)).any():
+                return False
+        return True
+
+    def count_ploidy(self, gts: str) -> None:
+        for cell in gts.split("\t"):
+            if cell in ("", "."):
+                continue
+            k = len(_GT_ALLELES_RE.findall(cell))
+            if k == 1:
+                self.counts["haploid_calls"] += 1
+            elif k > 2:
+                self.counts["polyploid_calls"] += 1
+
+    def check_cells(self, samples: str, n_keys: int, counted, n_alleles: int, alt: str, where: str, *, gt_index: int | None, count_gt: bool = True) -> None:
+        """Exact per-sample check (the slow path): names the sample and the value."""
+        names = self.header.samples
+        empty_ok = self.version_minor >= 5
+        for name, cell in zip(names, samples.split("\t")):
+            if cell == "":
+                if not empty_ok:
+                    self.warn.add("emptycell", f"{where}: sample {name!r} has an empty column (should be '.'); read as missing")
+                continue
+            sub = cell.split(":")
+            if len(sub) > n_keys:
+                raise InputError(self.spath, f"sample {name!r} has {len(sub)} values for {n_keys} FORMAT keys", record=where)
+            ploidy = None
+            if gt_index is not None:
+                gt = sub[0]
+                m = _GT_SYNTAX_RE.fullmatch(gt)
+                if m is None:
+                    raise InputError(self.spath, f"sample {name!r}: GT {gt[:30]!r} is not alleles (numbers or '.') separated by / or |", record=where)
+                alleles = _GT_ALLELES_RE.findall(gt)
+                ploidy = len(alleles)
+                for a in alleles:
+                    if a == ".":
+                        if count_gt:
+                            self.counts["missing_gt_alleles"] += 1
+                    elif int(a) >= n_alleles:
+                        if alt == ".":
+                            self.warn.add("altdotgt", f"{where}: sample {name!r}: GT {gt} names an ALT allele but ALT is '.'")
+                            continue
+                        raise InputError(self.spath, f"sample {name!r}: GT {gt} uses allele {int(a)} but the record has {n_alleles - 1} ALT allele(s)", record=where)
+                if count_gt:
+                    if ploidy == 1 and gt != ".":
+                        self.counts["haploid_calls"] += 1
+                    elif ploidy > 2:
+                        self.counts["polyploid_calls"] += 1
+            for i, key, number in counted:
+                if i >= len(sub):
+                    continue  # trailing fields may be dropped
+                value = sub[i]
+                if value in (".", ""):
+                    continue
+                if number == "G" and (alt == "." or ploidy is None):
+                    continue  # monomorphic sites and GT-less cells: ploidy unknown
+                expected = _expected_count(number, n_alleles, ploidy)
+                if expected is None:
+                    continue
+                got = value.count(",") + 1
+                if got != expected and number != "G":
+                    self.warn.add(f"fmtcount:{key}", f"{where}: sample {name!r}: FORMAT {key} (Number={number}) has {got} values, expected {expected}")
+                elif got != expected:
+                    raise InputError(self.spath, f"sample {name!r}: FORMAT {key} (Number={number}) has {got} values, expected {expected} for {n_alleles} alleles" + (f" and ploidy {ploidy}" if number == "G" else ""), record=where)
+
+    def report(self, compression: str) -> ValidationReport:
+        if self.require_records and self.n_records == 0:
+            raise InputError(self.spath, "the file has a header but no records")
+        contigs = list(self.records_per_contig)
+        style = contig_style(contigs)
+        if style == "mixed":
+            self.warn.add("mixedstyle", "contig names mix the chrN and N spellings")
+        return ValidationReport(
+            path=self.spath,
+            file_format=self.header.file_format,
+            compression=compression,
+            n_records=self.n_records,
+            samples=list(self.header.samples),
+            contigs=contigs,
+            records_per_contig=dict(self.records_per_contig),
+            header_contigs=len(self.header.contigs),
+            genome_build=self.detected_build,
+            contig_style=style,
+            sorted=self.counts["unsorted_records"] == 0,
+            warnings=self.warn.as_list(),
+            counts=dict(self.counts),
+        )
+
+
+def _validate_text(v: _Validator, compression: str) -> None:
+    path, spath, h = v.path, v.spath, v.header
+    in_header = True
+    lineno = 0
+    crlf_seen = False
+    encoding = "utf-8"
+    try:
+        for raw in _raw_lines(path, compression):
+            lineno += 1
+            where = f"line {lineno}"
+            if not raw.endswith(b"\n"):
+                # Most writers end every line with a newline; its absence on the last
+                # line hints at truncation. The line is still checked in full (a cut
+                # record fails its column or GT checks), so this is a warning.
+                v.warn.add("nonewline", f"{where}: last line has no newline at the end (truncated file?); read as complete")
+                raw += b"\n"
+            if raw.endswith(b"\r\n"):
+                raw = raw[:-2]
+                if not crlf_seen:
+                    crlf_seen = True
+                    v.warn.add("crlf", f"{where}: Windows (CRLF) line ends")
+            else:
+                raw = raw[:-1]
+            try:
+                line = raw.decode(encoding)
+            except UnicodeDecodeError as err:
+                raise InputError(spath, f"byte {err.start + 1} is not valid {encoding} text ({raw[err.start:err.start + 1]!r}); VCF must be UTF-8", record=where) from None
+            if in_header:
+                if lineno == 1:
+                    if not line.startswith("##fileformat="):
+                        raise InputError(spath, "not a VCF: the first line must be ##fileformat=VCFv4.x", record=where)
+                    value = line[len("##fileformat="):].rstrip()
+                    if not _FILEFORMAT_RE.fullmatch(value):
+                        raise InputError(spath, f"unsupported ##fileformat {value!r} (expected VCFv4.0 .. VCFv4.5)", record=where)
+                    h.file_format = value
+                    continue
+                if line.startswith("##"):
+                    _parse_meta_line(line.rstrip(), where, spath, h, v.warn)
+                    encoding = h.encoding
+                    continue
+                if line.startswith("#CHROM"):
+                    _parse_chrom_line(line.rstrip(" "), where, spath, h)
+                    in_header = False
+                    v.finish_header(where)
+                    continue
+                raise InputError(spath, "header ends without a #CHROM line" if not line.startswith("#") else f"header line must start with ## or be the #CHROM line: {line[:60]!r}", record=where)
+            if not line or line.startswith("#"):
+                raise InputError(spath, "empty line in the body" if not line else "'#' line after the #CHROM line", record=where)
+            v.record(line, where)
+    except (EOFError, zlib.error, OSError) as err:
+        raise InputError(spath, f"compressed data is truncated or corrupt after line {lineno} ({err})", record=f"line {lineno + 1}") from None
+    if lineno == 0 or (lineno == 1 and not h.file_format):
+        raise InputError(spath, "file has no VCF header")
+    if in_header:
+        raise InputError(spath, "header ends without a #CHROM line", record=f"line {lineno}")
+
+
+def _validate_bcf(v: _Validator) -> None:
+    import cyvcf2
+
+    spath = v.spath
+    try:
+        vcf = cyvcf2.VCF(spath, lazy=True)
+    except (OSError, Exception) as err:  # cyvcf2 raises plain Exception for some headers
+        raise InputError(spath, f"cannot open BCF: {err}") from None
+    h = v.header
+    lines = vcf.raw_header.rstrip("\n").split("\n")
+    if not lines or not lines[0].startswith("##fileformat="):
+        raise InputError(spath, "BCF header lacks ##fileformat", record="header")
+    h.file_format = lines[0][len("##fileformat="):]
+    if not _FILEFORMAT_RE.fullmatch(h.file_format):
+        raise InputError(spath, f"unsupported ##fileformat {h.file_format!r}", record="header")
+    for i, line in enumerate(lines[1:], 2):
+        where = f"header line {i}"
+        if line.startswith("##"):
+            _parse_meta_line(line, where, spath, h, v.warn)
+        elif line.startswith("#CHROM"):
+            _parse_chrom_line(line, where, spath, h)
+    v.finish_header("header")
+    n = 0
+    try:
+        for rec in vcf:
+            n += 1
+            text = str(rec).rstrip("\n")
+            v.record(text, f"record {n}")
+    except InputError:
+        raise
+    except Exception as err:
+        raise InputError(spath, f"BCF is truncated or corrupt after {n} records ({err})", record=f"record {n + 1}") from None
+    finally:
+        vcf.close()
+
+
+def validate_vcf(path: str | os.PathLike, *, genome_build: str | None = "GRCh38", require_samples: Iterable[str] | None = None, require_records: bool = False, require_sorted: bool = False, check_index: bool = True) -> ValidationReport:
+    """Validate a VCF/BCF file in one streaming pass; return what was found.
+
+    Parameters
+    ----------
+    path : path to ``.vcf``, ``.vcf.gz``/``.vcf.bgz`` (BGZF or plain gzip),
+        ``.vcf.bz2`` or ``.bcf``; the format is detected from the bytes, not the name.
+    genome_build : ``"GRCh38"``, ``"GRCh37"`` or None. With a build, ``##contig``
+        lengths of chromosomes 1-22, X, Y must be that build's (else InputError
+        saying which build the file looks like) and record contigs outside the
+        build are warned about. None checks no build (non-human or test data).
+    require_samples : sample names that must be in the header (e.g. the patient
+        named in the sample sheet); a missing one is an InputError naming both.
+    require_records : refuse a header-only file (a cohort must have variants).
+        By default a file with zero records is valid (``n_records == 0``).
+    require_sorted : refuse records out of order. By default they are accepted
+        with a warning, counted in ``counts["unsorted_records"]`` and
+        ``report.sorted`` is False (real tools write unsorted files that lose no
+        data; indexing and region queries need them sorted first).
+    check_index : validate a ``.tbi``/``.csi`` lying beside the file
+        (:func:`validate_index`) and record its path in ``report.index``.
+
+    Returns
+    -------
+    ValidationReport
+
+    Raises
+    ------
+    InputError
+        on the first fatal problem; the message names the file, ``line N`` (text)
+        or ``record N`` (BCF), ``CHROM:POS`` and the problem. See the module
+        docstring for what is fatal and what is a warning.
+
+    Memory is bounded by the longest line; a text VCF is parsed line by line.
+    Genotypes are never logged or put in messages beyond the offending GT value.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise InputError(path, "file does not exist")
+    if path.is_dir():
+        raise InputError(path, "is a directory, not a VCF file")
+    compression = _sniff(path)
+    v = _Validator(path, genome_build, require_samples, require_records, require_sorted)
+    if compression == "bgzf":
+        _check_bgzf_eof(path)
+    if _is_bcf_payload(path, compression):
+        _validate_bcf(v)
+        report = v.report("bcf")
+    else:
+        if compression == "bzip2":
+            v.warn.add("bzip2", "file is bzip2-compressed: htslib-based tools cannot read it; recompress with bgzip")
+        _validate_text(v, compression)
+        report = v.report(compression)
+    if check_index:
+        for suffix in (".tbi", ".csi"):
+            idx = Path(str(path) + suffix)
+            if idx.exists():
+                report.warnings.extend(validate_index(idx, path, records_per_contig=report.records_per_contig))
+                report.index = str(idx)
+                break
+    return report
+
+
+# ---------------------------------------------------------------------------
+# Index files
+# ---------------------------------------------------------------------------
+
+
+def validate_index(index_path: str | os.PathLike, data_path: str | os.PathLike | None = None, *, records_per_contig: dict[str, int] | None = None) -> list[str]:
+    """Check that a ``.tbi``/``.csi`` index belongs to its data file.
+
+    ``data_path`` defaults to ``index_path`` without its suffix. The index must be
+    a BGZF-compressed TBI or CSI; the data file must be BGZF (or BCF); the index
+    must name exactly the contigs that have records and return, for each, as many
+    records as the data file holds (``records_per_contig``, from
+    :func:`validate_vcf`, or counted here). Returns warnings (an index older
+    than its data file is a warning: htslib also only warns, and the record
+    counts above catch a changed file); raises InputError when the index does
+    not belong to the file.
+    """
+    import pysam
+
+    index_path = Path(index_path)
+    if data_path is None:
+        if index_path.suffix not in (".tbi", ".csi"):
+            raise InputError(index_path, "index file name must end in .tbi or .csi")
+        data_path = index_path.with_suffix("")
+    data_path = Path(data_path)
+    if not data_path.exists():
+        raise InputError(index_path, f"index without its data file {data_path.name}")
+    try:
+        with gzip.open(index_path, "rb") as fh:
+            magic = fh.read(4)
+    except (OSError, EOFError) as err:
+        raise InputError(index_path, f"not a BGZF-compressed index ({err})") from None
+    if magic not in (b"TBI\x01", b"CSI\x01"):
+        raise InputError(index_path, f"not a tabix or CSI index (magic {magic!r})")
+    if magic == b"TBI\x01" and index_path.suffix != ".tbi" or magic == b"CSI\x01" and index_path.suffix != ".csi":
+        raise InputError(index_path, f"file content is {magic[:3].decode()} but the name ends in {index_path.suffix}")
+    warnings = []
+    if index_path.stat().st_mtime + 1 < data_path.stat().st_mtime:
+        warnings.append(f"{index_path}: index is older than {data_path.name}; checked it against the data anyway")
+    try:
+        with pysam.VariantFile(str(data_path), index_filename=str(index_path)) as vf:
+            if records_per_contig is None:
+                records_per_contig = {}
+                for rec in vf.fetch():
+                    records_per_contig[rec.chrom] = records_per_contig.get(rec.chrom, 0) + 1
+            index_names = set(vf.index.keys()) if vf.index is not None else set()
+            for chrom, expected in records_per_contig.items():
+                if chrom not in index_names:
+                    raise InputError(index_path, f"index does not belong to {data_path.name}: it has no entry for contig {chrom!r} ({expected} records)")
+                got = sum(1 for _ in vf.fetch(chrom))
+                if got != expected:
+                    raise InputError(index_path, f"index does not belong to {data_path.name}: it finds {got} records on {chrom}, the file has {expected}")
+            extra = [c for c in index_names if records_per_contig.get(c, 0) == 0]
+            for chrom in extra:
+                if next(iter(vf.fetch(chrom)), None) is not None:
+                    raise InputError(index_path, f"index does not belong to {data_path.name}: it finds records on {chrom!r}, which the file does not have")
+    except InputError:
+        raise
+    except (OSError, ValueError) as err:
+        raise InputError(index_path, f"index does not belong to {data_path.name} or is corrupt ({err})") from None
+    return warnings
+
+
+# ---------------------------------------------------------------------------
+# Reader for the later stages
+# ---------------------------------------------------------------------------
+
+
+def open_vcf(path: str | os.PathLike, samples: Iterable[str] | None = None):
+    """Open a file that :func:`validate_vcf` accepted, as a ``cyvcf2.VCF``.
+
+    The reader is opened with ``gts012=True``: ``variant.gt_types`` codes are
+    0 = HOM_REF, 1 = HET, 2 = HOM_ALT, 3 = UNKNOWN (cyvcf2's default puts
+    UNKNOWN at 2 and HOM_ALT at 3). cyvcf2 folds all ALT alleles together in
+    ``gt_types`` (``1/2`` is HET); use ``variant.genotype.array()`` (the fast
+    path) for allele indices. ``samples`` restricts and orders the sample columns;
+    a name not in the file is an InputError (cyvcf2 would only warn).
+
+    Limits of htslib 1.16 underneath: VCF 4.4 GT phasing prefixes (``|0/1``)
+    and bzip2 files cannot be read; such files validate but must be rewritten
+    (``bcftools view -Oz``) by the caller before reading genotypes.
+    """
+    import cyvcf2
+
+    path = Path(path)
+    if _sniff(path) == "bzip2":
+        raise InputError(path, "bzip2-compressed VCF cannot be read by htslib: recompress with bgzip")
+    vcf = cyvcf2.VCF(str(path), gts012=True, lazy=True)
+    if samples is not None:
+        samples = list(samples)
+        missing = [s for s in samples if s not in set(vcf.samples)]
+        if missing:
+            vcf.close()
+            raise InputError(path, f"sample(s) {', '.join(map(repr, missing))} not in this VCF", record="header")
+        vcf.set_samples(samples)
+    return vcf

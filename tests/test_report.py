@@ -1,0 +1,498 @@
+"""genorisk.report: contract, privacy, escaping, permissions, atomicity, PDF, wording."""
+
+from __future__ import annotations
+
+import copy
+import http.server
+import json
+import logging
+import math
+import os
+import re
+import stat
+import subprocess
+import sys
+import threading
+import xml.etree.ElementTree as ET
+from html.parser import HTMLParser
+from pathlib import Path
+
+import jsonschema
+import numpy as np
+import pytest
+
+from genorisk import report as R
+from genorisk.errors import InputError
+
+SCHEMA_DIR = Path(R.__file__).parent / "schemas"
+
+
+def _schema(name: str) -> dict:
+    return json.loads((SCHEMA_DIR / f"{name}.schema.json").read_text())
+
+
+def _files(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
+
+
+# -- contract -----------------------------------------------------------------
+
+
+def test_report_json_is_the_result_plus_a_valid_report_section(tmp_path):
+    result = R.example_result("P0001", seed=1)
+    paths = R.render_patient_report(result, tmp_path / "P0001")
+    assert set(paths) == {"json", "html"} and _files(tmp_path / "P0001") == ["report.html", "report.json"]
+    report = json.loads(paths["json"].read_text())
+    jsonschema.Draft202012Validator(_schema("report")).validate(report)  # the packaged schema, directly
+    assert {k: v for k, v in report.items() if k != "report"} == result
+    assert report["report"]["qc_thresholds"] == R.QC_THRESHOLDS
+    # PGS match rates of seed 1 fall below 75% for one score: a concern, so not reliable.
+    low = [s["id"] for s in result["polygenic_scores"] if s["match_rate"] < 0.75]
+    assert [c["code"] for c in report["report"]["concerns"]] == ["low_score_match"] * len(low)
+    assert report["report"]["reliable"] is (not low)
+    # A report can be fed back in (rerender from report.json) and gives the same bytes.
+    again = R.render_patient_report(report, tmp_path / "again")
+    assert again["json"].read_bytes() == paths["json"].read_bytes()
+    assert again["html"].read_bytes() == paths["html"].read_bytes()
+
+
+def test_cohort_schema_refs_the_patient_model_card():
+    validator = jsonschema.Draft202012Validator(_schema("report"))
+    validator.check_schema(_schema("cohort_report"))
+    R.validate_cohort(R.example_cohort())
+    for seed in range(5):
+        R.validate_result(R.example_result(f"P{seed}", seed=seed))
+
+
+def _set(path: str, value):
+    def mutate(doc):
+        *parents, last = path.split(".")
+        node = doc
+        for key in parents:
+            node = node[int(key)] if key.isdigit() else node[key]
+        if value is KeyError:
+            del node[last]
+        else:
+            node[int(last) if last.isdigit() else last] = value
+    return mutate
+
+
+@pytest.mark.parametrize("mutate, record, problem", [
+    (_set("risk", KeyError), "patient P0001: (top level)", "'risk' is a required property"),
+    (_set("risk.probability", 1.5), "patient P0001: risk.probability", "greater than the maximum"),
+    (_set("risk.probability", float("nan")), "patient P0001: risk.probability", "NaN or infinite"),
+    (_set("risk.interval", [0.5, 0.6]), "patient P0001: risk.interval", "does not contain the probability"),
+    (_set("cohort_distribution.quantiles.50", 0.0), "patient P0001: cohort_distribution.quantiles[50]", "quantiles decrease"),
+    (_set("drivers.0.direction", "sideways"), "patient P0001: drivers[0].direction", "is not one of"),
+    (_set("polygenic_scores.0.n_matched", 10_000), "patient P0001: polygenic_scores[0]", "n_matched 10000 > n_variants"),
+    (_set("polygenic_scores.0.match_rate", 0.2), "patient P0001: polygenic_scores[0].match_rate", "!= n_matched/n_variants"),
+    (_set("qc.sex_check", "maybe"), "patient P0001: qc.sex_check", "is not one of"),
+    (_set("model.sha256", "abc"), "patient P0001: model.sha256", "does not match"),
+    (_set("notable_variants.0.genotype", "0/1"), "patient P0001: notable_variants[0]", "Additional properties"),
+    (_set("patient_id", "../../etc"), "patient ../../etc: patient_id", "does not match"),
+])
+def test_bad_results_are_refused_naming_file_field_and_problem(tmp_path, mutate, record, problem):
+    result = R.example_result("P0001", seed=2)
+    if "drivers.0" in record or "drivers[0]" in record:
+        result["drivers"][0]["contribution"] = 0.5
+        result["drivers"][0]["direction"] = "raises risk"
+    mutate(result)
+    source = tmp_path / "P0001" / "result.json"
+    with pytest.raises(InputError) as err:
+        R.render_patient_report(result, tmp_path / "out", source=source)
+    assert err.value.path == str(source)
+    assert err.value.record == record
+    assert problem in err.value.problem
+    assert str(err.value).startswith(f"{source}: {record}: ")
+    assert not (tmp_path / "out").exists()
+
+
+def test_direction_must_agree_with_contribution(tmp_path):
+    result = R.example_result("P0001", seed=2)
+    result["drivers"][3].update(contribution=-0.2, direction="raises risk")
+    with pytest.raises(InputError, match=r"drivers\[3\]\.direction: direction 'raises risk' contradicts contribution -0.2"):
+        R.render_patient_report(result, tmp_path)
+
+
+# -- privacy ------------------------------------------------------------------
+
+
+def _private_result(i: int) -> dict:
+    r = R.example_result(f"PT{i:03d}X", seed=100 + i)
+    r["sample"] = f"SMPL-{i:03d}-Q"
+    r["vcf"] = f"batch7_{i:03d}_calls.vcf.gz"
+    r["notable_variants"][0]["pos"] = 41_000_003 + 7_919 * i
+    r["notable_variants"][0]["rsid"] = f"rs77{i:03d}4"
+    r["drivers"][0].update(label=f"Private factor {i:03d}-Z", contribution=0.9, direction="raises risk")
+    r["qc"]["ancestry_distance"] = 3.0 + i / 1000 + 0.0001  # printed as 3.0xx
+    r["warnings"] = [f"Note for PT{i:03d}X only: re-sequenced lane L{i:03d}W."]
+    return r
+
+
+def test_each_report_holds_only_its_own_patients_data(tmp_path, caplog):
+    results = [_private_result(i) for i in range(20)]
+    markers = [{r["patient_id"], r["sample"], r["vcf"], str(r["notable_variants"][0]["pos"]),
+                r["notable_variants"][0]["rsid"], r["drivers"][0]["label"], f"L{i:03d}W"}
+               for i, r in enumerate(results)]
+    with caplog.at_level(logging.INFO, logger="genorisk.report"):
+        written = R.render_patient_reports(results, tmp_path, progress_every=10)
+    assert len(written) == 20
+    for i, paths in enumerate(written):
+        assert paths["html"].parent == tmp_path / results[i]["patient_id"]
+        for kind in ("html", "json"):
+            text = paths[kind].read_text()
+            for j, other in enumerate(markers):
+                found = sorted(m for m in other if m in text)
+                if i == j:
+                    assert found == sorted(other), f"{kind} of patient {i} lacks its own data"
+                else:
+                    assert found == [], f"{kind} of patient {i} holds data of patient {j}: {found}"
+    # Logs carry counts and rates, never a patient's data.
+    logged = "\n".join(rec.getMessage() for rec in caplog.records)
+    assert "20 patients" in logged and "patients/s" in logged
+    assert not any(m in logged for ms in markers for m in ms)
+
+
+# -- escaping -----------------------------------------------------------------
+
+
+HOSTILE = "<script>alert(1)</script>"
+QUOTED = "O'Brien & \"Sons\" <b>bold</b> & more"
+VCF_NAME = "Smith & \"Jones\" <i>.vcf.gz"  # a file name cannot hold '/'
+
+
+class _TagCollector(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.tags: list[tuple[str, dict]] = []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+
+
+def _hostile_result() -> dict:
+    r = R.example_result("P0666", seed=4)
+    r["sample"] = HOSTILE
+    r["vcf"] = VCF_NAME
+    r["drivers"][0]["label"] = HOSTILE            # drawn as SVG <text> and <title>
+    r["drivers"][1]["label"] = QUOTED
+    r["notable_variants"][0]["gene"] = QUOTED
+    r["notable_variants"][0]["ref"] = '"><svg onload=alert(3)>'  # lands in a title="" attribute
+    r["polygenic_scores"][0]["id"] = HOSTILE
+    r["model"]["limits"].append(QUOTED)
+    r["warnings"] = [HOSTILE, QUOTED]
+    return r
+
+
+def test_strings_from_files_are_escaped_in_html_and_svg(tmp_path):
+    paths = R.render_patient_report(_hostile_result(), tmp_path / "P0666")
+    html = paths["html"].read_text()
+    assert "<script" not in html.lower()
+    assert "onload=" not in html.replace("onload=alert(3)&gt;", "")  # only in escaped text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "O&#39;Brien &amp; &#34;Sons&#34; &lt;b&gt;bold&lt;/b&gt; &amp; more" in html
+    assert QUOTED not in html and HOSTILE not in html
+    # Parsed, the page has no script, no event handler, no <b> from data, and
+    # only the elements the templates write.
+    parser = _TagCollector()
+    parser.feed(html)
+    tags = {t for t, _ in parser.tags}
+    assert "script" not in tags and "b" not in tags
+    assert not any(k.startswith("on") for _, attrs in parser.tags for k in attrs)
+    # Each SVG is well-formed XML: an unescaped '<', '&' or '"' would break it.
+    svgs = re.findall(r"<svg\b.*?</svg>", html, flags=re.S)
+    assert len(svgs) == 2
+    texts = []
+    for svg in svgs:
+        root = ET.fromstring(svg)
+        texts += ["".join(t.itertext()) for t in root.iter("{http://www.w3.org/2000/svg}text")]
+    assert any(HOSTILE in t for t in texts)  # the SVG label reads as the literal string
+    # JSON keeps the data as data.
+    report = json.loads(paths["json"].read_text())
+    assert report["sample"] == HOSTILE and report["vcf"] == VCF_NAME
+    assert "Smith &amp; &#34;Jones&#34; &lt;i&gt;.vcf.gz" in html
+
+
+def test_cohort_strings_are_escaped(tmp_path):
+    cohort = R.example_cohort()
+    cohort["cohort"]["name"] = HOSTILE
+    cohort["scores"][0]["id"] = QUOTED
+    cohort["performance"]["baselines"][0]["name"] = HOSTILE
+    cohort["feature_importance"][0]["label"] = QUOTED
+    cohort["warnings"].append(HOSTILE)
+    html = R.render_cohort_report(cohort, tmp_path / "cohort.html").read_text()
+    assert "<script" not in html.lower()
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    for svg in re.findall(r"<svg\b.*?</svg>", html, flags=re.S):
+        ET.fromstring(svg)
+
+
+def test_page_is_self_contained():
+    _, html = R.ReportRenderer().patient_document(R.example_result("P0001"))
+    assert "default-src 'none'" in html  # CSP: the browser refuses any load or script
+    assert not re.search(r"""(?:src|href)\s*=\s*["']?(?!data:|#)""", html), "no external reference"
+    assert "url(" not in html and "@import" not in html and "@font-face" not in html
+
+
+# -- permissions and atomicity ------------------------------------------------
+
+
+@pytest.fixture
+def loose_umask():
+    old = os.umask(0o002)  # a umask that would leave files group/world-readable
+    yield
+    os.umask(old)
+
+
+def test_files_are_owner_only(tmp_path, loose_umask):
+    outroot = tmp_path / "reports"
+    written = R.render_patient_reports([R.example_result("P0001"), R.example_result("P0002", seed=2)], outroot)
+    assert stat.S_IMODE(outroot.stat().st_mode) == 0o700
+    for paths in written:
+        assert stat.S_IMODE(paths["html"].parent.stat().st_mode) == 0o700
+        for p in paths.values():
+            assert stat.S_IMODE(p.stat().st_mode) == 0o600
+    cohort = R.render_cohort_report(R.example_cohort(), tmp_path / "cohort" / "cohort.html")
+    assert stat.S_IMODE(cohort.stat().st_mode) == 0o600
+    assert stat.S_IMODE(cohort.parent.stat().st_mode) == 0o700
+
+
+def test_failure_while_writing_leaves_no_file_of_the_patient(tmp_path):
+    outdir = tmp_path / "P0001"
+    (outdir / "report.html").mkdir(parents=True)  # renaming onto it fails after report.json is complete
+    with pytest.raises(IsADirectoryError):
+        R.render_patient_report(R.example_result("P0001"), outdir)
+    assert _files(outdir) == ["report.html"]  # no report.json, no temporaries
+    assert (outdir / "report.html").is_dir()
+
+
+def test_failed_rerender_keeps_the_previous_report(tmp_path):
+    paths = R.render_patient_report(R.example_result("P0001"), tmp_path)
+    before = {k: p.read_bytes() for k, p in paths.items()}
+    bad = R.example_result("P0001", seed=5)
+    bad["risk"]["percentile"] = 140
+    with pytest.raises(InputError):
+        R.render_patient_report(bad, tmp_path)
+    assert {k: p.read_bytes() for k, p in paths.items()} == before
+    assert _files(tmp_path) == ["report.html", "report.json"]
+
+
+def test_batch_stops_at_the_bad_result_with_earlier_ones_complete(tmp_path):
+    files = []
+    for i in range(4):
+        r = R.example_result(f"P{i}", seed=i)
+        if i == 2:
+            r["qc"]["call_rate"] = -0.1
+        files.append(tmp_path / f"P{i}.result.json")
+        files[-1].write_text(json.dumps(r))
+    with pytest.raises(InputError) as err:
+        R.render_patient_reports(files, tmp_path / "out")
+    assert err.value.path == str(files[2]) and err.value.record == "patient P2: qc.call_rate"
+    assert _files(tmp_path / "out") == ["P0", "P1"]
+    for pid in ("P0", "P1"):
+        assert _files(tmp_path / "out" / pid) == ["report.html", "report.json"]
+
+
+def test_batch_refuses_duplicate_patient_ids(tmp_path):
+    with pytest.raises(ValueError, match="patient ID 'P1' occurs twice"):
+        R.render_patient_reports([R.example_result("P1"), R.example_result("P1", seed=3)], tmp_path)
+
+
+# -- what the page says -------------------------------------------------------
+
+
+def _page(result: dict) -> str:
+    _, html = R.ReportRenderer().patient_document(result)
+    return html
+
+
+def _clean(seed: int = 0) -> dict:
+    r = R.example_result("P0001", seed=seed)
+    for s in r["polygenic_scores"]:
+        s["n_matched"] = s["n_variants"]
+        s["match_rate"] = 1.0
+    return r
+
+
+@pytest.mark.parametrize("change, code", [
+    (lambda r: r["qc"].update(call_rate=0.9499), "low_call_rate"),
+    (lambda r: r["qc"].update(model_variant_coverage=0.8, n_model_variants_missing=1234), "low_model_coverage"),
+    (lambda r: r["qc"].update(sex_check="mismatch", recorded_sex="female", inferred_sex="male"), "sex_mismatch"),
+    (lambda r: r["qc"].update(ancestry_outlier=True, ancestry_distance=7.25), "ancestry_outlier"),
+    (lambda r: r["warnings"].append("VCF had 3 records with REF mismatching the reference."), "stage_warning"),
+])
+def test_concerns_raise_the_warning_box(change, code):
+    clean = _clean()
+    assert R.assess_reliability(clean) == {"reliable": True, "concerns": [], "qc_thresholds": R.QC_THRESHOLDS}
+    html = _page(clean)
+    assert "should not be relied on" not in html and "No quality problems were found" in html
+    change(clean)
+    verdict = R.assess_reliability(clean)
+    assert verdict["reliable"] is False and [c["code"] for c in verdict["concerns"]] == [code]
+    html = _page(clean)
+    assert "This result should not be relied on without review" in html
+    assert verdict["concerns"][0]["message"].replace("'", "&#39;") in html
+
+
+def test_thresholds_are_inclusive_and_configurable():
+    r = _clean()
+    r["qc"]["call_rate"] = R.QC_THRESHOLDS["min_call_rate"]
+    assert R.assess_reliability(r)["reliable"]
+    assert not R.assess_reliability(r, {"min_call_rate": 0.99})["reliable"]
+    with pytest.raises(ValueError, match="unknown QC threshold"):
+        R.assess_reliability(r, {"min_callrate": 0.9})
+
+
+def test_missing_stages_are_said_plainly():
+    r = _clean()
+    r.update(cohort_distribution=None, drivers=None, notable_variants=None, polygenic_scores=None)
+    r["risk"]["prevalence"] = None
+    html = _page(r)
+    for text in R.NOT_CONFIGURED.values():
+        assert text.split(":")[0] in html
+    assert "<svg" not in html and "not given for this model" in html
+    r["notable_variants"], r["polygenic_scores"], r["drivers"] = [], [], []
+    html = _page(r)
+    assert "None found: no ClinVar pathogenic" in html and "no score could be computed" in html
+    assert "No individual factor changed this estimate" in html
+
+
+def test_risk_is_stated_in_plain_words():
+    r = _clean()
+    r["risk"].update(probability=0.123, interval=[0.09, 0.16], percentile=84.2, prevalence=0.1)
+    html = _page(r)
+    assert "12.3%" in html and "Of 100 people with a result like this, about 12 would be expected" in html
+    assert "between 9.0% and 16.0%" in html and "(95% interval)" in html
+    assert "higher than about 84 of every 100 people in the reference cohort of 2,000 (84th percentile)" in html
+    assert "1.2 times the average (higher than average)" in html
+
+
+def test_wording_helpers():
+    assert R.natural_frequency(0.123) == "about 12 in 100"
+    assert R.natural_frequency(0.004) == "about 4 in 1,000"
+    assert R.natural_frequency(0.0001) == "fewer than 1 in 1,000"
+    assert [R.ordinal(k) for k in (1, 2, 3, 4, 11, 12, 13, 21, 22, 99.6)] == [
+        "1st", "2nd", "3rd", "4th", "11th", "12th", "13th", "21st", "22nd", "100th"]
+    assert R.describe_percentile(99.9) == "higher than about 99 of every 100 people"
+    assert R.describe_percentile(0.2) == "higher than about 1 of every 100 people"
+    assert R.format_percent(0.1234) == "12.3%" and R.format_percent(0.0004) == "<0.1%"
+    assert R.format_percent(0) == "0.0%" and R.format_percent(None) == "not available"
+
+
+def test_risk_histogram_from_quantiles():
+    uniform = np.linspace(0.0, 0.5, 101)
+    np.testing.assert_allclose(R.risk_histogram(uniform, np.linspace(0, 0.5, 41)), 1 / 40, atol=1e-9)
+    # A point mass (all quantiles equal) lands in one bin.
+    mass = R.risk_histogram(np.full(101, 0.2), np.linspace(0, 1, 11))
+    assert mass.argmax() == 2 and mass.max() == pytest.approx(1.0)
+    assert R.nice_ticks(0, 0.41, 5).tolist() == pytest.approx([0, 0.1, 0.2, 0.3, 0.4, 0.5])
+    assert R.nice_ticks(0, 0.1234).tolist() == pytest.approx([0, 0.025, 0.05, 0.075, 0.1, 0.125])
+
+
+# -- cohort -------------------------------------------------------------------
+
+
+def test_cohort_report_shows_every_panel(tmp_path):
+    html = R.render_cohort_report(R.example_cohort(), tmp_path / "c.html").read_text()
+    for text in ("Sample quality", "1,987 of 2,000", "Polygenic score variant match rates", "threshold 75%",
+                 "ROC curve", "Calibration", "Brier score 0.0810", "ceiling 0.839", "chance (0.5)",
+                 "Logistic: PRS + age + sex", "Feature importance", "Rare damaging variants in BRCA2"):
+        assert text in html, text
+    assert len(re.findall(r"<svg\b", html)) == 5
+
+
+@pytest.mark.parametrize("mutate, record", [
+    (lambda c: c.update(samples=[{"id": "S1", "risk": 0.2}]), "(top level)"),  # per-person data refused
+    (lambda c: c["qc"].update(n_passed=3000), "qc.n_passed"),
+    (lambda c: c["performance"]["roc"]["tpr"].pop(), "performance.roc"),
+    (lambda c: c["performance"]["baselines"][1].update(auc_ci=[0.7, 0.8]), "performance.baselines[1].auc_ci"),
+    (lambda c: c["model"].update(auc=float("inf")), "model.auc"),
+])
+def test_bad_cohort_is_refused(tmp_path, mutate, record):
+    cohort = R.example_cohort()
+    mutate(cohort)
+    with pytest.raises(InputError) as err:
+        R.render_cohort_report(cohort, tmp_path / "c.html", source="cohort.json")
+    assert err.value.record == record and err.value.path == "cohort.json"
+    assert not (tmp_path / "c.html").exists()
+
+
+# -- PDF ----------------------------------------------------------------------
+
+
+def _weasyprint_or_skip():
+    try:
+        import weasyprint  # noqa: F401
+    except (ImportError, OSError) as err:  # OSError: pango missing
+        if os.environ.get("CI"):
+            raise
+        pytest.skip(f"weasyprint unusable here: {err}")
+
+
+def test_pdf_is_written_with_the_html(tmp_path, loose_umask):
+    _weasyprint_or_skip()
+    paths = R.render_patient_report(_hostile_result(), tmp_path / "P0666", pdf=True)
+    data = paths["pdf"].read_bytes()
+    assert data.startswith(b"%PDF-") and b"%%EOF" in data[-1024:]
+    assert len(data) > 20_000  # text, fonts and the two charts, not an empty page
+    assert stat.S_IMODE(paths["pdf"].stat().st_mode) == 0o600
+
+
+class _CountingHandler(http.server.BaseHTTPRequestHandler):
+    hits: list[str] = []
+
+    def do_GET(self):
+        type(self).hits.append(self.path)
+        self.send_response(200)
+        self.send_header("Content-Type", "text/css")
+        self.end_headers()
+        self.wfile.write(b"body { color: red }")
+
+    def log_message(self, *args):
+        pass
+
+
+def test_pdf_fetches_nothing(tmp_path):
+    _weasyprint_or_skip()
+    server = http.server.HTTPServer(("127.0.0.1", 0), _CountingHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        base = f"http://127.0.0.1:{server.server_port}"
+        secret = tmp_path / "secret.css"
+        secret.write_text("body { color: blue }")
+        html = (f'<html><head><link rel="stylesheet" href="{base}/a.css"><link rel="stylesheet" href="{secret.as_uri()}">'
+                f'</head><body><img src="{base}/b.png"><img src="data:image/gif;base64,R0lGODlhAQABAAAAACw=">'
+                f"<p>offline</p></body></html>")
+        # Sanity check of the server, so the zero below means something.
+        import urllib.request
+        urllib.request.urlopen(f"{base}/probe").read()
+        assert _CountingHandler.hits == ["/probe"]
+        pdf = R.html_to_pdf(html)
+    finally:
+        server.shutdown()
+    assert pdf.startswith(b"%PDF-")
+    assert _CountingHandler.hits == ["/probe"], "WeasyPrint fetched from the network"
+
+
+# -- command line -------------------------------------------------------------
+
+
+def test_command_line(tmp_path):
+    one = tmp_path / "one.json"
+    one.write_text(json.dumps(R.example_result("P1")))
+    many = tmp_path / "many.jsonl"
+    many.write_text("\n".join(json.dumps(R.example_result(f"Q{i}", seed=i)) for i in range(3)) + "\n")
+    cohort = tmp_path / "cohort.json"
+    cohort.write_text(json.dumps(R.example_cohort()))
+    run = [sys.executable, "-m", "genorisk.report"]
+    out = subprocess.run(run + ["patients", str(tmp_path / "out"), str(one), str(many)], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert _files(tmp_path / "out") == ["P1", "Q0", "Q1", "Q2"]
+    assert "done, 4 patients" in out.stderr
+    out = subprocess.run(run + ["cohort", str(cohort), str(tmp_path / "cohort.html")], capture_output=True, text=True)
+    assert out.returncode == 0 and (tmp_path / "cohort.html").exists()
+    many.write_text(json.dumps(R.example_result("Z1")) + "\n{broken\n")
+    out = subprocess.run(run + ["patients", str(tmp_path / "out2"), str(many)], capture_output=True, text=True)
+    assert out.returncode == 2
+    assert f"{many}: line 2: not valid JSON" in out.stderr
+    assert _files(tmp_path / "out2") == ["Z1"]

@@ -1,0 +1,238 @@
+"""Reports in a real browser: headless Chromium driven through chromedriver.
+
+Talks W3C WebDriver to chromedriver with the standard library only
+(``http.client``); DevTools commands go through chromedriver's
+``goog/cdp/execute`` endpoint. Checks, per page: no console messages at
+warning level or above (a CSP violation would be one), no network request
+other than the page's own file, no ``<script>`` element, no horizontal
+overflow, no two SVG labels drawn over each other. Full-page screenshots go to
+``tests/artifacts/`` (gitignored); the test prints their paths.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import http.client
+import json
+import os
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from genorisk import report as R
+
+pytestmark = pytest.mark.browser
+
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMEDRIVER = shutil.which("chromedriver")
+
+if not (CHROMIUM and CHROMEDRIVER):
+    if os.environ.get("CI"):
+        raise RuntimeError("CI must have chromium and chromium-driver (see .ci/apt-packages.txt)")
+    pytest.skip("chromium and chromedriver are not installed (apt-get install chromium chromium-driver)",
+                allow_module_level=True)
+
+
+class WebDriver:
+    """The handful of W3C WebDriver calls these tests need, over plain HTTP."""
+
+    def __init__(self, port: int):
+        self.port = port
+        self.session = None
+
+    def call(self, method: str, path: str, body: dict | None = None, timeout: float = 60):
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        try:
+            payload = None if body is None else json.dumps(body)
+            conn.request(method, path, body=payload, headers={"Content-Type": "application/json"})
+            resp = conn.getresponse()
+            data = json.loads(resp.read() or b"{}")
+        finally:
+            conn.close()
+        if resp.status != 200:
+            raise RuntimeError(f"chromedriver {method} {path}: HTTP {resp.status}: {data}")
+        return data["value"]
+
+    def start(self, user_data_dir: Path) -> None:
+        args = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                "--disable-dev-shm-usage", "--hide-scrollbars", "--window-size=1000,900",
+                f"--user-data-dir={user_data_dir}"]
+        caps = {"capabilities": {"alwaysMatch": {
+            "browserName": "chrome",
+            "goog:chromeOptions": {"binary": CHROMIUM, "args": args},
+            "goog:loggingPrefs": {"browser": "ALL", "performance": "ALL"},
+        }}}
+        self.session = self.call("POST", "/session", caps)["sessionId"]
+
+    def s(self, method: str, path: str, body: dict | None = None):
+        return self.call(method, f"/session/{self.session}{path}", body)
+
+    def cdp(self, cmd: str, params: dict | None = None):
+        return self.s("POST", "/goog/cdp/execute", {"cmd": cmd, "params": params or {}})
+
+    def evaluate(self, expression: str):
+        # DevTools evaluation is not subject to the page's CSP (which forbids scripts).
+        out = self.cdp("Runtime.evaluate", {"expression": expression, "returnByValue": True})
+        if "exceptionDetails" in out:
+            raise RuntimeError(f"evaluation failed: {out['exceptionDetails']}")
+        return out["result"]["value"]
+
+    def logs(self, kind: str) -> list[dict]:
+        return self.s("POST", "/se/log", {"type": kind})
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def driver(tmp_path_factory):
+    port = _free_port()
+    log = tmp_path_factory.mktemp("chromedriver") / "chromedriver.log"
+    proc = subprocess.Popen([CHROMEDRIVER, f"--port={port}", f"--log-path={log}"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wd = WebDriver(port)
+    try:
+        for _ in range(200):  # chromedriver is up within a second or two
+            with contextlib.suppress(OSError):
+                if wd.call("GET", "/status", timeout=2).get("ready"):
+                    break
+            time.sleep(0.05)
+        else:
+            raise RuntimeError(f"chromedriver did not come up; see {log}")
+        wd.start(tmp_path_factory.mktemp("chrome-profile"))  # empty user-data-dir
+        wd.s("POST", "/url", {"url": "about:blank"})
+        yield wd
+        with contextlib.suppress(Exception):
+            wd.s("DELETE", "")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+
+
+# Labels closer than this are drawn over each other (px, on the rendered page).
+_OVERLAP_JS = r"""
+(() => {
+  const out = [];
+  document.querySelectorAll('svg').forEach((svg, k) => {
+    const boxes = [...svg.querySelectorAll('text')].map(t => [t.textContent, t.getBoundingClientRect()]);
+    for (let i = 0; i < boxes.length; i++) for (let j = i + 1; j < boxes.length; j++) {
+      const [ta, a] = boxes[i], [tb, b] = boxes[j];
+      const w = Math.min(a.right, b.right) - Math.max(a.left, b.left);
+      const h = Math.min(a.bottom, b.bottom) - Math.max(a.top, b.top);
+      if (w > 1 && h > 1) out.push(`svg ${k}: "${ta}" overlaps "${tb}"`);
+    }
+    const box = svg.getBoundingClientRect();
+    boxes.forEach(([t, r]) => {
+      if (r.left < box.left - 1 || r.right > box.right + 1 || r.top < box.top - 1 || r.bottom > box.bottom + 1)
+        out.push(`svg ${k}: "${t}" sticks out of its chart`);
+    });
+  });
+  return out;
+})()
+"""
+
+
+def _visit(driver: WebDriver, page: Path, shot: Path) -> dict:
+    driver.logs("browser"), driver.logs("performance")  # drain what earlier pages left
+    url = page.resolve().as_uri()
+    driver.s("POST", "/url", {"url": url})
+    metrics = driver.cdp("Page.getLayoutMetrics")
+    size = metrics["cssContentSize"]
+    viewport = metrics["cssLayoutViewport"]
+    png = driver.cdp("Page.captureScreenshot", {
+        "format": "png", "captureBeyondViewport": True,
+        "clip": {"x": 0, "y": 0, "width": viewport["clientWidth"], "height": size["height"], "scale": 1},
+    })["data"]
+    shot.parent.mkdir(parents=True, exist_ok=True)
+    shot.write_bytes(base64.b64decode(png))
+    print(f"screenshot: {shot}")
+    requests, network = [], []
+    for entry in driver.logs("performance"):
+        msg = json.loads(entry["message"])["message"]
+        if msg["method"] == "Network.requestWillBeSent":
+            params = msg["params"]
+            if params.get("documentURL") == url:
+                requests.append(params["request"]["url"])
+            if params["request"]["url"].split(":", 1)[0] in ("http", "https", "ws", "wss", "ftp"):
+                network.append(params["request"]["url"])  # from any tab or worker
+    return {
+        "url": url,
+        "console": [e for e in driver.logs("browser") if e["level"] in ("WARNING", "SEVERE")],
+        "requests": requests,
+        "network": network,
+        "n_scripts": driver.evaluate("document.querySelectorAll('script').length"),
+        "n_svg": driver.evaluate("document.querySelectorAll('svg').length"),
+        "overflow_px": size["width"] - viewport["clientWidth"],
+        "overlaps": driver.evaluate(_OVERLAP_JS),
+        "text": driver.evaluate("document.body.innerText"),
+        "png": shot,
+    }
+
+
+def _assert_clean(seen: dict, n_svg: int) -> None:
+    assert seen["console"] == [], f"console messages: {seen['console']}"
+    assert seen["requests"] and all(u == seen["url"] for u in seen["requests"]), (
+        f"requests other than the page itself: {seen['requests']}")
+    assert seen["network"] == [], f"network requests: {seen['network']}"
+    assert seen["n_scripts"] == 0
+    assert seen["n_svg"] == n_svg
+    assert seen["overflow_px"] <= 0, f"page is {seen['overflow_px']} px wider than the window"
+    assert seen["overlaps"] == [], "\n".join(seen["overlaps"])
+    assert seen["png"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_patient_report_in_browser(driver, tmp_path):
+    result = R.example_result("P0001", seed=3)
+    result["sample"] = "<script>alert(1)</script>"
+    result["drivers"][0]["label"] = 'Variant "A" & <b>B</b>'
+    result["warnings"] = ["Sample <img src=x onerror=alert(2)> had 12 duplicate records."]
+    paths = R.render_patient_report(result, tmp_path / "P0001")
+    seen = _visit(driver, paths["html"], ARTIFACTS / "patient_report.png")
+    _assert_clean(seen, n_svg=2)
+    # The hostile strings show as text, not as markup.
+    assert "<script>alert(1)</script>" in seen["text"]
+    assert "<img src=x onerror=alert(2)>" in seen["text"]
+    assert "This result should not be relied on without review" in seen["text"]
+
+
+def test_patient_report_without_optional_stages_in_browser(driver, tmp_path):
+    result = R.example_result("P0002", seed=8)
+    result.update(cohort_distribution=None, drivers=None, notable_variants=None, polygenic_scores=None)
+    paths = R.render_patient_report(result, tmp_path / "P0002")
+    seen = _visit(driver, paths["html"], ARTIFACTS / "patient_report_minimal.png")
+    _assert_clean(seen, n_svg=0)
+    assert "Not assessed: variant annotation" in seen["text"]
+    assert "No quality problems were found" in seen["text"]
+
+
+def test_cohort_report_in_browser(driver, tmp_path):
+    out = R.render_cohort_report(R.example_cohort(), tmp_path / "cohort.html")
+    seen = _visit(driver, out, ARTIFACTS / "cohort_report.png")
+    _assert_clean(seen, n_svg=5)
+    assert "ROC curve" in seen["text"] and "Calibration" in seen["text"]
+
+
+def test_the_checks_catch_a_bad_page(driver, tmp_path):
+    """Negative control: each check above fires on a page that breaks its rule."""
+    page = tmp_path / "bad.html"
+    page.write_text(
+        '<!DOCTYPE html><html><body><div style="width:3000px">wide</div>'
+        '<img src="http://127.0.0.1:9/pixel.png">'
+        "<script>console.error('boom')</script>"
+        '<svg width="300" height="60"><text x="10" y="30">first label</text>'
+        '<text x="20" y="32">second label</text></svg></body></html>')
+    seen = _visit(driver, page, ARTIFACTS / "negative_control.png")
+    assert any("boom" in e["message"] for e in seen["console"])
+    assert "http://127.0.0.1:9/pixel.png" in seen["requests"] and seen["network"]
+    assert seen["n_scripts"] == 1 and seen["overflow_px"] > 0
+    assert seen["overlaps"] == ['svg 0: "first label" overlaps "second label"']

@@ -1,0 +1,177 @@
+"""The demo simulator: plausible population genetics, requested truth, determinism."""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+from pathlib import Path
+
+import allel
+import numpy as np
+import pandas as pd
+import pytest
+
+from genorisk.errors import ConfigError
+from genorisk.io import read_json
+from genorisk.simulate import SimulationConfig, auc_ceiling, simulate
+from genorisk.vcf import validate_vcf
+
+REPO = Path(__file__).resolve().parents[1]
+GENE_MODEL = REPO / "resources/annotation/Homo_sapiens.GRCh38.chr21.ensembl.gff3.gz"
+
+# Small, constant-size population: neutral expectations hold and it runs in seconds.
+SMALL = dict(
+    seed=7, n_cohort=1500, n_reference=200, start=25_000_001, end=27_000_000,
+    demography="constant", outlier_population=None, h2=0.3, n_causal=50,
+    burden_genes=2, burden=0.03, covariate_variance=0.05, prevalence=0.2,
+)
+
+
+def _patients(outdir: Path, n: int = 3) -> pd.DataFrame:
+    return pd.DataFrame({
+        "patient_id": [f"P{i}" for i in range(1, n + 1)],
+        "vcf": [str(outdir / "patients" / f"P{i}.vcf.gz") for i in range(1, n + 1)],
+        "sample": [f"S{i}" for i in range(1, n + 1)],
+        "age": ["50", "", "70"][:n],
+    })
+
+
+@pytest.fixture(scope="module")
+def small_sim(tmp_path_factory):
+    out = tmp_path_factory.mktemp("sim")
+    truth = simulate(SimulationConfig(**SMALL), _patients(out), out, GENE_MODEL)
+    return out, truth
+
+
+def _digest_tree(root: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*")) if p.is_file()
+    }
+
+
+def test_auc_ceiling_matches_reference_values():
+    # reference.md section 5, checked there against a 2-million-person simulation.
+    for h2, k, expected in [(0.2, 0.1, 0.744), (0.3, 0.05, 0.820), (0.4, 0.1, 0.839), (0.5, 0.1, 0.875)]:
+        assert auc_ceiling(h2, k) == pytest.approx(expected, abs=0.0015)
+    with pytest.raises(ValueError):
+        auc_ceiling(0.0, 0.1)
+
+
+def test_outputs_are_valid_vcfs_on_grch38_chr21(small_sim):
+    out, truth = small_sim
+    for name in ["cohort.vcf.gz", "popfreq.simulated.vcf.gz", "clinvar.simulated.vcf.gz", "patients/P1.vcf.gz"]:
+        report = validate_vcf(out / name, genome_build="GRCh38", require_records=True)
+        assert report.n_records > 0
+        assert (out / (name + ".tbi")).exists()
+        # bcftools (htslib) agrees on the record count.
+        n = subprocess.run(["bcftools", "view", "-H", str(out / name)], capture_output=True, check=True).stdout.count(b"\n")
+        assert n == report.n_records
+    header = subprocess.run(["bcftools", "view", "-h", str(out / "cohort.vcf.gz")], capture_output=True, text=True, check=True).stdout
+    assert "##contig=<ID=chr21,length=46709983" in header
+    assert "SIMULATED" in header
+    # Real A/C/G/T alleles, biallelic.
+    body = subprocess.run(["bcftools", "query", "-f", "%REF%ALT\n", str(out / "cohort.vcf.gz")], capture_output=True, text=True, check=True).stdout.split()
+    assert set("".join(body)) <= set("ACGT") and all(len(x) == 2 for x in body)
+
+
+def test_site_frequency_spectrum_is_neutral_for_constant_size(small_sim):
+    out, _ = small_sim
+    callset = allel.read_vcf(str(out / "cohort.vcf.gz"), fields=["variants/POS", "calldata/GT"])
+    gt = allel.GenotypeArray(callset["calldata/GT"])
+    ac = gt.count_alleles()[:, :2]
+    pos = callset["variants/POS"]
+    n_hap = 2 * gt.n_samples
+    length = SMALL["end"] - SMALL["start"] + 1
+    # Watterson's theta and nucleotide diversity both estimate 4 Ne mu.
+    expected = 4 * 10_000 * 1.29e-8
+    theta_w = allel.watterson_theta(pos, ac, start=SMALL["start"], stop=SMALL["end"])
+    pi = allel.sequence_diversity(pos, ac, start=SMALL["start"], stop=SMALL["end"])
+    assert theta_w == pytest.approx(expected, rel=0.35), (theta_w, expected)
+    assert pi == pytest.approx(expected, rel=0.35), (pi, expected)
+    # Unfolded SFS ~ theta / i: singletons are about 1 / a_n of the segregating sites.
+    # (Sites monomorphic in the cohort were dropped, as the simulator documents.)
+    derived = ac[:, 1]
+    a_n = np.sum(1.0 / np.arange(1, n_hap))
+    singleton_share = np.mean(derived == 1)
+    assert singleton_share == pytest.approx(1 / a_n, rel=0.35)
+    assert length > 0
+
+
+def test_liability_matches_requested_h2_and_prevalence(small_sim):
+    out, truth = small_sim
+    cohort_truth = pd.read_csv(out / "cohort_truth.tsv", sep="\t").set_index("sample_id")
+    pheno = pd.read_csv(out / "phenotypes.tsv", sep="\t").set_index("sample_id")
+    # Recompute the additive genetic value from the written VCF and the truth's effects.
+    causal = pd.DataFrame(truth["causal_variants"])
+    callset = allel.read_vcf(str(out / "cohort.vcf.gz"), fields=["variants/POS", "variants/ALT", "calldata/GT", "samples"])
+    index = {p: i for i, p in enumerate(callset["variants/POS"])}
+    rows = [index[p] for p in causal["pos"]]
+    gt = allel.GenotypeArray(callset["calldata/GT"][rows])
+    dos = gt.to_n_alt(fill=-1).astype(float)
+    dos[dos < 0] = np.nan
+    dos = np.where(np.isnan(dos), np.nanmean(dos, axis=1, keepdims=True), dos)
+    g = causal["effect"].to_numpy() @ dos
+    liability = cohort_truth.loc[list(callset["samples"]), "liability"].to_numpy()
+    additive = cohort_truth.loc[list(callset["samples"]), "additive"].to_numpy()
+    # The recomputed genetic value is the truth's (up to centring and the 0.1 % missing calls).
+    assert np.corrcoef(g, additive)[0, 1] > 0.995
+    # Variance of liability explained by the causal variants ~ requested h2.
+    r2 = np.corrcoef(g, liability)[0, 1] ** 2
+    assert r2 == pytest.approx(SMALL["h2"], abs=0.06)
+    assert np.var(liability) == pytest.approx(1.0, abs=0.1)
+    # Case fraction ~ K within 3 binomial standard errors; status is the threshold rule.
+    k, n = SMALL["prevalence"], SMALL["n_cohort"]
+    assert abs(pheno["status"].mean() - k) < 3 * np.sqrt(k * (1 - k) / n)
+    above = cohort_truth["liability"] > truth["liability_threshold"]
+    assert (pheno.loc[cohort_truth.index, "status"].astype(bool) == above).all()
+    # Ceiling recorded and consistent with the formula.
+    assert truth["auc_ceiling_genetic"] == pytest.approx(auc_ceiling(truth["h2_total"], k))
+
+
+def test_burden_and_clinvar_truth(small_sim):
+    out, truth = small_sim
+    assert len(truth["burden_genes"]) == 2
+    assert truth["burden_variants"], "no rare coding variants in the burden genes"
+    assert all(v["cohort_af"] < 0.01 or v["cohort_af"] > 0.99 for v in truth["burden_variants"])
+    clin = subprocess.run(["bcftools", "query", "-f", "%POS\t%INFO/CLNSIG\t%INFO/GENEINFO\n", str(out / "clinvar.simulated.vcf.gz")],
+                          capture_output=True, text=True, check=True).stdout.splitlines()
+    pathogenic = {int(line.split("\t")[0]) for line in clin if "athogenic" in line.split("\t")[1]}
+    burden_pos = {v["pos"] for v in truth["burden_variants"]}
+    assert pathogenic and pathogenic <= burden_pos
+
+
+def test_patients_get_sheet_covariates_and_sample_names(small_sim):
+    out, _ = small_sim
+    pt = pd.read_csv(out / "patients_truth.tsv", sep="\t")
+    assert list(pt["patient_id"]) == ["P1", "P2", "P3"]
+    assert pt.loc[0, "age"] == 50 and pt.loc[2, "age"] == 70
+    report = validate_vcf(out / "patients/P2.vcf.gz", require_samples=["S2"])
+    assert report.samples == ["S2"]
+
+
+def test_same_seed_gives_byte_identical_files(tmp_path):
+    cfg = SimulationConfig(**{**SMALL, "n_cohort": 300, "end": 25_800_000})
+    a, b, c = tmp_path / "a", tmp_path / "b", tmp_path / "c"
+    simulate(cfg, _patients(a, 2), a, GENE_MODEL)
+    simulate(cfg, _patients(b, 2).assign(vcf=lambda d: d["vcf"].str.replace(str(a), str(b))), b, GENE_MODEL)
+    da, db = _digest_tree(a), _digest_tree(b)
+    assert da == db and len(da) >= 12
+    other = SimulationConfig(**{**SMALL, "n_cohort": 300, "end": 25_800_000, "seed": 8})
+    simulate(other, _patients(c, 2), c, GENE_MODEL)
+    assert _digest_tree(c)["cohort.vcf.gz"] != da["cohort.vcf.gz"]
+
+
+def test_truth_json_is_complete(small_sim):
+    out, truth = small_sim
+    on_disk = read_json(out / "truth.json")
+    for key in ["h2", "h2_total", "prevalence", "auc_ceiling", "causal_variants", "variance_components", "seed"]:
+        assert key in on_disk
+    assert len(on_disk["causal_variants"]) == SMALL["n_causal"]
+
+
+def test_config_errors_name_the_key():
+    with pytest.raises(ConfigError, match="n_cohrt"):
+        SimulationConfig.from_dict({"n_cohrt": 10})
+    with pytest.raises(ConfigError, match="environment"):
+        SimulationConfig.from_dict({"h2": 0.6, "dominance": 0.3, "covariate_variance": 0.1})

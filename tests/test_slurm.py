@@ -1,0 +1,270 @@
+"""Integration tests on a real single-node SLURM cluster (see tests/slurm_cluster.py).
+
+The cluster (munge, MariaDB, slurmdbd, slurmctld, slurmd from the Debian
+packages) is brought up once for this module. If it cannot start, the tests
+ERROR with the daemons' log tails; they never skip. Deselect them on a machine
+without the packages with ``pytest -m "not slurm"``.
+
+For other workflows (the genorisk demo workflow) reuse
+``slurm_cluster.run_workflow_on_slurm(cluster, workdir, snakefile, configfile,
+extra_args)`` with the ``slurm_cluster`` fixture below.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from slurm_cluster import (
+    SLURM_PROFILE,
+    ClusterStartError,
+    SlurmCluster,
+    run_workflow_on_slurm,
+)
+
+pytestmark = [pytest.mark.slurm, pytest.mark.slow]
+
+SMOKE_SNAKEFILE = Path(__file__).parent / "data" / "slurm_smoke" / "Snakefile"
+# threads and mem_mb declared in the smoke Snakefile, per rule
+SMOKE_THREADS = {"count": 1, "total": 2}
+SMOKE_MEM_MB = {"count": 100, "total": 200}
+
+
+def _running(pid: int) -> bool:
+    """True if `pid` exists and is not a zombie (an exited child nobody reaped yet)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def _cluster_folder() -> Path:
+    """A fresh folder the munge/mysql/slurm users can reach (pytest's basetemp is 0700)."""
+    folder = Path(tempfile.mkdtemp(prefix="genorisk-slurm-"))
+    folder.chmod(0o755)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def slurm_cluster(request):
+    """A running SlurmCluster for this module; stopped and removed even if tests fail."""
+    folder = _cluster_folder()
+    cluster = SlurmCluster(folder)
+
+    def teardown():
+        cluster.stop()
+        shutil.rmtree(folder, ignore_errors=True)
+
+    # registered before start(): a half-started cluster is stopped too
+    request.addfinalizer(teardown)
+    cluster.start()
+    print(
+        f"\nSLURM cluster up in {cluster.bringup_seconds:.1f} s: "
+        + ", ".join(f"{k} {v:.1f}" for k, v in cluster.bringup_steps.items())
+    )
+    return cluster
+
+
+def _sacct(cluster: SlurmCluster, job_ids) -> dict[str, dict[str, str]]:
+    fields = [
+        "JobIDRaw",
+        "JobName",
+        "State",
+        "ExitCode",
+        "AllocCPUS",
+        "ReqMem",
+        "Account",
+        "Partition",
+        "Comment",
+    ]
+    done = cluster.run(
+        [
+            "sacct",
+            "--allocations",
+            "--parsable2",
+            "--noheader",
+            "--jobs",
+            ",".join(job_ids),
+            f"--format={','.join(fields)}",
+        ]
+    )
+    rows = [
+        dict(zip(fields, line.split("|"))) for line in done.stdout.splitlines() if line
+    ]
+    return {row["JobIDRaw"]: row for row in rows}
+
+
+def _sacct_run(cluster: SlurmCluster, run_name: str) -> set[str]:
+    """Job ids of every job submitted under the Snakemake run id `run_name`."""
+    done = cluster.run(
+        [
+            "sacct",
+            "--allocations",
+            "--parsable2",
+            "--noheader",
+            "--starttime",
+            "now-1days",
+            "--name",
+            run_name,
+            "--format=JobIDRaw",
+        ]
+    )
+    return set(done.stdout.split())
+
+
+def test_smoke_workflow_runs_every_rule_as_a_completed_slurm_job(
+    slurm_cluster, tmp_path
+):
+    t0 = time.monotonic()
+    done = run_workflow_on_slurm(
+        slurm_cluster,
+        tmp_path / "run",
+        SMOKE_SNAKEFILE,
+        None,
+        ["--retries", "0"],
+        timeout=600,
+    )
+    wall = time.monotonic() - t0
+    print(f"\nsmoke workflow on SLURM: {wall:.1f} s wall")
+    assert done.returncode == 0, (
+        f"snakemake failed (status {done.returncode}):\n{done.stdout[-6000:]}\n\n"
+        f"{slurm_cluster.logs_report(lines=15)}"
+    )
+    assert "Using workflow specific profile" in done.stdout  # the profile was read
+    run = tmp_path / "run"
+    assert (
+        run / "summary.tsv"
+    ).read_text() == "total\t265\n"  # sum(1..10) + sum(1..20)
+
+    # what each job saw from inside its SLURM job step
+    records = {}
+    for path in sorted((run / "jobs").glob("*.tsv")):
+        rule, job_id, step_id, cpus, node, partition = (
+            path.read_text().rstrip("\n").split("\t")
+        )
+        records[path.stem] = dict(
+            rule=rule,
+            job_id=job_id,
+            step_id=step_id,
+            cpus=cpus,
+            node=node,
+            partition=partition,
+        )
+    assert sorted(records) == ["count_a", "count_b", "total"]
+    job_ids = [rec["job_id"] for rec in records.values()]
+    assert all(job_id.isdigit() for job_id in job_ids)
+    assert len(set(job_ids)) == 3, "every rule instance must be its own SLURM job"
+    for name, rec in records.items():
+        assert rec["step_id"].isdigit(), f"{name}: shell did not run in an srun step"
+        assert rec["node"] == slurm_cluster.node_name, name
+        assert rec["partition"] == slurm_cluster.partition, name
+        assert rec["cpus"] == str(
+            SMOKE_THREADS[rec["rule"]]
+        ), f"{name}: threads -> cpus"
+
+    # what the accounting database recorded for those jobs
+    accounted = _sacct(slurm_cluster, job_ids)
+    assert sorted(accounted) == sorted(job_ids)
+    for name, rec in records.items():
+        row = accounted[rec["job_id"]]
+        assert row["State"] == "COMPLETED", f"{name}: {row}"
+        assert row["ExitCode"] == "0:0", f"{name}: {row}"
+        assert row["AllocCPUS"] == str(SMOKE_THREADS[rec["rule"]]), f"{name}: {row}"
+        assert row["ReqMem"] == f"{SMOKE_MEM_MB[rec['rule']]}M", f"{name}: {row}"
+        assert row["Account"] == slurm_cluster.account, f"{name}: {row}"
+        assert row["Partition"] == slurm_cluster.partition, f"{name}: {row}"
+        assert rec["rule"] in row["Comment"], f"{name}: {row}"  # snakemake's --comment
+    # all three ran under one Snakemake run id, and nothing else (no retried or
+    # extra jobs) was submitted under it
+    run_names = {row["JobName"] for row in accounted.values()}
+    assert len(run_names) == 1
+    assert _sacct_run(slurm_cluster, run_names.pop()) == set(job_ids)
+
+
+def test_profile_is_a_slurm_profile():
+    import yaml
+
+    profile = yaml.safe_load((SLURM_PROFILE / "config.yaml").read_text())
+    assert profile["executor"] == "slurm"
+    assert {"mem_mb", "runtime", "slurm_partition", "slurm_account"} <= set(
+        profile["default-resources"]
+    )
+
+
+def test_failed_start_raises_with_the_daemon_log_and_leaves_no_process():
+    folder = _cluster_folder()
+    # slurmd cannot load this plugin and exits; the other daemons come up first
+    cluster = SlurmCluster(
+        folder, node_conf_link=False, extra_slurm_conf="TaskPlugin=task/doesnotexist"
+    )
+    try:
+        with pytest.raises(ClusterStartError) as failure:
+            cluster.start()
+        message = str(failure.value)
+        assert "slurmd exited" in message
+        assert (
+            "cannot create task context for task/doesnotexist" in message
+        )  # slurmd's log
+        assert set(cluster.launched_pids) == {
+            "munged",
+            "mariadbd",
+            "slurmdbd",
+            "slurmctld",
+            "slurmd",
+        }
+        for name, pid in cluster.launched_pids.items():
+            assert not _running(pid), f"{name} (pid {pid}) still running"
+        assert not (folder / "cluster.json").exists()
+        assert "SLURM_CONF" not in os.environ or os.environ["SLURM_CONF"] != str(
+            cluster.slurm_conf
+        )
+    finally:
+        cluster.stop()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_stop_cancels_jobs_and_ends_only_the_started_processes():
+    folder = _cluster_folder()
+    cluster = SlurmCluster(folder, node_conf_link=False)
+    bystander = subprocess.Popen(["sleep", "300"])  # not the cluster's: must survive
+    saved_conf = os.environ.get("SLURM_CONF")
+    try:
+        cluster.start()
+        assert os.environ["SLURM_CONF"] == str(cluster.slurm_conf)
+        pid_file = folder / "job.pid"
+        cluster.run(
+            [
+                "sbatch",
+                "--parsable",
+                f"--chdir={folder}",
+                "--output=/dev/null",
+                "--wrap",
+                f"echo $$ > {pid_file}.tmp && mv {pid_file}.tmp {pid_file} && exec sleep 300",
+            ]
+        )
+        deadline = time.monotonic() + 60
+        while not pid_file.exists() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        job_pid = int(pid_file.read_text())
+        assert _running(job_pid)
+
+        cluster.stop()
+
+        for name, pid in cluster.launched_pids.items():
+            assert not _running(pid), f"{name} (pid {pid}) still running"
+        assert not _running(job_pid), "the running job was not cancelled"
+        assert bystander.poll() is None, "stop() ended a process it did not start"
+        assert os.environ.get("SLURM_CONF") == saved_conf
+        assert not (folder / "cluster.json").exists()
+    finally:
+        bystander.kill()
+        bystander.wait()
+        cluster.stop()
+        shutil.rmtree(folder, ignore_errors=True)

@@ -1,0 +1,115 @@
+# Shared setup: config and sample-sheet validation, patient batches, input
+# functions and per-rule resources. Every other rule file uses what is here.
+import sys
+from pathlib import Path
+
+from genorisk.config import read_patient_sheet, validate_config
+from genorisk.errors import ConfigError
+
+WORKFLOW_DIR = Path(workflow.basedir)
+SCHEMA = WORKFLOW_DIR / "workflow" / "schemas" / "config.schema.yaml"
+
+try:
+    validate_config(config, SCHEMA, source="config")
+except ConfigError as err:
+    sys.exit(f"genorisk: invalid config: {err}")
+
+OUTDIR = config["outdir"].rstrip("/")
+SIM = config.get("simulate")
+SIM_DIR = SIM["outdir"].rstrip("/") if SIM else None
+COVARIATES = config["cohort"]["covariates"]
+
+# Files the demo simulation writes (they need not exist before the run).
+SIM_FILES = (
+    {
+        "cohort_vcf": f"{SIM_DIR}/cohort.vcf.gz",
+        "phenotypes": f"{SIM_DIR}/phenotypes.tsv",
+        "truth": f"{SIM_DIR}/truth.json",
+        "clinvar": f"{SIM_DIR}/clinvar.simulated.vcf.gz",
+        "popfreq": f"{SIM_DIR}/popfreq.simulated.vcf.gz",
+    }
+    if SIM
+    else {}
+)
+
+
+def _read_sheet():
+    sheet_path = config["patients"]["sheet"]
+    raw = read_patient_sheet(
+        sheet_path, covariates=COVARIATES, produced=_simulated_patient_vcfs(sheet_path)
+    )
+    return raw
+
+
+def _simulated_patient_vcfs(sheet_path):
+    """Patient VCFs under the simulation folder are written by the demo simulation."""
+    if not SIM:
+        return []
+    import pandas as pd
+
+    vcfs = pd.read_csv(sheet_path, sep="\t", dtype=str, keep_default_na=False).get(
+        "vcf", []
+    )
+    return [v for v in vcfs if str(v).startswith(SIM_DIR + "/")]
+
+
+try:
+    PATIENTS = _read_sheet()
+except ConfigError as err:
+    sys.exit(f"genorisk: invalid patient sample sheet: {err}")
+
+# Patients in sheet order, cut into batches: appending patients touches only
+# the last batch, so a rerun scores only the batch that changed.
+BATCH_SIZE = config["patients"]["batch_size"]
+BATCHES = {
+    f"b{i // BATCH_SIZE:05d}": PATIENTS.iloc[i : i + BATCH_SIZE]
+    for i in range(0, len(PATIENTS), BATCH_SIZE)
+}
+
+
+wildcard_constraints:
+    batch=r"b\d{5}",
+
+
+def batch_patients(wildcards):
+    """The batch's patients as plain records (params: a change reruns that batch)."""
+    cols = ["patient_id", "vcf", "sample"] + [
+        c for c in ["sex", *COVARIATES] if c in PATIENTS.columns
+    ]
+    frame = BATCHES[wildcards.batch][list(dict.fromkeys(cols))]
+    return frame.to_dict(orient="records")
+
+
+def batch_vcfs(wildcards):
+    return list(BATCHES[wildcards.batch]["vcf"])
+
+
+def cohort_truth():
+    """The simulation truth file, if the config names one (enables the AUC ceiling)."""
+    truth = config["cohort"].get("truth")
+    return [truth] if truth else []
+
+
+# Defaults measured on the demo (benchmarks/), overridable per rule in config.
+DEFAULT_RESOURCES = {
+    "simulate_demo": {"threads": 2, "mem_mb": 3000, "runtime": 20},
+    "validate_cohort": {"threads": 1, "mem_mb": 1000, "runtime": 20},
+    "cohort_features": {"threads": 1, "mem_mb": 3000, "runtime": 30},
+    "train_model": {"threads": 2, "mem_mb": 4000, "runtime": 60},
+    "patient_features": {"threads": 1, "mem_mb": 1000, "runtime": 20},
+    "score_patients": {"threads": 1, "mem_mb": 2000, "runtime": 20},
+}
+
+
+def res(rule, key):
+    """Resource ``key`` of ``rule``: config ``resources: {rule: {key: ...}}`` wins."""
+    return config["resources"].get(rule, {}).get(key, DEFAULT_RESOURCES[rule][key])
+
+
+def all_outputs():
+    outs = [
+        f"{OUTDIR}/qc/cohort.validation.json",
+        f"{OUTDIR}/model/metrics.json",
+    ]
+    outs += expand(f"{OUTDIR}/patients/batches/{{batch}}/results.json", batch=BATCHES)
+    return outs

@@ -1,0 +1,53 @@
+# Feature extraction (genorisk.features): the cohort defines the features,
+# patients get exactly those features.
+
+
+rule cohort_features:
+    input:
+        vcf=config["cohort"]["vcf"],
+        phenotypes=config["cohort"]["phenotypes"],
+        validation=rules.validate_cohort.output.report,
+    output:
+        features=f"{OUTDIR}/features/cohort.parquet",
+        schema=f"{OUTDIR}/features/feature_schema.json",
+    params:
+        min_maf=config["features"]["min_maf"],
+        min_call_rate=config["features"]["min_call_rate"],
+        chunk_size=config["features"]["chunk_size"],
+        covariates=COVARIATES,
+    log:
+        f"{OUTDIR}/logs/cohort_features.log",
+    benchmark:
+        f"{OUTDIR}/benchmarks/cohort_features.tsv"
+    threads: res("cohort_features", "threads")
+    resources:
+        mem_mb=res("cohort_features", "mem_mb"),
+        runtime=res("cohort_features", "runtime"),
+    conda:
+        "../../envs/genorisk.yaml"
+    script:
+        "../../scripts/cohort_features.py"
+
+
+rule patient_features:
+    input:
+        vcfs=batch_vcfs,
+        schema=rules.cohort_features.output.schema,
+    output:
+        features=f"{OUTDIR}/patients/batches/{{batch}}/features.parquet",
+        qc=f"{OUTDIR}/patients/batches/{{batch}}/qc.json",
+    params:
+        patients=batch_patients,
+        genome_build=config["genome_build"],
+    log:
+        f"{OUTDIR}/logs/patient_features/{{batch}}.log",
+    benchmark:
+        f"{OUTDIR}/benchmarks/patient_features/{{batch}}.tsv"
+    threads: res("patient_features", "threads")
+    resources:
+        mem_mb=res("patient_features", "mem_mb"),
+        runtime=res("patient_features", "runtime"),
+    conda:
+        "../../envs/genorisk.yaml"
+    script:
+        "../../scripts/patient_features.py"

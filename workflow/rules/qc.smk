@@ -1,0 +1,23 @@
+# Validation of input VCFs (genorisk.vcf). A file that fails stops its job
+# with an error naming the file, the record and the problem.
+
+
+rule validate_cohort:
+    input:
+        vcf=config["cohort"]["vcf"],
+    output:
+        report=f"{OUTDIR}/qc/cohort.validation.json",
+    params:
+        genome_build=config["genome_build"],
+    log:
+        f"{OUTDIR}/logs/validate_cohort.log",
+    benchmark:
+        f"{OUTDIR}/benchmarks/validate_cohort.tsv"
+    threads: res("validate_cohort", "threads")
+    resources:
+        mem_mb=res("validate_cohort", "mem_mb"),
+        runtime=res("validate_cohort", "runtime"),
+    conda:
+        "../../envs/genorisk.yaml"
+    script:
+        "../../scripts/validate_vcf.py"
