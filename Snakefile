@@ -14,9 +14,10 @@ include: "workflow/rules/qc.smk"
 include: "workflow/rules/features.smk"
 include: "workflow/rules/model.smk"
 include: "workflow/rules/score.smk"
+include: "workflow/rules/report.smk"
 
 
 rule all:
+    default_target: True
     input:
         all_outputs(),
-    default_target: True

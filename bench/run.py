@@ -77,7 +77,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--workdir", type=Path, help="keep inputs here (default: a temp dir)")
     parser.add_argument("--list", action="store_true", help="list the cases")
+    parser.add_argument("--prepare-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+
+    if args.prepare_only:
+        load_case(args.name).prepare(args.workdir)
+        return 0
 
     if args.list or not args.name:
         for path in sorted(CASES_DIR.glob("*.py")):
@@ -95,7 +100,11 @@ def main(argv: list[str] | None = None) -> int:
 
     print(f"[bench] {args.name}: {case.DESCRIPTION}", flush=True)
     t0 = time.perf_counter()
-    case.prepare(workdir)
+    # prepare() runs in its own process: Linux carries a process's peak RSS across
+    # fork and exec, so a runner grown by prepare() would inflate every figure.
+    subprocess.run(
+        [sys.executable, __file__, args.name, "--prepare-only", "--workdir", str(workdir)], check=True
+    )
     print(f"[bench] prepared inputs in {time.perf_counter() - t0:.1f}s under {workdir}", flush=True)
 
     commands = case.commands(workdir)

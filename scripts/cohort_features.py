@@ -14,6 +14,8 @@ def main():
         min_maf=snakemake.params.min_maf,
         min_call_rate=snakemake.params.min_call_rate,
         covariates=list(snakemake.params.covariates),
+        score_files=list(snakemake.input.scores),
+        min_match_rate=snakemake.params.min_match_rate,
         chunk_size=snakemake.params.chunk_size,
     )
     with atomic_output(snakemake.output.features) as tmp:

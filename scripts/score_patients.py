@@ -9,7 +9,9 @@ from genorisk.runner import run_step
 
 
 def main():
-    model_dir = Path(snakemake.params.model_dir)
+    model_dir = Path(snakemake.input.model).parent
+    # results: <outdir>/patients/batches/<batch>/results.json -> <outdir>/patients
+    patients_dir = Path(snakemake.output.results).parents[2]
     model = load_model(model_dir)
     card = read_json(model_dir / "model_card.json")
     cohort_risks = read_json(model_dir / "cohort_risks.json")
@@ -21,7 +23,7 @@ def main():
         pid = patient["patient_id"]
         result = patient_result(patient, scored[pid], qc[pid], card, cohort_risks)
         # Patient folders are owner-only: they hold one person's health data.
-        folder = Path(snakemake.params.patients_dir) / pid
+        folder = patients_dir / pid
         folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         write_json(folder / "result.json", result, mode=0o600)
         results.append(result)

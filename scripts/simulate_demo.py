@@ -1,5 +1,7 @@
 """Adapter: rule simulate_demo -> genorisk.simulate.simulate."""
 
+from pathlib import Path
+
 import pandas as pd
 
 from genorisk.runner import run_step
@@ -12,7 +14,8 @@ def main():
     if "outlier" in sheet:
         sheet["outlier"] = sheet["outlier"].str.lower().isin(["1", "true", "yes"])
     cfg = SimulationConfig.from_dict(snakemake.params.simulation)
-    simulate(cfg, sheet, snakemake.params.outdir, snakemake.input.gene_model)
+    outdir = Path(snakemake.output.cohort_vcf).parent
+    simulate(cfg, sheet, outdir, snakemake.input.gene_model)
 
 
 run_step(snakemake, main)

@@ -1,6 +1,7 @@
 """Adapter: rule train_model -> genorisk.model.train_model / save_model."""
 
 import hashlib
+from pathlib import Path
 
 from genorisk.config import read_phenotypes
 from genorisk.io import read_json
@@ -37,7 +38,8 @@ def main():
     model = train_model(
         features, phenotypes["status"].to_numpy(), read_json(snakemake.input.schema), config, truth=truth
     )
-    save_model(model, snakemake.params.outdir, training_data_sha256=sha256(snakemake.input.features))
+    outdir = Path(snakemake.output.model).parent
+    save_model(model, outdir, training_data_sha256=sha256(snakemake.input.features))
 
 
 run_step(snakemake, main)

@@ -449,7 +449,7 @@ class SlurmCluster:
         init_sql = self._dir("mysql") / "init.sql"
         init_sql.write_text(
             "".join(
-                f"CREATE USER IF NOT EXISTS 'slurm'@'{host}' IDENTIFIED BY '{self._db_password}';\n"
+                f"CREATE OR REPLACE USER 'slurm'@'{host}' IDENTIFIED BY '{self._db_password}';\n"
                 f"GRANT ALL ON slurm_acct_db.* TO 'slurm'@'{host}';\n"
                 for host in ("127.0.0.1", "localhost")
             )
@@ -632,7 +632,11 @@ class SlurmCluster:
             ],
         ):
             done = self.run(argv, check=False, timeout=self.start_timeout)
-            if done.returncode != 0:
+            # a reused workdir already holds them; sacctmgr then exits with 1
+            known = (
+                "already exists" in done.stdout or "Nothing new added" in done.stdout
+            )
+            if done.returncode != 0 and not known:
                 raise ClusterStartError(
                     f"{' '.join(argv)} failed (status {done.returncode}): "
                     f"{done.stdout.strip()} {done.stderr.strip()}"
@@ -728,7 +732,10 @@ class SlurmCluster:
             return  # already exited and reaped
         if not _pid_alive(pid) or not self._is_ours(name):
             return
-        os.kill(pid, signal.SIGTERM)
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:  # exited since the check above
+            return
         deadline = time.monotonic() + grace
         while time.monotonic() < deadline:
             if proc is not None:
@@ -737,7 +744,10 @@ class SlurmCluster:
             elif not _pid_alive(pid):
                 return
             time.sleep(0.05)
-        os.kill(pid, signal.SIGKILL)
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            return
         if proc is not None:
             proc.wait(timeout=10)
 

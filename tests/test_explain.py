@@ -6,15 +6,15 @@ import numpy as np
 import pandas as pd
 import pytest
 import xgboost as xgb
-from scipy.stats import norm
 
 from genorisk.explain import (
     ExplanationError,
     FeatureGroups,
+    add_linear_contributions,
     drivers_from_contributions,
     tree_contributions,
 )
-from genorisk.model import ModelConfig, score_patients, train_model
+from genorisk.model import ModelConfig, load_model, save_model, score_patients, train_model
 
 
 def _feature(name, kind, label, group):
@@ -56,7 +56,9 @@ def model(cohort):
 
 def test_contributions_sum_to_margin_and_mismatch_raises(model, cohort):
     X, _, _ = cohort
-    dmat = xgb.DMatrix(X[model.feature_names].to_numpy(), feature_names=model.feature_names)
+    assert model.offset is not None and model.offset.features == ["age", "pc1", "pc2", "pc3"]
+    base_margin = model.offset.margin(X[model.offset.features].to_numpy())
+    dmat = xgb.DMatrix(X[model.feature_names].to_numpy(), feature_names=model.feature_names, base_margin=base_margin)
     margin, contribs = tree_contributions(model.booster, dmat)
     assert contribs.shape == (len(X), len(model.feature_names) + 1)
     assert np.allclose(margin, model.booster.predict(dmat, output_margin=True), atol=1e-6)
@@ -119,3 +121,27 @@ def test_scoring_in_batches_matches_one_batch(model, cohort):
     assert whole == batched
     assert whole[3]["coverage"] == {"pgs_match_rate": 0.9}
     assert whole[0]["n_missing_features"] == int(np.isnan(patients.iloc[0].to_numpy()).sum())
+
+
+def test_linear_contributions_move_bias_to_features_keeping_sums():
+    rng = np.random.default_rng(1)
+    contribs = rng.normal(size=(6, 4))
+    linear = rng.normal(size=(6, 2))
+    out = add_linear_contributions(contribs, [2, 0], linear)
+    assert np.allclose(out.sum(axis=1), contribs.sum(axis=1))
+    assert np.allclose(out[:, 2] - contribs[:, 2], linear[:, 0])
+    assert np.allclose(out[:, 0] - contribs[:, 0], linear[:, 1])
+    assert np.allclose(out[:, 1], contribs[:, 1])
+
+
+def test_offset_model_round_trip(model, cohort, tmp_path):
+    X, _, _ = cohort
+    patients = X.iloc[100:140]
+    loaded = load_model(save_model(model, tmp_path / "m"))
+    assert loaded.offset is not None and np.array_equal(loaded.offset.coef, model.offset.coef)
+    assert score_patients(loaded, patients) == score_patients(model, patients)
+    # Scoring without the offset would be wrong: prove the margins differ from a bare predict.
+    bare = loaded.booster.predict(xgb.DMatrix(patients[loaded.feature_names].to_numpy(),
+                                              feature_names=loaded.feature_names), output_margin=True)
+    scored = np.array([r["margin"] for r in score_patients(loaded, patients)])
+    assert np.abs(bare - scored).max() > 0.1

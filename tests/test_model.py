@@ -23,6 +23,7 @@ from genorisk.model import (
     ModelConfig,
     RankedPredictions,
     cohort_percentile,
+    dosage_ranking,
     evaluate_predictions,
     expected_calibration_error,
     is_pickle,
@@ -171,6 +172,10 @@ def test_select_dosage_features_keeps_non_dosage_and_top_k():
     cols = select_dosage_features(X, y, kinds, 3)
     assert len(cols) == 5 and {0, 1, 7} <= set(cols) and list(cols) == sorted(cols)
     assert list(select_dosage_features(X, y, kinds, 0)) == [0, 1]
+    # Ranking on a row subset in place equals ranking a copy of those rows.
+    rows = np.arange(0, 300, 3)
+    assert np.array_equal(dosage_ranking(X, y, kinds, rows=rows), dosage_ranking(X[rows], y[rows], kinds))
+    assert np.array_equal(trend_test_statistic(X, y, columns=np.array([7, 9])), trend_test_statistic(X, y)[[7, 9]])
 
 
 def test_ranked_metrics_match_scikit_learn_with_weights_and_ties():
@@ -284,8 +289,8 @@ def test_artifact_round_trip(additive_model, additive_cohort, tmp_path):
     patients = X.iloc[:50]
     save_model(additive_model, tmp_path / "m", training_data_sha256="ab" * 32)
     names = sorted(p.name for p in (tmp_path / "m").iterdir())
-    assert names == ["calibrator.json", "cohort_risks.json", "features.schema.json", "metrics.json",
-                     "model.ubj", "model_card.json", "model_card.md"]
+    assert names == ["calibrator.json", "cohort_risks.json", "features.schema.json", "linear_offset.json",
+                     "metrics.json", "model.ubj", "model_card.json", "model_card.md"]
     assert not any(is_pickle(p) for p in (tmp_path / "m").iterdir())
     card = json.loads((tmp_path / "m" / "model_card.json").read_text())
     assert card["training_data_sha256"] == "ab" * 32 and card["versions"]["xgboost"]

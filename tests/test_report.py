@@ -496,3 +496,19 @@ def test_command_line(tmp_path):
     assert out.returncode == 2
     assert f"{many}: line 2: not valid JSON" in out.stderr
     assert _files(tmp_path / "out2") == ["Z1"]
+
+
+def test_unevaluated_model_is_a_concern_and_said_plainly(tmp_path):
+    r = _clean()
+    r["model"].update(auc=None, auc_ci=None, auc_ceiling=None)
+    verdict = R.assess_reliability(r)
+    assert [c["code"] for c in verdict["concerns"]] == ["model_not_evaluated"]
+    html = _page(r)
+    assert "not evaluated on held-out data" in html and "should not be relied on" in html
+    r["model"]["auc_ci"] = [0.6, 0.7]
+    with pytest.raises(InputError, match=r"model\.auc: auc is null but auc_ci is given"):
+        R.validate_result(r)
+    cohort = R.example_cohort()
+    cohort["model"].update(auc=None, auc_ci=None)
+    html = R.render_cohort_report(cohort, tmp_path / "c.html").read_text()
+    assert "not evaluated on held-out data" in html and "Logistic: PRS + age + sex" in html

@@ -268,3 +268,58 @@ def test_stop_cancels_jobs_and_ends_only_the_started_processes():
         bystander.wait()
         cluster.stop()
         shutil.rmtree(folder, ignore_errors=True)
+
+
+# ---------------------------------------------------------------------------
+# The genorisk demo workflow itself on the cluster
+# ---------------------------------------------------------------------------
+
+from conftest import REPO as _REPO, prepare_workdir as _prepare_workdir  # noqa: E402
+
+# Outputs compared between the SLURM run and the local run; model_card.json
+# differs only in its documented "created" timestamp, checked separately.
+_COMPARED = [
+    "results/qc/cohort.validation.json",
+    "results/features/feature_schema.json",
+    "results/model/model.ubj",
+    "results/model/metrics.json",
+    "results/model/calibrator.json",
+    "results/patients/batches/b00000/results.json",
+    "results/patients/batches/b00001/results.json",
+    "results/patients/P1/result.json",
+    "results/patients/P3/report.json",
+]
+
+
+def test_demo_workflow_runs_on_slurm_and_matches_a_local_run(slurm_cluster, local_demo, tmp_path):
+    import json
+    import time as _time
+
+    workdir = _prepare_workdir(tmp_path / "slurm_demo")
+    started = _time.strftime("%Y-%m-%dT%H:%M:%S", _time.localtime(_time.time() - 2))
+    proc = run_workflow_on_slurm(
+        slurm_cluster, workdir, _REPO / "Snakefile", workdir / "config.yaml",
+        extra_args=["--retries", "0", "--jobs", "4"], timeout=1800,
+    )
+    assert proc.returncode == 0, f"{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}\n{slurm_cluster.logs_report()}"
+    for rel in _COMPARED:
+        assert (workdir / rel).read_bytes() == (local_demo / rel).read_bytes(), f"{rel} differs from the local run"
+    card_slurm = json.loads((workdir / "results/model/model_card.json").read_text())
+    card_local = json.loads((local_demo / "results/model/model_card.json").read_text())
+    card_slurm.pop("created"), card_local.pop("created")
+    assert card_slurm == card_local
+    # Every job of the workflow ran as a SLURM job that completed.
+    fields = ["JobIDRaw", "JobName", "State", "ExitCode", "Comment"]
+    done = slurm_cluster.run(["sacct", "--allocations", "--parsable2", "--noheader",
+                              "--starttime", started, f"--format={','.join(fields)}"])
+    rows = [dict(zip(fields, line.split("|"))) for line in done.stdout.splitlines() if line]
+    expected_rules = ["simulate_demo", "validate_cohort", "cohort_features", "train_model",
+                      "patient_features", "score_patients", "patient_reports"]
+    for rule in expected_rules:
+        assert any(rule in r["Comment"] for r in rows), f"no SLURM job for rule {rule}: {rows}"
+    import re as _re
+
+    stats = (proc.stdout + proc.stderr).split("Job stats:")[1]
+    planned = {m.group(1): int(m.group(2)) for m in _re.finditer(r"^(\w+)\s+(\d+)$", stats, flags=_re.M)}
+    assert len(rows) == planned["total"] - planned.get("all", 0), (planned, rows)
+    assert all(r["State"] == "COMPLETED" and r["ExitCode"] == "0:0" for r in rows), rows

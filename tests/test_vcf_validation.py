@@ -135,9 +135,13 @@ def test_verdict_tally(outcomes):
             right += 1
         elif row["path"] not in DISPUTED:
             misses.append(f"{row['path']}: expected {row['expected']}, got {outcome[0]} {outcome[1] or outcome[2]}")
-    accept_warned = sum(1 for r in ROWS if r["expected"] == "ACCEPT" and outcomes[r["path"]][0] == "ok" and outcomes[r["path"]][2])
-    print(f"\n{right}/{len(ROWS)} verdicts right; {len(DISPUTED)} disputed with the manifest (see DISPUTED); "
-          f"{accept_warned} ACCEPT files load with warnings")
+    accept_warned = sum(
+        1 for r in ROWS if r["expected"] == "ACCEPT" and outcomes[r["path"]][0] == "ok" and outcomes[r["path"]][2]
+    )
+    print(
+        f"\n{right}/{len(ROWS)} verdicts right; {len(DISPUTED)} disputed with the manifest (see DISPUTED); "
+        f"{accept_warned} ACCEPT files load with warnings"
+    )
     for path, (behaviour, _text, why) in DISPUTED.items():
         print(f"  disputed {path}: genorisk {behaviour}s: {why}")
     assert not misses, "\n".join(misses)
@@ -262,7 +266,9 @@ def test_chr_prefixed_grch37_lengths_are_recognised():
 
 def test_contig_lengths_of_no_known_build(tmp_path):
     path = tmp_path / "odd.vcf"
-    path.write_text("##fileformat=VCFv4.2\n##contig=<ID=chr1,length=12345>\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\nchr1\t5\t.\tA\tC\t.\t.\t.\n")
+    path.write_text(
+        "##fileformat=VCFv4.2\n##contig=<ID=chr1,length=12345>\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\nchr1\t5\t.\tA\tC\t.\t.\t.\n"
+    )
     with pytest.raises(InputError, match="match neither GRCh37 nor GRCh38"):
         validate_vcf(path, genome_build="GRCh38")
     assert validate_vcf(path, genome_build=None).n_records == 1
@@ -293,6 +299,10 @@ def test_normalize_contig():
     assert normalize_contig("chrUn_KI270302v1", "plain") == "chrUn_KI270302v1"
     assert normalize_contig("2L") == "2L"
     assert normalize_contig("23") == "23"  # not a human chromosome name: unchanged
+    assert normalize_contig("chr23", "plain") == "chr23"  # zebrafish, cattle, dog: unchanged
+    for odd in ("chromosome1", "Chr1", "CHR1", "chr01", "chrom_X", "chrx"):
+        with pytest.raises(ValueError):
+            normalize_contig(odd)
     with pytest.raises(ValueError, match="chromosome1"):
         normalize_contig("chromosome1")
     with pytest.raises(ValueError):
@@ -308,7 +318,9 @@ def test_contig_style():
 
 def test_contigs_outside_the_build_are_warned(tmp_path):
     path = tmp_path / "fly.vcf"
-    path.write_text("##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n2L\t5\t.\tA\tC\t.\t.\t.\nchr1\t7\t.\tA\tC\t.\t.\t.\n")
+    path.write_text(
+        "##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n2L\t5\t.\tA\tC\t.\t.\t.\nchr1\t7\t.\tA\tC\t.\t.\t.\n"
+    )
     report = validate_vcf(path, genome_build="GRCh38")
     assert report.warnings == ["line 3 (2L:5): contig '2L' is not a GRCh38 sequence name"]
     assert validate_vcf(path, genome_build=None).warnings == []
@@ -316,7 +328,9 @@ def test_contigs_outside_the_build_are_warned(tmp_path):
 
 def test_mixed_contig_styles_are_warned(tmp_path):
     path = tmp_path / "mixed.vcf"
-    path.write_text("##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\nchr1\t5\t.\tA\tC\t.\t.\t.\n2\t7\t.\tA\tC\t.\t.\t.\n")
+    path.write_text(
+        "##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\nchr1\t5\t.\tA\tC\t.\t.\t.\n2\t7\t.\tA\tC\t.\t.\t.\n"
+    )
     report = validate_vcf(path, genome_build=None)
     assert report.contig_style == "mixed" and any("mix" in w for w in report.warnings)
 
@@ -362,9 +376,11 @@ def test_open_vcf_refuses_missing_samples_and_bzip2():
 def _cohort(path: Path, rows: list[str], n_samples: int, fmt_lines: str = "") -> Path:
     header = (
         "##fileformat=VCFv4.3\n##contig=<ID=chr21,length=46709983>\n"
-        '##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">\n' + fmt_lines
+        '##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">\n'
+        + fmt_lines
         + "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\t"
-        + "\t".join(f"P{i:04d}" for i in range(n_samples)) + "\n"
+        + "\t".join(f"P{i:04d}" for i in range(n_samples))
+        + "\n"
     )
     path.write_text(header + "".join(r + "\n" for r in rows))
     return path
@@ -418,7 +434,9 @@ def test_format_counts_checked_in_wide_records(tmp_path):
     bad = list(good)
     bad[77] = "0/1:5,5:10:30,0"  # diploid biallelic PL needs 3 values
     rows.append("chr21\t200\t.\tA\tG\t.\tPASS\t.\tGT:AD:DP:PL\t" + "\t".join(bad))
-    with pytest.raises(InputError, match=r"line 9 \(chr21:200\): sample 'P0077': FORMAT PL \(Number=G\) has 2 values, expected 3"):
+    with pytest.raises(
+        InputError, match=r"line 9 \(chr21:200\): sample 'P0077': FORMAT PL \(Number=G\) has 2 values, expected 3"
+    ):
         validate_vcf(_cohort(tmp_path / "bad.vcf", rows, n, fmt), genome_build=None)
     ad = list(good)
     ad[10] = "0/1:5,5,1:11:30,0,30"  # AD Number=R wrong: a warning (real callers do this)

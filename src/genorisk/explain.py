@@ -160,3 +160,36 @@ def drivers_from_contributions(
             "direction": "raises risk" if row[g] > 0 else "lowers risk",
         })
     return drivers
+
+
+def add_linear_contributions(
+    contributions: np.ndarray, columns: Sequence[int], linear: np.ndarray
+) -> np.ndarray:
+    """Move a linear offset's share of the bias onto its features.
+
+    When the trees boost from a linear margin ``b0 + sum_j c_j`` (XGBoost
+    ``base_margin``), TreeSHAP puts that whole margin into the bias column.
+    This adds each ``c_j`` (the exact SHAP value of a linear term with
+    centred inputs) to its feature's column and subtracts it from the bias,
+    so the row sums (the margins) are unchanged and the bias becomes
+    ``b0`` plus the trees' expected value.
+
+    Parameters
+    ----------
+    contributions : ndarray, shape (n, n_features + 1)
+        From :func:`tree_contributions`; last column is the bias.
+    columns : sequence of int
+        Column of each linear feature in ``contributions``.
+    linear : ndarray, shape (n, len(columns))
+        Linear contributions ``coef_j * z_j``.
+
+    Returns
+    -------
+    ndarray
+        A new array; ``contributions`` is not modified.
+    """
+    out = np.array(contributions, dtype=np.float64, copy=True)
+    linear = np.asarray(linear, dtype=np.float64)
+    out[:, list(columns)] += linear
+    out[:, -1] -= linear.sum(axis=1)
+    return out

@@ -51,7 +51,7 @@ def select_dosage_variants(
     min_call_rate: float,
     male: np.ndarray | None = None,
     chunk_size: int = 20000,
-) -> tuple[pd.DataFrame, np.ndarray]:
+) -> tuple[pd.DataFrame, np.ndarray, pd.DataFrame]:
     """Stream the cohort VCF and keep SNV/indel ALT alleles that pass MAF and call rate.
 
     Parameters
@@ -76,8 +76,11 @@ def select_dosage_variants(
         chrom, pos, ref, alt, cohort_af, call_rate of kept alleles, file order.
     dosages : ndarray
         float32, (n_samples, n_kept), NaN for missing calls.
+    allele_freqs : DataFrame
+        chrom, pos, ref, alt, af of every ALT allele in the file (the cohort
+        frequencies that impute a missing call in a patient's scores).
     """
-    kept_frames, kept_mats = [], []
+    kept_frames, kept_mats, af_frames = [], [], []
     n_seen = 0
     t0 = time.perf_counter()
     for chunk in genotypes.iter_dosage_chunks(vcf, samples=samples, male=male, chunk_size=chunk_size):
@@ -90,6 +93,7 @@ def select_dosage_variants(
         maf = np.minimum(af, 1 - af)
         alleles_ok = chunk.variants["alt"].str.fullmatch(r"[ACGTN]+") & chunk.variants["ref"].str.fullmatch(r"[ACGTN]+")
         keep = (maf >= min_maf) & (call_rate >= min_call_rate) & alleles_ok.to_numpy()
+        af_frames.append(chunk.variants[["chrom", "pos", "ref", "alt"]].assign(af=af))
         n_seen += len(d)
         if keep.any():
             frame = chunk.variants.loc[keep, ["chrom", "pos", "ref", "alt"]].copy()
@@ -105,7 +109,8 @@ def select_dosage_variants(
     if dup.any():
         log.warning("%d duplicate alleles dropped (first occurrence kept)", int(dup.sum()))
     mat = np.concatenate(kept_mats, axis=1)[:, ~dup.to_numpy()]
-    return variants[~dup].reset_index(drop=True), mat
+    allele_freqs = pd.concat(af_frames, ignore_index=True).drop_duplicates(["chrom", "pos", "ref", "alt"])
+    return variants[~dup].reset_index(drop=True), mat, allele_freqs
 
 
 def covariate_features(phenotypes: pd.DataFrame, covariates: list[str]) -> tuple[pd.DataFrame, list[dict]]:
@@ -132,9 +137,15 @@ def cohort_features(
     min_maf: float = 0.01,
     min_call_rate: float = 0.95,
     covariates: list[str] = ("age", "sex"),
+    score_files: list[str | Path] = (),
+    min_match_rate: float = 0.75,
     chunk_size: int = 20000,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Define and compute the cohort's feature matrix.
+
+    Features, in schema order: genotype dosages of variants passing
+    ``min_maf`` and ``min_call_rate``; one polygenic score per scoring file
+    (matched once here, the match frozen into the schema); covariates.
 
     Every phenotype-table sample must be in the VCF (an InputError names the
     first missing one); VCF samples without a phenotype are not used.
@@ -148,7 +159,9 @@ def cohort_features(
     """
     samples = list(phenotypes.index)
     male = (phenotypes["sex"] == "male").to_numpy() if "sex" in phenotypes else None
-    variants, dos = select_dosage_variants(vcf, samples, min_maf=min_maf, min_call_rate=min_call_rate, male=male, chunk_size=chunk_size)
+    variants, dos, allele_freqs = select_dosage_variants(
+        vcf, samples, min_maf=min_maf, min_call_rate=min_call_rate, male=male, chunk_size=chunk_size
+    )
     names = [_variant_name(*v) for v in variants[["chrom", "pos", "ref", "alt"]].itertuples(index=False)]
     entries = [
         {
@@ -161,12 +174,88 @@ def cohort_features(
         }
         for n, v in zip(names, variants.itertuples(index=False))
     ]
+    pgs, pgs_entries = pgs_features(vcf, phenotypes.index, score_files, allele_freqs, male=male, min_match_rate=min_match_rate)
     cov, cov_entries = covariate_features(phenotypes, list(covariates))
-    features = pd.concat([pd.DataFrame(dos, index=phenotypes.index, columns=names), cov], axis=1)
-    schema = {"schema_version": SCHEMA_VERSION, "features": entries + cov_entries}
-    log.info("cohort features: %d people x %d features (%d variants, %d covariates)",
-             len(features), features.shape[1], len(entries), len(cov_entries))
+    features = pd.concat([pd.DataFrame(dos, index=phenotypes.index, columns=names), pgs, cov], axis=1)
+    schema = {"schema_version": SCHEMA_VERSION, "features": entries + pgs_entries + cov_entries}
+    log.info("cohort features: %d people x %d features (%d variants, %d scores, %d covariates)",
+             len(features), features.shape[1], len(entries), len(pgs_entries), len(cov_entries))
     return features, schema
+
+
+def pgs_features(
+    vcf: str | Path,
+    samples: pd.Index,
+    score_files: list[str | Path],
+    allele_freqs: pd.DataFrame,
+    *,
+    male: np.ndarray | None = None,
+    min_match_rate: float = 0.75,
+) -> tuple[pd.DataFrame, list[dict]]:
+    """Polygenic score features of the cohort, and their frozen definitions.
+
+    Scores are computed by :func:`genorisk.scores.compute_scores` (matching
+    audit, plink2-equal sums, missing calls imputed with the cohort mean).
+    Each score's match is then frozen into its schema entry as a linear form
+    over ALT dosages, ``constant + sum(alt_weight * dosage)``, with each
+    variant's cohort allele frequency, so a patient is scored on exactly the
+    cohort's matched variants and a missing call is imputed with
+    ``2 * cohort_af``, the value mean imputation gives in the cohort.
+    """
+    from .scores import _is_ref_effect, compute_scores, read_scoring_file
+
+    if not score_files:
+        return pd.DataFrame(index=samples), []
+    file_of = {read_scoring_file(f).score_id: Path(f).name for f in score_files}
+    result = compute_scores(vcf, [str(f) for f in score_files], min_match_rate=min_match_rate,
+                            male=male, samples=list(samples))
+    af = allele_freqs.set_index(["chrom", "pos", "ref", "alt"])["af"]
+    columns, entries = {}, []
+    for score_id, audit in result.audit.groupby("score_id", sort=False):
+        matched = audit[audit["match_type"].notna()]
+        summary = result.summary.loc[score_id]
+        weights = matched["effect_weight"].to_numpy(dtype=float)
+        ref_effect = np.array([_is_ref_effect(m) for m in matched["match_type"]])
+        keys = list(zip(matched["target_chrom"], matched["target_pos"].astype(int), matched["target_ref"], matched["target_alt"]))
+        variants = [
+            {"chrom": c, "pos": int(p), "ref": r, "alt": a,
+             "alt_weight": float(-w if is_ref else w), "cohort_af": round(float(af.get((c, p, r, a), np.nan)), 8)}
+            for (c, p, r, a), w, is_ref in zip(keys, weights, ref_effect)
+        ]
+        name = f"pgs_{score_id}"
+        columns[name] = result.sums[score_id].reindex(samples).to_numpy(dtype="float32")
+        entries.append({
+            "name": name,
+            "kind": "pgs",
+            "label": f"polygenic score {score_id}",
+            "group": f"polygenic score {score_id}",
+            "definition": {
+                "score_id": score_id,
+                "file": file_of.get(score_id, ""),
+                "n_variants": int(summary["n_variants"]),
+                "n_matched": int(summary["n_matched"]),
+                "match_rate": float(summary["match_rate"]),
+                # REF effect alleles: w * (2 - d) = 2w - w * d.
+                "constant": float(2 * weights[ref_effect].sum()),
+                "variants": variants,
+            },
+        })
+        log.info("score %s: %d of %d variants matched (%.1f%%)", score_id, summary["n_matched"],
+                 summary["n_variants"], 100 * summary["match_rate"])
+    return pd.DataFrame(columns, index=samples), entries
+
+
+def _pgs_value(definition: dict, dosage: dict[tuple, float]) -> tuple[float, int]:
+    """A patient's score from a frozen definition; (value, n variants called)."""
+    total, n_called = definition["constant"], 0
+    for v in definition["variants"]:
+        d = dosage.get((v["chrom"], v["pos"], v["ref"], v["alt"]), np.nan)
+        if np.isnan(d):
+            d = 2.0 * v["cohort_af"]
+        else:
+            n_called += 1
+        total += v["alt_weight"] * d
+    return float(total), n_called
 
 
 def dosage_variants(schema: dict) -> pd.DataFrame:
@@ -204,17 +293,32 @@ def patient_features(
     coverage : dict
         ``n_model_variants``, ``n_missing`` (absent from the VCF),
         ``n_uncalled`` (present but no genotype call), ``coverage`` (called /
-        total) and ``call_rate`` over the present model variants.
+        total), ``call_rate`` over the present model variants, and
+        ``polygenic_scores`` (value and this patient's match rate per score).
     """
     wanted = dosage_variants(schema)
+    pgs_entries = [f for f in schema["features"] if f["kind"] == "pgs"]
+    pgs_rows = [(v["chrom"], v["pos"], v["ref"], v["alt"]) for f in pgs_entries for v in f["definition"]["variants"]]
+    keys = list(dict.fromkeys(list(zip(wanted["chrom"], wanted["pos"], wanted["ref"], wanted["alt"])) + pgs_rows))
+    # One pass over the patient's VCF for the dosage features and every score's variants.
     found_tbl, dos = genotypes.read_dosages(
-        vcf, wanted[["chrom", "pos", "ref", "alt"]], samples=[sample],
+        vcf, pd.DataFrame(keys, columns=["chrom", "pos", "ref", "alt"]), samples=[sample],
         male=None if male is None else np.array([male]),
     )
-    found = found_tbl["found"].to_numpy()
-    values = dos[:, 0]
+    dosage = dict(zip(keys, dos[:, 0].astype(float)))
+    found_all = dict(zip(keys, found_tbl["found"].to_numpy()))
+    found = np.array([found_all[k] for k in zip(wanted["chrom"], wanted["pos"], wanted["ref"], wanted["alt"])], dtype=bool)
+    values = np.array([dosage[k] for k in zip(wanted["chrom"], wanted["pos"], wanted["ref"], wanted["alt"])], dtype=float)
     called = ~np.isnan(values)
     row: dict[str, float] = dict(zip(wanted["name"], values.astype("float32")))
+    scores = []
+    for entry in pgs_entries:
+        value, n_called = _pgs_value(entry["definition"], dosage)
+        row[entry["name"]] = value
+        d = entry["definition"]
+        scores.append({"id": d["score_id"], "value": value, "n_variants": d["n_variants"],
+                       "n_matched": n_called, "match_rate": n_called / d["n_variants"] if d["n_variants"] else 0.0,
+                       "n_matched_cohort": d["n_matched"]})
     for entry in schema["features"]:
         if entry["kind"] != "covariate":
             continue
@@ -236,5 +340,6 @@ def patient_features(
         "n_uncalled": int((found & ~called).sum()),
         "coverage": float(called.sum() / n_total) if n_total else 1.0,
         "call_rate": float(called[found].mean()) if found.any() else 0.0,
+        "polygenic_scores": scores,
     }
     return frame, coverage

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import glob
 import json
 import os
 import tempfile
@@ -17,11 +18,16 @@ def atomic_output(path: str | os.PathLike, *, mode: int | None = None) -> Iterat
     A crash or an exception leaves no file at ``path`` (and removes the temporary
     one), so a rerun never trusts a partial output. The temporary name keeps the
     suffixes of ``path`` (``.vcf.gz``, ``.parquet``) because some writers choose
-    the format by extension. ``mode`` sets permissions (e.g. ``0o600``).
+    the format by extension. ``mode`` sets permissions (e.g. ``0o600``);
+    by default the file gets the usual umask-derived mode.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     suffix = "".join(path.suffixes)
+    # A writer killed by SIGKILL leaves its temporary file; the next write of
+    # the same output sweeps it (one writer per output path, as Snakemake ensures).
+    for stale in path.parent.glob(f".{glob.escape(path.name)}.*.tmp{glob.escape(suffix)}"):
+        stale.unlink(missing_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".tmp{suffix}", dir=path.parent)
     os.close(fd)
     tmp = Path(tmp_name)

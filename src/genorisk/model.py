@@ -18,14 +18,19 @@ How leakage is avoided (the "honest" part)
 ------------------------------------------
 Every data-driven step is fitted on training rows only. For outer fold ``k``:
 
-1. the dosage filter (top ``max_dosage_features`` dosage columns by the
-   Cochran-Armitage trend statistic) is computed on the outer training rows;
-2. the outer training rows are split (stratified) into an inner fit part and an
+1. the dosage filter statistic (Cochran-Armitage trend test of every dosage
+   column) is computed on the outer training rows; each candidate keeps its
+   own top-k dosage columns (k is part of the search, up to
+   ``max_dosage_features``), so small cohorts can choose to drop the noise;
+2. with ``linear_offset`` (default), a logistic regression on the pgs,
+   covariate and pc features is fitted on the outer training rows; its logit
+   is every row's starting margin, so the trees model what it misses;
+3. the outer training rows are split (stratified) into an inner fit part and an
    inner validation part (``validation_fraction``);
-3. each of the ``n_trials`` candidate parameter sets is trained on the inner fit
+4. each of the ``n_trials`` candidate parameter sets is trained on the inner fit
    part with early stopping on the inner validation part; the candidate with the
    lowest inner-validation log loss is this fold's model;
-4. that model predicts the outer test rows, which no step above has seen.
+5. that model predicts the outer test rows, which no step above has seen.
 
 The final model uses the candidate with the lowest mean inner-validation loss
 over the folds and the median of its early-stopping round counts, refitted on
@@ -79,6 +84,7 @@ BASELINE_KINDS = ("pgs", "covariate", "pc")
 FORBIDDEN_NAME_CHARS = "[]<"
 ARTIFACT_FILES = (
     "model.ubj",
+    "linear_offset.json",
     "features.schema.json",
     "calibrator.json",
     "cohort_risks.json",
@@ -139,14 +145,31 @@ class ModelConfig:
         Keep at most this many ``dosage`` columns, the top ones by the
         Cochran-Armitage trend statistic (n r^2) computed on the training rows
         of each fold only. Other kinds are always kept. 0 drops all dosages.
+    min_dosage_features : int, default 10
+        Lower end of the searched dosage count: each candidate keeps k top
+        dosage columns, k log-uniform in [min, max] (candidate 0 uses max).
+        Set equal to ``max_dosage_features`` for a fixed filter.
     class_weight : "balanced" | "none", default "balanced"
         "balanced" weights cases by n_controls / n_cases in training and in
         the early-stopping loss (the same effect as ``scale_pos_weight``, but
         consistent between objective and validation metric). Raw
         probabilities are then inflated; the calibrator maps them back.
-    calibration : "isotonic" | "platt", default "isotonic"
+    linear_offset : bool, default True
+        Boost from the baseline: a logistic regression on the pgs, covariate
+        and pc features (fitted in-fold, class-weighted like the trees) gives
+        each row's starting margin (XGBoost ``base_margin``), and the trees
+        learn what it misses (dosages, interactions, non-linearity). Trees
+        approximate a linear PGS effect poorly from a few hundred cases; with
+        the offset a small cohort gets at least the baseline and a large one
+        the trees' gain. Its contributions are explained exactly (linear
+        SHAP, coefficient x standardised value). No effect without such
+        features.
+    calibration : "auto" | "isotonic" | "platt", default "auto"
         Map from model margin (log-odds) to probability, fitted on OOF
-        predictions. Platt is steadier for small cohorts (< ~1,000 cases).
+        predictions. "auto" picks isotonic when the cohort has at least 500
+        cases and 500 controls, else Platt: isotonic steps fitted on few cases
+        are coarse (many tied risks, lower AUC), Platt's two parameters are
+        steady.
     n_bootstrap : int, default 200
         Bootstrap resamples for the metric confidence intervals and for the
         calibrator's risk band (the per-patient interval).
@@ -182,8 +205,10 @@ class ModelConfig:
     colsample_bytree: tuple[float, float] = (0.3, 1.0)
     reg_lambda: tuple[float, float] = (0.1, 10.0)
     max_dosage_features: int = 1000
+    min_dosage_features: int = 10
     class_weight: str = "balanced"
-    calibration: str = "isotonic"
+    calibration: str = "auto"
+    linear_offset: bool = True
     n_bootstrap: int = 200
     ci_level: float = 0.95
     ece_bins: int = 10
@@ -229,7 +254,7 @@ class ModelConfig:
             return ConfigError(source, problem, record=f"model.{key}")
 
         for key in ("n_folds", "n_trials", "early_stopping_rounds", "n_estimators", "n_bootstrap",
-                    "ece_bins", "max_bin", "threads", "seed", "max_dosage_features"):
+                    "ece_bins", "max_bin", "threads", "seed", "max_dosage_features", "min_dosage_features"):
             v = getattr(self, key)
             if not isinstance(v, (int, np.integer)) or isinstance(v, bool):
                 raise bad(key, f"must be an integer, got {v!r}")
@@ -240,6 +265,9 @@ class ModelConfig:
                 raise bad(key, f"must be >= 1, got {getattr(self, key)}")
         if self.n_bootstrap < 0 or self.max_dosage_features < 0:
             raise bad("n_bootstrap" if self.n_bootstrap < 0 else "max_dosage_features", "must be >= 0")
+        if not 0 <= self.min_dosage_features <= self.max_dosage_features:
+            raise bad("min_dosage_features", f"must be in [0, max_dosage_features={self.max_dosage_features}], "
+                                             f"got {self.min_dosage_features}")
         if self.max_bin < 2:
             raise bad("max_bin", f"must be >= 2, got {self.max_bin}")
         if not 0.05 <= self.validation_fraction <= 0.5:
@@ -248,8 +276,10 @@ class ModelConfig:
             raise bad("ci_level", f"must be in (0.5, 1), got {self.ci_level}")
         if self.class_weight not in ("balanced", "none"):
             raise bad("class_weight", f"must be 'balanced' or 'none', got {self.class_weight!r}")
-        if self.calibration not in ("isotonic", "platt"):
-            raise bad("calibration", f"must be 'isotonic' or 'platt', got {self.calibration!r}")
+        if self.calibration not in ("auto", "isotonic", "platt"):
+            raise bad("calibration", f"must be 'auto', 'isotonic' or 'platt', got {self.calibration!r}")
+        if not isinstance(self.linear_offset, bool):
+            raise bad("linear_offset", f"must be true or false, got {self.linear_offset!r}")
         if self.tree_method != "hist":
             raise bad("tree_method", f"only 'hist' is supported, got {self.tree_method!r}")
         limits = {"max_depth": (1, 20), "learning_rate": (1e-4, 1.0), "min_child_weight": (0.0, 1e4),
@@ -267,7 +297,8 @@ def sample_candidates(config: ModelConfig, rng: np.random.Generator) -> list[dic
     """Draw ``config.n_trials`` XGBoost parameter sets from the search space.
 
     Candidate 0 is a conventional default clipped to the space; the rest are
-    random (log-uniform for scale parameters). Every outer fold sees the same
+    random (log-uniform for scale parameters and for ``n_dosage_features``,
+    the number of top dosage columns kept, which is not an XGBoost parameter). Every outer fold sees the same
     list, so the final choice can average inner-validation losses over folds.
     """
 
@@ -286,7 +317,9 @@ def sample_candidates(config: ModelConfig, rng: np.random.Generator) -> list[dic
         "subsample": clip("subsample", 0.8),
         "colsample_bytree": clip("colsample_bytree", 0.8),
         "reg_lambda": clip("reg_lambda", 1.0),
+        "n_dosage_features": config.max_dosage_features,
     }]
+    k_lo, k_hi = config.min_dosage_features, config.max_dosage_features
     while len(candidates) < config.n_trials:
         candidates.append({
             "max_depth": int(rng.integers(config.max_depth[0], config.max_depth[1] + 1)),
@@ -297,6 +330,7 @@ def sample_candidates(config: ModelConfig, rng: np.random.Generator) -> list[dic
             "colsample_bytree": float(rng.uniform(*config.colsample_bytree)),
             "reg_lambda": log_uniform("reg_lambda") if config.reg_lambda[0] > 0
             else float(rng.uniform(*config.reg_lambda)),
+            "n_dosage_features": int(round(math.exp(rng.uniform(math.log(k_lo + 1), math.log(k_hi + 1))))) - 1,
         })
     return candidates
 
@@ -310,7 +344,7 @@ def _booster_params(candidate: Mapping[str, Any], config: ModelConfig, seed: int
         "nthread": config.threads,
         "seed": seed,
         "verbosity": 1,
-        **candidate,
+        **{k: v for k, v in candidate.items() if k != "n_dosage_features"},
     }
 
 
@@ -424,7 +458,9 @@ def _check_labels(y: Any, n: int) -> np.ndarray:
 # ---------------------------------------------------------------------------
 
 
-def trend_test_statistic(dosages: np.ndarray, y: np.ndarray) -> np.ndarray:
+def trend_test_statistic(
+    dosages: np.ndarray, y: np.ndarray, *, rows: np.ndarray | None = None, columns: np.ndarray | None = None
+) -> np.ndarray:
     """Cochran-Armitage trend statistic of each dosage column against a 0/1 phenotype.
 
     Parameters
@@ -433,29 +469,62 @@ def trend_test_statistic(dosages: np.ndarray, y: np.ndarray) -> np.ndarray:
         Alt-allele dosages in [0, 2]; NaN (missing) is replaced by the
         column's mean over the given rows, which leaves the statistic of the
         observed genotypes unchanged in expectation.
-    y : ndarray, int, shape (n_samples,)
-        0 = control, 1 = case.
+    y : ndarray, int, shape (n_samples,) or (len(rows),)
+        0 = control, 1 = case, for the rows used.
+    rows, columns : ndarray of int, optional
+        Use only these rows / columns of ``dosages`` (indexed block by block,
+        so no copy of the selection is made).
 
     Returns
     -------
-    ndarray, float64, shape (n_variants,)
+    ndarray, float64, shape (n_variants,) or (len(columns),)
         ``n r^2`` with ``r`` the Pearson correlation of dosage and phenotype:
         the score-test form of the Cochran-Armitage trend test, chi-square with
         1 df under the null. Monomorphic columns get 0.
     """
-    d = np.asarray(dosages, dtype=np.float64)
-    n = d.shape[0]
-    col_mean = np.nanmean(d, axis=0) if np.isnan(d).any() else d.mean(axis=0)
-    col_mean = np.where(np.isnan(col_mean), 0.0, col_mean)
-    d = d - col_mean
-    d[np.isnan(d)] = 0.0
+    dosages = np.asarray(dosages)
+    columns = np.arange(dosages.shape[1]) if columns is None else np.asarray(columns)
+    n, m = (dosages.shape[0] if rows is None else len(rows)), len(columns)
     yc = np.asarray(y, dtype=np.float64) - np.mean(y)
-    cov = yc @ d
-    var_d = np.einsum("ij,ij->j", d, d)
     var_y = float(yc @ yc)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        r2 = cov * cov / (var_d * var_y)
-    return np.where(var_d > 0, n * r2, 0.0)
+    stat = np.zeros(m)
+    # Column blocks bound the float64 working copies (~32 MB per block at
+    # n = 8,000) instead of doubling a whole n x m matrix.
+    block = max(1, (4 << 20) // max(n, 1))
+    for lo in range(0, m, block):
+        cols = columns[lo:lo + block]
+        d = (dosages[:, cols] if rows is None else dosages[np.ix_(rows, cols)]).astype(np.float64)
+        missing = np.isnan(d)
+        if missing.any():
+            col_mean = np.nanmean(np.where(missing.all(axis=0), 0.0, d), axis=0)
+            d = np.where(missing, col_mean, d)
+        d -= d.mean(axis=0)
+        cov = yc @ d
+        var_d = np.einsum("ij,ij->j", d, d)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            stat[lo:lo + block] = np.where(var_d > 1e-12 * n, n * cov * cov / (var_d * var_y), 0.0)
+    return stat
+
+
+def dosage_ranking(
+    X: np.ndarray, y: np.ndarray, kinds: Sequence[str], *, rows: np.ndarray | None = None
+) -> np.ndarray:
+    """Indices of the dosage columns, most associated first (trend statistic, ties by column order).
+
+    Only training rows may be used: pass them as ``rows`` (``y`` is then
+    indexed by ``rows`` too) or pass a matrix of training rows.
+    """
+    dosage_cols = np.flatnonzero(np.asarray(kinds) == "dosage")
+    if len(dosage_cols) == 0:
+        return dosage_cols
+    stat = trend_test_statistic(X, y if rows is None else np.asarray(y)[rows], rows=rows, columns=dosage_cols)
+    return dosage_cols[np.argsort(-stat, kind="stable")]
+
+
+def top_k_columns(ranking: np.ndarray, kinds: Sequence[str], k: int) -> np.ndarray:
+    """All non-dosage columns plus the first ``k`` of ``ranking``, in schema order."""
+    other_cols = np.flatnonzero(np.asarray(kinds) != "dosage")
+    return np.sort(np.concatenate([other_cols, ranking[:k]]))
 
 
 def select_dosage_features(
@@ -466,16 +535,7 @@ def select_dosage_features(
     Call it on training rows only. Ties are broken by column order (stable),
     and the result is sorted so column order follows the schema.
     """
-    kinds = np.asarray(kinds)
-    dosage_cols = np.flatnonzero(kinds == "dosage")
-    other_cols = np.flatnonzero(kinds != "dosage")
-    if len(dosage_cols) <= max_dosage_features:
-        return np.arange(len(kinds))
-    if max_dosage_features == 0:
-        return other_cols
-    stat = trend_test_statistic(X[:, dosage_cols], y)
-    top = dosage_cols[np.argsort(-stat, kind="stable")[:max_dosage_features]]
-    return np.sort(np.concatenate([other_cols, top]))
+    return top_k_columns(dosage_ranking(X, y, kinds), kinds, max_dosage_features)
 
 
 # ---------------------------------------------------------------------------
@@ -736,6 +796,66 @@ class Calibrator:
 
 
 @dataclass
+class LinearOffset:
+    """Logistic regression on the baseline features; its logit is the trees' starting margin.
+
+    ``margin(X) = intercept + sum_j coef_j z_j`` with ``z = (x - mean) / scale``
+    after filling missing values with ``fill`` (training means). Stored as
+    plain numbers (``linear_offset.json``), never as a fitted object.
+    """
+
+    features: list[str]
+    fill: np.ndarray
+    mean: np.ndarray
+    scale: np.ndarray
+    coef: np.ndarray
+    intercept: float
+
+    @classmethod
+    def fit(cls, X: np.ndarray, y: np.ndarray, features: Sequence[str], *, balanced: bool, seed: int) -> "LinearOffset":
+        """Fit on training rows (``X`` holds the ``features`` columns)."""
+        model = make_pipeline(
+            SimpleImputer(strategy="mean", keep_empty_features=True),
+            StandardScaler(),
+            LogisticRegression(C=1.0, max_iter=1000, random_state=seed,
+                               class_weight="balanced" if balanced else None),
+        ).fit(X, y)
+        imputer, scaler, lr = model.steps[0][1], model.steps[1][1], model.steps[2][1]
+        scale = np.where(scaler.scale_ > 0, scaler.scale_, 1.0)
+        return cls(list(features), imputer.statistics_.astype(np.float64), scaler.mean_.astype(np.float64),
+                   scale.astype(np.float64), lr.coef_[0].astype(np.float64), float(lr.intercept_[0]))
+
+    def standardised(self, X: np.ndarray) -> np.ndarray:
+        X = np.asarray(X, dtype=np.float64)
+        X = np.where(np.isnan(X), self.fill, X)
+        return (X - self.mean) / self.scale
+
+    def contributions(self, X: np.ndarray) -> np.ndarray:
+        """Exact SHAP values of the linear margin, shape (n, n_features); they sum to margin - intercept."""
+        return self.standardised(X) * self.coef
+
+    def margin(self, X: np.ndarray) -> np.ndarray:
+        return self.intercept + self.contributions(X).sum(axis=1)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"model": "logistic regression on standardised features (missing -> training mean)",
+                "features": self.features, "fill": self.fill.tolist(), "mean": self.mean.tolist(),
+                "scale": self.scale.tolist(), "coef": self.coef.tolist(), "intercept": self.intercept}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any], *, path: str | None = None) -> "LinearOffset | None":
+        if not d.get("features"):
+            return None
+        try:
+            arrays = [np.asarray(d[k], dtype=np.float64) for k in ("fill", "mean", "scale", "coef")]
+            if any(a.shape != (len(d["features"]),) for a in arrays):
+                raise ValueError("array lengths differ from the feature count")
+            return cls(list(d["features"]), *arrays, float(d["intercept"]))
+        except (KeyError, TypeError, ValueError) as err:
+            raise InputError(path, f"malformed linear offset: {err}") from err
+
+
+@dataclass
 class TrainedModel:
     """A trained, calibrated model and everything needed to score and explain.
 
@@ -759,6 +879,9 @@ class TrainedModel:
         patient percentiles.
     metrics : dict
         See :func:`train_model`.
+    offset : LinearOffset or None
+        Starting margin of the trees (``config.linear_offset``); scoring
+        must pass it as ``base_margin``.
     oof_margin : ndarray or None
         OOF margins of the training rows (not saved with the artifact).
     """
@@ -772,6 +895,7 @@ class TrainedModel:
     cohort_quantiles: np.ndarray
     metrics: dict
     oof_margin: np.ndarray | None = None
+    offset: LinearOffset | None = None
 
     @property
     def feature_names(self) -> list[str]:
@@ -864,21 +988,47 @@ def train_model(
     val_loss = np.full((n_folds, len(candidates)), np.inf)
     best_rounds = np.zeros((n_folds, len(candidates)), dtype=np.int64)
     per_fold = []
+    n_dosage = kinds.count("dosage")
+    use_offset = config.linear_offset and len(baseline_cols) > 0
+    baseline_names = [names[c] for c in baseline_cols]
+
+    def fit_offset(rows: np.ndarray) -> tuple[LinearOffset | None, np.ndarray | None]:
+        if not use_offset:
+            return None, None
+        model = LinearOffset.fit(data[np.ix_(rows, baseline_cols)], y[rows], baseline_names,
+                                 balanced=config.class_weight == "balanced", seed=config.seed)
+        return model, model.margin(data[:, baseline_cols])
+
+    def rows_of(margins: np.ndarray | None, rows: np.ndarray) -> np.ndarray | None:
+        return None if margins is None else margins[rows]
+
     for k, (train_idx, test_idx) in enumerate(folds.split(data, y)):
         fold_of[test_idx] = k
-        cols = select_dosage_features(data[train_idx], y[train_idx], kinds, config.max_dosage_features)
+        # The offset is fitted on the whole outer training fold, inner
+        # validation rows included: a few linear coefficients barely overfit,
+        # and the outer test rows stay unseen.
+        _, start = fit_offset(train_idx)
+        ranking = dosage_ranking(data, y, kinds, rows=train_idx)
         fit_idx, val_idx = train_test_split(
             train_idx, test_size=config.validation_fraction, stratify=y[train_idx],
             random_state=config.seed + k)
         w_fit, w_val = _class_weights(y[fit_idx], config), _class_weights(y[val_idx], config)
-        # Fold matrices carry no feature names: XGBoost re-validates names in
-        # Python on every boosting round, which costs ~25% of the fit time.
-        dfit = xgb.QuantileDMatrix(data[np.ix_(fit_idx, cols)], label=y[fit_idx], weight=w_fit,
-                                   max_bin=config.max_bin, nthread=config.threads)
-        dval = xgb.QuantileDMatrix(data[np.ix_(val_idx, cols)], label=y[val_idx], weight=w_val, ref=dfit,
-                                   max_bin=config.max_bin, nthread=config.threads)
+        matrices: dict[int, tuple] = {}  # one pair per distinct dosage count
         boosters = []
         for t, cand in enumerate(candidates):
+            n_keep = min(cand["n_dosage_features"], n_dosage)
+            if n_keep not in matrices:
+                cols = top_k_columns(ranking, kinds, n_keep)
+                # Fold matrices carry no feature names: XGBoost re-validates
+                # names in Python on every round, ~25% of the fit time.
+                dfit = xgb.QuantileDMatrix(data[np.ix_(fit_idx, cols)], label=y[fit_idx], weight=w_fit,
+                                           base_margin=rows_of(start, fit_idx), max_bin=config.max_bin,
+                                           nthread=config.threads)
+                dval = xgb.QuantileDMatrix(data[np.ix_(val_idx, cols)], label=y[val_idx], weight=w_val, ref=dfit,
+                                           base_margin=rows_of(start, val_idx), max_bin=config.max_bin,
+                                           nthread=config.threads)
+                matrices[n_keep] = (cols, dfit, dval)
+            cols, dfit, dval = matrices[n_keep]
             t0 = time.perf_counter()
             booster = xgb.train(
                 _booster_params(cand, config, config.seed + k), dfit, num_boost_round=config.n_estimators,
@@ -888,11 +1038,14 @@ def train_model(
             val_loss[k, t] = booster.best_score
             best_rounds[k, t] = booster.best_iteration + 1
             boosters.append(booster)
-            log.info("fold %d/%d trial %d/%d: validation logloss %.4f at %d rounds (%.0f rounds/s)",
-                     k + 1, n_folds, t + 1, len(candidates), booster.best_score, booster.best_iteration + 1,
-                     booster.num_boosted_rounds() / max(elapsed, 1e-9))
+            log.info("fold %d/%d trial %d/%d: %d dosage features, validation logloss %.4f at %d rounds "
+                     "(%.0f rounds/s)", k + 1, n_folds, t + 1, len(candidates), n_keep, booster.best_score,
+                     booster.best_iteration + 1, booster.num_boosted_rounds() / max(elapsed, 1e-9))
         best = int(np.argmin(val_loss[k]))
-        dtest = xgb.DMatrix(data[np.ix_(test_idx, cols)], nthread=config.threads)
+        cols = matrices[min(candidates[best]["n_dosage_features"], n_dosage)][0]
+        del matrices
+        dtest = xgb.DMatrix(data[np.ix_(test_idx, cols)], base_margin=rows_of(start, test_idx),
+                            nthread=config.threads)
         oof_margin[test_idx] = boosters[best].predict(
             dtest, output_margin=True, iteration_range=(0, int(best_rounds[k, best])))
         if len(baseline_cols):
@@ -907,21 +1060,25 @@ def train_model(
     chosen = int(np.argmin(val_loss.mean(axis=0)))
     n_rounds = int(np.median(best_rounds[:, chosen]))
     params = _booster_params(candidates[chosen], config, config.seed)
-    cols = select_dosage_features(data, y, kinds, config.max_dosage_features)
+    cols = top_k_columns(dosage_ranking(data, y, kinds), kinds, candidates[chosen]["n_dosage_features"])
     fnames = [names[c] for c in cols]
-    dall = xgb.QuantileDMatrix(data[:, cols], label=y, weight=_class_weights(y, config), max_bin=config.max_bin,
-                               nthread=config.threads)
+    offset, start = fit_offset(np.arange(n))
+    dall = xgb.QuantileDMatrix(data[:, cols], label=y, weight=_class_weights(y, config), base_margin=start,
+                               max_bin=config.max_bin, nthread=config.threads)
     booster = xgb.train(params, dall, num_boost_round=n_rounds)
     booster.feature_names = fnames  # set after training: see the note on fold matrices
     log.info("final model: candidate %d, %d rounds, %d features", chosen, n_rounds, len(cols))
 
     # Calibration: deployed calibrator on all OOF; cross-fitted one for evaluation.
-    calibrator = Calibrator.fit(oof_margin, y, config.calibration)
+    method = config.calibration
+    if method == "auto":
+        method = "isotonic" if min(n_cases, n - n_cases) >= 500 else "platt"
+    calibrator = Calibrator.fit(oof_margin, y, method)
     calibrator.fit_band(oof_margin, y, n_bootstrap=config.n_bootstrap, ci_level=config.ci_level, seed=config.seed)
     oof_calibrated = np.empty(n)
     for k in range(n_folds):
         mask = fold_of == k
-        oof_calibrated[mask] = Calibrator.fit(oof_margin[~mask], y[~mask], config.calibration).predict(oof_margin[mask])
+        oof_calibrated[mask] = Calibrator.fit(oof_margin[~mask], y[~mask], method).predict(oof_margin[mask])
     cohort_risk = calibrator.predict(oof_margin)
     cohort_quantiles = np.quantile(cohort_risk, np.linspace(0, 1, N_COHORT_QUANTILES))
 
@@ -937,13 +1094,16 @@ def train_model(
     metrics["data"] = {"n_samples": n, "n_cases": n_cases, "n_features": p,
                        "n_dosage_features": kinds.count("dosage"), "n_model_features": len(cols)}
     metrics["evaluation"] = {
+        "linear_offset": f"trees boost from a logistic regression on {', '.join(baseline_names)}" if use_offset
+        else "none",
         "predictions": "out-of-fold, nested: selection and early stopping on an inner split of each training fold",
-        "calibration": "cross-fitted: each fold calibrated on the other folds' OOF predictions",
+        "calibration": f"{method}, cross-fitted: each fold calibrated on the other folds' OOF predictions",
         "n_folds": n_folds, "n_bootstrap": config.n_bootstrap, "ci_level": config.ci_level,
         "ci_method": "percentile bootstrap, stratified by outcome, paired across models",
         "ece_bins": config.ece_bins,
     }
     metrics["selection"] = {"candidates": candidates, "per_fold": per_fold, "chosen_candidate": chosen,
+                            "chosen_params": candidates[chosen],
                             "n_rounds": n_rounds,
                             "mean_validation_logloss": [float(v) for v in val_loss.mean(axis=0)]}
     if truth is not None:
@@ -953,7 +1113,7 @@ def train_model(
              metrics["model"]["roc_auc"]["estimate"], metrics["training_seconds"])
     return TrainedModel(booster=booster, schema=dict(schema), config=config, params=params, n_rounds=n_rounds,
                         calibrator=calibrator, cohort_quantiles=cohort_quantiles, metrics=metrics,
-                        oof_margin=oof_margin)
+                        oof_margin=oof_margin, offset=offset)
 
 
 def _truth_metrics(truth: Mapping[str, float], auc: float) -> dict[str, float]:
@@ -1065,6 +1225,7 @@ def save_model(model: TrainedModel, outdir: str | Path, *, training_data_sha256:
     with atomic_output(outdir / "model.ubj") as tmp:
         model.booster.save_model(str(tmp))
     write_json(outdir / "features.schema.json", model.schema)
+    write_json(outdir / "linear_offset.json", model.offset.to_dict() if model.offset else {"features": []})
     write_json(outdir / "calibrator.json", model.calibrator.to_dict())
     write_json(outdir / "cohort_risks.json", {
         "description": "quantiles of the training cohort's calibrated out-of-fold risks",
@@ -1155,11 +1316,12 @@ def load_model(outdir: str | Path) -> TrainedModel:
     calibrator = Calibrator.from_dict(read_json(outdir / "calibrator.json"), path=str(outdir / "calibrator.json"))
     cohort = read_json(outdir / "cohort_risks.json")
     config = ModelConfig.from_dict(card["config"], source=str(outdir / "model_card.json"))
+    offset = LinearOffset.from_dict(read_json(outdir / "linear_offset.json"), path=str(outdir / "linear_offset.json"))
     booster.set_param({"nthread": config.threads})
     return TrainedModel(booster=booster, schema=schema, config=config, params=card["params"],
                         n_rounds=int(card["n_rounds"]), calibrator=calibrator,
                         cohort_quantiles=np.asarray(cohort["risk_quantiles"], dtype=np.float64),
-                        metrics=read_json(outdir / "metrics.json"))
+                        metrics=read_json(outdir / "metrics.json"), offset=offset)
 
 
 # ---------------------------------------------------------------------------
@@ -1228,23 +1390,36 @@ def score_patients(
         ``[low, high]`` (bootstrap band of the calibrator, see
         :class:`Calibrator`); ``interval_level``; ``percentile`` (0-100,
         among the training cohort's calibrated OOF risks); ``margin`` (model
-        log-odds); ``baseline_margin`` (TreeSHAP bias); ``n_missing_features``;
+        log-odds); ``baseline_margin`` (expected margin: TreeSHAP bias, plus
+        the linear offset's intercept when used); ``n_missing_features``;
         ``drivers`` (see :func:`genorisk.explain.drivers_from_contributions`);
         ``coverage`` (from the argument, or None).
     """
-    from genorisk.explain import FeatureGroups, drivers_from_contributions, tree_contributions
+    from genorisk.explain import FeatureGroups, add_linear_contributions, drivers_from_contributions, \
+        tree_contributions
 
     check_frame_matches_schema(X_patients, model.schema, path=path, frame_schema=schema)
     used = model.feature_names
     groups = FeatureGroups.from_schema(model.schema, used)
     data = X_patients[used].to_numpy(dtype=np.float32)
     n_missing = np.isnan(X_patients.to_numpy(dtype=np.float32)).sum(axis=1)
+    if model.offset is not None:
+        offset_x = X_patients[model.offset.features].to_numpy(dtype=np.float64)
+        offset_cols = [used.index(f) for f in model.offset.features]
     sample_ids = [str(s) for s in X_patients.index]
     results: list[dict[str, Any]] = []
     for start in range(0, len(data), batch_size):
         chunk = data[start:start + batch_size]
-        dmat = xgb.DMatrix(chunk, feature_names=used, nthread=model.config.threads)
+        linear = base_margin = None
+        if model.offset is not None:
+            # The trees start from the linear margin; it must be passed, or
+            # XGBoost would start from its base_score instead.
+            linear = model.offset.contributions(offset_x[start:start + batch_size])
+            base_margin = model.offset.intercept + linear.sum(axis=1)
+        dmat = xgb.DMatrix(chunk, feature_names=used, base_margin=base_margin, nthread=model.config.threads)
         margin, contribs = tree_contributions(model.booster, dmat)
+        if linear is not None:
+            contribs = add_linear_contributions(contribs, offset_cols, linear)
         risk = model.calibrator.predict(margin)
         low, high = model.calibrator.interval(margin)
         pct = cohort_percentile(model.cohort_quantiles, risk)

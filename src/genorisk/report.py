@@ -192,6 +192,10 @@ def validate_result(result: Mapping, *, source: str | os.PathLike | None = None)
 
 
 def _check_model_card(model: Mapping, fail) -> None:
+    if model["auc_ci"] is None:
+        return
+    if model["auc"] is None:
+        fail("model.auc", "auc is null but auc_ci is given")
     lo, hi = model["auc_ci"]
     if not lo <= model["auc"] <= hi:
         fail("model.auc_ci", f"auc_ci [{lo}, {hi}] does not contain the auc {model['auc']}")
@@ -292,7 +296,7 @@ def assess_reliability(result: Mapping, thresholds: Mapping[str, float] | None =
         ``{"reliable": bool, "concerns": [{"code", "message"}], "qc_thresholds": {...}}``.
         Concerns are the stage ``warnings`` (code ``stage_warning``) followed by
         those derived here: ``low_call_rate``, ``low_model_coverage``,
-        ``sex_mismatch``, ``ancestry_outlier``, ``low_score_match``.
+        ``sex_mismatch``, ``ancestry_outlier``, ``model_not_evaluated``, ``low_score_match``.
     """
     t = {**QC_THRESHOLDS, **(thresholds or {})}
     unknown = set(t) - set(QC_THRESHOLDS)
@@ -325,6 +329,8 @@ def assess_reliability(result: Mapping, thresholds: Mapping[str, float] | None =
         add("ancestry_outlier", "Genetic ancestry is far from that of the training cohort"
             + (f" (distance {dist:.2f})" if dist is not None else "")
             + ": the model's accuracy for this patient is unknown.")
+    if result["model"]["auc"] is None:
+        add("model_not_evaluated", "The model's accuracy was not evaluated on held-out data.")
     for s in result["polygenic_scores"] or []:
         if s["match_rate"] < t["min_score_match_rate"]:
             add("low_score_match", f"Polygenic score {s['id']} matched only {format_percent(s['match_rate'])} of its "
@@ -742,7 +748,8 @@ class ReportRenderer:
         charts = {}
         roc_series = []
         if perf["roc"] is not None:
-            roc_series.append({"name": f"{model['name']} (AUC {model['auc']:.3f})", "x": perf["roc"]["fpr"],
+            auc_text = "not evaluated" if model["auc"] is None else f"{model['auc']:.3f}"
+            roc_series.append({"name": f"{model['name']} (AUC {auc_text})", "x": perf["roc"]["fpr"],
                                "y": perf["roc"]["tpr"], "cls": "s0"})
         for i, b in enumerate(perf["baselines"][:3]):
             if b.get("roc") is not None:
@@ -759,16 +766,20 @@ class ReportRenderer:
                 [{"name": model["name"], "x": cal["predicted"], "y": cal["observed"], "cls": "s0", "points": True, "tips": tips}],
                 "Calibration", "Predicted risk", "Observed frequency",
                 limit=float(nice_ticks(0.0, max(max(cal["predicted"]), max(cal["observed"]), 0.05), 5)[-1]))
-        auc_rows = [{"label": model["name"], "value": model["auc"], "lo": model["auc_ci"][0], "hi": model["auc_ci"][1],
-                     "cls": "bar-model", "value_text": f"{model['auc']:.3f}"}]
+        auc_rows = []
+        if model["auc"] is not None:
+            ci = model["auc_ci"] or [None, None]
+            auc_rows.append({"label": model["name"], "value": model["auc"], "lo": ci[0], "hi": ci[1],
+                             "cls": "bar-model", "value_text": f"{model['auc']:.3f}"})
         auc_rows += [{"label": b["name"], "value": b["auc"], "lo": (b["auc_ci"] or [None])[0],
                       "hi": (b["auc_ci"] or [None, None])[1], "cls": "bar-neutral", "value_text": f"{b['auc']:.3f}"}
                      for b in perf["baselines"]]
         refs = [(0.5, "chance (0.5)")]
         if model["auc_ceiling"] is not None:
             refs.append((model["auc_ceiling"], f"ceiling {model['auc_ceiling']:.3f}"))
-        charts["auc"] = hbar_chart(auc_rows, "Discrimination: model and baselines", "ROC AUC (bars: 95% CI where given)",
-                                   1.0, lambda v: f"{v:.2g}", refs=refs, whiskers=True)
+        if auc_rows:
+            charts["auc"] = hbar_chart(auc_rows, "Discrimination: model and baselines", "ROC AUC (bars: 95% CI where given)",
+                                       1.0, lambda v: f"{v:.2g}", refs=refs, whiskers=True)
         scores = cohort["scores"] or []
         if scores:
             rows = [{"label": s["id"], "value": s["match_rate"],

@@ -57,6 +57,7 @@ def patient_result(
     *,
     min_coverage: float = 0.9,
     prevalence: float | None = None,
+    notable_variants: list[dict] | None = None,
 ) -> dict[str, Any]:
     """Build one patient's result record.
 
@@ -73,6 +74,9 @@ def patient_result(
     min_coverage : float
         Below this fraction of model variants called, the result carries a
         warning that it should not be relied on.
+    notable_variants : list of dict, optional
+        ClinVar and rare damaging variants found; None when annotation is
+        not configured.
     """
     coverage = qc["coverage"]
     warnings: list[str] = []
@@ -81,8 +85,6 @@ def patient_result(
             f"Only {coverage['coverage']:.0%} of the model's {coverage['n_model_variants']} variants were "
             f"called in this VCF (minimum {min_coverage:.0%}); the risk estimate may be unreliable."
         )
-    if coverage["n_missing"]:
-        warnings.append(f"{coverage['n_missing']} model variants are absent from the VCF.")
     for w in qc["validation"].get("warnings", [])[:5]:
         warnings.append(f"Input warning: {w}")
     return {
@@ -94,12 +96,18 @@ def patient_result(
             "probability": scored["risk"],
             "interval": list(scored["risk_interval"]),
             "percentile": scored["percentile"],
+            "interval_level": scored.get("interval_level"),
             "prevalence": prevalence,
         },
         "cohort_distribution": cohort_distribution(cohort_risks),
         "drivers": list(scored["drivers"]),
-        "notable_variants": [],
-        "polygenic_scores": [],
+        # None = that stage is not configured (the report says so); [] = none found.
+        "notable_variants": notable_variants,
+        "polygenic_scores": [
+            {"id": s["id"], "value": s["value"], "percentile": None, "n_variants": s["n_variants"],
+             "n_matched": s["n_matched"], "match_rate": s["match_rate"]}
+            for s in coverage["polygenic_scores"]
+        ] if coverage.get("polygenic_scores") else None,
         "qc": {
             "call_rate": coverage["call_rate"],
             "model_variant_coverage": coverage["coverage"],

@@ -2,7 +2,7 @@
 
 A cohort, a handful of held-out patients and a reference panel are drawn from
 one coalescent simulation (msprime; optionally a stdpopsim demographic model)
-on GRCh38 chr21 coordinates with real A/C/G/T alleles. Disease status follows
+on GRCh38 chr21 coordinates with real A/C/G/T alleles (HKY mutations, Ti/Tv about 2). Disease status follows
 a liability-threshold model with known causal variants:
 
     liability = G_additive + G_burden + G_dominance + G_epistasis + G_gxage
@@ -123,6 +123,13 @@ class SimulationConfig:
         K; cases are people whose liability exceeds Phi^-1(1 - K).
     missing_rate : float
         Fraction of genotype calls set missing at random (``./.``).
+    pgs_gwas_n : int
+        The demo's "published" polygenic score (PGS Catalog format) has the
+        weights an external GWAS of this many people would estimate: each
+        causal variant's true effect plus sampling noise of variance
+        1 / (2 p q N); 0 writes no score file.
+    pgs_null_variants : int
+        Non-causal common variants in that score (weights: noise only).
     """
 
     seed: int = 42
@@ -149,6 +156,8 @@ class SimulationConfig:
     covariate_variance: float = 0.05
     prevalence: float = 0.1
     missing_rate: float = 0.001
+    pgs_gwas_n: int = 100_000
+    pgs_null_variants: int = 300
 
     @classmethod
     def from_dict(cls, values: dict[str, Any] | None) -> "SimulationConfig":
@@ -221,7 +230,9 @@ def _simulate_haplotypes(cfg: SimulationConfig, n_main: int, n_outlier: int) -> 
             random_seed=int(rng_anc),
         )
         pops = np.array([cfg.population] * n_main + [cfg.outlier_population] * n_outlier)
-    ts = msprime.sim_mutations(ts, rate=cfg.mutation_rate, random_seed=int(rng_mut))
+    # HKY with kappa 4 gives a genome-like Ti/Tv of about 2 (JC69 would give 0.5),
+    # and so the usual share of strand-ambiguous A/T and C/G SNPs.
+    ts = msprime.sim_mutations(ts, rate=cfg.mutation_rate, model=msprime.HKY(kappa=4.0), random_seed=int(rng_mut))
     log.info("coalescent simulation: %d people, %d sites over %d bp", ts.num_individuals, ts.num_sites, length)
 
     # Keep biallelic sites only (several mutations at one site can make 3+ alleles).
@@ -591,6 +602,10 @@ def simulate(
         ],
     )
 
+    pgs_info = None
+    if cfg.pgs_gwas_n > 0:
+        pgs_info = _write_pgs(outdir / "PGS_SIM_DEMO.txt", rng, geno, causal, effects, common, cohort_af, dos[:, cohort], components["additive"][cohort], cfg)
+
     gen_h2 = realised["genetic_total"]
     truth = {
         "label": SIMULATED_LABEL,
@@ -619,6 +634,7 @@ def simulate(
             for s in burden_sites
         ],
         "burden_effect_per_allele": burden_scale,
+        "pgs": pgs_info,
     }
     write_json(outdir / "truth.json", truth)
     log.info(
@@ -626,6 +642,46 @@ def simulate(
         truth["case_fraction"], cfg.prevalence, gen_h2, truth["auc_ceiling"],
     )
     return truth
+
+
+def _write_pgs(path, rng, geno: Genotypes, causal, effects, common, cohort_af, cohort_dos, additive, cfg) -> dict:
+    """Write a PGS Catalog format 2.0 scoring file with GWAS-like noisy weights.
+
+    Effect alleles are the ALT or the REF at random (with the weight's sign
+    turned accordingly), so matching must handle both orientations.
+    """
+    nulls = np.setdiff1d(common, causal)
+    nulls = np.sort(rng.choice(nulls, size=min(cfg.pgs_null_variants, len(nulls)), replace=False))
+    sites = np.concatenate([causal, nulls])
+    true = np.concatenate([effects, np.zeros(len(nulls))])
+    p = cohort_af[sites]
+    se = 1.0 / np.sqrt(2 * p * (1 - p) * cfg.pgs_gwas_n)
+    weights = true + rng.normal(0.0, se)
+    order = np.argsort(geno.positions[sites], kind="stable")
+    sites, weights = sites[order], weights[order]
+    flip = rng.random(len(sites)) < 0.5
+    # How much of the additive genetic value this score captures in the cohort.
+    score = weights @ cohort_dos[sites].astype(float)
+    r2 = float(np.corrcoef(score, additive)[0, 1] ** 2)
+    lines = [
+        "###PGS CATALOG SCORING FILE - see https://www.pgscatalog.org/downloads/#dl_ftp_scoring for additional information",
+        "#format_version=2.0",
+        "##POLYGENIC SCORE (PGS) INFORMATION",
+        "#pgs_id=PGS_SIM_DEMO",
+        f"#pgs_name=simulated GWAS of {cfg.pgs_gwas_n} people ({SIMULATED_LABEL})",
+        "#trait_reported=simulated demo disease",
+        "#genome_build=GRCh38",
+        f"#variants_number={len(sites)}",
+        "#weight_type=beta",
+        "chr_name\tchr_position\teffect_allele\tother_allele\teffect_weight",
+    ]
+    for s_, w, f in zip(sites, weights, flip):
+        ea, oa = (geno.refs[s_], geno.alts[s_]) if f else (geno.alts[s_], geno.refs[s_])
+        lines.append(f"21\t{geno.positions[s_]}\t{ea}\t{oa}\t{(-w if f else w):.6g}")
+    with atomic_output(path) as tmp:
+        tmp.write_text("\n".join(lines) + "\n")
+    return {"file": path.name, "pgs_id": "PGS_SIM_DEMO", "n_variants": int(len(sites)),
+            "gwas_n": cfg.pgs_gwas_n, "r2_with_additive_genetic_value": r2}
 
 
 def _clinvar_records(rng, geno: Genotypes, gene_at, burden_sites, cohort_af, maf, cfg) -> pd.DataFrame:
@@ -666,3 +722,33 @@ def _clinvar_records(rng, geno: Genotypes, gene_at, burden_sites, cohort_af, maf
             info += f";GENEINFO={gene}:{100000 + k}"
         out.append({"pos": int(geno.positions[s]), "ref": geno.refs[s], "alt": geno.alts[s], "id": str(9000000 + k), "info": info})
     return pd.DataFrame(out)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m genorisk.simulate``: simulate without Snakemake (benchmarks, notebooks)."""
+    import argparse
+
+    import yaml
+
+    from .runner import setup_logging
+
+    parser = argparse.ArgumentParser(prog="python -m genorisk.simulate", description=main.__doc__)
+    parser.add_argument("--config", help="YAML: a 'simulate' section (or the mapping itself)")
+    parser.add_argument("--patients", required=True, help="patient sheet TSV (patient_id, vcf, ...)")
+    parser.add_argument("--gene-model", required=True, help="Ensembl GFF3 of chr21")
+    parser.add_argument("--outdir", required=True)
+    args = parser.parse_args(argv)
+    setup_logging(None)
+    values = {}
+    if args.config:
+        data = yaml.safe_load(Path(args.config).read_text()) or {}
+        values = {k: v for k, v in data.get("simulate", data).items() if k != "outdir"}
+    sheet = pd.read_csv(args.patients, sep="\t", dtype=str, keep_default_na=False)
+    if "outlier" in sheet:
+        sheet["outlier"] = sheet["outlier"].str.lower().isin(["1", "true", "yes"])
+    simulate(SimulationConfig.from_dict(values), sheet, args.outdir, args.gene_model)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

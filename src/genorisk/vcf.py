@@ -17,46 +17,61 @@ so genorisk validates with a pass of its own before any stage reads genotypes:
 
 What is fatal and what is a warning follows the VCF 4.x specification, softened
 where widely used tools write something slightly off that loses no data (each
-such case is a warning in the report). The rules, in short:
+such case is a warning in the report). The peer-data corpus
+(``tests/data/peer-data``) pins every rule to real files. In short:
 
-Fatal (InputError): empty or headerless file, unknown compression (zlib),
-truncated BGZF (no EOF block or a block cut short), a last line without newline,
-bytes that are not UTF-8 (unless ``##fileEncoding`` says otherwise), a
-``##fileformat`` other than ``VCFv4.0``..``VCFv4.5``, meta lines that are not
-``##key=value``, ``##contig`` without ID, INFO/FORMAT definitions without ID,
-Number or Type or with an unknown Type, a ``#CHROM`` line that is not
-tab-separated or names fields wrongly, a FORMAT column without samples, empty or
-duplicated sample names, sample names with ``/``, ``\\``, ``<``, ``>``, control
-characters or equal to ``.``/``..``; in records: a wrong number of columns,
-CHROM with characters the specification forbids or looking like a chromosome
-spelled unconventionally (``chromosome1``), CHROM not among the ``##contig``
-lines when the header declares contigs, POS not a positive integer (0 only for
-breakends) or beyond the declared contig length, whitespace in ID, REF not made
-of A/C/G/T/N, ALT malformed (whitespace, empty allele, a single breakend whose
-base differs from REF), QUAL not a number, an empty FORMAT key, more
-sample sub-fields than FORMAT keys, a GT that is not ``[|/]a([|/]a)*`` with
-``a`` a number or ``.``, a GT allele index beyond the ALT count, FORMAT values of
-Number=A/R/G/n with the wrong count, an INFO Number=1 value with a comma, an
-INFO Number=A/R value of wrong count, an INFO Integer outside int32 or in the
-BCF-reserved range, an INFO Float that is not a number, a record duplicated
-(same CHROM, POS, REF, ALT as a neighbouring record), and, when ``genome_build``
-is given, ``##contig`` lengths that belong to another build.
+Fatal (InputError)
+    File: empty or headerless; raw zlib or unknown bytes; BGZF without its
+    end-of-file block or with a block cut short; compressed data that ends early;
+    bytes that are not UTF-8 (unless ``##fileEncoding`` names another encoding).
+    Header: ``##fileformat`` other than ``VCFv4.0`` .. ``VCFv4.5``; meta lines
+    that are not ``##key=value``; ``##contig`` without ID or with an invalid name
+    or length; INFO/FORMAT lines without ID, Number or Type, or with an unknown
+    Type; a ``#CHROM`` line that is not tab-separated or names its fields
+    wrongly; a FORMAT column without samples; empty or duplicated sample names,
+    or names with control characters; with ``genome_build``, ``##contig``
+    lengths of another build; ``require_samples`` names missing from the header.
+    Records: fewer than 8 columns or a sample-column count unlike the header's;
+    CHROM with characters a contig name may not have, spelled like
+    ``chromosome1``, or missing from the ``##contig`` lines when the header
+    declares any; POS not a positive integer (0 only for breakends); whitespace
+    in ID; REF not A/C/G/T/N; ALT with an empty or whitespace-containing allele,
+    a malformed ``<ID>`` or breakend; QUAL not a number; an empty FORMAT key;
+    more sample sub-fields than FORMAT keys; a GT that is not ``[|/]a([|/]a)*``
+    (``a`` a number or ``.``; VCF 4.4 phasing prefixes allowed) or that names an
+    allele beyond the ALT count; FORMAT Number=G values whose count does not fit
+    the alleles and the GT ploidy; INFO Number=1 values with commas (for numbers
+    and keys the specification defines); INFO Integers outside int32 or in the
+    BCF-reserved range (INFO/END may be 64-bit); INFO Floats that are not
+    numbers; a record identical to a neighbour at the same position.
 
-Warnings (listed once per kind, with the first line and how many records):
-plain gzip instead of BGZF is noted in ``compression`` only; bzip2 (htslib cannot
-read it); CRLF line ends; a non-UTF-8 ``##fileEncoding``; INFO/FORMAT Number
-values the specification does not define; INFO Number=G; invalid INFO/FORMAT ID
-names; INFO/FORMAT keys used but neither declared nor reserved by the
-specification; FILTER values not declared; empty INFO column; a non-Flag INFO key
-without value or an empty value; REF ``*``; ALT bases other than A/C/G/T/N;
-GT not the first FORMAT key; duplicated FORMAT keys; rows without sample columns
-in a file with samples; empty sample columns before VCFv4.5; contigs not in the
-configured build; mixed ``chr1``/``1`` naming.
+Warnings (listed once per kind, with the first line and how many more)
+    bzip2 (htslib cannot read it); CRLF line ends; a last line without newline
+    (the line is still checked in full, so a record cut mid-genotype fails);
+    ``##fileEncoding`` other than UTF-8; INFO/FORMAT Number values the
+    specification does not define; INFO Number=G; invalid key names
+    (``1000G_AF_ALL``); INFO/FORMAT keys used but neither declared nor reserved
+    by the specification; undeclared FILTER values; an empty INFO column; a
+    non-Flag INFO key without value or with an empty value; INFO String Number=1
+    values with commas (GATK's ``AS_RAW_*``); INFO Number=A/R and FORMAT
+    Number=A/R/n values of the wrong count; REF ``*``; ALT bases other than
+    A/C/G/T/N; GT naming an ALT allele when ALT is ``.``; GT not the first
+    FORMAT key; repeated FORMAT keys; rows without sample columns in a file with
+    samples; empty sample columns before VCFv4.5; POS beyond the ``##contig``
+    length; unsorted records (fatal with ``require_sorted``); contigs outside
+    the configured build; mixed ``chr1``/``1`` naming; an index older than its
+    data file. Plain gzip instead of BGZF is reported in ``compression`` only.
+
+Sample names: any name VCF allows is accepted except control characters (real
+files carry spaces, ``/`` and non-ASCII); names unusable as folder names are
+counted in ``counts["path_unsafe_sample_names"]`` and refused by
+:func:`safe_sample_name`, which every stage that builds a path from a sample
+name must use.
 
 Not checked (documented limits): FORMAT value types other than GT (counts are
-checked, types are not); duplicates that are not neighbours in an unsorted
-file; REF against a reference FASTA; BCF type encoding beyond what htslib
-checks (BCF records are re-checked as the text htslib formats from them).
+checked, types are not); duplicates that are not neighbours (unsorted files);
+REF against a reference FASTA; BCF beyond what the text htslib formats from each
+record shows (BCF records are re-checked as that text).
 """
 
 from __future__ import annotations
@@ -68,6 +83,8 @@ import io
 import math
 import os
 import re
+import shutil
+import subprocess
 import zlib
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
@@ -158,7 +175,8 @@ _GT_FIRST_RE = re.compile(r"(?:^|\t)([^:\t]*)")
 _BAD_SAMPLE_CHARS_RE = re.compile(r"[\x00-\x1f\x7f]")
 _SAFE_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 # A chromosome spelled in a way no annotation source or region syntax uses.
-_ODD_CHROMOSOME_RE = re.compile(r"(?:chromosome|chrom|chr_|Chr|CHR)_?([0-9]{1,2}|X|Y|M|MT)", re.I)
+# Only human chromosome numbers count, so chr23 of another species passes.
+_ODD_CHROMOSOME_RE = re.compile(r"(?:chromosome|chrom|chr)[_ ]?0?(?:[1-9]|1[0-9]|2[0-2]|X|Y|M|MT)", re.I)
 _PRIMARY_RE = re.compile(r"(?:chr)?([1-9]|1[0-9]|2[0-2]|X|Y|M|MT)")
 
 _INT32_MIN_VALID = -(2**31) + 8  # -2^31 .. -2^31+7 are reserved by BCF
@@ -179,14 +197,32 @@ _RESERVED_FORMAT = set(
 # Number and Type the specification gives reserved keys; used when a file uses
 # one without declaring it (so an undeclared PL is still counted).
 _RESERVED_INFO_DEFS = {
-    "AA": ("1", "String"), "AC": ("A", "Integer"), "AD": ("R", "Integer"), "AF": ("A", "Float"),
-    "AN": ("1", "Integer"), "DP": ("1", "Integer"), "END": ("1", "Integer"), "NS": ("1", "Integer"),
-    "SVTYPE": ("1", "String"), "DB": ("0", "Flag"), "H2": ("0", "Flag"), "H3": ("0", "Flag"),
-    "SOMATIC": ("0", "Flag"), "VALIDATED": ("0", "Flag"), "1000G": ("0", "Flag"), "IMPRECISE": ("0", "Flag"),
+    "AA": ("1", "String"),
+    "AC": ("A", "Integer"),
+    "AD": ("R", "Integer"),
+    "AF": ("A", "Float"),
+    "AN": ("1", "Integer"),
+    "DP": ("1", "Integer"),
+    "END": ("1", "Integer"),
+    "NS": ("1", "Integer"),
+    "SVTYPE": ("1", "String"),
+    "DB": ("0", "Flag"),
+    "H2": ("0", "Flag"),
+    "H3": ("0", "Flag"),
+    "SOMATIC": ("0", "Flag"),
+    "VALIDATED": ("0", "Flag"),
+    "1000G": ("0", "Flag"),
+    "IMPRECISE": ("0", "Flag"),
 }
 _RESERVED_FORMAT_DEFS = {
-    "AD": ("R", "Integer"), "DP": ("1", "Integer"), "GL": ("G", "Float"), "GP": ("G", "Float"),
-    "GQ": ("1", "Integer"), "PL": ("G", "Integer"), "PP": ("G", "Integer"), "HQ": ("2", "Integer"),
+    "AD": ("R", "Integer"),
+    "DP": ("1", "Integer"),
+    "GL": ("G", "Float"),
+    "GP": ("G", "Float"),
+    "GQ": ("1", "Integer"),
+    "PL": ("G", "Integer"),
+    "PP": ("G", "Integer"),
+    "HQ": ("2", "Integer"),
     "PS": ("1", "Integer"),
 }
 _INT64_MAX = 2**63 - 1  # INFO/END is a position, and positions may exceed 2^31 (htslib longrefs)
@@ -296,7 +332,11 @@ def safe_sample_name(name: str) -> str:
         why = f"contains {bad!r}"
     else:
         why = f"starts with {name[0]!r}"
-    raise InputError(None, f"sample name {name!r} {why}: only A-Z a-z 0-9 . _ - are allowed in names used as folder names, starting with a letter or digit", record="sample name")
+    raise InputError(
+        None,
+        f"sample name {name!r} {why}: only A-Z a-z 0-9 . _ - are allowed in names used as folder names, starting with a letter or digit",
+        record="sample name",
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -364,7 +404,9 @@ class _Warnings:
         return out
 
 
-_SIMPLE_CONTIG_RE = re.compile(r"##contig=<ID=([0-9A-Za-z!#$%&+./:;?@^_|~-][0-9A-Za-z!#$%&*+./:;=?@^_|~-]*),length=(\d+)>")
+_SIMPLE_CONTIG_RE = re.compile(
+    r"##contig=<ID=([0-9A-Za-z!#$%&+./:;?@^_|~-][0-9A-Za-z!#$%&*+./:;=?@^_|~-]*),length=(\d+)>"
+)
 
 
 def _parse_meta_line(text: str, where: str, path: str, header: _Header, warn: _Warnings) -> None:
@@ -415,13 +457,22 @@ def _parse_meta_line(text: str, where: str, path: str, header: _Header, warn: _W
         if typ not in _TYPES or (key == "FORMAT" and typ == "Flag"):
             raise InputError(path, f"##{key} {ident} has invalid Type={typ}", record=where)
         if not _NUMBER_RE.fullmatch(number):
-            warn.add(f"number:{key}:{ident}", f"{where}: ##{key} {ident} has invalid Number={number}; its values are not counted")
+            warn.add(
+                f"number:{key}:{ident}",
+                f"{where}: ##{key} {ident} has invalid Number={number}; its values are not counted",
+            )
             number = "."
         if key == "INFO" and number == "G":
-            warn.add(f"infoG:{ident}", f"{where}: ##INFO {ident} has Number=G, which the specification allows only for FORMAT; its values are not counted")
+            warn.add(
+                f"infoG:{ident}",
+                f"{where}: ##INFO {ident} has Number=G, which the specification allows only for FORMAT; its values are not counted",
+            )
             number = "."
         if not _TAG_NAME_RE.fullmatch(ident):
-            warn.add(f"tagname:{key}:{ident}", f"{where}: ##{key} ID {ident!r} is not a valid key name (letters, digits, _ and . not starting with a digit)")
+            warn.add(
+                f"tagname:{key}:{ident}",
+                f"{where}: ##{key} ID {ident!r} is not a valid key name (letters, digits, _ and . not starting with a digit)",
+            )
         table = header.info if key == "INFO" else header.format
         table[ident] = _Definition(number, typ)
 
@@ -434,7 +485,11 @@ def _parse_chrom_line(text: str, where: str, path: str, header: _Header) -> None
     if cols[:8] != _FIXED_COLUMNS:
         if len(cols) < 8 and " " in text:
             raise InputError(path, "the #CHROM line must be tab-separated (found spaces)", record=where)
-        raise InputError(path, f"the #CHROM line must start with {' '.join(_FIXED_COLUMNS)} separated by tabs; found {' | '.join(cols[:8])}", record=where)
+        raise InputError(
+            path,
+            f"the #CHROM line must start with {' '.join(_FIXED_COLUMNS)} separated by tabs; found {' | '.join(cols[:8])}",
+            record=where,
+        )
     if len(cols) == 8:
         return
     if cols[8] != "FORMAT":
@@ -446,7 +501,9 @@ def _parse_chrom_line(text: str, where: str, path: str, header: _Header) -> None
     seen: set[str] = set()
     for i, name in enumerate(samples, 1):
         if name == "" or name.strip() == "":
-            raise InputError(path, f"sample column {i} has an empty name (trailing tab or space in the #CHROM line?)", record=where)
+            raise InputError(
+                path, f"sample column {i} has an empty name (trailing tab or space in the #CHROM line?)", record=where
+            )
         if name in seen:
             raise InputError(path, f"sample name {name!r} appears twice in the #CHROM line", record=where)
         if _BAD_SAMPLE_CHARS_RE.search(name):
@@ -517,6 +574,7 @@ def _raw_lines(path: Path, compression: str) -> Iterator[bytes]:
 # ---------------------------------------------------------------------------
 
 
+@lru_cache(maxsize=64)
 def _gt_pattern(n_alleles: int, with_other_fields: bool) -> re.Pattern:
     """Regex for a whole tab-joined sample string whose GT alleles are < n_alleles.
 
@@ -524,11 +582,6 @@ def _gt_pattern(n_alleles: int, with_other_fields: bool) -> re.Pattern:
     the record to the exact per-sample check, which finds and names the problem
     (or accepts rarities such as the allele ``01``).
     """
-    return _gt_pattern_cached(n_alleles, with_other_fields)
-
-
-@lru_cache(maxsize=64)
-def _gt_pattern_cached(n_alleles: int, with_other_fields: bool) -> re.Pattern:
     allele = f"[0-{n_alleles - 1}.]"
     gt = rf"[|/]?{allele}(?:[|/]{allele})*"
     cell = rf"(?:{gt}(?::[^\t]*)?)?" if with_other_fields else rf"(?:{gt})?"
@@ -539,7 +592,7 @@ def _allele_lut(n_alleles: int) -> np.ndarray:
     """Byte lookup table: True for '.' and the digits 0 .. n_alleles-1 (n_alleles <= 10)."""
     lut = np.zeros(256, dtype=bool)
     lut[ord(".")] = True
-    lut[ord("0"):ord("0") + min(n_alleles, 10)] = True
+    lut[ord("0") : ord("0") + min(n_alleles, 10)] = True
     return lut
 
 
@@ -602,7 +655,6 @@ def _diploid_gt_fast(samples: str, n_samples: int, n_alleles: int) -> int | None
 
 _GT_SYNTAX_RE = re.compile(r"[|/]?(\d+|\.)((?:[|/](?:\d+|\.))*)")
 _GT_ALLELES_RE = re.compile(r"\d+|\.")
-_TRIPLOID_RE = re.compile(r"[|/][0-9.]+[|/]")
 
 
 def _expected_count(number: str, n_alleles: int, ploidy: int | None) -> int | None:
@@ -620,7 +672,9 @@ def _expected_count(number: str, n_alleles: int, ploidy: int | None) -> int | No
 
 
 class _Validator:
-    def __init__(self, path: Path, genome_build: str | None, require_samples, require_records: bool, require_sorted: bool = False):
+    def __init__(
+        self, path: Path, genome_build: str | None, require_samples, require_records: bool, require_sorted: bool = False
+    ):
         self.path = path
         self.spath = str(path)
         self.genome_build = genome_build
@@ -630,9 +684,18 @@ class _Validator:
         self.warn = _Warnings()
         self.counts: dict[str, int] = dict.fromkeys(
             [
-                "multiallelic_records", "symbolic_alleles", "breakend_alleles", "star_alleles",
-                "reference_blocks", "sites_only_records", "missing_gt_alleles", "haploid_calls",
-                "polyploid_calls", "same_position_records", "unsorted_records", "path_unsafe_sample_names",
+                "multiallelic_records",
+                "symbolic_alleles",
+                "breakend_alleles",
+                "star_alleles",
+                "reference_blocks",
+                "sites_only_records",
+                "missing_gt_alleles",
+                "haploid_calls",
+                "polyploid_calls",
+                "same_position_records",
+                "unsorted_records",
+                "path_unsafe_sample_names",
             ],
             0,
         )
@@ -641,10 +704,12 @@ class _Validator:
         self.chrom = None
         self.last_pos = -1
         self.same_pos_lines: dict[str, str] = {}
+        self.contig_ends: dict[str, list[int]] = {}  # first and last POS per contig (index probes)
         self.require_sorted = require_sorted
         self.ok_chroms: set[str] = set()
         self.format_cache: dict[str, tuple] = {}
         self.version_minor = 0
+        self.detected_build: str | None = None
 
     # -- header ----------------------------------------------------------
     def finish_header(self, where: str) -> None:
@@ -653,7 +718,11 @@ class _Validator:
         for name in self.require_samples:
             if name not in h.samples:
                 shown = ", ".join(h.samples[:10]) + (" ..." if len(h.samples) > 10 else "")
-                raise InputError(self.spath, f"sample {name!r} named in the sample sheet is not in this VCF (samples: {shown or 'none'})", record=where)
+                raise InputError(
+                    self.spath,
+                    f"sample {name!r} named in the sample sheet is not in this VCF (samples: {shown or 'none'})",
+                    record=where,
+                )
         for name in h.samples:
             if not _SAFE_NAME_RE.fullmatch(name):
                 self.counts["path_unsafe_sample_names"] += 1
@@ -662,24 +731,52 @@ class _Validator:
         self.detected_build = build
         if self.genome_build is not None:
             if self.genome_build not in KNOWN_BUILDS:
-                raise InputError(None, f"unknown genome build {self.genome_build!r} (known: {', '.join(KNOWN_BUILDS)})", record="genome_build")
+                raise InputError(
+                    None,
+                    f"unknown genome build {self.genome_build!r} (known: {', '.join(KNOWN_BUILDS)})",
+                    record="genome_build",
+                )
             if build is not None and build != self.genome_build:
-                raise InputError(self.spath, f"the ##contig lengths are those of {build} ({evidence}), but the pipeline is configured for {self.genome_build}: lift the file over or configure genome_build: {build}", record="header")
+                raise InputError(
+                    self.spath,
+                    f"the ##contig lengths are those of {build} ({evidence}), but the pipeline is configured for {self.genome_build}: lift the file over or configure genome_build: {build}",
+                    record="header",
+                )
             if build is None and evidence:
-                raise InputError(self.spath, f"the ##contig lengths match neither GRCh37 nor GRCh38 ({evidence}); configured build is {self.genome_build}", record="header")
+                raise InputError(
+                    self.spath,
+                    f"the ##contig lengths match neither GRCh37 nor GRCh38 ({evidence}); configured build is {self.genome_build}",
+                    record="header",
+                )
 
     # -- records ---------------------------------------------------------
     def check_chrom(self, chrom: str, where: str) -> None:
-        if not _CONTIG_NAME_RE.fullmatch(chrom) and not _SYMBOLIC_RE.fullmatch(chrom):  # "<ctg1>": VCF 4.1 assembly contig
-            raise InputError(self.spath, f"CHROM {chrom!r} contains characters a contig name may not have (whitespace, comma, quotes, brackets) or is empty", record=where)
+        if not _CONTIG_NAME_RE.fullmatch(chrom) and not _SYMBOLIC_RE.fullmatch(
+            chrom
+        ):  # "<ctg1>": VCF 4.1 assembly contig
+            raise InputError(
+                self.spath,
+                f"CHROM {chrom!r} contains characters a contig name may not have (whitespace, comma, quotes, brackets) or is empty",
+                record=where,
+            )
         if _ODD_CHROMOSOME_RE.fullmatch(chrom) and not _PRIMARY_RE.fullmatch(chrom):
-            raise InputError(self.spath, f"CHROM {chrom!r} is neither chrN nor N: rename contigs (e.g. bcftools annotate --rename-chrs) to the {self.genome_build or 'reference'} naming", record=where)
+            raise InputError(
+                self.spath,
+                f"CHROM {chrom!r} is neither chrN nor N: rename contigs (e.g. bcftools annotate --rename-chrs) to the {self.genome_build or 'reference'} naming",
+                record=where,
+            )
         if self.header.contigs and chrom not in self.header.contigs and not chrom.startswith("<"):
-            raise InputError(self.spath, f"CHROM {chrom!r} is not among the {len(self.header.contigs)} ##contig lines of the header", record=where)
+            raise InputError(
+                self.spath,
+                f"CHROM {chrom!r} is not among the {len(self.header.contigs)} ##contig lines of the header",
+                record=where,
+            )
         if self.genome_build is not None:
             table = _contig_table()[self.genome_build]
             if chrom not in table and not (_PRIMARY_RE.fullmatch(chrom)):
-                self.warn.add(f"notinbuild:{chrom}", f"{where}: contig {chrom!r} is not a {self.genome_build} sequence name")
+                self.warn.add(
+                    f"notinbuild:{chrom}", f"{where}: contig {chrom!r} is not a {self.genome_build} sequence name"
+                )
         self.ok_chroms.add(chrom)
 
     def record(self, line: str, where_line: str) -> None:
@@ -703,7 +800,9 @@ class _Validator:
         # REF
         if not _BASES_RE.fullmatch(ref):
             if ref == "*":
-                self.warn.add("refstar", f"{where}: REF is '*', which the specification does not allow (only A, C, G, T, N)")
+                self.warn.add(
+                    "refstar", f"{where}: REF is '*', which the specification does not allow (only A, C, G, T, N)"
+                )
             else:
                 raise InputError(spath, f"REF {ref[:40]!r} is not made of A, C, G, T, N", record=where)
         # ALT
@@ -738,10 +837,15 @@ class _Validator:
             return
         if n == 8:
             self.counts["sites_only_records"] += 1
-            self.warn.add("sitesonly", f"{where}: record has no FORMAT and sample columns although the file has {ns} samples; read as missing genotypes")
+            self.warn.add(
+                "sitesonly",
+                f"{where}: record has no FORMAT and sample columns although the file has {ns} samples; read as missing genotypes",
+            )
             return
         if n == 9:
-            raise InputError(spath, f"FORMAT column without sample columns; the header declares {ns} samples", record=where)
+            raise InputError(
+                spath, f"FORMAT column without sample columns; the header declares {ns} samples", record=where
+            )
         samples = fields[9]
         n_cells = samples.count("\t") + 1
         if n_cells != ns:
@@ -758,7 +862,9 @@ class _Validator:
                 self.counts["star_alleles"] += 1
             elif a.startswith("<"):
                 if not _SYMBOLIC_RE.fullmatch(a):
-                    raise InputError(self.spath, f"ALT allele {a[:60]!r} is not a valid symbolic allele <ID>", record=where)
+                    raise InputError(
+                        self.spath, f"ALT allele {a[:60]!r} is not a valid symbolic allele <ID>", record=where
+                    )
                 self.counts["symbolic_alleles"] += 1
                 if a in ("<*>", "<NON_REF>"):
                     self.counts["reference_blocks"] += 1
@@ -771,17 +877,23 @@ class _Validator:
                 self.counts["breakend_alleles"] += 1
                 has_bnd = True
             elif a == "" or any(c.isspace() for c in a) or a == ".":
-                raise InputError(self.spath, f"ALT {alt[:60]!r} has an empty or whitespace-containing allele", record=where)
+                raise InputError(
+                    self.spath, f"ALT {alt[:60]!r} has an empty or whitespace-containing allele", record=where
+                )
             elif _LETTERS_RE.fullmatch(a):
                 self.warn.add("altbase", f"{where}: ALT allele {a[:40]!r} has bases other than A, C, G, T, N")
             else:
-                raise InputError(self.spath, f"ALT allele {a[:60]!r} is not bases, '*', <ID> or a breakend", record=where)
+                raise InputError(
+                    self.spath, f"ALT allele {a[:60]!r} is not bases, '*', <ID> or a breakend", record=where
+                )
         return len(alleles) + 1, has_bnd
 
     def check_filter(self, filt: str, where: str) -> None:
         for f in filt.split(";"):
             if not f or " " in f:
-                raise InputError(self.spath, f"FILTER {filt!r} has an empty or whitespace-containing value", record=where)
+                raise InputError(
+                    self.spath, f"FILTER {filt!r} has an empty or whitespace-containing value", record=where
+                )
             if f not in self.header.filters:
                 self.warn.add(f"filter:{f}", f"{where}: FILTER {f!r} is not declared in the header")
 
@@ -822,12 +934,17 @@ class _Validator:
                 # Numbers and the keys the specification defines cannot hold a list;
                 # free-text String keys (GATK's AS_RAW_*) pack lists into one value.
                 if d.type != "String" or reserved or key in _RESERVED_INFO:
-                    raise InputError(self.spath, f"INFO {key} is Number=1 but has {len(parts)} comma-separated values", record=where)
+                    raise InputError(
+                        self.spath, f"INFO {key} is Number=1 but has {len(parts)} comma-separated values", record=where
+                    )
                 self.warn.add(f"info1:{key}", f"{where}: INFO {key} is declared Number=1 but its value has commas")
             if num in ("A", "R") and n_alleles > 1:
                 expected = n_alleles - 1 if num == "A" else n_alleles
                 if len(parts) != expected:
-                    self.warn.add(f"infocount:{key}", f"{where}: INFO {key} (Number={num}) has {len(parts)} values for {n_alleles - 1} ALT alleles")
+                    self.warn.add(
+                        f"infocount:{key}",
+                        f"{where}: INFO {key} (Number={num}) has {len(parts)} values for {n_alleles - 1} ALT alleles",
+                    )
             if d.type == "Integer":
                 for p in parts:
                     if p == ".":
@@ -836,7 +953,11 @@ class _Validator:
                         raise InputError(self.spath, f"INFO {key} value {p[:30]!r} is not an Integer", record=where)
                     v = int(p)
                     if (v > _INT32_MAX and not (key == "END" and v <= _INT64_MAX)) or v < _INT32_MIN_VALID:
-                        raise InputError(self.spath, f"INFO {key} value {p} is outside the 32-bit range VCF/BCF allow ({_INT32_MIN_VALID}..{_INT32_MAX})", record=where)
+                        raise InputError(
+                            self.spath,
+                            f"INFO {key} value {p} is outside the 32-bit range VCF/BCF allow ({_INT32_MIN_VALID}..{_INT32_MAX})",
+                            record=where,
+                        )
             elif d.type == "Float":
                 for p in parts:
                     if p != "." and not _FLOAT_RE.fullmatch(p):
@@ -853,6 +974,11 @@ class _Validator:
             self.last_pos = -1
             counts.setdefault(chrom, 0)
         counts[chrom] += 1
+        ends = self.contig_ends.get(chrom)
+        if ends is None:
+            self.contig_ends[chrom] = [pos, pos]
+        else:
+            ends[1] = pos
         if pos != self.last_pos:
             if pos < self.last_pos:
                 self.counts["unsorted_records"] += 1
@@ -869,7 +995,10 @@ class _Validator:
     def unsorted(self, what: str, where: str) -> None:
         if self.require_sorted:
             raise InputError(self.spath, f"records are not sorted: {what} (sort with bcftools sort)", record=where)
-        self.warn.add("unsorted", f"{where}: records are not sorted ({what}); indexing and region queries need bcftools sort, and duplicates are detected only between neighbours")
+        self.warn.add(
+            "unsorted",
+            f"{where}: records are not sorted ({what}); indexing and region queries need bcftools sort, and duplicates are detected only between neighbours",
+        )
 
     def format_plan(self, fmt: str, where: str) -> tuple:
         """Parse a FORMAT string once: (has_gt, n_keys, [(index, key, number)])."""
@@ -885,7 +1014,10 @@ class _Validator:
             if len(set(keys)) != len(keys):
                 self.warn.add(f"dupformat:{fmt}", f"{where}: FORMAT {fmt!r} repeats a key; the first one is used")
             if "GT" in keys and keys[0] != "GT":
-                self.warn.add("gtnotfirst", f"{where}: GT is not the first FORMAT key ({fmt}); the specification requires it first")
+                self.warn.add(
+                    "gtnotfirst",
+                    f"{where}: GT is not the first FORMAT key ({fmt}); the specification requires it first",
+                )
             counted = []
             seen = set()
             for i, k in enumerate(keys):
@@ -902,6 +1034,8 @@ class _Validator:
                 if k != "GT" and (d.number in ("A", "R", "G") or d.number.isdigit()) and d.type != "Flag":
                     counted.append((i, k, d.number))
             plan = (keys[0] == "GT", len(keys), counted)
+        if len(self.format_cache) > 1000:
+            self.format_cache.clear()  # keep memory bounded on files with ever-changing FORMATs
         self.format_cache[fmt] = plan
         return plan
 
@@ -928,10 +1062,18 @@ class _Validator:
         if has_gt and not gt_ok:
             self.check_cells(samples, n_keys, counted, n_alleles, alt, where, gt_index=0)
             return
-        if n_keys == 1 and has_gt and "\t\t" not in samples and not samples.endswith("\t") and not samples.startswith("\t"):
-            return
+        if (
+            n_keys == 1
+            and ":" not in samples
+            and "\t\t" not in samples
+            and not samples.endswith("\t")
+            and not samples.startswith("\t")
+        ):
+            return  # GT only, no empty cells: nothing more to check
         if not self._cells_ok(samples, ns, n_keys, counted, n_alleles, alt, has_gt):
-            self.check_cells(samples, n_keys, counted, n_alleles, alt, where, gt_index=0 if has_gt else None, count_gt=False)
+            self.check_cells(
+                samples, n_keys, counted, n_alleles, alt, where, gt_index=0 if has_gt else None, count_gt=False
+            )
 
     def _cells_ok(self, samples: str, ns: int, n_keys: int, counted, n_alleles: int, alt: str, has_gt: bool) -> bool:
         """Vectorised sub-field check of a whole record's sample columns.
@@ -1012,24 +1154,43 @@ class _Validator:
             elif k > 2:
                 self.counts["polyploid_calls"] += 1
 
-    def check_cells(self, samples: str, n_keys: int, counted, n_alleles: int, alt: str, where: str, *, gt_index: int | None, count_gt: bool = True) -> None:
+    def check_cells(
+        self,
+        samples: str,
+        n_keys: int,
+        counted,
+        n_alleles: int,
+        alt: str,
+        where: str,
+        *,
+        gt_index: int | None,
+        count_gt: bool = True,
+    ) -> None:
         """Exact per-sample check (the slow path): names the sample and the value."""
         names = self.header.samples
         empty_ok = self.version_minor >= 5
         for name, cell in zip(names, samples.split("\t")):
             if cell == "":
                 if not empty_ok:
-                    self.warn.add("emptycell", f"{where}: sample {name!r} has an empty column (should be '.'); read as missing")
+                    self.warn.add(
+                        "emptycell", f"{where}: sample {name!r} has an empty column (should be '.'); read as missing"
+                    )
                 continue
             sub = cell.split(":")
             if len(sub) > n_keys:
-                raise InputError(self.spath, f"sample {name!r} has {len(sub)} values for {n_keys} FORMAT keys", record=where)
+                raise InputError(
+                    self.spath, f"sample {name!r} has {len(sub)} values for {n_keys} FORMAT keys", record=where
+                )
             ploidy = None
             if gt_index is not None:
                 gt = sub[0]
                 m = _GT_SYNTAX_RE.fullmatch(gt)
                 if m is None:
-                    raise InputError(self.spath, f"sample {name!r}: GT {gt[:30]!r} is not alleles (numbers or '.') separated by / or |", record=where)
+                    raise InputError(
+                        self.spath,
+                        f"sample {name!r}: GT {gt[:30]!r} is not alleles (numbers or '.') separated by / or |",
+                        record=where,
+                    )
                 alleles = _GT_ALLELES_RE.findall(gt)
                 ploidy = len(alleles)
                 for a in alleles:
@@ -1038,9 +1199,15 @@ class _Validator:
                             self.counts["missing_gt_alleles"] += 1
                     elif int(a) >= n_alleles:
                         if alt == ".":
-                            self.warn.add("altdotgt", f"{where}: sample {name!r}: GT {gt} names an ALT allele but ALT is '.'")
+                            self.warn.add(
+                                "altdotgt", f"{where}: sample {name!r}: GT {gt} names an ALT allele but ALT is '.'"
+                            )
                             continue
-                        raise InputError(self.spath, f"sample {name!r}: GT {gt} uses allele {int(a)} but the record has {n_alleles - 1} ALT allele(s)", record=where)
+                        raise InputError(
+                            self.spath,
+                            f"sample {name!r}: GT {gt} uses allele {int(a)} but the record has {n_alleles - 1} ALT allele(s)",
+                            record=where,
+                        )
                 if count_gt:
                     if ploidy == 1 and gt != ".":
                         self.counts["haploid_calls"] += 1
@@ -1059,9 +1226,17 @@ class _Validator:
                     continue
                 got = value.count(",") + 1
                 if got != expected and number != "G":
-                    self.warn.add(f"fmtcount:{key}", f"{where}: sample {name!r}: FORMAT {key} (Number={number}) has {got} values, expected {expected}")
+                    self.warn.add(
+                        f"fmtcount:{key}",
+                        f"{where}: sample {name!r}: FORMAT {key} (Number={number}) has {got} values, expected {expected}",
+                    )
                 elif got != expected:
-                    raise InputError(self.spath, f"sample {name!r}: FORMAT {key} (Number={number}) has {got} values, expected {expected} for {n_alleles} alleles" + (f" and ploidy {ploidy}" if number == "G" else ""), record=where)
+                    raise InputError(
+                        self.spath,
+                        f"sample {name!r}: FORMAT {key} (Number={number}) has {got} values, expected {expected} for {n_alleles} alleles"
+                        + (f" and ploidy {ploidy}" if number == "G" else ""),
+                        record=where,
+                    )
 
     def report(self, compression: str) -> ValidationReport:
         if self.require_records and self.n_records == 0:
@@ -1101,7 +1276,9 @@ def _validate_text(v: _Validator, compression: str) -> None:
                 # Most writers end every line with a newline; its absence on the last
                 # line hints at truncation. The line is still checked in full (a cut
                 # record fails its column or GT checks), so this is a warning.
-                v.warn.add("nonewline", f"{where}: last line has no newline at the end (truncated file?); read as complete")
+                v.warn.add(
+                    "nonewline", f"{where}: last line has no newline at the end (truncated file?); read as complete"
+                )
                 raw += b"\n"
             if raw.endswith(b"\r\n"):
                 raw = raw[:-2]
@@ -1113,14 +1290,20 @@ def _validate_text(v: _Validator, compression: str) -> None:
             try:
                 line = raw.decode(encoding)
             except UnicodeDecodeError as err:
-                raise InputError(spath, f"byte {err.start + 1} is not valid {encoding} text ({raw[err.start:err.start + 1]!r}); VCF must be UTF-8", record=where) from None
+                raise InputError(
+                    spath,
+                    f"byte {err.start + 1} is not valid {encoding} text ({raw[err.start:err.start + 1]!r}); VCF must be UTF-8",
+                    record=where,
+                ) from None
             if in_header:
                 if lineno == 1:
                     if not line.startswith("##fileformat="):
                         raise InputError(spath, "not a VCF: the first line must be ##fileformat=VCFv4.x", record=where)
-                    value = line[len("##fileformat="):].rstrip()
+                    value = line[len("##fileformat=") :].rstrip()
                     if not _FILEFORMAT_RE.fullmatch(value):
-                        raise InputError(spath, f"unsupported ##fileformat {value!r} (expected VCFv4.0 .. VCFv4.5)", record=where)
+                        raise InputError(
+                            spath, f"unsupported ##fileformat {value!r} (expected VCFv4.0 .. VCFv4.5)", record=where
+                        )
                     h.file_format = value
                     continue
                 if line.startswith("##"):
@@ -1132,12 +1315,24 @@ def _validate_text(v: _Validator, compression: str) -> None:
                     in_header = False
                     v.finish_header(where)
                     continue
-                raise InputError(spath, "header ends without a #CHROM line" if not line.startswith("#") else f"header line must start with ## or be the #CHROM line: {line[:60]!r}", record=where)
+                raise InputError(
+                    spath,
+                    (
+                        "header ends without a #CHROM line"
+                        if not line.startswith("#")
+                        else f"header line must start with ## or be the #CHROM line: {line[:60]!r}"
+                    ),
+                    record=where,
+                )
             if not line or line.startswith("#"):
-                raise InputError(spath, "empty line in the body" if not line else "'#' line after the #CHROM line", record=where)
+                raise InputError(
+                    spath, "empty line in the body" if not line else "'#' line after the #CHROM line", record=where
+                )
             v.record(line, where)
     except (EOFError, zlib.error, OSError) as err:
-        raise InputError(spath, f"compressed data is truncated or corrupt after line {lineno} ({err})", record=f"line {lineno + 1}") from None
+        raise InputError(
+            spath, f"compressed data is truncated or corrupt after line {lineno} ({err})", record=f"line {lineno + 1}"
+        ) from None
     if lineno == 0 or (lineno == 1 and not h.file_format):
         raise InputError(spath, "file has no VCF header")
     if in_header:
@@ -1150,13 +1345,13 @@ def _validate_bcf(v: _Validator) -> None:
     spath = v.spath
     try:
         vcf = cyvcf2.VCF(spath, lazy=True)
-    except (OSError, Exception) as err:  # cyvcf2 raises plain Exception for some headers
+    except Exception as err:  # cyvcf2 raises OSError, or plain Exception for some headers
         raise InputError(spath, f"cannot open BCF: {err}") from None
     h = v.header
     lines = vcf.raw_header.rstrip("\n").split("\n")
     if not lines or not lines[0].startswith("##fileformat="):
         raise InputError(spath, "BCF header lacks ##fileformat", record="header")
-    h.file_format = lines[0][len("##fileformat="):]
+    h.file_format = lines[0][len("##fileformat=") :]
     if not _FILEFORMAT_RE.fullmatch(h.file_format):
         raise InputError(spath, f"unsupported ##fileformat {h.file_format!r}", record="header")
     for i, line in enumerate(lines[1:], 2):
@@ -1175,12 +1370,22 @@ def _validate_bcf(v: _Validator) -> None:
     except InputError:
         raise
     except Exception as err:
-        raise InputError(spath, f"BCF is truncated or corrupt after {n} records ({err})", record=f"record {n + 1}") from None
+        raise InputError(
+            spath, f"BCF is truncated or corrupt after {n} records ({err})", record=f"record {n + 1}"
+        ) from None
     finally:
         vcf.close()
 
 
-def validate_vcf(path: str | os.PathLike, *, genome_build: str | None = "GRCh38", require_samples: Iterable[str] | None = None, require_records: bool = False, require_sorted: bool = False, check_index: bool = True) -> ValidationReport:
+def validate_vcf(
+    path: str | os.PathLike,
+    *,
+    genome_build: str | None = "GRCh38",
+    require_samples: Iterable[str] | None = None,
+    require_records: bool = False,
+    require_sorted: bool = False,
+    check_index: bool = True,
+) -> ValidationReport:
     """Validate a VCF/BCF file in one streaming pass; return what was found.
 
     Parameters
@@ -1237,7 +1442,10 @@ def validate_vcf(path: str | os.PathLike, *, genome_build: str | None = "GRCh38"
         for suffix in (".tbi", ".csi"):
             idx = Path(str(path) + suffix)
             if idx.exists():
-                report.warnings.extend(validate_index(idx, path, records_per_contig=report.records_per_contig))
+                probes = [(c, p) for c, ends in v.contig_ends.items() for p in ends]
+                report.warnings.extend(
+                    validate_index(idx, path, records_per_contig=report.records_per_contig, probes=probes)
+                )
                 report.index = str(idx)
                 break
     return report
@@ -1248,14 +1456,41 @@ def validate_vcf(path: str | os.PathLike, *, genome_build: str | None = "GRCh38"
 # ---------------------------------------------------------------------------
 
 
-def validate_index(index_path: str | os.PathLike, data_path: str | os.PathLike | None = None, *, records_per_contig: dict[str, int] | None = None) -> list[str]:
+def _index_record_counts(data_path: Path, index_path: Path) -> dict[str, int] | None:
+    """Records per contig as the index itself records them (``bcftools index
+    --stats`` reads the index only), or None when bcftools or the statistics
+    are not available."""
+    if shutil.which("bcftools") is None:
+        return None
+    proc = subprocess.run(
+        ["bcftools", "index", "--stats", f"{data_path}##idx##{index_path}"], capture_output=True, text=True
+    )
+    if proc.returncode != 0:
+        return None
+    counts = {}
+    for line in proc.stdout.splitlines():
+        name, _length, n = line.split("\t")
+        counts[name] = int(n)
+    return counts
+
+
+def validate_index(
+    index_path: str | os.PathLike,
+    data_path: str | os.PathLike | None = None,
+    *,
+    records_per_contig: dict[str, int] | None = None,
+    probes: list[tuple[str, int]] | None = None,
+) -> list[str]:
     """Check that a ``.tbi``/``.csi`` index belongs to its data file.
 
     ``data_path`` defaults to ``index_path`` without its suffix. The index must be
     a BGZF-compressed TBI or CSI; the data file must be BGZF (or BCF); the index
-    must name exactly the contigs that have records and return, for each, as many
+    must name exactly the contigs that have records, return for each as many
     records as the data file holds (``records_per_contig``, from
-    :func:`validate_vcf`, or counted here). Returns warnings (an index older
+    :func:`validate_vcf`, or counted here), and find the first and last record
+    of each contig by a region query (``probes``: ``(CHROM, POS)`` pairs, from
+    :func:`validate_vcf`, or taken here); an index of another file with the
+    same contigs fails the region queries. Returns warnings (an index older
     than its data file is a warning: htslib also only warns, and the record
     counts above catch a changed file); raises InputError when the index does
     not belong to the file.
@@ -1284,21 +1519,41 @@ def validate_index(index_path: str | os.PathLike, data_path: str | os.PathLike |
         warnings.append(f"{index_path}: index is older than {data_path.name}; checked it against the data anyway")
     try:
         with pysam.VariantFile(str(data_path), index_filename=str(index_path)) as vf:
-            if records_per_contig is None:
-                records_per_contig = {}
+            if records_per_contig is None or probes is None:
+                records_per_contig, ends = {}, {}
                 for rec in vf.fetch():
                     records_per_contig[rec.chrom] = records_per_contig.get(rec.chrom, 0) + 1
+                    ends.setdefault(rec.chrom, [rec.pos, rec.pos])[1] = rec.pos
+                probes = [(c, p) for c, e in ends.items() for p in e]
             index_names = set(vf.index.keys()) if vf.index is not None else set()
+            index_counts = _index_record_counts(data_path, index_path) or {}
             for chrom, expected in records_per_contig.items():
                 if chrom not in index_names:
-                    raise InputError(index_path, f"index does not belong to {data_path.name}: it has no entry for contig {chrom!r} ({expected} records)")
-                got = sum(1 for _ in vf.fetch(chrom))
+                    raise InputError(
+                        index_path,
+                        f"index does not belong to {data_path.name}: it has no entry for contig {chrom!r} ({expected} records)",
+                    )
+                got = index_counts.get(chrom)
+                if got is None:  # no statistics in the index: count with a region query
+                    got = sum(1 for _ in vf.fetch(chrom))
                 if got != expected:
-                    raise InputError(index_path, f"index does not belong to {data_path.name}: it finds {got} records on {chrom}, the file has {expected}")
+                    raise InputError(
+                        index_path,
+                        f"index does not belong to {data_path.name}: it finds {got} records on {chrom}, the file has {expected}",
+                    )
+            for chrom, pos in probes:
+                if not any(rec.pos == pos for rec in vf.fetch(chrom, pos - 1, pos)):
+                    raise InputError(
+                        index_path,
+                        f"index does not belong to {data_path.name}: a region query for {chrom}:{pos} misses the record there",
+                    )
             extra = [c for c in index_names if records_per_contig.get(c, 0) == 0]
             for chrom in extra:
                 if next(iter(vf.fetch(chrom)), None) is not None:
-                    raise InputError(index_path, f"index does not belong to {data_path.name}: it finds records on {chrom!r}, which the file does not have")
+                    raise InputError(
+                        index_path,
+                        f"index does not belong to {data_path.name}: it finds records on {chrom!r}, which the file does not have",
+                    )
     except InputError:
         raise
     except (OSError, ValueError) as err:

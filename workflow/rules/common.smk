@@ -27,6 +27,7 @@ SIM_FILES = (
         "truth": f"{SIM_DIR}/truth.json",
         "clinvar": f"{SIM_DIR}/clinvar.simulated.vcf.gz",
         "popfreq": f"{SIM_DIR}/popfreq.simulated.vcf.gz",
+        "pgs": f"{SIM_DIR}/PGS_SIM_DEMO.txt",
     }
     if SIM
     else {}
@@ -98,12 +99,20 @@ DEFAULT_RESOURCES = {
     "train_model": {"threads": 2, "mem_mb": 4000, "runtime": 60},
     "patient_features": {"threads": 1, "mem_mb": 1000, "runtime": 20},
     "score_patients": {"threads": 1, "mem_mb": 2000, "runtime": 20},
+    "patient_reports": {"threads": 1, "mem_mb": 1000, "runtime": 30},
 }
 
 
 def res(rule, key):
-    """Resource ``key`` of ``rule``: config ``resources: {rule: {key: ...}}`` wins."""
-    return config["resources"].get(rule, {}).get(key, DEFAULT_RESOURCES[rule][key])
+    """Resource ``key`` of ``rule``: config ``resources: {rule: {key: ...}}`` wins.
+
+    Memory and run time grow with each retry (``--retries``), so a job killed
+    for exceeding them is resubmitted with more.
+    """
+    value = config["resources"].get(rule, {}).get(key, DEFAULT_RESOURCES[rule][key])
+    if key in ("mem_mb", "runtime"):
+        return lambda wildcards, attempt: value * attempt
+    return value
 
 
 def all_outputs():
@@ -111,5 +120,5 @@ def all_outputs():
         f"{OUTDIR}/qc/cohort.validation.json",
         f"{OUTDIR}/model/metrics.json",
     ]
-    outs += expand(f"{OUTDIR}/patients/batches/{{batch}}/results.json", batch=BATCHES)
+    outs += expand(f"{OUTDIR}/patients/batches/{{batch}}/reports.json", batch=BATCHES)
     return outs

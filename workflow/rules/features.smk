@@ -7,24 +7,26 @@ rule cohort_features:
         vcf=config["cohort"]["vcf"],
         phenotypes=config["cohort"]["phenotypes"],
         validation=rules.validate_cohort.output.report,
+        scores=config["scores"],
     output:
         features=f"{OUTDIR}/features/cohort.parquet",
         schema=f"{OUTDIR}/features/feature_schema.json",
-    params:
-        min_maf=config["features"]["min_maf"],
-        min_call_rate=config["features"]["min_call_rate"],
-        chunk_size=config["features"]["chunk_size"],
-        covariates=COVARIATES,
     log:
         f"{OUTDIR}/logs/cohort_features.log",
     benchmark:
         f"{OUTDIR}/benchmarks/cohort_features.tsv"
+    conda:
+        "../../envs/genorisk.yaml"
     threads: res("cohort_features", "threads")
     resources:
         mem_mb=res("cohort_features", "mem_mb"),
         runtime=res("cohort_features", "runtime"),
-    conda:
-        "../../envs/genorisk.yaml"
+    params:
+        min_maf=config["features"]["min_maf"],
+        min_call_rate=config["features"]["min_call_rate"],
+        chunk_size=config["features"]["chunk_size"],
+        min_match_rate=config["features"]["min_match_rate"],
+        covariates=COVARIATES,
     script:
         "../../scripts/cohort_features.py"
 
@@ -36,18 +38,18 @@ rule patient_features:
     output:
         features=f"{OUTDIR}/patients/batches/{{batch}}/features.parquet",
         qc=f"{OUTDIR}/patients/batches/{{batch}}/qc.json",
-    params:
-        patients=batch_patients,
-        genome_build=config["genome_build"],
     log:
         f"{OUTDIR}/logs/patient_features/{{batch}}.log",
     benchmark:
         f"{OUTDIR}/benchmarks/patient_features/{{batch}}.tsv"
+    conda:
+        "../../envs/genorisk.yaml"
     threads: res("patient_features", "threads")
     resources:
         mem_mb=res("patient_features", "mem_mb"),
         runtime=res("patient_features", "runtime"),
-    conda:
-        "../../envs/genorisk.yaml"
+    params:
+        patients=batch_patients,
+        genome_build=config["genome_build"],
     script:
         "../../scripts/patient_features.py"

@@ -15,18 +15,17 @@ rule train_model:
         metrics=f"{OUTDIR}/model/metrics.json",
         card=f"{OUTDIR}/model/model_card.json",
         card_md=f"{OUTDIR}/model/model_card.md",
-    params:
-        model=config["model"],
-        outdir=f"{OUTDIR}/model",
     log:
         f"{OUTDIR}/logs/train_model.log",
     benchmark:
         f"{OUTDIR}/benchmarks/train_model.tsv"
+    conda:
+        "../../envs/genorisk.yaml"
     threads: res("train_model", "threads")
     resources:
         mem_mb=res("train_model", "mem_mb"),
         runtime=res("train_model", "runtime"),
-    conda:
-        "../../envs/genorisk.yaml"
+    params:
+        model=config["model"],
     script:
         "../../scripts/train_model.py"

@@ -7,17 +7,17 @@ rule validate_cohort:
         vcf=config["cohort"]["vcf"],
     output:
         report=f"{OUTDIR}/qc/cohort.validation.json",
-    params:
-        genome_build=config["genome_build"],
     log:
         f"{OUTDIR}/logs/validate_cohort.log",
     benchmark:
         f"{OUTDIR}/benchmarks/validate_cohort.tsv"
+    conda:
+        "../../envs/genorisk.yaml"
     threads: res("validate_cohort", "threads")
     resources:
         mem_mb=res("validate_cohort", "mem_mb"),
         runtime=res("validate_cohort", "runtime"),
-    conda:
-        "../../envs/genorisk.yaml"
+    params:
+        genome_build=config["genome_build"],
     script:
         "../../scripts/validate_vcf.py"

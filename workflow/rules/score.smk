@@ -9,19 +9,17 @@ rule score_patients:
         card=rules.train_model.output.card,
     output:
         results=f"{OUTDIR}/patients/batches/{{batch}}/results.json",
-    params:
-        patients=batch_patients,
-        model_dir=f"{OUTDIR}/model",
-        patients_dir=f"{OUTDIR}/patients",
     log:
         f"{OUTDIR}/logs/score_patients/{{batch}}.log",
     benchmark:
         f"{OUTDIR}/benchmarks/score_patients/{{batch}}.tsv"
+    conda:
+        "../../envs/genorisk.yaml"
     threads: res("score_patients", "threads")
     resources:
         mem_mb=res("score_patients", "mem_mb"),
         runtime=res("score_patients", "runtime"),
-    conda:
-        "../../envs/genorisk.yaml"
+    params:
+        patients=batch_patients,
     script:
         "../../scripts/score_patients.py"

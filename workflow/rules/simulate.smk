@@ -11,22 +11,28 @@ if SIM:
             phenotypes=SIM_FILES["phenotypes"],
             truth=SIM_FILES["truth"],
             clinvar=SIM_FILES["clinvar"],
+            clinvar_tbi=SIM_FILES["clinvar"] + ".tbi",
             popfreq=SIM_FILES["popfreq"],
+            popfreq_tbi=SIM_FILES["popfreq"] + ".tbi",
             patients_truth=f"{SIM_DIR}/patients_truth.tsv",
             cohort_truth=f"{SIM_DIR}/cohort_truth.tsv",
+            pgs=SIM_FILES["pgs"],
             patient_vcfs=_simulated_patient_vcfs(config["patients"]["sheet"]),
-        params:
-            simulation={k: v for k, v in SIM.items() if k != "outdir"},
-            outdir=SIM_DIR,
+            # Declared so Snakemake touches them with the VCFs (else they look older).
+            patient_tbis=[
+                f"{v}.tbi" for v in _simulated_patient_vcfs(config["patients"]["sheet"])
+            ],
         log:
             f"{OUTDIR}/logs/simulate_demo.log",
         benchmark:
             f"{OUTDIR}/benchmarks/simulate_demo.tsv"
+        conda:
+            "../../envs/genorisk.yaml"
         threads: res("simulate_demo", "threads")
         resources:
             mem_mb=res("simulate_demo", "mem_mb"),
             runtime=res("simulate_demo", "runtime"),
-        conda:
-            "../../envs/genorisk.yaml"
+        params:
+            simulation={k: v for k, v in SIM.items() if k != "outdir"},
         script:
             "../../scripts/simulate_demo.py"

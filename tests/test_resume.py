@@ -1,0 +1,74 @@
+"""Killed mid-run and resumed, the workflow ends with the outputs of an uninterrupted run."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO, SNAKEMAKE, prepare_workdir, run_snakemake
+
+pytestmark = pytest.mark.slow
+
+# Outputs that must be byte-identical; model_card.json is compared without its
+# documented "created" timestamp.
+COMPARED = [
+    "results/features/cohort.parquet",
+    "results/model/model.ubj",
+    "results/model/metrics.json",
+    "results/model/calibrator.json",
+    "results/model/cohort_risks.json",
+    "results/patients/batches/b00000/results.json",
+    "results/patients/batches/b00001/results.json",
+    "results/patients/P2/report.json",
+    "results/patients/P2/report.html",
+]
+
+
+def kill_when_started(workdir: Path, rule: str, delay: float, timeout: float = 900) -> None:
+    """Start the workflow, SIGKILL its whole process group ``delay`` s after ``rule`` starts."""
+    log = workdir / "results" / "logs" / f"{rule}.log"
+    proc = subprocess.Popen(
+        [SNAKEMAKE, "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
+         "--configfile", str(workdir / "config.yaml"), "--cores", "2"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )
+    deadline = time.monotonic() + timeout
+    try:
+        while not (log.exists() and "started" in log.read_text()):
+            if proc.poll() is not None:
+                raise AssertionError(f"workflow ended (exit {proc.returncode}) before rule {rule} started")
+            if time.monotonic() > deadline:
+                raise AssertionError(f"rule {rule} did not start within {timeout} s")
+            time.sleep(0.2)
+        time.sleep(delay)
+        assert proc.poll() is None, f"workflow finished before it could be killed during {rule}"
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+def assert_same_outputs(a: Path, b: Path) -> None:
+    for rel in COMPARED:
+        assert (a / rel).read_bytes() == (b / rel).read_bytes(), f"{rel} differs"
+    cards = [json.loads((d / "results/model/model_card.json").read_text()) for d in (a, b)]
+    for card in cards:
+        card.pop("created")
+    assert cards[0] == cards[1]
+
+
+def test_killed_during_training_then_resumed_matches_uninterrupted(local_demo, tmp_path):
+    workdir = prepare_workdir(tmp_path / "killed")
+    kill_when_started(workdir, "train_model", delay=1.0)
+    # The killed job left no model that a rerun would trust.
+    assert not (workdir / "results/model/model_card.json").exists()
+    proc = run_snakemake(workdir, "--rerun-incomplete")
+    assert "train_model" in proc.stdout + proc.stderr
+    assert not list((workdir / "results").rglob(".*.tmp*")), "temporary files left behind after the rerun"
+    assert_same_outputs(workdir, local_demo)

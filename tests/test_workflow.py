@@ -1,0 +1,109 @@
+"""End to end: the Snakemake workflow on a small simulated config, and its reruns."""
+
+from __future__ import annotations
+
+import json
+import re
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import REPO, SNAKEMAKE, run_snakemake, write_sheet
+
+pytestmark = pytest.mark.slow
+
+
+def planned_jobs(proc: subprocess.CompletedProcess) -> dict[str, int]:
+    """Job counts from Snakemake's dry-run 'Job stats' table."""
+    text = proc.stdout + proc.stderr
+    table = text.split("Job stats:")[-1] if "Job stats:" in text else ""
+    return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, flags=re.M) if m.group(1) != "total"}
+
+
+@pytest.fixture
+def demo_run(local_demo):
+    """The session's local run; the rerun tests only dry-run and restore what they change."""
+    return local_demo
+
+
+def test_demo_runs_end_to_end(demo_run):
+    out = demo_run / "results"
+    for f in ["qc/cohort.validation.json", "features/cohort.parquet", "features/feature_schema.json",
+              "model/model.ubj", "model/metrics.json", "model/model_card.json", "model/calibrator.json"]:
+        assert (out / f).stat().st_size > 0, f
+    assert not list(out.rglob("*.tmp*")), "temporary files left behind"
+    metrics = json.loads((out / "model/metrics.json").read_text())
+    assert 0.5 < metrics["model"]["roc_auc"]["estimate"] <= 1.0
+    assert metrics["truth"]["auc_ceiling"] > metrics["model"]["roc_auc"]["estimate"] - 0.05
+    schema = json.loads((out / "features/feature_schema.json").read_text())
+    kinds = {f["kind"] for f in schema["features"]}
+    assert {"dosage", "pgs", "covariate"} <= kinds
+    # Model stored as XGBoost UBJSON, not pickle.
+    assert (out / "model/model.ubj").read_bytes()[:1] == b"{"
+
+
+def test_each_patient_gets_a_result(demo_run):
+    out = demo_run / "results/patients"
+    batches = sorted(p.name for p in (out / "batches").iterdir())
+    assert batches == ["b00000", "b00001"]  # batch_size 2, 3 patients
+    for pid in ["P1", "P2", "P3"]:
+        folder = out / pid
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+        result = json.loads((folder / "result.json").read_text())
+        assert stat.S_IMODE((folder / "result.json").stat().st_mode) == 0o600
+        assert result["patient_id"] == pid and result["sample"] == f"S_{pid}"
+        risk = result["risk"]
+        assert 0.0 < risk["probability"] < 1.0
+        assert risk["interval"][0] <= risk["probability"] <= risk["interval"][1]
+        assert 0.0 <= risk["percentile"] <= 100.0
+        assert result["drivers"] and all(d["direction"] in ("raises risk", "lowers risk") for d in result["drivers"])
+        assert result["qc"]["model_variant_coverage"] > 0.95
+        assert result["polygenic_scores"][0]["id"] == "PGS_SIM_DEMO"
+        # Only this patient's identity is in its file.
+        text = (folder / "result.json").read_text()
+        assert all(other not in text for other in {"S_P1", "S_P2", "S_P3"} - {f"S_{pid}"})
+
+
+def test_logs_and_benchmarks_are_written(demo_run):
+    out = demo_run / "results"
+    log = (out / "logs/cohort_features.log").read_text()
+    assert "records/s" in log or "ALT alleles scanned" in log
+    assert (out / "benchmarks/train_model.tsv").exists()
+    for line in (out / "logs/patient_features/b00000.log").read_text().splitlines():
+        assert not re.search(r"\b[01][|/][01]\b", line), "a log line carries genotypes"
+
+
+def test_rerun_with_nothing_changed_does_nothing(demo_run):
+    proc = run_snakemake(demo_run, "-n")
+    assert "Nothing to be done" in proc.stdout + proc.stderr, proc.stdout[-2000:]
+
+
+def test_model_change_reruns_training_and_scoring_only(demo_run):
+    cfg = yaml.safe_load((demo_run / "config.yaml").read_text())
+    cfg["model"]["n_trials"] = 2
+    (demo_run / "config_model.yaml").write_text(yaml.safe_dump(cfg))
+    proc = subprocess.run(
+        [SNAKEMAKE, "-n", "--snakefile", str(REPO / "Snakefile"), "--directory", str(demo_run),
+         "--configfile", str(demo_run / "config_model.yaml"), "--cores", "2"],
+        capture_output=True, text=True, check=True,
+    )
+    jobs = planned_jobs(proc)
+    assert jobs.get("train_model") == 1 and jobs.get("score_patients") == 2, jobs
+    for untouched in ["simulate_demo", "validate_cohort", "cohort_features", "patient_features"]:
+        assert untouched not in jobs, jobs
+
+
+def test_adding_a_patient_runs_only_its_batch(demo_run):
+    write_sheet(demo_run, ["P1", "P2", "P3", "P4"])
+    try:
+        proc = run_snakemake(demo_run, "-n")
+        jobs = planned_jobs(proc)
+        # The new patient's VCF comes from the demo simulation, so the simulation
+        # reruns in the demo; with real data only batch b00001 would run.
+        assert jobs.get("patient_features") == 1 and jobs.get("score_patients") == 1, jobs
+    finally:
+        write_sheet(demo_run, ["P1", "P2", "P3"])
