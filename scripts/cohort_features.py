@@ -1,5 +1,7 @@
 """Adapter: rule cohort_features -> genorisk.features.cohort_features."""
 
+import pandas as pd
+
 from genorisk.config import read_phenotypes
 from genorisk.features import cohort_features
 from genorisk.io import atomic_output, write_json
@@ -8,6 +10,10 @@ from genorisk.runner import run_step
 
 def main():
     phenotypes = read_phenotypes(snakemake.input.phenotypes)
+    # People and variants that failed QC (results/qc/excluded_*.tsv, with reasons) are left out.
+    excluded = pd.read_csv(snakemake.input.excluded_samples, sep="\t", dtype=str)
+    phenotypes = phenotypes.drop(index=[s for s in excluded["sample"] if s in phenotypes.index])
+    bad_variants = pd.read_csv(snakemake.input.excluded_variants, sep="\t", dtype={"chrom": str})
     features, schema = cohort_features(
         snakemake.input.vcf,
         phenotypes,
@@ -16,6 +22,10 @@ def main():
         covariates=list(snakemake.params.covariates),
         score_files=list(snakemake.input.scores),
         min_match_rate=snakemake.params.min_match_rate,
+        exclude_variants=bad_variants[["chrom", "pos", "ref", "alt"]],
+        annotation=pd.read_parquet(snakemake.input.annotation),
+        burden_max_af=snakemake.params.burden_max_af,
+        burden_min_carriers=snakemake.params.burden_min_carriers,
         chunk_size=snakemake.params.chunk_size,
     )
     with atomic_output(snakemake.output.features) as tmp:

@@ -21,7 +21,10 @@ def main():
     results = []
     for patient in snakemake.params.patients:
         pid = patient["patient_id"]
-        result = patient_result(patient, scored[pid], qc[pid], card, cohort_risks)
+        result = patient_result(
+            patient, scored[pid], qc[pid], card, cohort_risks,
+            notable_variants=qc[pid].get("notable_variants"),
+        )
         # Patient folders are owner-only: they hold one person's health data.
         folder = patients_dir / pid
         folder.mkdir(mode=0o700, parents=True, exist_ok=True)

@@ -9,10 +9,7 @@ from genorisk.simulate import SimulationConfig, simulate
 
 
 def main():
-    sheet = pd.read_csv(snakemake.input.sheet, sep="\t", dtype=str, keep_default_na=False)
-    sheet = sheet[sheet["vcf"].isin(snakemake.output.patient_vcfs)]
-    if "outlier" in sheet:
-        sheet["outlier"] = sheet["outlier"].str.lower().isin(["1", "true", "yes"])
+    sheet = pd.DataFrame(snakemake.params.patients)
     cfg = SimulationConfig.from_dict(snakemake.params.simulation)
     outdir = Path(snakemake.output.cohort_vcf).parent
     simulate(cfg, sheet, outdir, snakemake.input.gene_model)

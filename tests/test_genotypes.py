@@ -139,3 +139,31 @@ def test_text_engine_names_line_of_bad_pos(tmp_path):
     bad.write_text(HEADER + "1\t100\t.\tA\tG\t.\t.\t.\tGT\t0/1\t0/1\t0/0\t0/0\n1\t.\t.\tA\tG\t.\t.\t.\tGT\t0/1\t0/1\t0/0\t0/0\n")
     with pytest.raises(InputError, match=r"bad.vcf: line 8: POS '.' is not an integer"):
         read_dosages(bad, engine="text")
+
+
+def test_text_engine_block_edges_and_newline_scan(tmp_path, monkeypatch):
+    """Tiny read blocks (lines cut at every place, the buffer grown for long
+    lines) and both newline scanners give what cyvcf2 gives."""
+    import genorisk.genotypes as genotypes
+
+    rng = np.random.default_rng(5)
+    n_s = 40
+    lines = [HEADER.rsplit("#CHROM", 1)[0] + "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\t"
+             + "\t".join(f"s{i}" for i in range(n_s))]
+    for v in range(120):
+        gts = rng.choice(["0/0", "0/1", "1|1", "1|0", "./.", "1"], size=n_s, p=[.4, .3, .15, .1, .03, .02])
+        alt = "G,T" if v % 17 == 0 else "G"
+        if v % 17 == 0:
+            gts[0] = "2/2"
+        lines.append(f"{1 + v // 60}\t{1000 + v}\tid{v}\tA\t{alt}\t.\t.\t.\tGT\t" + "\t".join(gts))
+    vcf = tmp_path / "e.vcf"
+    vcf.write_text("\n".join(lines))  # no final newline
+    ref_v, ref_d = read_dosages(vcf, engine="cyvcf2", use_ds=False)
+    assert np.isnan(ref_d).any() and (ref_v["n_alt"] == 2).any()
+    for block, find_width in ((1 << 24, 1 << 30), (64, 0), (1000, 0), (333, 1 << 30)):
+        monkeypatch.setattr(genotypes, "_BLOCK_BYTES", block)
+        monkeypatch.setattr(genotypes, "_FIND_LOOP_WIDTH", find_width)
+        v, d = read_dosages(vcf, engine="text", use_ds=False)
+        np.testing.assert_array_equal(d, ref_d)
+        assert v[["chrom", "pos", "id", "ref", "alt", "allele_index", "n_alt"]].equals(
+            ref_v[["chrom", "pos", "id", "ref", "alt", "allele_index", "n_alt"]])

@@ -133,6 +133,9 @@ def test_config_defaults_and_unknown_keys():
     with pytest.raises(ConfigError, match=r"model.learning_rate"):
         ModelConfig.from_dict({"learning_rate": [0.3, 0.1]})
     assert ModelConfig.from_dict(ModelConfig().to_dict()) == ModelConfig()
+    assert ModelConfig.from_dict({"linear_offset": False}).linear_offset == "never"
+    with pytest.raises(ConfigError, match=r"model.linear_offset"):
+        ModelConfig.from_dict({"linear_offset": "sometimes"})
 
 
 # --- building blocks ---------------------------------------------------------
@@ -175,7 +178,8 @@ def test_select_dosage_features_keeps_non_dosage_and_top_k():
     # Ranking on a row subset in place equals ranking a copy of those rows.
     rows = np.arange(0, 300, 3)
     assert np.array_equal(dosage_ranking(X, y, kinds, rows=rows), dosage_ranking(X[rows], y[rows], kinds))
-    assert np.array_equal(trend_test_statistic(X, y, columns=np.array([7, 9])), trend_test_statistic(X, y)[[7, 9]])
+    assert np.allclose(trend_test_statistic(X, y, columns=np.array([7, 9])), trend_test_statistic(X, y)[[7, 9]],
+                       rtol=1e-12, atol=0)
 
 
 def test_ranked_metrics_match_scikit_learn_with_weights_and_ties():

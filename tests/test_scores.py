@@ -259,3 +259,88 @@ def test_dominant_and_dosage_weights_are_applied(tmp_path):
     assert res.sums["w"].tolist() == [0.0, 1.0, 11.0]
     # effect C is REF: dosages 2, 1, 0 copies
     assert res.sums["n"].tolist() == [400.0, 200.0, 100.0]
+
+
+# ------------------------------------------- fast paths agree with the reference
+
+def _read_both(path, monkeypatch):
+    """read_scoring_file through the column-wise parser, then through the row parser."""
+    import genorisk.scores as scores
+
+    calls = []
+    columns = scores._parse_body_columns
+
+    def spy(*args):
+        out = columns(*args)
+        calls.append(out is not None)
+        return out
+
+    monkeypatch.setattr(scores, "_parse_body_columns", spy)
+    fast = read_scoring_file(path)
+    monkeypatch.setattr(scores, "_parse_body_columns", lambda *args: None)
+    rows = read_scoring_file(path)
+    return fast, rows, calls[0]
+
+
+@pytest.mark.parametrize("name", [
+    "PGS000001_hmPOS_GRCh38.txt", "PGS000001.txt.gz", "PGS000802_hmPOS_GRCh37.txt", "PGS001229_22.txt",
+    "PGS002804.txt.gz", "PGS004255_hmPOS_GRCh38.txt.gz", "complex_variants_PGS000021.txt", "custom.txt",
+])
+def test_column_parser_equals_row_parser(name, monkeypatch):
+    fast, rows, used_columns = _read_both(DATA / name, monkeypatch)
+    assert used_columns  # the column-wise parser handled this file
+    pd.testing.assert_frame_equal(fast.variants, rows.variants)
+    assert (fast.n_complex_skipped, fast.header) == (rows.n_complex_skipped, rows.header)
+
+
+@pytest.mark.parametrize("body, used_columns", [
+    ("1\t100\t a \tG\t0.5\r\n1\t200\tC\t\t1e-3\r\n", True),  # padded value, empty other allele, CRLF
+    ("1\t100\tA\tG\t0.5\n1\t200\tC\n", False),  # short row: no weight, an error either way
+    ("1\t100\tA\tG\t0.5\n\n# note\n1\t200\tC\tT\t-2\n", False),  # blank and comment lines among variants
+    ("1 100  A G 0.5\n 1 200 C T -2\n", True),  # whitespace-delimited (header below made tab-free)
+    ("1\t100\tA\tG\tbig\n", False),
+])
+def test_column_parser_edge_cases_match_row_parser(tmp_path, monkeypatch, body, used_columns):
+    sep = "\t" if "\t" in body else " "
+    path = tmp_path / "w.txt"
+    path.write_text("#pgs_id=W\n" + sep.join(["chr_name", "chr_position", "effect_allele", "other_allele",
+                                              "effect_weight"]) + "\n" + body)
+    try:
+        fast, rows, used = _read_both(path, monkeypatch)
+    except InputError as err:
+        assert not used_columns
+        monkeypatch.undo()
+        with pytest.raises(InputError) as again:
+            read_scoring_file(path)
+        assert str(again.value) == str(err)
+        return
+    assert used == used_columns
+    pd.testing.assert_frame_equal(fast.variants, rows.variants)
+    assert fast.variants["effect_allele"].tolist() == ["A", "C"]
+
+
+def test_rows_without_other_allele_are_not_duplicates(tmp_path):
+    """Regression: under pandas 3 a NaN other allele made every such row a 'duplicate'."""
+    vcf = tmp_path / "t.vcf"
+    vcf.write_text(
+        "##fileformat=VCFv4.2\n##contig=<ID=1>\n"
+        '##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">\n'
+        "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\ta\tb\n"
+        "1\t100\t.\tA\tG\t.\t.\t.\tGT\t0/0\t0/1\n1\t200\t.\tC\tT\t.\t.\t.\tGT\t1/1\t0/1\n"
+    )
+    w = tmp_path / "w.txt"
+    w.write_text("chr_name\tchr_position\teffect_allele\teffect_weight\n1\t100\tG\t1\n1\t200\tC\t10\n")
+    res = compute_scores(vcf, [w], min_match_rate=1.0)
+    assert res.audit["match_type"].tolist() == ["no_oa_alt", "no_oa_ref"]
+    assert res.sums["w"].tolist() == [0.0, 11.0]
+
+
+def test_small_chunks_give_the_same_scores(sim):
+    """Chunk boundaries (records of one position split over chunks) change nothing."""
+    vcf, score, sex, samples, male, w = sim
+    kw = dict(male=male, keep_ambiguous=True, keep_multiallelic=True, min_match_rate=0.5)
+    big = compute_scores(vcf, [score], **kw)
+    small = compute_scores(vcf, [score], chunk_size=7, **kw)
+    np.testing.assert_allclose(small.sums.to_numpy(), big.sums.to_numpy(), rtol=0, atol=1e-12)
+    pd.testing.assert_frame_equal(small.audit, big.audit)
+    assert (big.audit["target_alt"].str.len() == 1).all() and big.summary.loc["SIM", "n_matched"] == len(w)

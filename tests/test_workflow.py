@@ -98,12 +98,19 @@ def test_model_change_reruns_training_and_scoring_only(demo_run):
 
 
 def test_adding_a_patient_runs_only_its_batch(demo_run):
-    write_sheet(demo_run, ["P1", "P2", "P3", "P4"])
+    """A patient VCF from outside the demo simulation, as with real data."""
+    import shutil
+
+    extra = demo_run / "extra"
+    extra.mkdir(exist_ok=True)
+    for suffix in ("", ".tbi"):
+        shutil.copy(demo_run / f"resources/demo/patients/P1.vcf.gz{suffix}", extra / f"P4.vcf.gz{suffix}")
+    sheet = demo_run / "patients.tsv"
+    original = sheet.read_text()
+    sheet.write_text(original + "P4\textra/P4.vcf.gz\tS_P1\tfemale\t61\n")
     try:
-        proc = run_snakemake(demo_run, "-n")
-        jobs = planned_jobs(proc)
-        # The new patient's VCF comes from the demo simulation, so the simulation
-        # reruns in the demo; with real data only batch b00001 would run.
-        assert jobs.get("patient_features") == 1 and jobs.get("score_patients") == 1, jobs
+        jobs = planned_jobs(run_snakemake(demo_run, "-n"))
+        # P4 joins batch b00001 (batch_size 2): only that batch is scored and reported.
+        assert jobs == {"patient_features": 1, "score_patients": 1, "patient_reports": 1, "all": 1}, jobs
     finally:
-        write_sheet(demo_run, ["P1", "P2", "P3"])
+        sheet.write_text(original)

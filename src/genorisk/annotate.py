@@ -11,7 +11,8 @@ chunk, then :func:`gather`.
 Conventions (apply to every function here):
 
 * One row (and one output record) per ALT allele: multiallelic records are
-  split, symbolic (``<DEL>``), ``*`` and missing ALTs are dropped.
+  split; symbolic (``<DEL>``), breakend, ``*``, missing and REF-equal ALTs get
+  no row (their records pass through the annotated VCF unannotated).
 * Alleles are matched exactly after reducing both sides to their minimal
   representation (shared trailing, then shared leading bases trimmed, keeping one
   base; POS moves with leading trims). Nothing is left-aligned: that needs the
@@ -26,15 +27,12 @@ Conventions (apply to every function here):
 
 from __future__ import annotations
 
-import argparse
 import heapq
 import logging
 import os
 import re
-import shutil
 import struct
 import subprocess
-import sys
 import tempfile
 import time
 import zlib
@@ -120,6 +118,8 @@ def minimal_allele(pos: int, ref: str, alt: str) -> tuple[int, str, str]:
     ``(101, "A", "T")``. Case is folded to upper. No left-alignment.
     """
     ref, alt = ref.upper(), alt.upper()
+    if len(ref) == 1 and len(alt) == 1:  # SNVs, most of a cohort: nothing to trim
+        return pos, ref, alt
     n = 0
     limit = min(len(ref), len(alt)) - 1
     while n < limit and ref[-1 - n] == alt[-1 - n]:
@@ -148,8 +148,10 @@ def affected_span(pos: int, ref: str, alt: str) -> tuple[int, int]:
     return pos, pos + len(ref) - 1
 
 
-def _usable_alt(alt: str | None) -> bool:
-    return bool(alt) and alt not in ("*", ".") and not alt.startswith("<") and "[" not in alt and "]" not in alt
+def _usable_alt(alt: str | None, ref: str | None = None) -> bool:
+    """A sequence ALT that differs from REF (not symbolic, breakend, ``*`` or missing)."""
+    return (bool(alt) and alt not in ("*", ".") and not alt.startswith("<") and "[" not in alt
+            and "]" not in alt and (ref is None or alt.upper() != ref.upper()))
 
 
 class _ContigMap:
@@ -510,7 +512,7 @@ def read_gene_model(path: str | os.PathLike, *, contigs: Iterable[str] | None = 
                     attrs, _ = _parse_gff3_attrs(attr_text)
                     for parent in filter(None, attrs.get("Parent", "").split(",")):
                         parts_of.setdefault(parent, []).append((ftype, start, end, contig, strand))
-                elif ftype not in _TX_TYPES_SKIP and "ID=" in attr_text or ftype == "gene":
+                elif (ftype not in _TX_TYPES_SKIP and "ID=" in attr_text) or ftype == "gene":
                     attrs, tags = _parse_gff3_attrs(attr_text)
                     if "ID" in attrs:
                         records[attrs["ID"]] = (ftype, attrs.get("Parent"), attrs, tags)
@@ -645,7 +647,7 @@ def consequences_bcftools_csq(
         has_bcsq = "BCSQ" in vf.header.info
         for rec in vf:
             alt = rec.alts[0] if rec.alts else None
-            if not _usable_alt(alt):
+            if not _usable_alt(alt, rec.ref):
                 continue
             bcsq = rec.info.get("BCSQ") if has_bcsq else None
             rows.append((back.get(rec.chrom, rec.chrom), rec.pos, rec.ref, alt, most_severe_csq(bcsq)))
@@ -707,7 +709,7 @@ def _fetch_alleles(vf: pysam.VariantFile, contig: str, start: int, end: int | No
         raise InputError(path, f"cannot fetch {contig}:{start}-{end or ''}: {exc}") from None
     for rec in it:
         for i, alt in enumerate(rec.alts or ()):
-            if _usable_alt(alt):
+            if _usable_alt(alt, rec.ref):
                 yield minimal_allele(rec.pos, rec.ref, alt), rec, i
 
 
@@ -827,7 +829,7 @@ def read_sites(vcf: str | os.PathLike, region: str | None = None) -> pd.DataFram
                 continue  # overlaps the region but starts outside it: another chunk owns it
             n_rec += 1
             for alt in rec.alts or ():
-                if _usable_alt(alt):
+                if _usable_alt(alt, rec.ref):
                     chroms.append(rec.chrom)
                     poss.append(rec.pos)
                     refs.append(rec.ref)
@@ -903,10 +905,10 @@ def annotate_table(
         keys = [minimal_allele(int(p), r, a) for p, r, a in zip(table["pos"], table["ref"], table["alt"])]
         chrom = table["chrom"].to_numpy(dtype=object)
         pos = table["pos"].to_numpy()
+        ref_end = pos + table["ref"].str.len().to_numpy(dtype=np.int64) - 1
         for contig in pd.unique(chrom):
             rows = np.flatnonzero(chrom == contig)
-            lo = int(pos[rows].min())
-            hi = int(pos[rows].max()) + max(len(table["ref"].iat[int(j)]) for j in rows)
+            lo, hi = int(pos[rows].min()), int(ref_end[rows].max())
             if clinvar:
                 found = _lookup_clinvar(clinvar, contig, lo, hi)
                 for j in rows:
@@ -962,16 +964,20 @@ def read_table(path: str | os.PathLike) -> pd.DataFrame:
 # The annotated VCF/BCF
 # ---------------------------------------------------------------------------
 
-_INFO_UNSAFE_RE = re.compile(r"[;=\s]")
+_INFO_UNSAFE_RE = r"[;=\s]"
 
 
-def _info_value(value, number: str) -> str:
-    if value is None or (isinstance(value, float) and not np.isfinite(value)) or value is pd.NA:
-        return "."
-    if isinstance(value, float):
-        return f"{value:.6g}"
-    text = _INFO_UNSAFE_RE.sub("_", str(value))
-    return text if number == "." else text.replace(",", "|")
+def _info_column(values: pd.Series, number: str, typ: str) -> pd.Series:
+    """One annotation column as INFO text: ``.`` when missing, floats as %.6g,
+    ``;``/``=``/whitespace replaced by ``_`` (and ``,`` by ``|`` for Number=1)."""
+    if typ == "Float":
+        num = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
+        text = np.where(np.isfinite(num), np.char.mod("%.6g", np.nan_to_num(num)), ".")
+        return pd.Series(text, index=values.index)
+    text = values.astype("str").str.replace(_INFO_UNSAFE_RE, "_", regex=True)
+    if number != ".":
+        text = text.str.replace(",", "|", regex=False)
+    return text.fillna(".")
 
 
 def write_annotated(
@@ -1000,12 +1006,11 @@ def write_annotated(
         td = Path(td)
         tsv = td / "annotations.tsv"
         ann = table.sort_values(["chrom", "pos"], kind="stable")
-        with open(tsv, "w") as fh:
-            for row in zip(ann["chrom"], ann["pos"], ann["ref"], ann["alt"], ann["rsid"] if "rsid" in ann else
-                           [None] * len(ann), *(ann[c] for c in cols)):
-                fields = [str(row[0]), str(int(row[1])), row[2], row[3], row[4] if isinstance(row[4], str) else "."]
-                fields += [_info_value(v, INFO_FIELDS[c][1]) for c, v in zip(cols, row[5:])]
-                fh.write("\t".join(fields) + "\n")
+        out = pd.DataFrame({"chrom": ann["chrom"], "pos": ann["pos"], "ref": ann["ref"], "alt": ann["alt"]})
+        out["id"] = ann["rsid"].fillna(".") if "rsid" in ann else "."
+        for c in cols:
+            out[c] = _info_column(ann[c], INFO_FIELDS[c][1], INFO_FIELDS[c][2])
+        out.to_csv(tsv, sep="\t", header=False, index=False)
         pysam.tabix_index(str(tsv), seq_col=0, start_col=1, end_col=1, force=True)
         header = td / "header.txt"
         header.write_text("".join(
@@ -1033,11 +1038,11 @@ def write_annotated(
 
 
 def _read_index_offsets(vcf: Path) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]], dict[str, int]]:
-    """Per contig, window start positions and BGZF file offsets from the .tbi/.csi.
+    """Per contig, window start positions and BGZF virtual offsets from the .tbi/.csi.
 
-    Returns ``({contig: (window_start_bp, compressed_offset)}, {contig: n_records})``.
-    The compressed offset at which a window's records start grows with the
-    number of records before it, which is what balances the chunks.
+    Returns ``({contig: (window_start_bp, virtual_offset)}, {contig: n_records})``.
+    The offset at which a window's first record starts grows with the number of
+    records before it, which is what balances the chunks.
     """
     tbi, csi = Path(str(vcf) + ".tbi"), Path(str(vcf) + ".csi")
     idx_path = tbi if tbi.exists() else csi if csi.exists() else None
@@ -1108,12 +1113,12 @@ def _parse_index(raw: bytes, kind: str, vcf: Path):
                 continue
             if leaf_first <= bin_no < leaf_first + (1 << (3 * depth)):
                 wins.append((bin_no - leaf_first) << min_shift)
-                offs.append((loff if loff is not None else chunks[0]) >> 16)
+                offs.append(loff if loff is not None else chunks[0])
         if kind == ".tbi":
             (n_intv,) = take("i")
             ioff = take(f"{n_intv}Q") if n_intv else ()
             wins = [i << 14 for i in range(n_intv)]
-            offs = [o >> 16 for o in ioff]
+            offs = list(ioff)
         name = names[r] if r < len(names) else str(r)
         order = np.argsort(np.asarray(wins, dtype=np.int64), kind="stable")
         offsets[name] = (np.asarray(wins, dtype=np.int64)[order] + 1, np.asarray(offs, dtype=np.int64)[order])
@@ -1132,14 +1137,56 @@ def _gunzip_all(raw: bytes) -> bytes:
     return bytes(out)
 
 
+def _uncompressed_positions(path: Path, voffsets: np.ndarray) -> np.ndarray:
+    """Turn BGZF virtual offsets into offsets in the uncompressed stream.
+
+    Reads every BGZF block header (18 bytes) and ISIZE footer to learn where
+    each block starts in the uncompressed data; cheap next to reading records.
+    """
+    starts: list[int] = []
+    sizes: list[int] = []
+    with open(path, "rb") as fh:
+        pos = 0
+        while True:
+            fh.seek(pos)
+            head = fh.read(12)
+            if len(head) < 12:
+                break
+            if head[:4] != b"\x1f\x8b\x08\x04":
+                raise InputError(path, "not BGZF-compressed (cannot plan chunks from its index)", record=f"byte {pos}")
+            xlen = struct.unpack_from("<H", head, 10)[0]
+            extra = fh.read(xlen)
+            bsize = None
+            i = 0
+            while i + 4 <= len(extra):
+                si1, si2, slen = extra[i], extra[i + 1], struct.unpack_from("<H", extra, i + 2)[0]
+                if si1 == 66 and si2 == 67 and slen == 2:
+                    bsize = struct.unpack_from("<H", extra, i + 4)[0] + 1
+                i += 4 + slen
+            if bsize is None:
+                raise InputError(path, "BGZF block without BSIZE", record=f"byte {pos}")
+            fh.seek(pos + bsize - 4)
+            isize = struct.unpack("<I", fh.read(4))[0]
+            starts.append(pos)
+            sizes.append(isize)
+            pos += bsize
+    block_starts = np.asarray(starts, dtype=np.int64)
+    cum = np.concatenate([[0], np.cumsum(sizes, dtype=np.int64)])
+    coff = voffsets >> 16
+    k = np.clip(np.searchsorted(block_starts, coff, side="right") - 1, 0, max(len(block_starts) - 1, 0))
+    return cum[k] + (voffsets & 0xFFFF)
+
+
 def plan_chunks(vcf: str | os.PathLike, n_chunks: int | None = None, chunk_bp: int | None = None) -> list[str]:
     """Regions ``chrom:start-end`` that partition the VCF's records for scatter/gather.
 
     Give ``n_chunks`` (about that many chunks, balanced by record count) or
     ``chunk_bp`` (fixed-width windows, empty ones dropped). Counts come from
-    the .tbi/.csi index: records per contig, and within a contig the BGZF
-    offsets of its 16 kb windows (TBI linear index; CSI leaf bins), so a
-    chunk boundary falls where the file has grown by 1/n of its records. The
+    the .tbi/.csi index: records per contig, and within a contig the offsets
+    of its first record in each 16 kb window (TBI linear index; CSI leaf
+    bins), mapped to the uncompressed stream through the BGZF block sizes, so
+    a chunk boundary falls where the file has grown by 1/n of its bytes
+    (records of a cohort VCF have near-constant size). The
     regions tile each contig from 1 to its last indexed window (or header
     length), are ordered as the file, and own records by POS (see module doc).
     """
@@ -1168,8 +1215,8 @@ def plan_chunks(vcf: str | os.PathLike, n_chunks: int | None = None, chunk_bp: i
         if len(wins) < 2 or k == 1:
             regions.append(c)
             continue
-        # Offsets are non-decreasing over windows (empty windows repeat the next offset).
-        offs = np.maximum.accumulate(offs)
+        # Record offsets in the uncompressed stream, non-decreasing over windows.
+        offs = np.maximum.accumulate(_uncompressed_positions(vcf, offs))
         targets = offs[0] + (offs[-1] - offs[0]) * np.arange(1, k) / k
         cut_windows = np.unique(np.searchsorted(offs, targets, side="left"))
         cut_windows = cut_windows[(cut_windows > 0) & (cut_windows < len(wins))]

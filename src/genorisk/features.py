@@ -37,6 +37,39 @@ log = logging.getLogger("genorisk.features")
 
 SCHEMA_VERSION = 1
 
+#: Consequences (bcftools csq) counted as damaging.
+DAMAGING_CONSEQUENCES = frozenset({
+    "splice_acceptor", "splice_donor", "stop_gained", "frameshift", "stop_lost", "start_lost",
+    "inframe_altering", "inframe_insertion", "inframe_deletion", "missense", "splice_region",
+})
+#: Without a reference FASTA there are no consequences; a coding or splice
+#: position is then the (documented, coarser) proxy for "damaging".
+DAMAGING_REGION_CLASSES = frozenset({"CDS", "splice_region"})
+
+
+def is_pathogenic(significance: pd.Series) -> np.ndarray:
+    """ClinVar Pathogenic / Likely_pathogenic (not 'Conflicting...' or benign combinations)."""
+    sig = significance.fillna("").astype(str).str.lower()
+    return (sig.str.contains("pathogenic") & ~sig.str.contains("conflicting") & ~sig.str.contains("benign")).to_numpy()
+
+
+def rare_damaging(table: pd.DataFrame, *, max_af: float, cohort_af: pd.Series | None = None) -> np.ndarray:
+    """Alleles of an annotation table that are rare and predicted damaging, or ClinVar P/LP.
+
+    Rare: population AF (or, where the population resource lacks the allele,
+    the cohort AF) below ``max_af``. Damaging: a damaging consequence when
+    consequences were computed, else a CDS or splice-region position.
+    """
+    af = table["population_af"].astype(float)
+    if cohort_af is not None:
+        af = af.fillna(cohort_af.astype(float))
+    rare = (af < max_af).to_numpy()
+    if table["consequence"].notna().any():
+        damaging = table["consequence"].isin(DAMAGING_CONSEQUENCES).to_numpy()
+    else:
+        damaging = table["region_class"].isin(DAMAGING_REGION_CLASSES).to_numpy()
+    return (rare & damaging & table["gene"].notna().to_numpy()) | is_pathogenic(table["clinvar_significance"])
+
 
 def _variant_name(chrom: str, pos: int, ref: str, alt: str) -> str:
     # XGBoost feature names may not contain [ ] or <; symbolic alleles are not features.
@@ -50,6 +83,7 @@ def select_dosage_variants(
     min_maf: float,
     min_call_rate: float,
     male: np.ndarray | None = None,
+    exclude: set[tuple] | None = None,
     chunk_size: int = 20000,
 ) -> tuple[pd.DataFrame, np.ndarray, pd.DataFrame]:
     """Stream the cohort VCF and keep SNV/indel ALT alleles that pass MAF and call rate.
@@ -66,6 +100,8 @@ def select_dosage_variants(
         Minimum fraction of samples with a called genotype.
     male : array of bool, optional
         Aligned with ``samples``; see :mod:`genorisk.genotypes` for chrX.
+    exclude : set of (chrom, pos, ref, alt), optional
+        Alleles that failed QC; never dosage features.
     chunk_size : int
         ALT rows read per chunk; memory is bounded by the chunk plus the
         kept columns.
@@ -93,6 +129,9 @@ def select_dosage_variants(
         maf = np.minimum(af, 1 - af)
         alleles_ok = chunk.variants["alt"].str.fullmatch(r"[ACGTN]+") & chunk.variants["ref"].str.fullmatch(r"[ACGTN]+")
         keep = (maf >= min_maf) & (call_rate >= min_call_rate) & alleles_ok.to_numpy()
+        if exclude:
+            v = chunk.variants
+            keep &= np.array([k not in exclude for k in zip(v["chrom"], v["pos"], v["ref"], v["alt"])])
         af_frames.append(chunk.variants[["chrom", "pos", "ref", "alt"]].assign(af=af))
         n_seen += len(d)
         if keep.any():
@@ -139,6 +178,10 @@ def cohort_features(
     covariates: list[str] = ("age", "sex"),
     score_files: list[str | Path] = (),
     min_match_rate: float = 0.75,
+    exclude_variants: pd.DataFrame | None = None,
+    annotation: pd.DataFrame | None = None,
+    burden_max_af: float = 0.01,
+    burden_min_carriers: int = 5,
     chunk_size: int = 20000,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Define and compute the cohort's feature matrix.
@@ -149,6 +192,8 @@ def cohort_features(
 
     Every phenotype-table sample must be in the VCF (an InputError names the
     first missing one); VCF samples without a phenotype are not used.
+    ``exclude_variants`` (chrom, pos, ref, alt: those that failed QC) are
+    never dosage features; polygenic scores keep their own matching rules.
 
     Returns
     -------
@@ -159,8 +204,13 @@ def cohort_features(
     """
     samples = list(phenotypes.index)
     male = (phenotypes["sex"] == "male").to_numpy() if "sex" in phenotypes else None
+    exclude = None
+    if exclude_variants is not None and len(exclude_variants):
+        ev = exclude_variants
+        exclude = set(zip(ev["chrom"].astype(str), ev["pos"].astype(int), ev["ref"], ev["alt"]))
     variants, dos, allele_freqs = select_dosage_variants(
-        vcf, samples, min_maf=min_maf, min_call_rate=min_call_rate, male=male, chunk_size=chunk_size
+        vcf, samples, min_maf=min_maf, min_call_rate=min_call_rate, male=male, exclude=exclude,
+        chunk_size=chunk_size,
     )
     names = [_variant_name(*v) for v in variants[["chrom", "pos", "ref", "alt"]].itertuples(index=False)]
     entries = [
@@ -175,11 +225,17 @@ def cohort_features(
         for n, v in zip(names, variants.itertuples(index=False))
     ]
     pgs, pgs_entries = pgs_features(vcf, phenotypes.index, score_files, allele_freqs, male=male, min_match_rate=min_match_rate)
+    if annotation is not None:
+        burden, burden_entries = burden_features(vcf, samples, annotation, allele_freqs, max_af=burden_max_af,
+                                                 min_carriers=burden_min_carriers, male=male)
+    else:
+        burden, burden_entries = pd.DataFrame(index=phenotypes.index), []
     cov, cov_entries = covariate_features(phenotypes, list(covariates))
-    features = pd.concat([pd.DataFrame(dos, index=phenotypes.index, columns=names), pgs, cov], axis=1)
-    schema = {"schema_version": SCHEMA_VERSION, "features": entries + pgs_entries + cov_entries}
-    log.info("cohort features: %d people x %d features (%d variants, %d scores, %d covariates)",
-             len(features), features.shape[1], len(entries), len(pgs_entries), len(cov_entries))
+    features = pd.concat([pd.DataFrame(dos, index=phenotypes.index, columns=names), pgs,
+                          burden.set_axis(phenotypes.index), cov], axis=1)
+    schema = {"schema_version": SCHEMA_VERSION, "features": entries + pgs_entries + burden_entries + cov_entries}
+    log.info("cohort features: %d people x %d features (%d variants, %d scores, %d gene burden/carrier, %d covariates)",
+             len(features), features.shape[1], len(entries), len(pgs_entries), len(burden_entries), len(cov_entries))
     return features, schema
 
 
@@ -245,6 +301,57 @@ def pgs_features(
     return pd.DataFrame(columns, index=samples), entries
 
 
+def burden_features(
+    vcf: str | Path,
+    samples: list[str],
+    annotation: pd.DataFrame,
+    allele_freqs: pd.DataFrame,
+    *,
+    max_af: float = 0.01,
+    min_carriers: int = 5,
+    male: np.ndarray | None = None,
+) -> tuple[pd.DataFrame, list[dict]]:
+    """Gene-level burden counts and ClinVar carrier flags, with frozen definitions.
+
+    ``burden_<GENE>``: copies of rare damaging ALT alleles (see
+    :func:`rare_damaging`) in the gene; ``carrier_<GENE>``: 1 if the person
+    carries any ClinVar pathogenic/likely pathogenic ALT allele of the gene.
+    Only genes with at least ``min_carriers`` carriers in the cohort become
+    features (a tree cannot learn from fewer). Alleles whose ALT is the common
+    allele (AF > 0.5) are left out. A missing call counts 0 copies (and is
+    counted in the patient's coverage).
+    """
+    table = annotation.merge(allele_freqs.rename(columns={"af": "cohort_af"}), on=["chrom", "pos", "ref", "alt"], how="left")
+    qualifies = rare_damaging(table, max_af=max_af, cohort_af=table["cohort_af"]) & (table["cohort_af"].fillna(0) <= 0.5).to_numpy()
+    pathogenic = is_pathogenic(table["clinvar_significance"])
+    sel = table[qualifies].assign(pathogenic=pathogenic[qualifies]).reset_index(drop=True)
+    if sel.empty:
+        return pd.DataFrame(index=samples), []
+    _, dos = genotypes.read_dosages(vcf, sel[["chrom", "pos", "ref", "alt"]], samples=samples, male=male)
+    dos = np.nan_to_num(dos, nan=0.0)
+    columns, entries = {}, []
+    for gene, rows in sel.groupby("gene", sort=True):
+        idx = rows.index.to_numpy()
+        counts = dos[idx].sum(axis=0)
+        variants = [{"chrom": r.chrom, "pos": int(r.pos), "ref": r.ref, "alt": r.alt} for r in rows.itertuples()]
+        if (counts > 0).sum() >= min_carriers:
+            name = f"burden_{gene}"
+            columns[name] = counts.astype("float32")
+            entries.append({"name": name, "kind": "burden", "label": f"rare damaging variants in {gene}",
+                            "group": f"gene {gene}", "definition": {"gene": gene, "max_af": max_af, "variants": variants}})
+        path_idx = idx[rows["pathogenic"].to_numpy()]
+        carriers = (dos[path_idx] > 0).any(axis=0) if len(path_idx) else np.zeros(dos.shape[1], bool)
+        if carriers.sum() >= min_carriers:
+            name = f"carrier_{gene}"
+            columns[name] = carriers.astype("float32")
+            entries.append({"name": name, "kind": "carrier", "label": f"ClinVar pathogenic variant in {gene}",
+                            "group": f"gene {gene}",
+                            "definition": {"gene": gene, "variants": [variants[i] for i in np.flatnonzero(rows["pathogenic"].to_numpy())]}})
+    log.info("%d rare damaging or pathogenic alleles in %d genes; %d burden/carrier features",
+             len(sel), sel["gene"].nunique(), len(entries))
+    return pd.DataFrame(columns, index=samples), entries
+
+
 def _pgs_value(definition: dict, dosage: dict[tuple, float]) -> tuple[float, int]:
     """A patient's score from a frozen definition; (value, n variants called)."""
     total, n_called = definition["constant"], 0
@@ -298,8 +405,9 @@ def patient_features(
     """
     wanted = dosage_variants(schema)
     pgs_entries = [f for f in schema["features"] if f["kind"] == "pgs"]
-    pgs_rows = [(v["chrom"], v["pos"], v["ref"], v["alt"]) for f in pgs_entries for v in f["definition"]["variants"]]
-    keys = list(dict.fromkeys(list(zip(wanted["chrom"], wanted["pos"], wanted["ref"], wanted["alt"])) + pgs_rows))
+    gene_entries = [f for f in schema["features"] if f["kind"] in ("burden", "carrier")]
+    extra_rows = [(v["chrom"], v["pos"], v["ref"], v["alt"]) for f in pgs_entries + gene_entries for v in f["definition"]["variants"]]
+    keys = list(dict.fromkeys(list(zip(wanted["chrom"], wanted["pos"], wanted["ref"], wanted["alt"])) + extra_rows))
     # One pass over the patient's VCF for the dosage features and every score's variants.
     found_tbl, dos = genotypes.read_dosages(
         vcf, pd.DataFrame(keys, columns=["chrom", "pos", "ref", "alt"]), samples=[sample],
@@ -311,6 +419,10 @@ def patient_features(
     values = np.array([dosage[k] for k in zip(wanted["chrom"], wanted["pos"], wanted["ref"], wanted["alt"])], dtype=float)
     called = ~np.isnan(values)
     row: dict[str, float] = dict(zip(wanted["name"], values.astype("float32")))
+    for entry in gene_entries:
+        d = [dosage[(v["chrom"], v["pos"], v["ref"], v["alt"])] for v in entry["definition"]["variants"]]
+        d = np.nan_to_num(np.array(d, dtype=float), nan=0.0)
+        row[entry["name"]] = float(d.sum()) if entry["kind"] == "burden" else float((d > 0).any())
     scores = []
     for entry in pgs_entries:
         value, n_called = _pgs_value(entry["definition"], dosage)

@@ -342,12 +342,15 @@ def _record_dosages(rec, n_alt: int, path: Path, has_ds: bool, male_x, n_samples
 # ------------------------------------------------------------------ text engine
 #
 # Measured on 2,000 samples x 87k SNPs (GT only, 26 MB bgzipped, 700 MB text):
-# cyvcf2 genotype.array() over all records ~11 s, this engine ~3 s. Most
-# records of a GT-only VCF are fixed width: every sample is exactly "a/b" or
-# "a|b" with one-digit alleles, so the sample columns of a line are 4*n bytes
-# and can be decoded as a (lines x 2n) uint16 matrix through a lookup table.
-# Lines that do not fit that layout (haploid calls, other FORMAT keys, alleles
-# >= 10, VCF 4.4 phasing prefixes) go through a general line parser.
+# cyvcf2 genotype.array() over all records ~11 s, this engine ~2 s of CPU
+# (bgzip -d runs beside it in its own process). Most records of a GT-only VCF
+# are fixed width: every sample is exactly "a/b" or "a|b" with one-digit
+# alleles, so the sample columns of a line are 4*n bytes; a block of such
+# lines is one (lines x n) matrix of 32-bit words, checked and counted with
+# whole-array integer operations (lookup tables where a call is missing).
+# Lines that do not fit that layout (haploid calls, other FORMAT keys,
+# multiallelic records, VCF 4.4 phasing prefixes) go through a general line
+# parser, one line at a time (slow: ~45 us per line).
 
 _TAB, _NL, _HASH = 9, 10, 35
 # Codes summed over the two alleles: 0/1 copies, 8 = missing '.', 64 = not
@@ -371,6 +374,17 @@ _LUT_FIRST, _LUT_SECOND = _build_luts()
 # Summed code -> dosage: 0, 1, 2 copies; any missing allele -> NaN.
 _DOSAGE_OF_CODE = np.full(256, np.nan, dtype=np.float32)
 _DOSAGE_OF_CODE[:3] = (0, 1, 2)
+# A called sample "a/b\t" or "a|b\t" (a, b in 0/1) as a little-endian 32-bit
+# word with bit 0 of both alleles cleared; the last sample ends in "\n".
+_CALLED_MASK = 0xFFFEFFFE
+
+
+def _called_word(sep: str, end: int) -> int:
+    return ord("0") | ord(sep) << 8 | ord("0") << 16 | end << 24
+
+
+_CALLED = (_called_word("/", _TAB), _called_word("|", _TAB))
+_CALLED_LAST = (_called_word("/", _NL), _called_word("|", _NL))
 
 
 def _open_text(path: Path):
@@ -391,7 +405,7 @@ def _open_text(path: Path):
 
 
 def _text_blocks(
-    path: Path, n_samples: int, male: np.ndarray | None, progress, block_bytes: int = 1 << 24
+    path: Path, n_samples: int, male: np.ndarray | None, progress, block_bytes: int | None = None
 ) -> Iterator[_Block]:
     stream, proc = _open_text(path)
     width = 4 * n_samples  # "a|b\t" per sample, the last ending in "\n"
@@ -399,7 +413,7 @@ def _text_blocks(
     in_header = True
     # Blocks are read into one reused buffer (readinto), which halves the time
     # spent taking 700 MB out of bgzip's pipe compared with read() + joins.
-    block = bytearray(block_bytes)
+    block = bytearray(block_bytes or _BLOCK_BYTES)
     view = memoryview(block)
     filled = 0
     eof = False
@@ -425,7 +439,7 @@ def _text_blocks(
             view[: filled - cut] = view[cut:filled]
             filled -= cut
             buf = np.frombuffer(data, dtype=np.uint8)
-            ends = np.flatnonzero(buf == _NL)
+            ends = _line_ends(data, buf, width)
             starts = np.empty_like(ends)
             starts[0] = 0
             starts[1:] = ends[:-1] + 1
@@ -451,14 +465,37 @@ def _text_blocks(
                 raise InputError(path, f"bgzip -d failed (exit {code}): {err}")
 
 
+_FIND_LOOP_WIDTH = 1024  # sample-column bytes from which _line_ends uses bytes.find
+_BLOCK_BYTES = 1 << 24  # text read per block
+
+
+def _line_ends(data: bytes, buf: np.ndarray, width: int) -> np.ndarray:
+    """Offsets of every newline in ``data``.
+
+    Long lines (many samples): one ``bytes.find`` (memchr) per line reads the
+    buffer once, 3x faster than comparing every byte in numpy; short lines:
+    numpy, which has no per-line Python cost.
+    """
+    if width < _FIND_LOOP_WIDTH:
+        return np.flatnonzero(buf == _NL)
+    ends = []
+    find = data.find
+    at = find(b"\n")
+    while at >= 0:
+        ends.append(at)
+        at = find(b"\n", at + 1)
+    return np.array(ends, dtype=np.intp)
+
+
 def _decode_text_lines(path, data, buf, starts, ends, first_line_no, width, n_samples, male) -> Iterator[_Block]:
     """Decode body lines ``data[starts[i]:ends[i]]`` (``ends`` at the newline).
 
     Fixed-width, GT-only, biallelic lines (the bulk of a GT-only VCF) are
     decoded together, without a Python step per sample or per field: their
     prefix columns by one ``split`` of the joined prefixes, their sample
-    columns by lookup tables over a (lines x samples) matrix. Other lines go
-    one by one through :func:`_parse_line_general`. Rows stay in file order.
+    columns by :func:`_fixed_width_dosages` over a (lines x samples) matrix.
+    Other lines go one by one through :func:`_parse_line_general`. Rows stay
+    in file order.
     """
     n_lines = len(starts)
     sample_start = ends + 1 - width
@@ -467,13 +504,13 @@ def _decode_text_lines(path, data, buf, starts, ends, first_line_no, width, n_sa
     cand = np.flatnonzero(ok)
     fast = np.zeros(n_lines, dtype=bool)
     fields: list[list[str]] = [[] for _ in range(5)]
-    codes = None
+    dosage = None
     if len(cand):
         pre = [data[a:b] for a, b in zip(starts[cand].tolist(), (sample_start[cand] - 1).tolist())]
         try:
             flat = b"\t".join(pre).decode()
         except UnicodeDecodeError:
-            flat, cand = "", cand[:0]  # the general parser names the line
+            pre, flat, cand = [], "", cand[:0]  # all to the general parser, which names the line
         flat = flat.split("\t")
         if len(flat) != 9 * len(cand):
             # Some prefix has other than 9 columns: those lines go to the general parser.
@@ -489,16 +526,13 @@ def _decode_text_lines(path, data, buf, starts, ends, first_line_no, width, n_sa
             # Overlapping rows of the buffer, one starting at each byte: a
             # fancy index picks every line's sample block in one copy.
             rows_view = np.lib.stride_tricks.as_strided(buf, shape=(len(buf) - width + 1, width), strides=(1, 1))
-            pairs = rows_view[sample_start[cand]].view(np.uint16)  # (lines, 2n): allele+sep, allele+tab
-            codes = _LUT_FIRST[pairs[:, 0::2]]
-            codes += _LUT_SECOND[pairs[:, 1::2]]
-            good = codes.max(axis=1) < _CODE_OTHER
+            dosage, good = _fixed_width_dosages(rows_view[sample_start[cand]])
             if not good.all():
-                cand, codes = cand[good], codes[good]
+                cand, dosage = cand[good], dosage[good]
                 flat = list(compress(flat, np.repeat(good, 9).tolist()))
             fast[cand] = True
             fields = [flat[k::9] for k in range(5)]
-    positions = _parse_positions(path, fields[1], cand, first_line_no) if codes is not None else []
+    positions = _parse_positions(path, fields[1], cand, first_line_no) if dosage is not None else []
 
     cols = _empty_cols()
     out: list[np.ndarray] = []
@@ -515,7 +549,7 @@ def _decode_text_lines(path, data, buf, starts, ends, first_line_no, width, n_sa
             cols["alt"] += fields[4][done:upto]
             cols["allele_index"] += [1] * (upto - done)
             cols["n_alt"] += [1] * (upto - done)
-            out.append(_DOSAGE_OF_CODE[codes[done:upto]])
+            out.append(dosage[done:upto])
             done = upto
 
     for i in np.flatnonzero(~fast).tolist():
@@ -526,9 +560,48 @@ def _decode_text_lines(path, data, buf, starts, ends, first_line_no, width, n_sa
         chrom, pos, vid, ref, alts, rows = parsed
         _add_record_cols(cols, chrom, pos, vid, ref, alts)
         out.append(rows)
-    emit_fast(len(cand) if codes is not None else 0)
+    emit_fast(len(cand) if dosage is not None else 0)
     if out:
         yield _Block(cols, out[0] if len(out) == 1 else np.concatenate(out))
+
+
+def _fixed_width_dosages(block: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """ALT dosages of fixed-width sample blocks of biallelic GT-only lines.
+
+    Parameters
+    ----------
+    block : numpy.ndarray, uint8, shape (lines, 4 * n_samples)
+        The sample columns of each line, ``a|b\\t`` or ``a/b\\t`` per sample,
+        the last sample ending in a newline.
+
+    Returns
+    -------
+    dosage : numpy.ndarray, float32, shape (lines, n_samples)
+        0, 1, 2 copies of allele 1; NaN where an allele is missing (``.``).
+    good : numpy.ndarray of bool, shape (lines,)
+        False for lines not in that layout (another allele, separator or
+        width); their dosage rows are meaningless and the line must be parsed
+        otherwise.
+    """
+    x = block.view("<u4")  # one sample per 32-bit word: allele, separator, allele, tab
+    # Lines whose calls are all 0/1 (the usual case) are checked and counted
+    # with a few whole-array integer operations: '0' and '1' differ only in bit 0.
+    m = x & np.uint32(_CALLED_MASK)
+    inner, last = m[:, :-1], m[:, -1]
+    good = ((inner == _CALLED[0]) | (inner == _CALLED[1])).all(axis=1)
+    good &= (last == _CALLED_LAST[0]) | (last == _CALLED_LAST[1])
+    # Bits 0 and 16 summed in bits 16-17 by one multiply: (b0 + b16 * 2^16) * (2^16 + 1) mod 2^32.
+    dosage = (((x & np.uint32(0x10001)) * np.uint32(0x10001)) >> np.uint32(16)).astype(np.float32)
+    rest = np.flatnonzero(~good)
+    if len(rest):
+        # Missing alleles or another layout: lookup tables over (allele, separator)
+        # and (allele, tab) byte pairs.
+        pairs = block[rest].view("<u2")
+        codes = _LUT_FIRST[pairs[:, 0::2]]
+        codes += _LUT_SECOND[pairs[:, 1::2]]
+        good[rest] = codes.max(axis=1) < _CODE_OTHER
+        dosage[rest] = _DOSAGE_OF_CODE[codes]
+    return dosage, good
 
 
 def _parse_positions(path: Path, pos_text: list[str], lines: np.ndarray, first_line_no: int) -> list[int]:
@@ -560,7 +633,10 @@ def _prefix_values(path: Path, fields: list[bytes], line_no: int) -> tuple[str, 
 
 def _parse_line_general(path: Path, line: bytes, line_no: int, n_samples: int, male: np.ndarray | None):
     """Any VCF body line -> (chrom, pos, id, ref, alts, rows) or None for ALT '.'."""
-    text = line.decode().rstrip("\r")
+    try:
+        text = line.decode().rstrip("\r")
+    except UnicodeDecodeError as exc:
+        raise InputError(path, f"not UTF-8 text ({exc})", record=f"line {line_no}") from None
     fields = text.split("\t")
     where = f"line {line_no}"
     if len(fields) == 8 and n_samples:
@@ -776,22 +852,36 @@ def read_dosages(
     if missing_cols:
         raise ValueError(f"variants lacks columns {sorted(missing_cols)}")
     wanted = variants.reset_index(drop=True).copy()
-    want_keys = variant_keys(wanted)
-    row_of: dict[str, list[int]] = {}
-    for i, k in enumerate(want_keys):
-        row_of.setdefault(k, []).append(i)
+    # (chrom without "chr", pos, ref, alt) -> requested rows; popped at its first record.
+    norm: dict[str, str] = {}
+
+    def norm_chrom(values) -> list[str]:
+        for c in set(values):
+            if c not in norm:
+                norm[c] = normalize_chrom(c)
+        return [norm[c] for c in values]
+
+    row_of: dict[tuple, list[int]] = {}
+    want_keys = zip(norm_chrom(wanted["chrom"].astype(str).tolist()), wanted["pos"].astype("int64").tolist(),
+                    wanted["ref"].astype(str).tolist(), wanted["alt"].astype(str).tolist())
+    for i, key in enumerate(want_keys):
+        row_of.setdefault(key, []).append(i)
     out = None
     found = np.zeros(len(wanted), dtype=bool)
     for chunk in iter_dosage_chunks(path, **kw):
         if out is None:
             out = np.full((len(wanted), len(chunk.samples)), np.nan, dtype=np.float32)
-        keys = variant_keys(chunk.variants)
-        hit = keys.isin(row_of).to_numpy()
-        for j in np.flatnonzero(hit):
-            for i in row_of[keys.iat[j]]:
-                if not found[i]:
-                    found[i] = True
-                    out[i] = chunk.dosages[j]
+        v = chunk.variants
+        keys = zip(norm_chrom(v["chrom"].tolist()), v["pos"].tolist(), v["ref"].tolist(), v["alt"].tolist())
+        hit_rows, hit_at = [], []
+        for j, key in enumerate(keys):
+            rows = row_of.pop(key, None)
+            if rows is not None:
+                hit_rows += rows
+                hit_at += [j] * len(rows)
+        if hit_rows:
+            found[hit_rows] = True
+            out[hit_rows] = chunk.dosages[hit_at]
     if out is None:
         out = np.full((len(wanted), len(_sample_names(path, kw.get("samples")))), np.nan, dtype=np.float32)
     wanted["found"] = found

@@ -9,10 +9,16 @@ aggregate cohort figures only (risk quantiles), never another person's values.
 
 from __future__ import annotations
 
+import subprocess
+import tempfile
 from pathlib import Path
 from typing import Any, Mapping
 
+import numpy as np
+import pandas as pd
+
 from . import __version__
+from .errors import InputError
 
 RESULT_SCHEMA_VERSION = "1"
 
@@ -22,6 +28,68 @@ def _metric(metrics: Mapping[str, Any], name: str) -> tuple[float | None, list[f
     entry = metrics.get("model", {}).get(name) or {}
     ci = [entry["ci_low"], entry["ci_high"]] if "ci_low" in entry else None
     return entry.get("estimate"), ci
+
+
+def notable_variants(
+    vcf: str | Path,
+    sample: str,
+    *,
+    max_af: float = 0.01,
+    male: bool | None = None,
+    **resources: Any,
+) -> list[dict[str, Any]]:
+    """ClinVar pathogenic/likely pathogenic and rare damaging alleles a patient carries.
+
+    The patient's non-reference sites (``bcftools view -s SAMPLE -c1``) are
+    annotated with :func:`genorisk.annotate.annotate_table` and the same
+    resources as the cohort (``gene_model``, ``clinvar``, ``population_af``,
+    ``population_af_key``, ``dbsnp``, ``fasta``). An allele absent from the
+    population resource counts as rare: for a report, an unknown frequency
+    should not hide a damaging variant.
+    """
+    from .annotate import annotate_table
+    from .features import is_pathogenic, rare_damaging
+    from .genotypes import read_dosages
+
+    with tempfile.TemporaryDirectory(prefix="genorisk-notable-") as tmp:
+        carried = Path(tmp) / "carried.vcf.gz"
+        proc = subprocess.run(
+            ["bcftools", "view", "-s", sample, "-c1", "-Oz", "-o", str(carried), str(vcf)],
+            capture_output=True, text=True,
+        )
+        if proc.returncode != 0:
+            raise InputError(vcf, f"could not select sample {sample!r}: {proc.stderr.strip()}")
+        subprocess.run(["tabix", "-f", "-p", "vcf", str(carried)], check=True, capture_output=True)
+        table = annotate_table(carried, **resources)
+        if table.empty:
+            return []
+        keep = rare_damaging(table, max_af=max_af, cohort_af=pd.Series(0.0, index=table.index))
+        table = table[keep].reset_index(drop=True)
+        if table.empty:
+            return []
+        _, dos = read_dosages(carried, table[["chrom", "pos", "ref", "alt"]], samples=[sample],
+                              male=None if male is None else np.array([male]))
+    pathogenic = is_pathogenic(table["clinvar_significance"])
+    out = []
+    for i, row in table.iterrows():
+        d = dos[i, 0]
+        if not d > 0:
+            continue
+        haploid_x = male and str(row["chrom"]).removeprefix("chr") == "X"
+        zygosity = "hemizygous" if haploid_x else ("homozygous" if d >= 2 else "heterozygous")
+        out.append({
+            "chrom": str(row["chrom"]), "pos": int(row["pos"]), "ref": row["ref"], "alt": row["alt"],
+            "gene": None if pd.isna(row["gene"]) else row["gene"],
+            "consequence": row["consequence"] if pd.notna(row["consequence"]) else (
+                None if pd.isna(row["region_class"]) else f"{row['region_class']} (position only; no FASTA)"),
+            "zygosity": zygosity,
+            "population_af": None if pd.isna(row["population_af"]) else float(row["population_af"]),
+            "clinvar_significance": None if pd.isna(row["clinvar_significance"]) else row["clinvar_significance"],
+            "clinvar_review_status": None if pd.isna(row["clinvar_review_status"]) else row["clinvar_review_status"],
+            "rsid": None if pd.isna(row["rsid"]) else row["rsid"],
+            "reason": "ClinVar pathogenic/likely pathogenic" if pathogenic[i] else "rare predicted damaging",
+        })
+    return out
 
 
 def model_summary(card: Mapping[str, Any]) -> dict[str, Any]:

@@ -51,13 +51,21 @@ def _simulated_patient_vcfs(sheet_path):
     vcfs = pd.read_csv(sheet_path, sep="\t", dtype=str, keep_default_na=False).get(
         "vcf", []
     )
-    return [v for v in vcfs if str(v).startswith(SIM_DIR + "/")]
+    return [v for v in vcfs if str(v).startswith(f"{SIM_DIR}/")]
 
 
 try:
     PATIENTS = _read_sheet()
 except ConfigError as err:
     sys.exit(f"genorisk: invalid patient sample sheet: {err}")
+
+# Patients the demo simulation writes: its rows are the simulation's params, so
+# editing other rows of the sheet does not rerun the simulation.
+SIM_PATIENTS = (
+    PATIENTS[PATIENTS["vcf"].str.startswith(SIM_DIR + "/")]
+    if SIM
+    else PATIENTS.iloc[:0]
+)
 
 # Patients in sheet order, cut into batches: appending patients touches only
 # the last batch, so a rerun scores only the batch that changed.
@@ -85,6 +93,25 @@ def batch_vcfs(wildcards):
     return list(BATCHES[wildcards.batch]["vcf"])
 
 
+ANNOTATION = config["annotation"]
+ANNOTATION_CHUNKS = [f"{i:03d}" for i in range(ANNOTATION["n_chunks"])]
+
+
+def annotation_inputs(wildcards=None):
+    """The annotation resources that are configured (each is optional), with their indexes."""
+    files = {}
+    for key in ("gene_model", "fasta", "clinvar", "dbsnp"):
+        if ANNOTATION.get(key):
+            files[key] = ANNOTATION[key]
+    if ANNOTATION.get("population_af"):
+        files["population_af"] = ANNOTATION["population_af"]["vcf"]
+    return files
+
+
+def population_af_key():
+    return (ANNOTATION.get("population_af") or {}).get("info_key", "AF")
+
+
 def cohort_truth():
     """The simulation truth file, if the config names one (enables the AUC ceiling)."""
     truth = config["cohort"].get("truth")
@@ -95,7 +122,10 @@ def cohort_truth():
 DEFAULT_RESOURCES = {
     "simulate_demo": {"threads": 2, "mem_mb": 3000, "runtime": 20},
     "validate_cohort": {"threads": 1, "mem_mb": 1000, "runtime": 20},
+    "cohort_qc": {"threads": 1, "mem_mb": 1000, "runtime": 30},
     "cohort_features": {"threads": 1, "mem_mb": 3000, "runtime": 30},
+    "annotate_chunk": {"threads": 1, "mem_mb": 1500, "runtime": 30},
+    "gather_annotation": {"threads": 1, "mem_mb": 1000, "runtime": 20},
     "train_model": {"threads": 2, "mem_mb": 4000, "runtime": 60},
     "patient_features": {"threads": 1, "mem_mb": 1000, "runtime": 20},
     "score_patients": {"threads": 1, "mem_mb": 2000, "runtime": 20},

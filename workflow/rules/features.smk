@@ -7,6 +7,9 @@ rule cohort_features:
         vcf=config["cohort"]["vcf"],
         phenotypes=config["cohort"]["phenotypes"],
         validation=rules.validate_cohort.output.report,
+        excluded_samples=rules.cohort_qc.output.excluded_samples,
+        excluded_variants=rules.cohort_qc.output.excluded_variants,
+        annotation=rules.gather_annotation.output.table,
         scores=config["scores"],
     output:
         features=f"{OUTDIR}/features/cohort.parquet",
@@ -26,6 +29,8 @@ rule cohort_features:
         min_call_rate=config["features"]["min_call_rate"],
         chunk_size=config["features"]["chunk_size"],
         min_match_rate=config["features"]["min_match_rate"],
+        burden_max_af=config["features"]["burden_max_af"],
+        burden_min_carriers=config["features"]["burden_min_carriers"],
         covariates=COVARIATES,
     script:
         "../../scripts/cohort_features.py"
@@ -33,6 +38,7 @@ rule cohort_features:
 
 rule patient_features:
     input:
+        unpack(annotation_inputs),
         vcfs=batch_vcfs,
         schema=rules.cohort_features.output.schema,
     output:
@@ -51,5 +57,8 @@ rule patient_features:
     params:
         patients=batch_patients,
         genome_build=config["genome_build"],
+        annotation=annotation_inputs(),
+        population_af_key=population_af_key(),
+        rare_max_af=config["features"]["burden_max_af"],
     script:
         "../../scripts/patient_features.py"

@@ -21,3 +21,30 @@ rule validate_cohort:
         genome_build=config["genome_build"],
     script:
         "../../scripts/validate_vcf.py"
+
+
+rule cohort_qc:
+    input:
+        vcf=config["cohort"]["vcf"],
+        phenotypes=config["cohort"]["phenotypes"],
+        validation=rules.validate_cohort.output.report,
+    output:
+        variants=f"{OUTDIR}/qc/variant_qc.parquet",
+        samples=f"{OUTDIR}/qc/sample_qc.tsv",
+        excluded_variants=f"{OUTDIR}/qc/excluded_variants.tsv",
+        excluded_samples=f"{OUTDIR}/qc/excluded_samples.tsv",
+        summary=f"{OUTDIR}/qc/qc_summary.json",
+    log:
+        f"{OUTDIR}/logs/cohort_qc.log",
+    benchmark:
+        f"{OUTDIR}/benchmarks/cohort_qc.tsv"
+    conda:
+        "../../envs/genorisk.yaml"
+    threads: res("cohort_qc", "threads")
+    resources:
+        mem_mb=res("cohort_qc", "mem_mb"),
+        runtime=res("cohort_qc", "runtime"),
+    params:
+        thresholds=config["qc"],
+    script:
+        "../../scripts/cohort_qc.py"

@@ -3,7 +3,6 @@ if SIM:
 
     rule simulate_demo:
         input:
-            sheet=config["patients"]["sheet"],
             gene_model=config["annotation"]["gene_model"],
         output:
             cohort_vcf=SIM_FILES["cohort_vcf"],
@@ -17,11 +16,9 @@ if SIM:
             patients_truth=f"{SIM_DIR}/patients_truth.tsv",
             cohort_truth=f"{SIM_DIR}/cohort_truth.tsv",
             pgs=SIM_FILES["pgs"],
-            patient_vcfs=_simulated_patient_vcfs(config["patients"]["sheet"]),
+            patient_vcfs=list(SIM_PATIENTS["vcf"]),
             # Declared so Snakemake touches them with the VCFs (else they look older).
-            patient_tbis=[
-                f"{v}.tbi" for v in _simulated_patient_vcfs(config["patients"]["sheet"])
-            ],
+            patient_tbis=[f"{v}.tbi" for v in SIM_PATIENTS["vcf"]],
         log:
             f"{OUTDIR}/logs/simulate_demo.log",
         benchmark:
@@ -34,5 +31,6 @@ if SIM:
             runtime=res("simulate_demo", "runtime"),
         params:
             simulation={k: v for k, v in SIM.items() if k != "outdir"},
+            patients=SIM_PATIENTS.to_dict(orient="records"),
         script:
             "../../scripts/simulate_demo.py"
