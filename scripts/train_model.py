@@ -4,8 +4,11 @@ import hashlib
 from pathlib import Path
 
 from genorisk.config import read_phenotypes
-from genorisk.io import read_json
-from genorisk.model import ModelConfig, read_feature_matrix, save_model, train_model
+import pandas as pd
+
+from genorisk.io import atomic_output, read_json, write_json
+from genorisk.model import ModelConfig, read_feature_matrix, save_model, score_patients, train_model
+from genorisk.results import feature_importance
 from genorisk.runner import run_step
 
 
@@ -40,6 +43,13 @@ def main():
     )
     outdir = Path(snakemake.output.model).parent
     save_model(model, outdir, training_data_sha256=sha256(snakemake.input.features))
+    # Cohort-level evaluation (per-person OOF predictions) stays out of the shareable model folder.
+    oof = pd.DataFrame({k: v for k, v in model.oof_predictions.items()}, index=features.index)
+    with atomic_output(snakemake.output.oof) as tmp:
+        oof.to_parquet(tmp)
+    scored = score_patients(model, features, top_n=10_000)
+    labels = {f["group"]: f["label"] if f["kind"] != "dosage" else f["group"] for f in model.schema["features"]}
+    write_json(snakemake.output.importance, feature_importance([s["drivers"] for s in scored], labels))
 
 
 run_step(snakemake, main)

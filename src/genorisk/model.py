@@ -904,6 +904,9 @@ class TrainedModel:
     metrics: dict
     oof_margin: np.ndarray | None = None
     offset: LinearOffset | None = None
+    #: Out-of-fold predictions by model name ("model", "baseline", ...) and the
+    #: labels ("y"), for the cohort report's curves; never part of the artifact.
+    oof_predictions: dict | None = None
 
     @property
     def feature_names(self) -> list[str]:
@@ -1130,7 +1133,8 @@ def train_model(
              metrics["model"]["roc_auc"]["estimate"], metrics["training_seconds"])
     return TrainedModel(booster=booster, schema=dict(schema), config=config, params=params, n_rounds=n_rounds,
                         calibrator=calibrator, cohort_quantiles=cohort_quantiles, metrics=metrics,
-                        oof_margin=oof_margin, offset=offset)
+                        oof_margin=oof_margin, offset=offset,
+                        oof_predictions={**predictions, "y": np.asarray(y)})
 
 
 def _truth_metrics(truth: Mapping[str, float], auc: float) -> dict[str, float]:
@@ -1250,17 +1254,21 @@ def save_model(model: TrainedModel, outdir: str | Path, *, training_data_sha256:
         "risk_quantiles": [float(v) for v in model.cohort_quantiles],
         "n_samples": model.metrics["data"]["n_samples"],
     })
-    write_json(outdir / "metrics.json", model.metrics)
+    # Run-dependent figures (wall time) go to the card beside "created", so
+    # metrics.json is identical across reruns of the same data and config.
+    metrics = {k: v for k, v in model.metrics.items() if k != "training_seconds"}
+    write_json(outdir / "metrics.json", metrics)
     card = {
         "model": "genorisk gradient-boosted risk model",
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "training_seconds": model.metrics.get("training_seconds"),
         "training_data_sha256": training_data_sha256,
         "config": model.config.to_dict(),
         "params": model.params,
         "n_rounds": model.n_rounds,
         "features_used": model.feature_names,
         "versions": _package_versions(),
-        "metrics": model.metrics,
+        "metrics": metrics,
         "intended_use": INTENDED_USE,
         "limits": LIMITS,
     }

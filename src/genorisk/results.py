@@ -190,3 +190,118 @@ def patient_result(
         "warnings": warnings,
         "generated_by": {"genorisk": __version__},
     }
+
+
+# ---------------------------------------------------------------------------
+# Cohort summary (the cohort report's input; aggregate figures only)
+
+
+def roc_points(y: np.ndarray, p: np.ndarray, max_points: int = 200) -> dict[str, list[float]]:
+    """ROC curve (fpr, tpr) thinned to at most ``max_points`` points, from (0,0) to (1,1)."""
+    from sklearn.metrics import roc_curve
+
+    fpr, tpr, _ = roc_curve(y, p)
+    if len(fpr) > max_points:
+        keep = np.unique(np.linspace(0, len(fpr) - 1, max_points).round().astype(int))
+        fpr, tpr = fpr[keep], tpr[keep]
+    return {"fpr": [round(float(v), 5) for v in fpr], "tpr": [round(float(v), 5) for v in tpr]}
+
+
+def calibration_curve(y: np.ndarray, p: np.ndarray, n_bins: int = 10) -> dict[str, Any]:
+    """Mean predicted vs observed case fraction in ``n_bins`` equal-count bins of ``p``."""
+    order = np.argsort(p, kind="stable")
+    bins = [b for b in np.array_split(order, n_bins) if len(b)]
+    return {
+        "predicted": [round(float(p[b].mean()), 5) for b in bins],
+        "observed": [round(float(y[b].mean()), 5) for b in bins],
+        "n": [int(len(b)) for b in bins],
+        "brier": round(float(np.mean((p - y) ** 2)), 6),
+    }
+
+
+def feature_importance(drivers_per_person: list[list[dict]], labels: Mapping[str, str]) -> list[dict[str, Any]]:
+    """Mean |TreeSHAP contribution| (log-odds) per feature group over the cohort, largest first."""
+    totals: dict[str, float] = {}
+    for drivers in drivers_per_person:
+        for d in drivers:
+            totals[d["group"]] = totals.get(d["group"], 0.0) + abs(d["contribution"])
+    n = max(len(drivers_per_person), 1)
+    rows = [{"group": g, "label": labels.get(g, g), "importance": round(v / n, 6)} for g, v in totals.items()]
+    return sorted(rows, key=lambda r: (-r["importance"], r["group"]))[:25]
+
+
+def _distribution(values) -> dict[str, float] | None:
+    values = np.asarray([v for v in values if v is not None], dtype=float)
+    if not len(values):
+        return None
+    return {"min": float(values.min()), "median": float(np.median(values)), "max": float(values.max())}
+
+
+def cohort_summary(
+    *,
+    name: str,
+    phenotypes: pd.DataFrame,
+    qc_summary: Mapping[str, Any],
+    sample_qc: pd.DataFrame,
+    schema: Mapping[str, Any],
+    card: Mapping[str, Any],
+    oof: pd.DataFrame,
+    importance: list[dict[str, Any]],
+    patient_results: list[Mapping[str, Any]],
+    min_match_rate: float,
+) -> dict[str, Any]:
+    """The cohort report's input (``cohort_report.schema.json``): aggregates only, no per-person rows.
+
+    ``oof`` holds the out-of-fold predictions (columns ``y``, ``model`` and
+    the baselines'); ``patient_results`` the scored patients' results (for the
+    distribution of their model-variant coverage).
+    """
+    metrics = card.get("metrics", {})
+    y = oof["y"].to_numpy()
+    baselines = []
+    for key, label in [("baseline", "Logistic regression: " + ", ".join(metrics.get("baseline_features", [])))]:
+        if key in oof and metrics.get(key):
+            m = metrics[key]["roc_auc"]
+            baselines.append({"name": label, "auc": m["estimate"], "auc_ci": [m["ci_low"], m["ci_high"]],
+                              "roc": roc_points(y, oof[key].to_numpy())})
+    failures: dict[str, int] = {}
+    for reason, n in qc_summary.get("samples_excluded_by_reason", {}).items():
+        failures[reason.replace("_", " ")] = int(n)
+    sex = {"consistent": 0, "mismatch": 0, "unknown": 0, **qc_summary.get("sex_check", {})}
+    scores = []
+    warnings = []
+    for f in schema["features"]:
+        if f["kind"] == "pgs":
+            d = f["definition"]
+            scores.append({"id": d["score_id"], "n_variants": d["n_variants"], "n_matched": d["n_matched"],
+                           "match_rate": d["match_rate"], "used": d["match_rate"] >= min_match_rate})
+    if not len(scores):
+        warnings.append("No polygenic score was configured; the model uses genotype dosages and covariates only.")
+    n_cases = int(phenotypes["status"].sum())
+    outliers = [r["qc"].get("ancestry_outlier") for r in patient_results]
+    return {
+        "schema_version": "1",
+        "cohort": {"name": name, "n_samples": int(len(phenotypes)), "n_cases": n_cases,
+                   "n_controls": int(len(phenotypes)) - n_cases},
+        "qc": {
+            "n_samples": int(qc_summary.get("n_samples", len(phenotypes))),
+            "n_passed": int(qc_summary.get("n_samples", len(phenotypes)) - qc_summary.get("n_samples_excluded", 0)),
+            "failures": [{"reason": r, "n": n} for r, n in sorted(failures.items())],
+            "call_rate": _distribution(sample_qc["call_rate"]) if "call_rate" in sample_qc else None,
+            "model_variant_coverage": _distribution(r["qc"]["model_variant_coverage"] for r in patient_results),
+            "sex_check": {k: int(v) for k, v in sex.items() if k in ("consistent", "mismatch", "unknown")},
+            "n_ancestry_outliers": sum(bool(o) for o in outliers) if any(o is not None for o in outliers) else None,
+        },
+        "scores": scores or None,
+        "model": model_summary(card),
+        "performance": {
+            "evaluation": f"{card.get('config', {}).get('n_folds', '?')}-fold stratified cross-validation; "
+                          "out-of-fold predictions, calibrated across folds",
+            "roc": roc_points(y, oof["model"].to_numpy()),
+            "calibration": calibration_curve(y, oof["model"].to_numpy()),
+            "baselines": baselines,
+        },
+        "feature_importance": importance or None,
+        "warnings": warnings,
+        "generated_by": {"genorisk": __version__},
+    }

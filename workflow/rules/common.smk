@@ -130,6 +130,7 @@ DEFAULT_RESOURCES = {
     "patient_features": {"threads": 1, "mem_mb": 1000, "runtime": 20},
     "score_patients": {"threads": 1, "mem_mb": 2000, "runtime": 20},
     "patient_reports": {"threads": 1, "mem_mb": 1000, "runtime": 30},
+    "cohort_report": {"threads": 1, "mem_mb": 2000, "runtime": 20},
 }
 
 
@@ -149,6 +150,7 @@ def all_outputs():
     outs = [
         f"{OUTDIR}/qc/cohort.validation.json",
         f"{OUTDIR}/model/metrics.json",
+        f"{OUTDIR}/cohort/cohort_report.html",
     ]
     outs += expand(f"{OUTDIR}/patients/batches/{{batch}}/reports.json", batch=BATCHES)
     return outs

@@ -15,6 +15,9 @@ rule train_model:
         metrics=f"{OUTDIR}/model/metrics.json",
         card=f"{OUTDIR}/model/model_card.json",
         card_md=f"{OUTDIR}/model/model_card.md",
+        linear_offset=f"{OUTDIR}/model/linear_offset.json",
+        oof=f"{OUTDIR}/evaluation/oof_predictions.parquet",
+        importance=f"{OUTDIR}/evaluation/feature_importance.json",
     log:
         f"{OUTDIR}/logs/train_model.log",
     benchmark:

@@ -1,0 +1,31 @@
+"""Adapter: rule cohort_report -> genorisk.results.cohort_summary + genorisk.report.render_cohort_report."""
+
+import pandas as pd
+
+from genorisk.config import read_phenotypes
+from genorisk.io import read_json, write_json
+from genorisk.report import render_cohort_report
+from genorisk.results import cohort_summary
+from genorisk.runner import run_step
+
+
+def main():
+    inputs = snakemake.input
+    results = [r for path in inputs.results for r in read_json(path)]
+    summary = cohort_summary(
+        name=snakemake.params.name,
+        phenotypes=read_phenotypes(inputs.phenotypes),
+        qc_summary=read_json(inputs.qc_summary),
+        sample_qc=pd.read_csv(inputs.sample_qc, sep="\t"),
+        schema=read_json(inputs.schema),
+        card=read_json(inputs.card),
+        oof=pd.read_parquet(inputs.oof),
+        importance=read_json(inputs.importance),
+        patient_results=results,
+        min_match_rate=snakemake.params.min_match_rate,
+    )
+    write_json(snakemake.output.summary, summary)
+    render_cohort_report(summary, snakemake.output.html, source=snakemake.output.summary)
+
+
+run_step(snakemake, main)
