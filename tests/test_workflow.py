@@ -93,7 +93,21 @@ def test_model_change_reruns_training_and_scoring_only(demo_run):
     )
     jobs = planned_jobs(proc)
     assert jobs.get("train_model") == 1 and jobs.get("score_patients") == 2, jobs
-    for untouched in ["simulate_demo", "validate_cohort", "cohort_features", "patient_features"]:
+    assert jobs.get("patient_reports") == 2 and jobs.get("cohort_report") == 1, jobs
+    for untouched in ["simulate_demo", "validate_cohort", "cohort_qc", "annotate_chunk",
+                      "gather_annotation", "cohort_features", "patient_features"]:
+        assert untouched not in jobs, jobs
+
+
+def test_annotation_change_reruns_annotation_and_everything_after(demo_run):
+    cfg = yaml.safe_load((demo_run / "config.yaml").read_text())
+    cfg["annotation"]["population_af"]["info_key"] = "AC"
+    (demo_run / "config_annot.yaml").write_text(yaml.safe_dump(cfg))
+    jobs = planned_jobs(run_snakemake(demo_run, "-n", configfile="config_annot.yaml"))
+    for rule in ["annotate_chunk", "gather_annotation", "cohort_features", "train_model",
+                 "patient_features", "score_patients", "patient_reports", "cohort_report"]:
+        assert rule in jobs, (rule, jobs)
+    for untouched in ["simulate_demo", "validate_cohort", "cohort_qc"]:
         assert untouched not in jobs, jobs
 
 
@@ -110,7 +124,23 @@ def test_adding_a_patient_runs_only_its_batch(demo_run):
     sheet.write_text(original + "P4\textra/P4.vcf.gz\tS_P1\tfemale\t61\n")
     try:
         jobs = planned_jobs(run_snakemake(demo_run, "-n"))
-        # P4 joins batch b00001 (batch_size 2): only that batch is scored and reported.
-        assert jobs == {"patient_features": 1, "score_patients": 1, "patient_reports": 1, "all": 1}, jobs
+        # P4 joins batch b00001 (batch_size 2): only that batch is scored and
+        # reported, and the cohort summary (patients' coverage) is refreshed.
+        assert jobs == {"patient_features": 1, "score_patients": 1, "patient_reports": 1,
+                        "cohort_report": 1, "all": 1}, jobs
     finally:
         sheet.write_text(original)
+
+
+def test_cohort_report_and_snakemake_report(demo_run, tmp_path):
+    html = (demo_run / "results/cohort/cohort_report.html").read_text()
+    assert "ROC" in html and "<script" not in html
+    summary = json.loads((demo_run / "results/cohort/cohort_summary.json").read_text())
+    assert summary["performance"]["roc"]["fpr"][0] == 0.0 and summary["performance"]["roc"]["tpr"][-1] == 1.0
+    assert summary["feature_importance"][0]["importance"] > 0
+    # Aggregates only: no cohort sample ID appears in the cohort summary.
+    assert "COH0" not in json.dumps(summary)
+    out = tmp_path / "report.html"
+    run_snakemake(demo_run, "--report", str(out))
+    text = out.read_text(errors="replace")
+    assert out.stat().st_size > 10_000 and "cohort_report.html" in text

@@ -161,9 +161,9 @@ class ModelConfig:
         each row's starting margin (XGBoost ``base_margin``), and the trees
         learn what it misses (dosages, interactions, non-linearity). Trees
         approximate a linear PGS effect poorly from a few hundred cases, so
-        the offset wins in small cohorts (measured: +0.02-0.03 AUC at 1,000-
-        3,000 people); in a 10,000-person cohort trees alone did better
-        (+0.013). "search" makes it a searched choice (candidate 0 and about
+        the offset won in small simulated cohorts (+0.02-0.03 AUC at 1,000-
+        3,000 people, single runs); in one 10,000-person cohort trees alone
+        did better (+0.013). "search" makes it a searched choice (candidate 0 and about
         half of the others use it); true/false are read as always/never.
         Linear contributions are explained exactly (linear SHAP, coefficient
         x standardised value). No effect without such features.
