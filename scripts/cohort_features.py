@@ -24,6 +24,8 @@ def main():
         min_match_rate=snakemake.params.min_match_rate,
         exclude_variants=bad_variants[["chrom", "pos", "ref", "alt"]],
         annotation=pd.read_parquet(snakemake.input.annotation),
+        ancestry_panel=snakemake.input.ancestry_panel[0] if snakemake.input.ancestry_panel else None,
+        n_components=snakemake.params.n_components,
         burden_max_af=snakemake.params.burden_max_af,
         burden_min_carriers=snakemake.params.burden_min_carriers,
         chunk_size=snakemake.params.chunk_size,

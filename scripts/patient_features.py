@@ -6,6 +6,7 @@ import pandas as pd
 
 from genorisk.features import patient_features
 from genorisk.io import atomic_output, read_json, write_json
+from genorisk.qc import infer_sex_single
 from genorisk.results import notable_variants
 from genorisk.runner import run_step
 from genorisk.vcf import validate_vcf
@@ -31,7 +32,12 @@ def main():
                 patient["vcf"], sample, max_af=snakemake.params.rare_max_af, male=male,
                 population_af_key=snakemake.params.population_af_key, **snakemake.params.annotation,
             )
-        qc[pid] = {"validation": report.to_dict(), "coverage": coverage, "notable_variants": notable}
+        qc[pid] = {
+            "validation": report.to_dict(),
+            "coverage": coverage,
+            "notable_variants": notable,
+            "sex": infer_sex_single(patient["vcf"], sample),
+        }
         log.info("%s: %d model variants, coverage %.3f", pid, coverage["n_model_variants"], coverage["coverage"])
     with atomic_output(snakemake.output.features) as tmp:
         pd.concat(frames).to_parquet(tmp)

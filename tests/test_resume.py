@@ -31,7 +31,7 @@ COMPARED = [
 
 def kill_when_started(workdir: Path, rule: str, delay: float, timeout: float = 900) -> None:
     """Start the workflow, SIGKILL its whole process group ``delay`` s after ``rule`` starts."""
-    log = workdir / "results" / "logs" / f"{rule}.log"
+    log = workdir / "results" / "logs" / f"{rule}.log"  # rule or rule/wildcard
     proc = subprocess.Popen(
         [SNAKEMAKE, "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
          "--configfile", str(workdir / "config.yaml"), "--cores", "2"],
@@ -82,4 +82,17 @@ def test_killed_during_training_then_resumed_matches_uninterrupted(local_demo, t
     proc = run_snakemake(workdir, "--rerun-incomplete")
     assert "train_model" in proc.stdout + proc.stderr
     assert not list((workdir / "results").rglob(".*.tmp*")), "temporary files left behind after the rerun"
+    assert_same_outputs(workdir, local_demo)
+
+
+def test_killed_during_annotation_then_resumed_matches_uninterrupted(local_demo, tmp_path):
+    workdir = prepare_workdir(tmp_path / "killed")
+    kill_when_started(workdir, "annotate_chunk/000", delay=0.3)
+    assert not (workdir / "results/annotation/cohort.variants.parquet").exists()
+    run_snakemake(workdir, "--unlock")
+    proc = run_snakemake(workdir, "--rerun-incomplete")
+    assert "annotate_chunk" in proc.stdout + proc.stderr
+    assert not list((workdir / "results").rglob(".*.tmp*")), "temporary files left behind after the rerun"
+    for rel in ["results/annotation/cohort.variants.parquet"]:
+        assert (workdir / rel).read_bytes() == (local_demo / rel).read_bytes(), f"{rel} differs"
     assert_same_outputs(workdir, local_demo)

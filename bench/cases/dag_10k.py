@@ -1,4 +1,4 @@
-"""`snakemake -n` with 10,000 patients vs 100: DAG build time as the patient sheet grows.
+"""`snakemake -n` with 10,000 and 1,000 patients vs 100: DAG build time as the sheet grows.
 
 Patients are processed in batches (patients.batch_size, default 50), so
 10,000 patients are 200 batches x 3 jobs, not 30,000 jobs. Each patient VCF
@@ -13,7 +13,7 @@ from pathlib import Path
 import yaml
 
 REPO = Path(__file__).resolve().parents[2]
-DESCRIPTION = "snakemake -n (DAG build) with 10,000 patients vs 100 patients"
+DESCRIPTION = "snakemake -n (DAG build) with 10,000 and 1,000 patients vs 100 patients"
 UNITS = {"patients": 10000}
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
 
@@ -39,7 +39,7 @@ def prepare(workdir: Path) -> None:
     (workdir / "phenotypes.tsv").write_text("sample_id\tstatus\tage\tsex\nA\t0\t50\tmale\nB\t1\t60\tfemale\n")
     vcf_dir = workdir / "patients"
     vcf_dir.mkdir()
-    for n in (100, 10_000):
+    for n in (100, 1_000, 10_000):
         rows = ["patient_id\tvcf\tsample\tsex\tage"]
         for i in range(n):
             link = vcf_dir / f"P{i:05d}.vcf.gz"
@@ -54,4 +54,4 @@ def commands(workdir: Path) -> dict[str, list[str]]:
     def dry(n):
         return [SNAKEMAKE, "-n", "-q", "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
                 "--configfile", str(workdir / f"config_{n}.yaml"), "--cores", "2"]
-    return {"10000 patients": dry(10_000), "100 patients": dry(100)}
+    return {"10000 patients": dry(10_000), "100 patients": dry(100), "1000 patients": dry(1_000)}

@@ -125,6 +125,13 @@ class AncestryModel:
         return np.sqrt(p * (1.0 - p))
 
     @property
+    def has_reference_panel(self) -> bool:
+        """True when a reference panel joined the fit. Without one the distance
+        only sees variation within the cohort's own population (module notes):
+        a report should say the ancestry check is limited."""
+        return int(self.fit_info.get("n_reference", 0)) > 0
+
+    @property
     def pc_names(self) -> list[str]:
         return [f"pc{i + 1}" for i in range(self.n_components)]
 

@@ -180,6 +180,8 @@ def cohort_features(
     min_match_rate: float = 0.75,
     exclude_variants: pd.DataFrame | None = None,
     annotation: pd.DataFrame | None = None,
+    ancestry_panel: str | Path | None = None,
+    n_components: int = 5,
     burden_max_af: float = 0.01,
     burden_min_carriers: int = 5,
     chunk_size: int = 20000,
@@ -230,10 +232,14 @@ def cohort_features(
                                                  min_carriers=burden_min_carriers, male=male)
     else:
         burden, burden_entries = pd.DataFrame(index=phenotypes.index), []
+    pcs, pc_entries, ancestry = ancestry_features(vcf, samples, n_components=n_components, reference_vcf=ancestry_panel)
     cov, cov_entries = covariate_features(phenotypes, list(covariates))
     features = pd.concat([pd.DataFrame(dos, index=phenotypes.index, columns=names), pgs,
-                          burden.set_axis(phenotypes.index), cov], axis=1)
-    schema = {"schema_version": SCHEMA_VERSION, "features": entries + pgs_entries + burden_entries + cov_entries}
+                          burden.set_axis(phenotypes.index), pcs.set_axis(phenotypes.index), cov], axis=1)
+    schema = {"schema_version": SCHEMA_VERSION,
+              "features": entries + pgs_entries + burden_entries + pc_entries + cov_entries}
+    if ancestry is not None:
+        schema["ancestry"] = ancestry
     log.info("cohort features: %d people x %d features (%d variants, %d scores, %d gene burden/carrier, %d covariates)",
              len(features), features.shape[1], len(entries), len(pgs_entries), len(burden_entries), len(cov_entries))
     return features, schema
@@ -352,6 +358,34 @@ def burden_features(
     return pd.DataFrame(columns, index=samples), entries
 
 
+def ancestry_features(
+    vcf: str | Path,
+    samples: list[str],
+    *,
+    n_components: int = 5,
+    reference_vcf: str | Path | None = None,
+) -> tuple[pd.DataFrame, list[dict], dict | None]:
+    """Ancestry PCs of the cohort (:func:`genorisk.ancestry.fit_ancestry`).
+
+    With a reference panel of several populations the PCs span between-
+    population axes, so a patient from another population is flagged; without
+    one they describe variation within the cohort only, and the ancestry
+    check is weak (the report says so). Returns the PC columns, their schema
+    entries and the fitted model as JSON (stored once, at schema top level).
+    """
+    from .ancestry import cohort_scores, fit_ancestry
+
+    if n_components <= 0:
+        return pd.DataFrame(index=samples), [], None
+    model = fit_ancestry(vcf, samples, n_components=n_components, reference_vcf=reference_vcf)
+    scores = cohort_scores(model)
+    names = model.pc_names
+    entries = [{"name": n, "kind": "pc", "label": f"ancestry component {i + 1}", "group": "ancestry (PCs)",
+                "definition": {"component": i + 1}} for i, n in enumerate(names)]
+    frame = pd.DataFrame(scores.astype("float32"), index=samples, columns=names)
+    return frame, entries, model.to_dict(include_cohort_scores=False)
+
+
 def _pgs_value(definition: dict, dosage: dict[tuple, float]) -> tuple[float, int]:
     """A patient's score from a frozen definition; (value, n variants called)."""
     total, n_called = definition["constant"], 0
@@ -407,6 +441,13 @@ def patient_features(
     pgs_entries = [f for f in schema["features"] if f["kind"] == "pgs"]
     gene_entries = [f for f in schema["features"] if f["kind"] in ("burden", "carrier")]
     extra_rows = [(v["chrom"], v["pos"], v["ref"], v["alt"]) for f in pgs_entries + gene_entries for v in f["definition"]["variants"]]
+    ancestry = None
+    if schema.get("ancestry"):
+        from .ancestry import AncestryModel
+
+        ancestry = AncestryModel.from_dict(schema["ancestry"])
+        av = ancestry.variants
+        extra_rows += list(zip(av["chrom"], av["pos"].astype(int), av["ref"], av["alt"]))
     keys = list(dict.fromkeys(list(zip(wanted["chrom"], wanted["pos"], wanted["ref"], wanted["alt"])) + extra_rows))
     # One pass over the patient's VCF for the dosage features and every score's variants.
     found_tbl, dos = genotypes.read_dosages(
@@ -419,6 +460,19 @@ def patient_features(
     values = np.array([dosage[k] for k in zip(wanted["chrom"], wanted["pos"], wanted["ref"], wanted["alt"])], dtype=float)
     called = ~np.isnan(values)
     row: dict[str, float] = dict(zip(wanted["name"], values.astype("float32")))
+    ancestry_qc = None
+    if ancestry is not None:
+        from .ancestry import ancestry_distance, project
+
+        av = ancestry.variants
+        d = np.array([dosage[k] for k in zip(av["chrom"], av["pos"].astype(int), av["ref"], av["alt"])], dtype=float)
+        pcs = project(ancestry, d[None, :])
+        distance, outlier = ancestry_distance(ancestry, pcs)
+        row.update(dict(zip(ancestry.pc_names, pcs[0].astype(float))))
+        ancestry_qc = {"distance": float(distance[0]), "outlier": bool(outlier[0]),
+                       "threshold": float(ancestry.distance_threshold),
+                       "fraction_missing": float(np.isnan(d).mean()),
+                       "reference_panel": bool(ancestry.has_reference_panel)}
     for entry in gene_entries:
         d = [dosage[(v["chrom"], v["pos"], v["ref"], v["alt"])] for v in entry["definition"]["variants"]]
         d = np.nan_to_num(np.array(d, dtype=float), nan=0.0)
@@ -453,5 +507,6 @@ def patient_features(
         "coverage": float(called.sum() / n_total) if n_total else 1.0,
         "call_rate": float(called[found].mean()) if found.any() else 0.0,
         "polygenic_scores": scores,
+        "ancestry": ancestry_qc,
     }
     return frame, coverage

@@ -153,6 +153,24 @@ def patient_result(
             f"Only {coverage['coverage']:.0%} of the model's {coverage['n_model_variants']} variants were "
             f"called in this VCF (minimum {min_coverage:.0%}); the risk estimate may be unreliable."
         )
+    recorded_sex = patient.get("sex") or None
+    inferred_sex = (qc.get("sex") or {}).get("inferred_sex")
+    if inferred_sex in ("male", "female") and recorded_sex in ("male", "female"):
+        sex_check = "consistent" if inferred_sex == recorded_sex else "mismatch"
+    else:
+        sex_check = "unknown"
+    if sex_check == "mismatch":
+        warnings.append(
+            f"Recorded sex ({recorded_sex}) differs from the sex the chrX genotypes indicate ({inferred_sex}): "
+            "the VCF may belong to someone else, or the record is wrong. Check before using this result."
+        )
+    ancestry = coverage.get("ancestry")
+    if ancestry and ancestry["outlier"]:
+        warnings.append(
+            f"This person's genetic ancestry lies outside the training cohort's (distance "
+            f"{ancestry['distance']:.1f} against a cohort limit of {ancestry['threshold']:.1f} in ancestry "
+            "component space); the model was not trained on people like them and its risk may not transfer."
+        )
     for w in qc["validation"].get("warnings", [])[:5]:
         warnings.append(f"Input warning: {w}")
     return {
@@ -180,11 +198,11 @@ def patient_result(
             "call_rate": coverage["call_rate"],
             "model_variant_coverage": coverage["coverage"],
             "n_model_variants_missing": coverage["n_missing"],
-            "inferred_sex": None,
-            "recorded_sex": patient.get("sex") or None,
-            "sex_check": "unknown",
-            "ancestry_distance": None,
-            "ancestry_outlier": None,
+            "inferred_sex": inferred_sex if inferred_sex in ("male", "female") else None,
+            "recorded_sex": recorded_sex,
+            "sex_check": sex_check,
+            "ancestry_distance": ancestry["distance"] if ancestry else None,
+            "ancestry_outlier": ancestry["outlier"] if ancestry else None,
         },
         "model": model_summary(card),
         "warnings": warnings,

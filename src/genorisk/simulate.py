@@ -123,6 +123,11 @@ class SimulationConfig:
         K; cases are people whose liability exceeds Phi^-1(1 - K).
     missing_rate : float
         Fraction of genotype calls set missing at random (``./.``).
+    ancestry_panel : int
+        People per population of the demographic model in an ancestry
+        reference panel (``ancestry_panel.vcf.gz``, like a 1000 Genomes
+        subset) at the cohort's sites; 0 writes none. Ancestry PCs fitted
+        with it can tell a patient from another population from the cohort.
     pgs_gwas_n : int
         The demo's "published" polygenic score (PGS Catalog format) has the
         weights an external GWAS of this many people would estimate: each
@@ -156,6 +161,7 @@ class SimulationConfig:
     covariate_variance: float = 0.05
     prevalence: float = 0.1
     missing_rate: float = 0.001
+    ancestry_panel: int = 100
     pgs_gwas_n: int = 100_000
     pgs_null_variants: int = 300
 
@@ -196,7 +202,8 @@ class Genotypes:
 
 
 def _simulate_haplotypes(cfg: SimulationConfig, n_main: int, n_outlier: int) -> Genotypes:
-    """Simulate ``n_main`` people from ``cfg.population`` and ``n_outlier`` from the outlier one."""
+    """Simulate ``n_main`` people from ``cfg.population``, ``n_outlier`` from the outlier one,
+    then ``cfg.ancestry_panel`` from each population of the model (in that order)."""
     import msprime
 
     length = cfg.end - cfg.start + 1
@@ -205,13 +212,13 @@ def _simulate_haplotypes(cfg: SimulationConfig, n_main: int, n_outlier: int) -> 
         if n_outlier:
             raise ConfigError(None, "outlier patients need a demographic model with populations", record="simulate.demography")
         ts = msprime.sim_ancestry(
-            samples=n_main,
+            samples=n_main + cfg.ancestry_panel,
             population_size=cfg.population_size,
             sequence_length=length,
             recombination_rate=cfg.recombination_rate,
             random_seed=int(rng_anc),
         )
-        pops = np.array([cfg.population] * n_main)
+        pops = np.array([cfg.population] * (n_main + cfg.ancestry_panel))
     else:
         import stdpopsim
 
@@ -219,17 +226,18 @@ def _simulate_haplotypes(cfg: SimulationConfig, n_main: int, n_outlier: int) -> 
             model = stdpopsim.get_species("HomSap").get_demographic_model(cfg.demography)
         except ValueError as err:
             raise ConfigError(None, f"unknown stdpopsim model {cfg.demography!r}", record="simulate.demography") from err
-        samples = {cfg.population: n_main}
+        groups = [(cfg.population, n_main)]
         if n_outlier:
-            samples[cfg.outlier_population] = n_outlier
+            groups.append((cfg.outlier_population, n_outlier))
+        groups += [(pop.name, cfg.ancestry_panel) for pop in model.populations if cfg.ancestry_panel]
         ts = msprime.sim_ancestry(
-            samples=samples,
+            samples=[msprime.SampleSet(n, population=pop) for pop, n in groups if n],
             demography=model.model,
             sequence_length=length,
             recombination_rate=cfg.recombination_rate,
             random_seed=int(rng_anc),
         )
-        pops = np.array([cfg.population] * n_main + [cfg.outlier_population] * n_outlier)
+        pops = np.concatenate([[pop] * n for pop, n in groups]).astype(str)
     # HKY with kappa 4 gives a genome-like Ti/Tv of about 2 (JC69 would give 0.5),
     # and so the usual share of strand-ambiguous A/T and C/G SNPs.
     ts = msprime.sim_mutations(ts, rate=cfg.mutation_rate, model=msprime.HKY(kappa=4.0), random_seed=int(rng_mut))
@@ -449,6 +457,7 @@ def simulate(
     n_pat = len(patients)
     n_main = cfg.n_cohort + cfg.n_reference + int((~is_outlier).sum())
     geno = _simulate_haplotypes(cfg, n_main, int(is_outlier.sum()))
+    panel_rows = np.arange(n_main + int(is_outlier.sum()), len(geno.populations))
 
     # People: cohort, reference panel, patients (main population), outlier patients.
     cohort = slice(0, cfg.n_cohort)
@@ -560,6 +569,17 @@ def simulate(
             row["vcf"], geno.positions, geno.refs, geno.alts,
             calls=calls[:, person : person + 1], samples=[str(sample_col.iloc[k])],
         )
+    if len(panel_rows):
+        pops = geno.populations[panel_rows]
+        counter: dict[str, int] = {}
+        panel_ids = []
+        for pop in pops:
+            counter[pop] = counter.get(pop, 0) + 1
+            panel_ids.append(f"PANEL_{pop}_{counter[pop]:03d}")
+        write_vcf(outdir / "ancestry_panel.vcf.gz", geno.positions, geno.refs, geno.alts,
+                  calls=calls[:, panel_rows], samples=panel_ids)
+        with atomic_output(outdir / "ancestry_panel.tsv") as tmp:
+            pd.DataFrame({"sample_id": panel_ids, "population": pops}).to_csv(tmp, sep="\t", index=False)
     pat_truth = pd.DataFrame(
         {
             "patient_id": patients["patient_id"].to_numpy(),

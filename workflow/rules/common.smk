@@ -5,6 +5,7 @@ from pathlib import Path
 
 from genorisk.config import read_patient_sheet, validate_config
 from genorisk.errors import ConfigError
+from genorisk.simulate import SimulationConfig
 
 WORKFLOW_DIR = Path(workflow.basedir)
 SCHEMA = WORKFLOW_DIR / "workflow" / "schemas" / "config.schema.yaml"
@@ -20,6 +21,11 @@ SIM_DIR = SIM["outdir"].rstrip("/") if SIM else None
 COVARIATES = config["cohort"]["covariates"]
 
 # Files the demo simulation writes (they need not exist before the run).
+SIM_CONFIG = (
+    SimulationConfig.from_dict({k: v for k, v in SIM.items() if k != "outdir"})
+    if SIM
+    else None
+)
 SIM_FILES = (
     {
         "cohort_vcf": f"{SIM_DIR}/cohort.vcf.gz",
@@ -28,6 +34,11 @@ SIM_FILES = (
         "clinvar": f"{SIM_DIR}/clinvar.simulated.vcf.gz",
         "popfreq": f"{SIM_DIR}/popfreq.simulated.vcf.gz",
         "pgs": f"{SIM_DIR}/PGS_SIM_DEMO.txt",
+        **(
+            {"ancestry_panel": f"{SIM_DIR}/ancestry_panel.vcf.gz"}
+            if SIM_CONFIG.ancestry_panel
+            else {}
+        ),
     }
     if SIM
     else {}
@@ -112,25 +123,36 @@ def population_af_key():
     return (ANNOTATION.get("population_af") or {}).get("info_key", "AF")
 
 
+def ancestry_panel():
+    """The ancestry reference panel VCF, if configured (list: empty when not)."""
+    panel = config["ancestry"]["reference_panel"]
+    return [panel] if panel else []
+
+
 def cohort_truth():
     """The simulation truth file, if the config names one (enables the AUC ceiling)."""
     truth = config["cohort"].get("truth")
     return [truth] if truth else []
 
 
-# Defaults measured on the demo (benchmarks/), overridable per rule in config.
+# Per-rule defaults from the demo's measured benchmarks (results/benchmarks/*.tsv:
+# peak RSS x 1.5, wall time x 3, at least 500 MB / 10 min), 2 cores, 2026-11-22.
+# Measured max_rss MB / s: simulate 1629/30, validate 38/8, qc 167/25,
+# annotate_chunk 180/8, gather 116/1, cohort_features 1090/25, train 1195/137,
+# patient_features 290/15, score 842/6, patient_reports 46/1, cohort_report 224/3.
+# They grow with cohort size: override per rule in config `resources:`.
 DEFAULT_RESOURCES = {
-    "simulate_demo": {"threads": 2, "mem_mb": 3000, "runtime": 20},
-    "validate_cohort": {"threads": 1, "mem_mb": 1000, "runtime": 20},
-    "cohort_qc": {"threads": 1, "mem_mb": 1000, "runtime": 30},
-    "cohort_features": {"threads": 1, "mem_mb": 3000, "runtime": 30},
-    "annotate_chunk": {"threads": 1, "mem_mb": 1500, "runtime": 30},
-    "gather_annotation": {"threads": 1, "mem_mb": 1000, "runtime": 20},
-    "train_model": {"threads": 2, "mem_mb": 4000, "runtime": 60},
-    "patient_features": {"threads": 1, "mem_mb": 1000, "runtime": 20},
-    "score_patients": {"threads": 1, "mem_mb": 2000, "runtime": 20},
-    "patient_reports": {"threads": 1, "mem_mb": 1000, "runtime": 30},
-    "cohort_report": {"threads": 1, "mem_mb": 2000, "runtime": 20},
+    "simulate_demo": {"threads": 2, "mem_mb": 2500, "runtime": 10},
+    "validate_cohort": {"threads": 1, "mem_mb": 500, "runtime": 10},
+    "cohort_qc": {"threads": 1, "mem_mb": 500, "runtime": 10},
+    "annotate_chunk": {"threads": 1, "mem_mb": 500, "runtime": 10},
+    "gather_annotation": {"threads": 1, "mem_mb": 500, "runtime": 10},
+    "cohort_features": {"threads": 1, "mem_mb": 1750, "runtime": 10},
+    "train_model": {"threads": 2, "mem_mb": 2000, "runtime": 10},
+    "patient_features": {"threads": 1, "mem_mb": 500, "runtime": 10},
+    "score_patients": {"threads": 1, "mem_mb": 1500, "runtime": 10},
+    "patient_reports": {"threads": 1, "mem_mb": 500, "runtime": 10},
+    "cohort_report": {"threads": 1, "mem_mb": 500, "runtime": 10},
 }
 
 

@@ -10,6 +10,7 @@ rule cohort_features:
         excluded_samples=rules.cohort_qc.output.excluded_samples,
         excluded_variants=rules.cohort_qc.output.excluded_variants,
         annotation=rules.gather_annotation.output.table,
+        ancestry_panel=ancestry_panel(),
         scores=config["scores"],
     output:
         features=f"{OUTDIR}/features/cohort.parquet",
@@ -29,6 +30,7 @@ rule cohort_features:
         min_call_rate=config["features"]["min_call_rate"],
         chunk_size=config["features"]["chunk_size"],
         min_match_rate=config["features"]["min_match_rate"],
+        n_components=config["ancestry"]["n_components"],
         burden_max_af=config["features"]["burden_max_af"],
         burden_min_carriers=config["features"]["burden_min_carriers"],
         covariates=COVARIATES,

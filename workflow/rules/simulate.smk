@@ -16,6 +16,12 @@ if SIM:
             patients_truth=f"{SIM_DIR}/patients_truth.tsv",
             cohort_truth=f"{SIM_DIR}/cohort_truth.tsv",
             pgs=SIM_FILES["pgs"],
+            panel=[
+                f
+                for key in ["ancestry_panel"]
+                if key in SIM_FILES
+                for f in (SIM_FILES[key], f"{SIM_FILES[key]}.tbi")
+            ],
             patient_vcfs=list(SIM_PATIENTS["vcf"]),
             # Declared so Snakemake touches them with the VCFs (else they look older).
             patient_tbis=[f"{v}.tbi" for v in SIM_PATIENTS["vcf"]],
