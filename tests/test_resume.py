@@ -18,6 +18,7 @@ pytestmark = pytest.mark.slow
 # Outputs that must be byte-identical. metrics.json and model_card.json are
 # compared without their documented run-dependent fields (RUN_DEPENDENT).
 COMPARED = [
+    "results/annotation/cohort.variants.parquet",
     "results/features/cohort.parquet",
     "results/model/model.ubj",
     "results/model/calibrator.json",
@@ -72,27 +73,22 @@ def assert_same_outputs(a: Path, b: Path) -> None:
         assert docs[0] == docs[1], f"{rel} differs beyond its run-dependent fields"
 
 
-def test_killed_during_training_then_resumed_matches_uninterrupted(local_demo, tmp_path):
+@pytest.mark.parametrize(
+    "rule, delay, not_trusted",
+    [
+        ("annotate_chunk/000", 0.3, "results/annotation/cohort.variants.parquet"),
+        ("train_model", 1.0, "results/model/model_card.json"),
+    ],
+    ids=["during-annotation", "during-training"],
+)
+def test_killed_then_resumed_matches_uninterrupted(local_demo, tmp_path, rule, delay, not_trusted):
     workdir = prepare_workdir(tmp_path / "killed")
-    kill_when_started(workdir, "train_model", delay=1.0)
-    # The killed job left no model that a rerun would trust.
-    assert not (workdir / "results/model/model_card.json").exists()
+    kill_when_started(workdir, rule, delay=delay)
+    # The killed job left nothing at the final name that a rerun would trust.
+    assert not (workdir / not_trusted).exists()
     # What a user does after a crash (README): release Snakemake's lock, rerun.
     run_snakemake(workdir, "--unlock")
     proc = run_snakemake(workdir, "--rerun-incomplete")
-    assert "train_model" in proc.stdout + proc.stderr
+    assert rule.split("/")[0] in proc.stdout + proc.stderr
     assert not list((workdir / "results").rglob(".*.tmp*")), "temporary files left behind after the rerun"
-    assert_same_outputs(workdir, local_demo)
-
-
-def test_killed_during_annotation_then_resumed_matches_uninterrupted(local_demo, tmp_path):
-    workdir = prepare_workdir(tmp_path / "killed")
-    kill_when_started(workdir, "annotate_chunk/000", delay=0.3)
-    assert not (workdir / "results/annotation/cohort.variants.parquet").exists()
-    run_snakemake(workdir, "--unlock")
-    proc = run_snakemake(workdir, "--rerun-incomplete")
-    assert "annotate_chunk" in proc.stdout + proc.stderr
-    assert not list((workdir / "results").rglob(".*.tmp*")), "temporary files left behind after the rerun"
-    for rel in ["results/annotation/cohort.variants.parquet"]:
-        assert (workdir / rel).read_bytes() == (local_demo / rel).read_bytes(), f"{rel} differs"
     assert_same_outputs(workdir, local_demo)

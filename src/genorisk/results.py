@@ -92,6 +92,41 @@ def notable_variants(
     return out
 
 
+def patient_inputs(
+    patient: Mapping[str, Any],
+    schema: Mapping[str, Any],
+    *,
+    genome_build: str | None = "GRCh38",
+    annotation: Mapping[str, Any] | None = None,
+    population_af_key: str = "AF",
+    rare_max_af: float = 0.01,
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Everything scoring needs from one patient's VCF, in one place.
+
+    Validates the VCF (it must contain the sheet's sample), computes the
+    patient's features from the cohort's ``schema``, finds notable variants
+    when ``annotation`` resources are given (None: not configured), and infers
+    sex from chrX. Returns the one-row feature frame (indexed by patient ID)
+    and the patient's QC record (validation, coverage, notable variants, sex).
+    """
+    from .features import patient_features
+    from .qc import infer_sex_single
+    from .vcf import validate_vcf
+
+    pid, sample, vcf = patient["patient_id"], patient["sample"], patient["vcf"]
+    report = validate_vcf(vcf, genome_build=genome_build, require_samples=[sample])
+    male = {"male": True, "female": False}.get(patient.get("sex"))
+    frame, coverage = patient_features(vcf, sample, schema, patient, male=male)
+    notable = None
+    if annotation:
+        notable = notable_variants(vcf, sample, max_af=rare_max_af, male=male,
+                                   population_af_key=population_af_key, **annotation)
+    qc = {"validation": report.to_dict(), "coverage": coverage, "notable_variants": notable,
+          "sex": infer_sex_single(vcf, sample)}
+    # Rows are keyed by patient ID (unique in the sheet; sample names need not be).
+    return frame.set_axis([pid], axis=0).rename_axis("sample_id"), qc
+
+
 def model_summary(card: Mapping[str, Any]) -> dict[str, Any]:
     """The part of the model card a patient report shows."""
     metrics = card.get("metrics", {})
