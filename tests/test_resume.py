@@ -54,7 +54,9 @@ def kill_when_started(workdir: Path, rule: str, delay: float, timeout: float = 9
         proc.wait()
 
 
-RUN_DEPENDENT = {"created", "training_seconds"}
+# Documented run-dependent fields: when and how long training ran, and the
+# hash of model_card.md, whose "Trained <time>" line carries that time.
+RUN_DEPENDENT = {"created", "training_seconds", "model_card.md"}
 
 
 def without_run_dependent(obj):
@@ -65,12 +67,18 @@ def without_run_dependent(obj):
     return obj
 
 
+def card_markdown_without_time(path: Path) -> list[str]:
+    return [line for line in path.read_text().splitlines() if not line.startswith("Trained ")]
+
+
 def assert_same_outputs(a: Path, b: Path) -> None:
     for rel in COMPARED:
         assert (a / rel).read_bytes() == (b / rel).read_bytes(), f"{rel} differs"
     for rel in ["results/model/metrics.json", "results/model/model_card.json"]:
         docs = [without_run_dependent(json.loads((d / rel).read_text())) for d in (a, b)]
         assert docs[0] == docs[1], f"{rel} differs beyond its run-dependent fields"
+    md = "results/model/model_card.md"
+    assert card_markdown_without_time(a / md) == card_markdown_without_time(b / md)
 
 
 @pytest.mark.parametrize(
