@@ -300,7 +300,7 @@ def test_demo_workflow_runs_on_slurm_and_matches_a_local_run(slurm_cluster, loca
         slurm_cluster, workdir, _REPO / "Snakefile", workdir / "config.yaml",
         extra_args=["--retries", "0", "--jobs", "4"], timeout=1800,
     )
-    assert proc.returncode == 0, f"{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}\n{slurm_cluster.logs_report()}"
+    assert proc.returncode == 0, f"{proc.stdout[-6000:]}\n{slurm_cluster.logs_report()}"
     for rel in _COMPARED:
         assert (workdir / rel).read_bytes() == (local_demo / rel).read_bytes(), f"{rel} differs from the local run"
     from test_resume import without_run_dependent
@@ -319,7 +319,7 @@ def test_demo_workflow_runs_on_slurm_and_matches_a_local_run(slurm_cluster, loca
         assert any(rule in r["Comment"] for r in rows), f"no SLURM job for rule {rule}: {rows}"
     import re as _re
 
-    stats = (proc.stdout + proc.stderr).split("Job stats:")[1]
+    stats = proc.stdout.split("Job stats:")[1]  # stderr is merged into stdout
     planned = {m.group(1): int(m.group(2)) for m in _re.finditer(r"^(\w+)\s+(\d+)$", stats, flags=_re.M)}
     assert len(rows) == planned["total"] - planned.get("all", 0), (planned, rows)
     assert all(r["State"] == "COMPLETED" and r["ExitCode"] == "0:0" for r in rows), rows
