@@ -25,6 +25,7 @@ def _config(workdir: Path, sheet: str) -> dict:
     cfg["patients"] = {"sheet": sheet, "batch_size": 50}
     cfg["annotation"] = {"gene_model": str(REPO / cfg["annotation"]["gene_model"])}
     cfg["scores"] = []
+    cfg["ancestry"] = {"reference_panel": None, "n_components": 5}
     return cfg
 
 
