@@ -22,6 +22,7 @@ def main():
             annotation=snakemake.params.annotation,
             population_af_key=snakemake.params.population_af_key,
             rare_max_af=snakemake.params.rare_max_af,
+            fasta=snakemake.params.fasta,
         )
         frames.append(frame)
         coverage = qc[patient["patient_id"]]["coverage"]

@@ -100,10 +100,13 @@ def patient_inputs(
     annotation: Mapping[str, Any] | None = None,
     population_af_key: str = "AF",
     rare_max_af: float = 0.01,
+    fasta: str | Path | None = None,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Everything scoring needs from one patient's VCF, in one place.
 
-    Validates the VCF (it must contain the sheet's sample), computes the
+    Validates the VCF (it must contain the sheet's sample), normalises it as
+    the cohort was (:func:`genorisk.vcf.normalize_vcf`: split, left-align
+    against ``fasta``, drop duplicates) into a temporary file, computes the
     patient's features from the cohort's ``schema``, finds notable variants
     when ``annotation`` resources are given (None: not configured), and infers
     sex from chrX. Returns the one-row feature frame (indexed by patient ID)
@@ -111,18 +114,22 @@ def patient_inputs(
     """
     from .features import patient_features
     from .qc import infer_sex_single
-    from .vcf import validate_vcf
+    from .vcf import normalize_vcf, validate_vcf
 
-    pid, sample, vcf = patient["patient_id"], patient["sample"], patient["vcf"]
-    report = validate_vcf(vcf, genome_build=genome_build, require_samples=[sample])
+    pid, sample = patient["patient_id"], patient["sample"]
+    report = validate_vcf(patient["vcf"], genome_build=genome_build, require_samples=[sample])
     male = {"male": True, "female": False}.get(patient.get("sex"))
-    frame, coverage = patient_features(vcf, sample, schema, patient, male=male)
-    notable = None
-    if annotation:
-        notable = notable_variants(vcf, sample, max_af=rare_max_af, male=male,
-                                   population_af_key=population_af_key, **annotation)
-    qc = {"validation": report.to_dict(), "coverage": coverage, "notable_variants": notable,
-          "sex": infer_sex_single(vcf, sample)}
+    with tempfile.TemporaryDirectory(prefix="genorisk-patient-") as tmp:
+        vcf = Path(tmp) / "normalized.vcf.gz"
+        normalization = normalize_vcf(patient["vcf"], vcf, fasta=fasta)
+        frame, coverage = patient_features(vcf, sample, schema, patient, male=male)
+        notable = None
+        if annotation:
+            notable = notable_variants(vcf, sample, max_af=rare_max_af, male=male,
+                                       population_af_key=population_af_key, **annotation)
+        sex = infer_sex_single(vcf, sample)
+    qc = {"validation": report.to_dict(), "normalization": normalization, "coverage": coverage,
+          "notable_variants": notable, "sex": sex}
     # Rows are keyed by patient ID (unique in the sheet; sample names need not be).
     return frame.set_axis([pid], axis=0).rename_axis("sample_id"), qc
 

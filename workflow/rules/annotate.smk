@@ -5,8 +5,7 @@
 rule annotate_chunk:
     input:
         unpack(annotation_inputs),
-        vcf=config["cohort"]["vcf"],
-        validation=rules.validate_cohort.output.report,
+        vcf=f"{OUTDIR}/normalized/cohort.vcf.gz",
     output:
         table=f"{OUTDIR}/annotation/chunks/{{chunk}}.parquet",
         bcf=f"{OUTDIR}/annotation/chunks/{{chunk}}.bcf",

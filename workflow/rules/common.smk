@@ -119,6 +119,11 @@ def annotation_inputs(wildcards=None):
     return files
 
 
+def fasta_input(wildcards=None):
+    """The reference FASTA, if configured (left-alignment and consequences)."""
+    return {"fasta": ANNOTATION["fasta"]} if ANNOTATION.get("fasta") else {}
+
+
 def population_af_key():
     return (ANNOTATION.get("population_af") or {}).get("info_key", "AF")
 
@@ -135,15 +140,16 @@ def cohort_truth():
     return [truth] if truth else []
 
 
-# Per-rule defaults from the demo's measured benchmarks (results/benchmarks/*.tsv:
+# Defaults for each rule, from the benchmarks measured on the demo (results/benchmarks;
 # peak RSS x 1.5, wall time x 3, at least 500 MB / 10 min), 2 cores, 2026-11-22.
 # Measured max_rss MB / s: simulate 1629/30, validate 38/8, qc 167/25,
 # annotate_chunk 180/8, gather 116/1, cohort_features 1090/25, train 1195/137,
 # patient_features 290/15, score 842/6, patient_reports 46/1, cohort_report 224/3.
-# They grow with cohort size: override per rule in config `resources:`.
+# They grow with cohort size; override them in the config section `resources`.
 DEFAULT_RESOURCES = {
     "simulate_demo": {"threads": 2, "mem_mb": 2500, "runtime": 10},
     "validate_cohort": {"threads": 1, "mem_mb": 500, "runtime": 10},
+    "normalize_cohort": {"threads": 2, "mem_mb": 500, "runtime": 10},
     "cohort_qc": {"threads": 1, "mem_mb": 500, "runtime": 10},
     "annotate_chunk": {"threads": 1, "mem_mb": 500, "runtime": 10},
     "gather_annotation": {"threads": 1, "mem_mb": 500, "runtime": 10},

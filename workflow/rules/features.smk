@@ -4,9 +4,8 @@
 
 rule cohort_features:
     input:
-        vcf=config["cohort"]["vcf"],
+        vcf=f"{OUTDIR}/normalized/cohort.vcf.gz",
         phenotypes=config["cohort"]["phenotypes"],
-        validation=rules.validate_cohort.output.report,
         excluded_samples=rules.cohort_qc.output.excluded_samples,
         excluded_variants=rules.cohort_qc.output.excluded_variants,
         annotation=rules.gather_annotation.output.table,
@@ -62,5 +61,6 @@ rule patient_features:
         annotation=annotation_inputs(),
         population_af_key=population_af_key(),
         rare_max_af=config["features"]["burden_max_af"],
+        fasta=ANNOTATION.get("fasta"),
     script:
         "../../scripts/patient_features.py"

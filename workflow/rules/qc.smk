@@ -25,9 +25,8 @@ rule validate_cohort:
 
 rule cohort_qc:
     input:
-        vcf=config["cohort"]["vcf"],
+        vcf=f"{OUTDIR}/normalized/cohort.vcf.gz",
         phenotypes=config["cohort"]["phenotypes"],
-        validation=rules.validate_cohort.output.report,
     output:
         variants=f"{OUTDIR}/qc/variant_qc.parquet",
         samples=f"{OUTDIR}/qc/sample_qc.tsv",
@@ -48,3 +47,26 @@ rule cohort_qc:
         thresholds=config["qc"],
     script:
         "../../scripts/cohort_qc.py"
+
+
+rule normalize_cohort:
+    input:
+        unpack(fasta_input),
+        vcf=config["cohort"]["vcf"],
+        validation=rules.validate_cohort.output.report,
+    output:
+        vcf=f"{OUTDIR}/normalized/cohort.vcf.gz",
+        tbi=f"{OUTDIR}/normalized/cohort.vcf.gz.tbi",
+        counts=f"{OUTDIR}/qc/normalization.json",
+    log:
+        f"{OUTDIR}/logs/normalize_cohort.log",
+    benchmark:
+        f"{OUTDIR}/benchmarks/normalize_cohort.tsv"
+    conda:
+        "../../envs/genorisk.yaml"
+    threads: res("normalize_cohort", "threads")
+    resources:
+        mem_mb=res("normalize_cohort", "mem_mb"),
+        runtime=res("normalize_cohort", "runtime"),
+    script:
+        "../../scripts/normalize_cohort.py"

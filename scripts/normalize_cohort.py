@@ -1,0 +1,21 @@
+"""Adapter: rule normalize_cohort -> genorisk.vcf.normalize_vcf."""
+
+import logging
+
+from genorisk.io import write_json
+from genorisk.runner import run_step
+from genorisk.vcf import normalize_vcf
+
+
+def main():
+    counts = normalize_vcf(
+        snakemake.input.vcf,
+        snakemake.output.vcf,
+        fasta=snakemake.input.get("fasta"),
+        threads=snakemake.threads,
+    )
+    logging.getLogger("genorisk.normalize").info("%s", counts)
+    write_json(snakemake.output.counts, counts)
+
+
+run_step(snakemake, main)
