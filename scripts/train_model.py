@@ -1,23 +1,14 @@
 """Adapter: rule train_model -> genorisk.model.train_model / save_model."""
 
-import hashlib
 from pathlib import Path
 
-from genorisk.config import read_phenotypes
 import pandas as pd
 
-from genorisk.io import atomic_output, read_json, write_json
+from genorisk.config import read_phenotypes
+from genorisk.io import atomic_output, read_json, sha256_file, write_json
 from genorisk.model import ModelConfig, read_feature_matrix, save_model, score_patients, train_model
 from genorisk.results import feature_importance
 from genorisk.runner import run_step
-
-
-def sha256(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def truth_for_ceiling(path):
@@ -42,7 +33,7 @@ def main():
         features, phenotypes["status"].to_numpy(), read_json(snakemake.input.schema), config, truth=truth
     )
     outdir = Path(snakemake.output.model).parent
-    save_model(model, outdir, training_data_sha256=sha256(snakemake.input.features))
+    save_model(model, outdir, training_data_sha256=sha256_file(snakemake.input.features))
     # Cohort-level evaluation (per-person OOF predictions) stays out of the shareable model folder.
     oof = pd.DataFrame({k: v for k, v in model.oof_predictions.items()}, index=features.index)
     with atomic_output(snakemake.output.oof) as tmp:

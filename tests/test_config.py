@@ -107,8 +107,11 @@ def test_bad_sheet_names_the_row(tmp_path, vcf, body, words):
 
 
 def test_produced_vcfs_need_not_exist(tmp_path):
+    path = write_sheet(tmp_path, "patient_id\tvcf\nP1\tdemo/P1.vcf.gz\nP2\tother/P2.vcf.gz\n")
+    with pytest.raises(ConfigError, match="line 3: patient 'P2': VCF other/P2.vcf.gz does not exist"):
+        read_patient_sheet(path, produced_under="demo")
     path = write_sheet(tmp_path, "patient_id\tvcf\nP1\tdemo/P1.vcf.gz\n")
-    assert len(read_patient_sheet(path, produced=["demo/P1.vcf.gz"])) == 1
+    assert len(read_patient_sheet(path, produced_under="demo")) == 1
 
 
 @pytest.mark.parametrize(

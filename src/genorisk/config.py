@@ -82,7 +82,7 @@ def read_patient_sheet(
     path: str | Path,
     *,
     base_dir: str | Path = ".",
-    produced: Iterable[str | Path] = (),
+    produced_under: str | Path | None = None,
     covariates: Iterable[str] = (),
 ) -> pd.DataFrame:
     """Read and validate the patient sample sheet (TSV).
@@ -95,8 +95,8 @@ def read_patient_sheet(
     one column per covariate the model uses (``covariates``, e.g. ``age``);
     an empty covariate cell is missing.
 
-    ``produced`` lists VCF paths the workflow itself will write (the demo
-    simulation); those need not exist yet. Every other VCF must exist.
+    VCFs under ``produced_under`` (the demo simulation's folder) are written
+    by the workflow itself and need not exist yet. Every other VCF must exist.
 
     Raises
     ------
@@ -123,7 +123,7 @@ def read_patient_sheet(
     if "sample" not in sheet.columns:
         sheet["sample"] = sheet["patient_id"]
     sheet["sample"] = [s or p for s, p in zip(sheet["sample"], sheet["patient_id"])]
-    produced_set = {str(Path(p)) for p in produced}
+    produced_prefix = f"{Path(produced_under)}/" if produced_under else None
     seen: dict[str, int] = {}
     base_dir = Path(base_dir)
     for i, row in enumerate(sheet.itertuples(index=False), start=2):  # line 1 is the header
@@ -137,7 +137,8 @@ def read_patient_sheet(
         if not row.vcf:
             raise ConfigError(path, f"patient {pid!r} has no vcf", record=where)
         vcf = Path(row.vcf) if Path(row.vcf).is_absolute() else base_dir / row.vcf
-        if str(Path(row.vcf)) not in produced_set and not vcf.exists():
+        produced = produced_prefix is not None and str(Path(row.vcf)).startswith(produced_prefix)
+        if not produced and not vcf.exists():
             raise ConfigError(path, f"patient {pid!r}: VCF {row.vcf} does not exist", record=where)
         if "sex" in sheet.columns and row.sex not in ("", "male", "female"):
             raise ConfigError(path, f"patient {pid!r}: sex must be 'male', 'female' or empty, not {row.sex!r}", record=where)

@@ -114,8 +114,12 @@ def _has_index(path: Path) -> bool:
     return any(Path(str(path) + ext).exists() for ext in (".tbi", ".csi"))
 
 
-def _open_vcf(path: Path, samples: Sequence[str] | None) -> tuple[VCF, list[str], list[str]]:
-    """Open ``path``; return the reader, all sample names and the names to output."""
+def open_vcf_checked(path: Path, samples: Sequence[str] | None) -> tuple[VCF, list[str], list[str]]:
+    """Open ``path``; return the reader, all sample names and the names to output.
+
+    Refuses a missing or unreadable file, duplicate header sample names and
+    requested samples the file lacks (InputError naming the file).
+    """
     if not path.exists():
         raise InputError(path, "file not found")
     try:
@@ -123,22 +127,27 @@ def _open_vcf(path: Path, samples: Sequence[str] | None) -> tuple[VCF, list[str]
     except Exception as exc:  # cyvcf2 raises bare Exception for a bad header
         raise InputError(path, f"cannot read as VCF/BCF ({exc})") from exc
     all_samples = list(vcf.samples)
+    samples = None if samples is None else list(samples)
+    problem = None
     if len(set(all_samples)) != len(all_samples):
         dup = sorted({s for s in all_samples if all_samples.count(s) > 1})
-        raise InputError(path, f"duplicate sample names in header: {', '.join(dup[:5])}", record="#CHROM")
+        problem = f"duplicate sample names in header: {', '.join(dup[:5])}"
+    elif samples is not None:
+        missing = [s for s in samples if s not in set(all_samples)]
+        if missing:
+            problem = f"{len(missing)} requested samples not in file, e.g. {missing[:3]}"
+        elif len(set(samples)) != len(samples):
+            vcf.close()
+            raise ValueError("samples contains duplicates")
+    if problem:
+        vcf.close()
+        raise InputError(path, problem, record="#CHROM")
     if samples is None:
         return vcf, all_samples, all_samples
-    samples = list(samples)
-    known = set(all_samples)
-    missing = [s for s in samples if s not in known]
-    if missing:
-        raise InputError(path, f"{len(missing)} requested samples not in file, e.g. {missing[:3]}", record="#CHROM")
-    if len(set(samples)) != len(samples):
-        raise ValueError("samples contains duplicates")
     return vcf, all_samples, samples
 
 
-def _column_order(decoded: list[str], names: list[str]) -> np.ndarray | None:
+def column_order(decoded: list[str], names: list[str]) -> np.ndarray | None:
     """Indexes into the decoded columns giving ``names`` (None when identical)."""
     if decoded == names:
         return None
@@ -739,7 +748,7 @@ def iter_dosage_chunks(
         raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
     if engine not in ("auto", "text", "cyvcf2"):
         raise ValueError(f"engine must be 'auto', 'text' or 'cyvcf2', got {engine!r}")
-    vcf, all_samples, names = _open_vcf(path, samples)
+    vcf, all_samples, names = open_vcf_checked(path, samples)
     male_arr = None
     if male is not None:
         male_arr = np.asarray(male, dtype=bool)
@@ -757,7 +766,7 @@ def iter_dosage_chunks(
         vcf.close()  # let htslib decode only the wanted samples
         vcf = VCF(str(path), lazy=True, threads=1, samples=names)
     decoded = list(vcf.samples) if engine == "cyvcf2" else all_samples
-    order = _column_order(decoded, names)
+    order = column_order(decoded, names)
     if male_arr is not None and order is not None:
         # Records are decoded in file column order, then reordered to ``names``.
         in_file_order = np.zeros(len(decoded), dtype=bool)

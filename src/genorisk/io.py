@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import glob
+import hashlib
 import json
 import os
 import tempfile
@@ -49,6 +50,15 @@ def write_json(path: str | os.PathLike, obj: Any, *, mode: int | None = None) ->
     """Write ``obj`` as indented, key-sorted JSON, atomically (stable bytes for reruns)."""
     with atomic_output(path, mode=mode) as tmp:
         tmp.write_text(json.dumps(obj, indent=2, sort_keys=True, allow_nan=False) + "\n")
+
+
+def sha256_file(path: str | os.PathLike) -> str:
+    """Hex SHA-256 of a file, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def read_json(path: str | os.PathLike) -> Any:

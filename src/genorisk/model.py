@@ -50,7 +50,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import gzip
-import hashlib
 import json
 import logging
 import math
@@ -73,7 +72,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from genorisk.errors import ConfigError, InputError
-from genorisk.io import atomic_output, read_json, write_json
+from genorisk.io import atomic_output, read_json, sha256_file, write_json
 
 LOG = logging.getLogger("genorisk.model")
 
@@ -1169,14 +1168,6 @@ def _package_versions() -> dict[str, str]:
             "scipy": scipy.__version__}
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def _fmt_metric(m: Mapping[str, Any] | None) -> str:
     if not m:
         return "n/a"
@@ -1274,7 +1265,7 @@ def save_model(model: TrainedModel, outdir: str | Path, *, training_data_sha256:
     }
     with atomic_output(outdir / "model_card.md") as tmp:
         tmp.write_text(_model_card_markdown(card))
-    card["files_sha256"] = {name: _sha256(outdir / name) for name in ARTIFACT_FILES}
+    card["files_sha256"] = {name: sha256_file(outdir / name) for name in ARTIFACT_FILES}
     write_json(outdir / "model_card.json", card)
     return outdir
 
@@ -1329,7 +1320,7 @@ def load_model(outdir: str | Path) -> TrainedModel:
             raise InputError(outdir / name, "missing model artifact file")
     card = read_json(outdir / "model_card.json")
     for name, digest in card.get("files_sha256", {}).items():
-        if _sha256(outdir / name) != digest:
+        if sha256_file(outdir / name) != digest:
             raise InputError(outdir / name, "SHA-256 differs from model_card.json: file changed after training")
     with open(outdir / "model.ubj", "rb") as fh:
         if fh.read(1) != b"{":
@@ -1540,7 +1531,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             schema = read_json(args.schema)
             truth = read_json(args.truth) if args.truth else None
             model = train_model(X, y, schema, config, truth=truth)
-            save_model(model, args.out, training_data_sha256=_sha256(Path(args.features)))
+            save_model(model, args.out, training_data_sha256=sha256_file(Path(args.features)))
         else:
             model = load_model(args.model)
             X = read_feature_matrix(args.features)

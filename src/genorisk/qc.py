@@ -71,7 +71,7 @@ from cyvcf2 import VCF
 from scipy.special import gammaln
 
 from genorisk.errors import ConfigError, InputError
-from genorisk.genotypes import X_CHROMOSOMES, normalize_chrom
+from genorisk.genotypes import X_CHROMOSOMES, column_order, normalize_chrom, open_vcf_checked
 from genorisk.io import atomic_output, write_json
 
 log = logging.getLogger("genorisk.qc")
@@ -472,7 +472,7 @@ def run_qc(
         raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
     reader, names = _open(path, samples)
     n_samples = len(names)
-    order = _column_order(list(reader.samples), names)
+    order = column_order(list(reader.samples), names)
 
     male = np.array([(recorded_sex or {}).get(s) == "male" for s in names], dtype=bool)
     if status is not None:
@@ -548,37 +548,12 @@ def _is_control(value) -> bool:
 
 
 def _open(path: Path, samples: Sequence[str] | None) -> tuple[VCF, list[str]]:
-    if not path.exists():
-        raise InputError(path, "file not found")
-    try:
-        reader = VCF(str(path), lazy=True, threads=1)
-    except Exception as exc:  # cyvcf2 raises bare Exception for a bad header
-        raise InputError(path, f"cannot read as VCF/BCF ({exc})") from exc
-    all_samples = list(reader.samples)
-    if len(set(all_samples)) != len(all_samples):
-        dup = sorted({s for s in all_samples if all_samples.count(s) > 1})
-        reader.close()
-        raise InputError(path, f"duplicate sample names in header: {', '.join(dup[:5])}", record="#CHROM")
+    reader, all_samples, names = open_vcf_checked(path, samples)
     if samples is None:
-        return reader, all_samples
-    names = list(samples)
-    if len(set(names)) != len(names):
-        reader.close()
-        raise ValueError("samples contains duplicates")
-    missing = [s for s in names if s not in set(all_samples)]
-    if missing:
-        reader.close()
-        raise InputError(path, f"{len(missing)} requested samples not in file, e.g. {missing[:3]}", record="#CHROM")
+        return reader, names
     reader.close()
     # Let htslib decode only the wanted samples (it keeps file order; reordered per record).
     return VCF(str(path), lazy=True, threads=1, samples=names), names
-
-
-def _column_order(decoded: list[str], names: list[str]) -> np.ndarray | None:
-    if decoded == names:
-        return None
-    at = {s: i for i, s in enumerate(decoded)}
-    return np.array([at[s] for s in names], dtype=np.intp)
 
 
 def _record_alleles(rec, n_alt: int, path: Path, order: np.ndarray | None) -> np.ndarray | None:

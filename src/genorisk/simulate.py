@@ -359,45 +359,14 @@ def _bgzip_writer(out):
             yield bgz
 
 
-# --------------------------------------------------------------------------
-# Gene model
+def _coding_gene(geno: Genotypes, gene_model: str | Path) -> np.ndarray:
+    """Gene name per site if the site lies in a coding exon (region class CDS), else ''."""
+    from .annotate import read_gene_model
 
-
-def read_gene_model(path: str | Path, start: int, end: int) -> pd.DataFrame:
-    """Protein-coding genes overlapping ``start..end`` with their CDS intervals.
-
-    Reads an Ensembl GFF3 (``ID=gene:...;Name=...;biotype=...``) for chr21.
-    Returns one row per CDS segment: gene, gene_id, cds_start, cds_end.
-    """
-    cols = ["seqid", "source", "type", "start", "end", "score", "strand", "phase", "attributes"]
-    gff = pd.read_csv(path, sep="\t", comment="#", header=None, names=cols, dtype={"seqid": str})
-    gff = gff[(gff["end"] >= start) & (gff["start"] <= end)]
-    attrs = gff["attributes"].str.extract(r"(?:^|;)ID=([^;]+)").iloc[:, 0]
-    parent = gff["attributes"].str.extract(r"(?:^|;)Parent=([^;]+)").iloc[:, 0]
-    genes = gff[(gff["type"] == "gene") & gff["attributes"].str.contains("biotype=protein_coding")]
-    gene_names = genes["attributes"].str.extract(r"(?:^|;)Name=([^;]+)").iloc[:, 0]
-    gene_of = dict(zip(attrs[genes.index], gene_names))
-    # Ensembl GFF3 (release 84+) types coding transcripts "transcript"; older ones "mRNA".
-    tx = gff[gff["type"].isin(["mRNA", "transcript"])]
-    tx_gene = dict(zip(attrs[tx.index], parent[tx.index]))
-    cds = gff[gff["type"] == "CDS"]
-    rows = []
-    for idx, row in cds.iterrows():
-        gene_id = tx_gene.get(parent[idx])
-        if gene_id in gene_of:
-            rows.append((gene_of[gene_id], gene_id.removeprefix("gene:"), int(row["start"]), int(row["end"])))
-    return pd.DataFrame(rows, columns=["gene", "gene_id", "cds_start", "cds_end"]).drop_duplicates()
-
-
-def _in_cds(positions: np.ndarray, cds: pd.DataFrame) -> np.ndarray:
-    """Gene name per position if inside a CDS segment, else ''."""
-    out = np.full(len(positions), "", dtype=object)
-    for gene, grp in cds.groupby("gene", sort=True):
-        inside = np.zeros(len(positions), dtype=bool)
-        for s, e in zip(grp["cds_start"], grp["cds_end"]):
-            inside |= (positions >= s) & (positions <= e)
-        out[inside & (out == "")] = gene
-    return out
+    sites = pd.DataFrame({"chrom": CHROM, "pos": geno.positions, "ref": geno.refs, "alt": geno.alts})
+    classes = read_gene_model(gene_model).classify(sites)
+    coding = (classes["region_class"] == "CDS").to_numpy() & classes["gene"].notna().to_numpy()
+    return np.where(coding, classes["gene"].fillna("").astype(str).to_numpy(), "").astype(object)
 
 
 # --------------------------------------------------------------------------
@@ -442,9 +411,11 @@ def simulate(
         Receives ``cohort.vcf.gz`` (+ ``.tbi``), ``phenotypes.tsv``,
         ``cohort_truth.tsv`` (liability and each component per person),
         ``patients_truth.tsv``, ``clinvar.simulated.vcf.gz``,
-        ``popfreq.simulated.vcf.gz`` and ``truth.json``.
+        ``popfreq.simulated.vcf.gz``, ``PGS_SIM_DEMO.txt``,
+        ``ancestry_panel.vcf.gz`` (+ ``.tsv``) and ``truth.json``.
     gene_model : path
-        Ensembl GFF3 of chr21 (genes carrying the rare-variant burden).
+        GTF or GFF3 of chr21, read by :mod:`genorisk.annotate`: the coding
+        exons of its genes carry the rare-variant burden.
 
     Returns
     -------
@@ -493,8 +464,7 @@ def simulate(
     effects = beta * scale  # liability units per alt allele
 
     # Rare-variant burden in coding sequence of a few protein-coding genes.
-    cds = read_gene_model(gene_model, cfg.start, cfg.end)
-    gene_at = _in_cds(geno.positions, cds)
+    gene_at = _coding_gene(geno, gene_model)
     rare_coding = (maf < cfg.rare_maf) & (gene_at != "")
     candidates = sorted({g for g in gene_at[rare_coding]})
     # Prefer genes with the most rare coding variants so the burden is visible.

@@ -45,28 +45,10 @@ SIM_FILES = (
 )
 
 
-def _read_sheet():
-    sheet_path = config["patients"]["sheet"]
-    raw = read_patient_sheet(
-        sheet_path, covariates=COVARIATES, produced=_simulated_patient_vcfs(sheet_path)
-    )
-    return raw
-
-
-def _simulated_patient_vcfs(sheet_path):
-    """Patient VCFs under the simulation folder are written by the demo simulation."""
-    if not SIM:
-        return []
-    import pandas as pd
-
-    vcfs = pd.read_csv(sheet_path, sep="\t", dtype=str, keep_default_na=False).get(
-        "vcf", []
-    )
-    return [v for v in vcfs if str(v).startswith(f"{SIM_DIR}/")]
-
-
 try:
-    PATIENTS = _read_sheet()
+    PATIENTS = read_patient_sheet(
+        config["patients"]["sheet"], covariates=COVARIATES, produced_under=SIM_DIR
+    )
 except ConfigError as err:
     sys.exit(f"genorisk: invalid patient sample sheet: {err}")
 
