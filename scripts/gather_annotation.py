@@ -5,7 +5,13 @@ from genorisk.runner import run_step
 
 
 def main():
-    gather(snakemake.input.tables, snakemake.input.bcfs, snakemake.output.table, snakemake.output.bcf)
+    gather(
+        snakemake.input.tables,
+        snakemake.input.bcfs,
+        snakemake.output.table,
+        snakemake.output.bcf,
+        snakemake.output.summary,
+    )
 
 
 run_step(snakemake, main)

@@ -9,6 +9,7 @@ answer); scatter/gather against a single-chunk run.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -23,6 +24,7 @@ from genorisk.annotate import (
     TABLE_COLUMNS,
     affected_span,
     annotate_table,
+    annotation_summary,
     consequences_bcftools_csq,
     gather,
     minimal_allele,
@@ -30,6 +32,7 @@ from genorisk.annotate import (
     plan_chunks,
     read_gene_model,
     read_table,
+    validate_resource,
     write_annotated,
     write_table,
 )
@@ -368,11 +371,13 @@ def test_write_annotated_header_and_bcftools_reads_it(cohort, gff3_model, tmp_pa
     header = subprocess.run(["bcftools", "view", "-h", str(out)], capture_output=True, text=True, check=True).stdout
     for tag, number, typ, _ in INFO_FIELDS.values():
         assert f"##INFO=<ID={tag},Number={number},Type={typ}," in header
-    q = subprocess.run(["bcftools", "query", "-f", "%CHROM\t%POS\t%REF\t%ALT\t%GR_REGION\t%GR_GENE\t%GR_CLNSIG\t%GR_AF\t[%GT,]\n",
+    q = subprocess.run(["bcftools", "query", "-f", "%CHROM\t%POS\t%REF\t%ALT\t%GR_REGION\t%GR_GENE\t%GR_CLNSIG\t%GR_AF\n",
                         str(out)], capture_output=True, text=True, check=True).stdout.splitlines()
     assert len(q) == 601
-    got = pd.DataFrame([ln.split("\t") for ln in q], columns=["chrom", "pos", "ref", "alt", "region", "gene", "clnsig", "af", "gt"])
-    assert got["gt"].str.count(",").eq(3).all()  # genotypes kept
+    got = pd.DataFrame([ln.split("\t") for ln in q], columns=["chrom", "pos", "ref", "alt", "region", "gene", "clnsig", "af"])
+    # Sites only: no second copy of the genotypes.
+    samples = subprocess.run(["bcftools", "query", "-l", str(out)], capture_output=True, text=True, check=True).stdout
+    assert samples == "" and "\tFORMAT" not in header
     merged = got.assign(pos=got["pos"].astype(int)).merge(table, on=["chrom", "pos", "ref", "alt"])
     assert len(merged) == 601
     assert (merged["region"] == merged["region_class"]).all()
@@ -439,3 +444,144 @@ def test_gather_refuses_out_of_order_chunks(cohort, tmp_path):
     with pytest.raises(InputError):
         gather(tables[::-1], bcfs[::-1], tmp_path / "all.parquet", tmp_path / "all.bcf")
     assert not (tmp_path / "all.bcf").exists()
+
+
+# ---------------------------------------------------------------------------
+# Symbolic, breakend and * alleles: kept, classified over their span, counted
+# ---------------------------------------------------------------------------
+
+
+def test_symbolic_star_and_breakend_alleles_are_kept_classified_and_counted(gff3_model, tmp_path):
+    plain = tmp_path / "sv.vcf"
+    plain.write_text(
+        "##fileformat=VCFv4.2\n##contig=<ID=chr21,length=46709983>\n"
+        '##INFO=<ID=END,Number=1,Type=Integer,Description="End">\n'
+        '##ALT=<ID=DEL,Description="Deletion">\n##ALT=<ID=INS,Description="Insertion">\n'
+        "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"
+        # a deletion from intergenic sequence into APP's coding exons
+        "chr21\t25879000\tsv1\tA\t<DEL>\t.\tPASS\tEND=25891800\n"
+        "chr21\t25880000\t.\tA\t<INS>\t.\tPASS\t.\n"
+        "chr21\t25880500\tbnd\tA\tA[chr21:30000000[\t.\tPASS\t.\n"
+        "chr21\t25881000\t.\tAC\tA\t.\tPASS\t.\n"
+        "chr21\t25891796\t.\tG\tA,*\t.\tPASS\t.\n"
+        "chr21\t25891800\t.\tGA\tTC\t.\tPASS\t.\n"
+        "chr21\t25891802\t.\tGAT\tGCT\t.\tPASS\t.\n"
+        "chr21\t25891810\t.\tG\t.\t.\tPASS\t.\n"
+    )
+    vcf = Path(pysam.tabix_index(str(plain), preset="vcf", force=True))
+    clinvar = _write_vcf(tmp_path / "clinvar.vcf.gz", {"chr21": 46709983}, [
+        "chr21 25879000 1 A <DEL>",  # symbolic: never matched by allele
+        "chr21 25891796 2 G A",
+    ])
+    table = annotate_table(vcf, gene_model=gff3_model, clinvar=clinvar)
+    by_pos = table.set_index(["pos", "alt"])
+    assert list(table["allele_class"]) == ["symbolic", "symbolic", "breakend", "indel", "SNV", "star", "MNV", "SNV"]
+    # <DEL> 25879000..25891800 covers APP's CDS; POS alone is intergenic.
+    assert by_pos.loc[(25879000, "<DEL>"), "region_class"] == "CDS"
+    assert by_pos.loc[(25879000, "<DEL>"), "gene"] == "APP"
+    assert by_pos.loc[(25879000, "<DEL>"), "end"] == 25891800
+    assert by_pos.loc[(25880000, "<INS>"), "region_class"] == "intergenic"
+    assert by_pos.loc[(25891796, "*"), "region_class"] == "CDS"
+    # allele-matched sources annotate sequence alleles only
+    assert by_pos.loc[(25891796, "A"), "clinvar_id"] == "2"
+    assert pd.isna(by_pos.loc[(25879000, "<DEL>"), "clinvar_id"])
+    assert pd.isna(by_pos.loc[(25891796, "*"), "clinvar_id"])
+    # GAT>GCT trims to an SNV (A>C at 25891803)
+    assert by_pos.loc[(25891802, "GCT"), "allele_class"] == "SNV"
+    summary = annotation_summary(table)
+    assert summary["allele_class"] == {"SNV": 2, "MNV": 1, "indel": 1, "symbolic": 2, "breakend": 1, "star": 1}
+    assert summary["alleles"] == 8 and summary["clinvar_matched"] == 1
+
+    out = tmp_path / "sv.annotated.bcf"
+    write_annotated(vcf, table, out)
+    q = subprocess.run(["bcftools", "query", "-f", "%POS\t%ALT\t%GR_CLASS\t%GR_REGION\n", str(out)],
+                       capture_output=True, text=True, check=True).stdout.splitlines()
+    assert "25879000\t<DEL>\tsymbolic\tCDS" in q
+    assert "25891796\t*\tstar\tCDS" in q
+    assert "25880500\tA[chr21:30000000[\tbreakend\tintergenic" in q
+    assert "25891810\t.\t.\t." in q  # a record without an ALT passes through unannotated
+
+
+# ---------------------------------------------------------------------------
+# Resources are checked before any lookup
+# ---------------------------------------------------------------------------
+
+
+def test_validate_resource_accepts_a_good_resource(cohort):
+    summary = validate_resource(cohort / "clinvar.vcf.gz", "ClinVar", genome_build="GRCh38")
+    assert summary["records"] == 400 and summary["contigs"] == ["chr21"]
+
+
+def test_validate_resource_refuses_a_foreign_index(cohort, tmp_path):
+    # The AF resource with the ClinVar index: same contig, other records. A lookup
+    # through it finds nothing and says nothing; the check says which file.
+    for suffix in ("", ".tbi"):
+        src = cohort / ("popfreq.vcf.gz" if suffix == "" else "clinvar.vcf.gz.tbi")
+        shutil.copy(src, tmp_path / f"popfreq.vcf.gz{suffix}")
+    with pytest.raises(InputError, match="does not belong to popfreq.vcf.gz"):
+        validate_resource(tmp_path / "popfreq.vcf.gz", "population AF", genome_build="GRCh38")
+
+
+def test_validate_resource_refuses_another_build(tmp_path):
+    grch37 = _write_vcf(tmp_path / "b37.vcf.gz", {"1": 249250621}, ["1 1000 . A G"])
+    with pytest.raises(InputError, match="GRCh37.*configured for GRCh38"):
+        validate_resource(grch37, "ClinVar", genome_build="GRCh38")
+    # no lengths in the header: positions past the chromosome end give it away
+    plain = tmp_path / "nolen.vcf"
+    plain.write_text(HEADER.format(contigs="##contig=<ID=1>\n") + "1\t249240000\t.\tA\tG\t.\tPASS\t.\n")
+    nolen = pysam.tabix_index(str(plain), preset="vcf", force=True)
+    with pytest.raises(InputError, match="beyond the end of 1 in GRCh38"):
+        validate_resource(nolen, "dbSNP", genome_build="GRCh38")
+    summary = validate_resource(nolen, "dbSNP", genome_build="GRCh37")
+    assert any("no ##contig lengths" in w for w in summary["warnings"])
+
+
+def test_validate_resource_older_index_is_checked_and_warned(cohort, tmp_path):
+    for name in ("clinvar.vcf.gz", "clinvar.vcf.gz.tbi"):
+        shutil.copy(cohort / name, tmp_path / name)
+    os.utime(tmp_path / "clinvar.vcf.gz.tbi", (1_000_000_000, 1_000_000_000))
+    summary = validate_resource(tmp_path / "clinvar.vcf.gz", "ClinVar", genome_build="GRCh38")
+    assert any("older" in w for w in summary["warnings"])
+
+
+def test_population_af_picks_the_value_of_the_matching_allele(tmp_path):
+    """Number=A and Number=R keys on a multiallelic resource record: each ALT gets its own value."""
+    plain = tmp_path / "af.vcf"
+    plain.write_text(
+        "##fileformat=VCFv4.2\n##contig=<ID=chr1,length=248956422>\n"
+        '##INFO=<ID=AF,Number=A,Type=Float,Description="AF">\n'
+        '##INFO=<ID=AFR,Number=R,Type=Float,Description="per allele incl. REF">\n'
+        '##INFO=<ID=AF1,Number=1,Type=Float,Description="one">\n'
+        "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"
+        "chr1\t100\t.\tA\tC,G,T\t.\tPASS\tAF=0.1,0.2,.;AFR=0.7,0.1,0.2,0;AF1=0.5\n"
+        "chr1\t200\t.\tAT\tA\t.\tPASS\tAF=0.05;AFR=0.95,0.05;AF1=0.25\n"
+    )
+    resource = pysam.tabix_index(str(plain), preset="vcf", force=True)
+    query = _write_vcf(tmp_path / "q.vcf.gz", {"chr1": 248956422},
+                       ["chr1 100 . A G", "chr1 100 . A T", "chr1 200 . ATT AT", "chr1 300 . A C"])
+    got = {key: annotate_table(query, population_af=resource, population_af_key=key)["population_af"].tolist()
+           for key in ("AF", "AFR")}
+    # ATT>AT trims to AT>A, the resource's deletion at 200
+    assert got["AF"][0] == 0.2 and np.isnan(got["AF"][1]) and got["AF"][2] == 0.05 and np.isnan(got["AF"][3])
+    assert got["AFR"][0] == 0.2 and got["AFR"][1] == 0.0 and got["AFR"][2] == 0.05 and np.isnan(got["AFR"][3])
+    af1 = annotate_table(query, population_af=resource, population_af_key="AF1")["population_af"].tolist()
+    assert af1[:3] == [0.5, 0.5, 0.25]
+
+
+def test_gene_model_without_the_chunks_contig_leaves_variants_intergenic(tmp_path):
+    """A chr21 gene model and a chunk on chrX: no error, the variants get no gene."""
+    vcf = _write_vcf(tmp_path / "x.vcf.gz", {"chrX": 156040895}, ["chrX 10000100 . A G"])
+    table = annotate_table(vcf, gene_model=GFF3_CHR21)
+    assert table["region_class"].tolist() == ["intergenic"] and table["gene"].isna().all()
+
+
+def test_rare_damaging_counts_sequence_alleles_only():
+    """A '*' or symbolic allele in a CDS is not a damaging allele of its own."""
+    from genorisk.features import rare_damaging
+
+    table = pd.DataFrame({
+        "allele_class": ["SNV", "star", "symbolic", "indel"],
+        "region_class": ["CDS"] * 4, "gene": ["APP"] * 4, "consequence": pd.array([None] * 4, dtype="str"),
+        "population_af": [0.001, 0.001, 0.001, 0.2], "clinvar_significance": pd.array([None] * 4, dtype="str"),
+    })
+    assert rare_damaging(table, max_af=0.01).tolist() == [True, False, False, False]

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import json
+import logging
+import re
+import shutil
 import subprocess
+from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
+from genorisk.features import patient_features
 from genorisk.qc import infer_sex_single
 from genorisk.results import patient_result
 
@@ -66,3 +73,109 @@ def test_sex_mismatch_and_ancestry_outlier_warn():
                                     "fraction_missing": 0.0, "reference_panel": True})
     assert far["qc"]["ancestry_outlier"] is True and any("ancestry" in w for w in far["warnings"])
     assert far["vcf"] == "p1.vcf.gz"  # file name only, not the path
+
+
+# ------------------------------------------------ region access through the index
+
+def _records_read(caplog) -> int:
+    """Records the dosage reader reported reading (its 'done' log line)."""
+    done = [r.getMessage() for r in caplog.records if r.name == "genorisk.genotypes" and ": done (" in r.getMessage()]
+    assert len(done) == 1, done
+    return int(re.search(r"engine\), (\d+) records", done[0]).group(1))
+
+
+def _features_three_ways(vcf: Path, sample: str, schema: dict, covariates: dict, male, caplog, use_index=None):
+    """patient_features without an index, with a .tbi and with a .csi; and the records each read."""
+    results = {}
+    for index in (None, "tbi", "csi"):
+        for old in (vcf.with_name(vcf.name + ".tbi"), vcf.with_name(vcf.name + ".csi")):
+            old.unlink(missing_ok=True)
+        if index == "tbi":
+            subprocess.run(["tabix", "-p", "vcf", str(vcf)], check=True)
+        elif index == "csi":
+            subprocess.run(["bcftools", "index", "-c", str(vcf)], check=True)
+        caplog.clear()
+        with caplog.at_level(logging.INFO, logger="genorisk.genotypes"):
+            frame, coverage = patient_features(vcf, sample, schema, covariates, male=male, use_index=use_index)
+        results[index] = (frame, coverage, _records_read(caplog))
+    return results
+
+
+def test_patient_features_read_only_schema_positions_through_the_index(tmp_path, caplog):
+    rng = np.random.default_rng(7)
+    lines = ["##fileformat=VCFv4.2", "##contig=<ID=chr1,length=248956422>", "##contig=<ID=chrX,length=156040895>",
+             '##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">',
+             "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tS1"]
+    records = []
+    for chrom, n in (("chr1", 3000), ("chrX", 1000)):
+        for pos in np.sort(rng.choice(np.arange(10_000, 50_000_000), n, replace=False)):
+            ref, alt = rng.choice(list("ACGT"), 2, replace=False)
+            gt = ("1" if rng.random() < 0.5 else "0") if chrom == "chrX" and pos > 2_781_479 else \
+                rng.choice(["0/0", "0/1", "1/1", "./."])
+            records.append((chrom, int(pos), ref, alt))
+            lines.append(f"{chrom}\t{pos}\t.\t{ref}\t{alt}\t.\t.\t.\tGT\t{gt}")
+    plain = tmp_path / "patient.vcf"
+    plain.write_text("\n".join(lines) + "\n")
+    subprocess.run(["bgzip", "-f", str(plain)], check=True)
+    vcf = tmp_path / "patient.vcf.gz"
+    picked = [records[i] for i in sorted(rng.choice(len(records), 40, replace=False))]
+    # Schema names some variants as "1"/"X" (cohort without chr prefix) and two the file lacks.
+    wanted = [(c.removeprefix("chr") if i % 3 == 0 else c, p, r, a) for i, (c, p, r, a) in enumerate(picked)]
+    wanted += [("chr1", 123, "A", "G"), ("chr7", 5000, "C", "T")]
+    schema = {"schema_version": 1, "features": [
+        {"name": f"v{i}", "kind": "dosage", "label": "", "group": "",
+         "definition": {"chrom": c, "pos": p, "ref": r, "alt": a, "cohort_af": 0.1}}
+        for i, (c, p, r, a) in enumerate(wanted)
+    ] + [{"name": "age", "kind": "covariate", "label": "age", "group": "age", "definition": {"column": "age"}}]}
+    results = _features_three_ways(vcf, "S1", schema, {"age": 61}, True, caplog)
+    full_frame, full_cov, full_read = results[None]
+    assert full_read == len(records)
+    assert full_cov["n_missing"] == 2 and full_frame.notna().sum(axis=1).iloc[0] > 20
+    for index in ("tbi", "csi"):
+        frame, coverage, n_read = results[index]
+        pd.testing.assert_frame_equal(frame, full_frame)
+        assert coverage == full_cov
+        assert n_read < 100  # the 40 wanted records and few neighbours, not 4,000
+
+
+@pytest.mark.slow
+def test_demo_patient_features_identical_with_and_without_index(local_demo, tmp_path, caplog):
+    """On the demo's schema (dosages, scores, burden, ancestry PCs): the index changes only what is read."""
+    schema = json.loads((local_demo / "results/features/feature_schema.json").read_text())
+    assert {"dosage", "pgs", "pc"} <= {f["kind"] for f in schema["features"]}
+    vcf = tmp_path / "P2.vcf.gz"
+    shutil.copy(local_demo / "resources/demo/patients/P2.vcf.gz", vcf)
+    # The demo schema wants positions of about a quarter of the records, where the
+    # default reads the whole file (faster there): force the index to compare.
+    results = _features_three_ways(vcf, "S_P2", schema, {"age": 51, "sex": "male"}, True, caplog, use_index=True)
+    full_frame, full_cov, full_read = results[None]
+    assert full_cov["coverage"] > 0.9
+    for index in ("tbi", "csi"):
+        frame, coverage, n_read = results[index]
+        pd.testing.assert_frame_equal(frame, full_frame)
+        assert coverage == full_cov
+        assert n_read < full_read
+
+
+def test_dense_schema_reads_the_whole_file_by_default(tmp_path, caplog):
+    # 300 wanted positions of 1,000 records (> INDEX_MAX_FRACTION): one pass beats 300 index queries.
+    lines = ["##fileformat=VCFv4.2", "##contig=<ID=chr1,length=248956422>",
+             '##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">',
+             "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tS1"]
+    lines += [f"chr1\t{1000 * i}\t.\tA\tG\t.\t.\t.\tGT\t{'0/1' if i % 2 else '1/1'}" for i in range(1, 1001)]
+    (tmp_path / "p.vcf").write_text("\n".join(lines) + "\n")
+    subprocess.run(["bgzip", "-f", str(tmp_path / "p.vcf")], check=True)
+    subprocess.run(["tabix", "-p", "vcf", str(tmp_path / "p.vcf.gz")], check=True)
+    schema = {"schema_version": 1, "features": [
+        {"name": f"v{i}", "kind": "dosage", "label": "", "group": "",
+         "definition": {"chrom": "chr1", "pos": 3000 * i, "ref": "A", "alt": "G", "cohort_af": 0.5}}
+        for i in range(1, 301)]}
+    counts = {}
+    for use_index in (None, True):
+        caplog.clear()
+        with caplog.at_level(logging.INFO, logger="genorisk.genotypes"):
+            frame, _ = patient_features(tmp_path / "p.vcf.gz", "S1", schema, {}, use_index=use_index)
+        counts[use_index] = (_records_read(caplog), frame)
+    assert counts[None][0] == 1000 and counts[True][0] < 1000
+    pd.testing.assert_frame_equal(counts[None][1], counts[True][1])
+    assert counts[None][1].iloc[0].tolist() == [1.0 if (3 * i) % 2 else 2.0 for i in range(1, 301)]

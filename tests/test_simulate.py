@@ -175,3 +175,38 @@ def test_config_errors_name_the_key():
         SimulationConfig.from_dict({"n_cohrt": 10})
     with pytest.raises(ConfigError, match="environment"):
         SimulationConfig.from_dict({"h2": 0.6, "dominance": 0.3, "covariate_variance": 0.1})
+
+
+def test_chrx_segment_gives_haploid_males_and_a_working_sex_check(tmp_path):
+    """chrx_bp adds a non-PAR chrX segment: males haploid, females diploid; the
+    cohort sex check (F, like plink --check-sex) and the single-patient check
+    agree with the recorded sex; the chr21 data and phenotype are unchanged."""
+    from genorisk.qc import infer_sex_single, run_qc
+
+    base = {**SMALL, "n_cohort": 600, "end": 25_800_000}
+    with_x, without_x = tmp_path / "x", tmp_path / "nox"
+    patients = _patients(with_x, 2).assign(sex=["male", "female"])
+    truth = simulate(SimulationConfig(**base, chrx_bp=1_000_000), patients, with_x, GENE_MODEL)
+    simulate(SimulationConfig(**base), _patients(without_x, 2).assign(sex=["male", "female"]), without_x, GENE_MODEL)
+    assert truth["chrx"]["n_sites"] > 1000 and truth["chrx"]["start"] > 2_781_479  # outside PAR1
+
+    cohort = with_x / "cohort.vcf.gz"
+    assert validate_vcf(cohort, genome_build="GRCh38").warnings == []
+    pheno = pd.read_csv(with_x / "phenotypes.tsv", sep="\t")
+    assert pheno.equals(pd.read_csv(without_x / "phenotypes.tsv", sep="\t"))
+    chr21 = ["bcftools", "view", "-H", "-r", "chr21"]
+    assert (subprocess.run([*chr21, str(cohort)], capture_output=True, check=True).stdout
+            == subprocess.run([*chr21, str(without_x / "cohort.vcf.gz")], capture_output=True, check=True).stdout)
+
+    gts = subprocess.run(["bcftools", "query", "-r", "chrX", "-f", "[%GT\t]\n", str(cohort)],
+                         capture_output=True, text=True, check=True).stdout.splitlines()
+    cells = np.array([ln.rstrip("\t").split("\t") for ln in gts])
+    male = (pheno["sex"] == "male").to_numpy()
+    assert all(len(g) == 1 for g in cells[:, male].ravel())  # "0", "1" or "."
+    assert all(len(g) == 3 for g in cells[:, ~male].ravel())  # "0|1", "./."
+
+    qc = run_qc(cohort, recorded_sex=dict(zip(pheno["sample_id"], pheno["sex"]))).samples
+    assert (qc["sex_check"] == "mismatch").sum() == 0
+    assert (qc["sex_check"] == "consistent").mean() > 0.97
+    assert infer_sex_single(with_x / "patients/P1.vcf.gz", "S1")["inferred_sex"] == "male"
+    assert infer_sex_single(with_x / "patients/P2.vcf.gz", "S2")["inferred_sex"] == "female"

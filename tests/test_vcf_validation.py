@@ -322,7 +322,8 @@ def test_contigs_outside_the_build_are_warned(tmp_path):
         "##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n2L\t5\t.\tA\tC\t.\t.\t.\nchr1\t7\t.\tA\tC\t.\t.\t.\n"
     )
     report = validate_vcf(path, genome_build="GRCh38")
-    assert report.warnings == ["line 3 (2L:5): contig '2L' is not a GRCh38 sequence name"]
+    assert "line 3 (2L:5): contig '2L' is not a GRCh38 sequence name" in report.warnings
+    assert len(report.warnings) == 2 and any("could not be checked" in w for w in report.warnings)
     assert validate_vcf(path, genome_build=None).warnings == []
 
 
@@ -462,3 +463,17 @@ def test_bgzip_and_plain_text_give_the_same_report(tmp_path):
     packed.pop("path"), plain.pop("path")
     packed["warnings"] = [w for w in packed["warnings"]]
     assert packed == plain
+
+
+def test_position_beyond_the_configured_build_without_header_lengths(tmp_path):
+    vcf = tmp_path / "nolen.vcf"
+    vcf.write_text("##fileformat=VCFv4.2\n##contig=<ID=chr1>\n"
+                   '##FORMAT=<ID=GT,Number=1,Type=String,Description="g">\n'
+                   "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tS\n"
+                   "chr1\t249240000\t.\tA\tG\t.\t.\t.\tGT\t0/1\n")
+    # chr1 is 249,250,621 bp in GRCh37 but 248,956,422 bp in GRCh38.
+    with pytest.raises(InputError, match=r"line 5 \(chr1:249240000\).*wrong genome build\?"):
+        validate_vcf(vcf, genome_build="GRCh38")
+    report = validate_vcf(vcf, genome_build="GRCh37")
+    assert any("could not be checked" in w for w in report.warnings)
+    assert not any("could not be checked" in w for w in validate_vcf(vcf, genome_build=None).warnings)

@@ -94,7 +94,7 @@ def test_model_change_reruns_training_and_scoring_only(demo_run):
     jobs = planned_jobs(proc)
     assert jobs.get("train_model") == 1 and jobs.get("score_patients") == 2, jobs
     assert jobs.get("patient_reports") == 2 and jobs.get("cohort_report") == 1, jobs
-    for untouched in ["simulate_demo", "validate_cohort", "cohort_qc", "annotate_chunk",
+    for untouched in ["simulate_demo", "validate_cohort", "validate_resources", "cohort_qc", "annotate_chunk",
                       "gather_annotation", "cohort_features", "patient_features"]:
         assert untouched not in jobs, jobs
 
@@ -107,7 +107,7 @@ def test_annotation_change_reruns_annotation_and_everything_after(demo_run):
     for rule in ["annotate_chunk", "gather_annotation", "cohort_features", "train_model",
                  "patient_features", "score_patients", "patient_reports", "cohort_report"]:
         assert rule in jobs, (rule, jobs)
-    for untouched in ["simulate_demo", "validate_cohort", "cohort_qc"]:
+    for untouched in ["simulate_demo", "validate_cohort", "validate_resources", "cohort_qc"]:
         assert untouched not in jobs, jobs
 
 

@@ -16,8 +16,11 @@ Timed:
   then ``-a popfreq -c INFO/AF`` -> indexed BCF (same joins, no table; an
   indexed intermediate BCF between them, as bcftools annotate cannot read a
   pipe when -a is a VCF).
-* genorisk 8 chunks: plan_chunks + 8 chunk jobs run one after another in one
-  process + gather: peak RSS is that of one chunk (the scatter unit).
+* genorisk 8 chunks: plan_chunks, then 8 chunk jobs, each its own process as
+  in the workflow (run one after another here), then gather: peak RSS is that
+  of the largest chunk job, the unit a cluster has to fit.
+
+``make_inputs`` is shared with ``annotate_scale`` (1M sites, memory bound).
 """
 
 from __future__ import annotations
@@ -52,36 +55,50 @@ def _bgzip_vcf(path: Path, header: list[str], lines) -> None:
 
 
 def prepare(workdir: Path) -> None:
+    make_inputs(workdir, N_VARIANTS, N_SAMPLES)
+
+
+def make_inputs(workdir: Path, n_variants: int, n_samples: int | None) -> None:
+    """sites.bcf (+ cohort.vcf.gz with ``n_samples`` GT columns when not None),
+    clinvar.vcf.gz, popfreq.vcf.gz, n_variants.txt and the chunk job scripts."""
     rng = np.random.default_rng(2024)
-    pos = np.sort(rng.choice(np.arange(5_100_000, 46_600_000), size=N_VARIANTS, replace=False))
+    pos = np.sort(rng.choice(np.arange(5_100_000, 46_600_000), size=n_variants, replace=False))
     bases = np.array(list("ACGT"))
-    ref = rng.choice(bases, size=N_VARIANTS).astype(object)
+    ref = rng.choice(bases, size=n_variants).astype(object)
     alt = np.array([bases[(bases != r)][rng.integers(0, 3)] for r in ref], dtype=object)
-    dels = rng.random(N_VARIANTS) < 0.03
+    dels = rng.random(n_variants) < 0.03
     for i in np.flatnonzero(dels):
         ref[i] = ref[i] + "".join(rng.choice(bases, size=int(rng.integers(1, 6))))
         alt[i] = ref[i][0]
     contig = f"##contig=<ID=chr21,length={CHR21_LENGTH},assembly=GRCh38>"
 
-    # Cohort genotypes: a pool of 64 random rows of "a|b\t" cells reused across sites.
-    pool = []
-    for _ in range(64):
-        g = rng.integers(0, 2, size=(N_SAMPLES, 2))
-        cells = "\t".join(f"{a}|{b}" for a, b in g)
-        pool.append(cells.encode() + b"\n")
-    samples = "\t".join(f"S{i:04d}" for i in range(N_SAMPLES))
-    header = ["##fileformat=VCFv4.2", contig, '##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">',
-              f"#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\t{samples}"]
-    t0 = time.perf_counter()
-    _bgzip_vcf(workdir / "cohort.vcf.gz", header,
-               (f"chr21\t{p}\t.\t{r}\t{a}\t.\tPASS\t.\tGT\t".encode() + pool[i % 64]
-                for i, (p, r, a) in enumerate(zip(pos, ref, alt))))
-    print(f"[prepare] cohort VCF written in {time.perf_counter() - t0:.1f}s", flush=True)
-    t0 = time.perf_counter()
-    subprocess.run(["bcftools", "view", "-G", "-Ob", "-o", str(workdir / "sites.bcf"), str(workdir / "cohort.vcf.gz")],
-                   check=True)
+    if n_samples is not None:
+        # Cohort genotypes: a pool of 64 random rows of "a|b\t" cells reused across sites.
+        pool = []
+        for _ in range(64):
+            g = rng.integers(0, 2, size=(n_samples, 2))
+            cells = "\t".join(f"{a}|{b}" for a, b in g)
+            pool.append(cells.encode() + b"\n")
+        samples = "\t".join(f"S{i:04d}" for i in range(n_samples))
+        header = ["##fileformat=VCFv4.2", contig, '##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">',
+                  f"#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\t{samples}"]
+        t0 = time.perf_counter()
+        _bgzip_vcf(workdir / "cohort.vcf.gz", header,
+                   (f"chr21\t{p}\t.\t{r}\t{a}\t.\tPASS\t.\tGT\t".encode() + pool[i % 64]
+                    for i, (p, r, a) in enumerate(zip(pos, ref, alt))))
+        print(f"[prepare] cohort VCF written in {time.perf_counter() - t0:.1f}s", flush=True)
+        t0 = time.perf_counter()
+        subprocess.run(["bcftools", "view", "-G", "-Ob", "-o", str(workdir / "sites.bcf"),
+                        str(workdir / "cohort.vcf.gz")], check=True)
+        print(f"[prepare] sites-only view (bcftools view -G) in {time.perf_counter() - t0:.1f}s", flush=True)
+    else:
+        header = ["##fileformat=VCFv4.2", contig, "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO"]
+        _bgzip_vcf(workdir / "sites.vcf.gz", header,
+                   (f"chr21\t{p}\t.\t{r}\t{a}\t.\tPASS\t.\n".encode() for p, r, a in zip(pos, ref, alt)))
+        subprocess.run(["bcftools", "view", "-Ob", "-o", str(workdir / "sites.bcf"), str(workdir / "sites.vcf.gz")],
+                       check=True)
     subprocess.run(["bcftools", "index", "-f", str(workdir / "sites.bcf")], check=True)
-    print(f"[prepare] sites-only view (bcftools view -G + index) in {time.perf_counter() - t0:.1f}s", flush=True)
+    (workdir / "chunk_job.py").write_text(CHUNK_JOB)
 
     def decoy(i):
         return next(b for b in "ACGT" if b not in (ref[i][0], alt[i][0]))
@@ -89,7 +106,7 @@ def prepare(workdir: Path) -> None:
     sig = np.array(["Pathogenic", "Likely_pathogenic", "Uncertain_significance", "Likely_benign", "Benign"])
     rev = np.array(["criteria_provided,_single_submitter", "reviewed_by_expert_panel",
                     "criteria_provided,_multiple_submitters,_no_conflicts"])
-    clin = np.sort(rng.choice(N_VARIANTS, size=N_VARIANTS // 20, replace=False))
+    clin = np.sort(rng.choice(n_variants, size=n_variants // 20, replace=False))
     clin_lines = []
     for k, i in enumerate(clin):
         info = f"CLNSIG={sig[k % 5]};CLNREVSTAT={rev[k % 3]};GENEINFO=GENE{k % 700}:{k % 700 + 1000}"
@@ -103,8 +120,8 @@ def prepare(workdir: Path) -> None:
         '##INFO=<ID=GENEINFO,Number=1,Type=String,Description="Gene:ID">',
         "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO"], clin_lines)
 
-    freq = np.flatnonzero(rng.random(N_VARIANTS) < 0.9)
-    af = rng.beta(0.3, 3, size=N_VARIANTS)
+    freq = np.flatnonzero(rng.random(n_variants) < 0.9)
+    af = rng.beta(0.3, 3, size=n_variants)
     freq_lines = []
     for i in freq:
         freq_lines.append(f"chr21\t{pos[i]}\t.\t{ref[i]}\t{alt[i]}\t.\tPASS\tAF={af[i]:.5g}\n".encode())
@@ -114,7 +131,7 @@ def prepare(workdir: Path) -> None:
         "##fileformat=VCFv4.2", contig,
         '##INFO=<ID=AF,Number=A,Type=Float,Description="Alternate allele frequency">',
         "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO"], freq_lines)
-    (workdir / "n_variants.txt").write_text(f"{N_VARIANTS}\n")
+    (workdir / "n_variants.txt").write_text(f"{n_variants}\n")
 
 
 OURS = """
@@ -127,21 +144,35 @@ write_annotated("sites.bcf", t, "ours.bcf")
 print(len(t), t["clinvar_significance"].notna().sum(), t["population_af"].notna().sum())
 """
 
-OURS_CHUNKED = """
-import logging
+# One scatter job, as scripts/annotate_chunk.py runs it: `python chunk_job.py plan N`
+# prints the regions, `python chunk_job.py run I REGION` annotates one,
+# `python chunk_job.py gather N` joins them.
+CHUNK_JOB = """
+import logging, sys
 from genorisk.annotate import annotate_table, gather, plan_chunks, write_annotated, write_table
 logging.basicConfig(level=logging.INFO)
-regions = plan_chunks("sites.bcf", n_chunks=8)
-tables, bcfs = [], []
-for i, region in enumerate(regions):
+if sys.argv[1] == "plan":
+    print("\\n".join(plan_chunks("sites.bcf", n_chunks=int(sys.argv[2]))))
+elif sys.argv[1] == "run":
+    i, region = sys.argv[2], sys.argv[3]
     t = annotate_table("sites.bcf", region=region, clinvar="clinvar.vcf.gz", population_af="popfreq.vcf.gz")
-    tables.append(f"chunk{i}.parquet"); bcfs.append(f"chunk{i}.bcf")
-    write_table(t, tables[-1])
-    write_annotated("sites.bcf", t, bcfs[-1], region=region)
-    del t
-gather(tables, bcfs, "ours_chunked.parquet", "ours_chunked.bcf")
-print(len(regions), "chunks")
+    write_table(t, f"chunk{i}.parquet")
+    write_annotated("sites.bcf", t, f"chunk{i}.bcf", region=region)
+else:
+    n = int(sys.argv[2])
+    gather([f"chunk{i}.parquet" for i in range(n)], [f"chunk{i}.bcf" for i in range(n)],
+           "ours_chunked.parquet", "ours_chunked.bcf")
 """
+
+
+def chunked_command(n_chunks: int) -> list[str]:
+    """plan, one process per chunk (one after another), gather: peak RSS is the largest job's."""
+    script = (
+        f'set -e; {PYTHON} chunk_job.py plan {n_chunks} > regions.txt; i=0; '
+        f'while read -r region; do {PYTHON} chunk_job.py run $i "$region"; i=$((i+1)); done < regions.txt; '
+        f'{PYTHON} chunk_job.py gather $i'
+    )
+    return ["sh", "-c", script]
 
 # bcftools annotate with a VCF -a needs an indexed input (it cannot read a pipe),
 # so the two joins go through an indexed intermediate BCF.
@@ -159,5 +190,5 @@ def commands(workdir: Path) -> dict[str, list[str]]:
     return {
         "genorisk": [PYTHON, "-c", OURS],
         "bcftools annotate": ["sh", "-c", BCFTOOLS],
-        "genorisk 8 chunks": [PYTHON, "-c", OURS_CHUNKED],
+        "genorisk 8 chunks": chunked_command(8),
     }

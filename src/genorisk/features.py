@@ -31,11 +31,17 @@ import numpy as np
 import pandas as pd
 
 from . import genotypes
+from .annotate import SEQUENCE_CLASSES
 from .errors import InputError
 
 log = logging.getLogger("genorisk.features")
 
 SCHEMA_VERSION = 1
+
+#: A patient VCF is read through its index when the schema's positions are
+#: fewer than this fraction of its records (see genotypes.index_regions:
+#: measured break-even about 1% for GT-only files, 15% for WGS FORMAT fields).
+INDEX_MAX_FRACTION = 0.02
 
 #: Consequences (bcftools csq) counted as damaging.
 DAMAGING_CONSEQUENCES = frozenset({
@@ -58,7 +64,9 @@ def rare_damaging(table: pd.DataFrame, *, max_af: float, cohort_af: pd.Series | 
 
     Rare: population AF (or, where the population resource lacks the allele,
     the cohort AF) below ``max_af``. Damaging: a damaging consequence when
-    consequences were computed, else a CDS or splice-region position.
+    consequences were computed, else a CDS or splice-region position; only
+    sequence alleles (SNV, MNV, indel) qualify, since a ``*`` allele restates
+    an upstream deletion and symbolic alleles have no allele-level evidence.
     """
     af = table["population_af"].astype(float)
     if cohort_af is not None:
@@ -68,6 +76,8 @@ def rare_damaging(table: pd.DataFrame, *, max_af: float, cohort_af: pd.Series | 
         damaging = table["consequence"].isin(DAMAGING_CONSEQUENCES).to_numpy()
     else:
         damaging = table["region_class"].isin(DAMAGING_REGION_CLASSES).to_numpy()
+    if "allele_class" in table:
+        damaging = damaging & table["allele_class"].isin(SEQUENCE_CLASSES).to_numpy()
     return (rare & damaging & table["gene"].notna().to_numpy()) | is_pathogenic(table["clinvar_significance"])
 
 
@@ -85,8 +95,19 @@ def select_dosage_variants(
     male: np.ndarray | None = None,
     exclude: set[tuple] | None = None,
     chunk_size: int = 20000,
-) -> tuple[pd.DataFrame, np.ndarray, pd.DataFrame]:
+) -> tuple[pd.DataFrame, np.ndarray, pd.DataFrame, dict[str, int]]:
     """Stream the cohort VCF and keep SNV/indel ALT alleles that pass MAF and call rate.
+
+    The allele frequency is AC / AN over called alleles, each call counted by
+    its ploidy (:meth:`genorisk.genotypes.DosageChunk.alt_allele_frequency`):
+    a haploid chrY or MT ``1`` is one ALT allele out of one, so the frequency
+    equals :func:`genorisk.qc.run_qc`'s ``alt_af`` on the same file, whatever
+    the ploidy (a mean dosage / 2 would halve it on chrY and MT).
+
+    Only SNV and indel alleles (REF and ALT spelled in ``ACGTN``) can be
+    dosage features: symbolic alleles (``<DEL>``, ``<NON_REF>``...),
+    breakends and the spanning deletion ``*`` stay in the VCF (and in
+    ``allele_freqs``) but are excluded here and counted.
 
     Parameters
     ----------
@@ -114,25 +135,48 @@ def select_dosage_variants(
         float32, (n_samples, n_kept), NaN for missing calls.
     allele_freqs : DataFrame
         chrom, pos, ref, alt, af of every ALT allele in the file (the cohort
-        frequencies that impute a missing call in a patient's scores).
+        frequencies that impute a missing call in a patient's scores; 0 where
+        no sample has a call).
+    counts : dict of str to int
+        ``alt_alleles`` (ALT rows scanned), ``symbolic`` (``<...>`` alleles
+        and breakends), ``spanning_deletion`` (``*``), ``other_non_acgtn``
+        (other REF/ALT spellings), ``excluded_by_qc``, ``below_min_call_rate``,
+        ``below_min_maf`` (each counted under its first failing reason, in
+        this order) and ``kept`` (before duplicates are dropped),
+        ``duplicates``.
     """
     kept_frames, kept_mats, af_frames = [], [], []
+    counts = dict.fromkeys(["alt_alleles", "symbolic", "spanning_deletion", "other_non_acgtn", "excluded_by_qc",
+                            "below_min_call_rate", "below_min_maf", "kept", "duplicates"], 0)
     n_seen = 0
     t0 = time.perf_counter()
     for chunk in genotypes.iter_dosage_chunks(vcf, samples=samples, male=male, chunk_size=chunk_size):
         d = chunk.dosages
-        called = ~np.isnan(d)
-        n_called = called.sum(axis=1)
-        call_rate = n_called / d.shape[1]
-        # Allele frequency over called genotypes (diploid scale).
-        af = np.divide(np.nansum(d, axis=1), 2 * n_called, out=np.zeros(len(d)), where=n_called > 0)
-        maf = np.minimum(af, 1 - af)
-        alleles_ok = chunk.variants["alt"].str.fullmatch(r"[ACGTN]+") & chunk.variants["ref"].str.fullmatch(r"[ACGTN]+")
-        keep = (maf >= min_maf) & (call_rate >= min_call_rate) & alleles_ok.to_numpy()
+        n_called = (~np.isnan(d)).sum(axis=1)
+        call_rate = n_called / d.shape[1] if d.shape[1] else np.zeros(len(d))
+        af = chunk.alt_allele_frequency()
+        maf = np.minimum(af, 1 - af)  # NaN (nothing called) fails the MAF filter
+        v = chunk.variants
+        alt, ref = v["alt"], v["ref"]
+        symbolic = (alt.str.startswith("<") | alt.str.contains(r"[\[\]]", regex=True)).to_numpy()
+        star = (alt == "*").to_numpy()
+        acgtn = (alt.str.fullmatch(r"[ACGTN]+") & ref.str.fullmatch(r"[ACGTN]+")).to_numpy()
+        excluded = np.zeros(len(d), dtype=bool)
         if exclude:
-            v = chunk.variants
-            keep &= np.array([k not in exclude for k in zip(v["chrom"], v["pos"], v["ref"], v["alt"])])
-        af_frames.append(chunk.variants[["chrom", "pos", "ref", "alt"]].assign(af=af))
+            excluded = np.array([k in exclude for k in zip(v["chrom"], v["pos"], v["ref"], v["alt"])], dtype=bool)
+        low_call = call_rate < min_call_rate
+        with np.errstate(invalid="ignore"):
+            low_maf = ~(maf >= min_maf)
+        keep = acgtn & ~excluded & ~low_call & ~low_maf
+        counts["alt_alleles"] += len(d)
+        counts["symbolic"] += int(symbolic.sum())
+        counts["spanning_deletion"] += int(star.sum())
+        counts["other_non_acgtn"] += int((~acgtn & ~symbolic & ~star).sum())
+        counts["excluded_by_qc"] += int((acgtn & excluded).sum())
+        counts["below_min_call_rate"] += int((acgtn & ~excluded & low_call).sum())
+        counts["below_min_maf"] += int((acgtn & ~excluded & ~low_call & low_maf).sum())
+        counts["kept"] += int(keep.sum())
+        af_frames.append(v[["chrom", "pos", "ref", "alt"]].assign(af=np.nan_to_num(af, nan=0.0)))
         n_seen += len(d)
         if keep.any():
             frame = chunk.variants.loc[keep, ["chrom", "pos", "ref", "alt"]].copy()
@@ -141,15 +185,21 @@ def select_dosage_variants(
             kept_frames.append(frame)
             kept_mats.append(d[keep].T.copy())
         log.info("%d ALT alleles scanned, %d kept (%.0f/s)", n_seen, sum(len(f) for f in kept_frames), n_seen / max(time.perf_counter() - t0, 1e-9))
+    log.info("dosage variant selection: %d ALT alleles; not SNV/indel: %d symbolic, %d '*', %d other; "
+             "%d excluded by QC, %d below min_call_rate=%g, %d below min_maf=%g; %d kept",
+             counts["alt_alleles"], counts["symbolic"], counts["spanning_deletion"], counts["other_non_acgtn"],
+             counts["excluded_by_qc"], counts["below_min_call_rate"], min_call_rate, counts["below_min_maf"],
+             min_maf, counts["kept"])
     if not kept_frames:
         raise InputError(vcf, f"no variant passes min_maf={min_maf} and min_call_rate={min_call_rate}")
     variants = pd.concat(kept_frames, ignore_index=True)
     dup = variants.duplicated(["chrom", "pos", "ref", "alt"])
+    counts["duplicates"] = int(dup.sum())
     if dup.any():
         log.warning("%d duplicate alleles dropped (first occurrence kept)", int(dup.sum()))
     mat = np.concatenate(kept_mats, axis=1)[:, ~dup.to_numpy()]
     allele_freqs = pd.concat(af_frames, ignore_index=True).drop_duplicates(["chrom", "pos", "ref", "alt"])
-    return variants[~dup].reset_index(drop=True), mat, allele_freqs
+    return variants[~dup].reset_index(drop=True), mat, allele_freqs, counts
 
 
 def covariate_features(phenotypes: pd.DataFrame, covariates: list[str]) -> tuple[pd.DataFrame, list[dict]]:
@@ -210,7 +260,7 @@ def cohort_features(
     if exclude_variants is not None and len(exclude_variants):
         ev = exclude_variants
         exclude = set(zip(ev["chrom"].astype(str), ev["pos"].astype(int), ev["ref"], ev["alt"]))
-    variants, dos, allele_freqs = select_dosage_variants(
+    variants, dos, allele_freqs, selection_counts = select_dosage_variants(
         vcf, samples, min_maf=min_maf, min_call_rate=min_call_rate, male=male, exclude=exclude,
         chunk_size=chunk_size,
     )
@@ -237,7 +287,9 @@ def cohort_features(
     features = pd.concat([pd.DataFrame(dos, index=phenotypes.index, columns=names), pgs,
                           burden.set_axis(phenotypes.index), pcs.set_axis(phenotypes.index), cov], axis=1)
     schema = {"schema_version": SCHEMA_VERSION,
-              "features": entries + pgs_entries + burden_entries + pc_entries + cov_entries}
+              "features": entries + pgs_entries + burden_entries + pc_entries + cov_entries,
+              # How the cohort's ALT alleles fared in dosage selection (see select_dosage_variants).
+              "dosage_selection": {**selection_counts, "min_maf": min_maf, "min_call_rate": min_call_rate}}
     if ancestry is not None:
         schema["ancestry"] = ancestry
     log.info("cohort features: %d people x %d features (%d variants, %d scores, %d gene burden/carrier, %d covariates)",
@@ -412,6 +464,7 @@ def patient_features(
     covariate_values: dict[str, Any],
     *,
     male: bool | None = None,
+    use_index: bool | None = None,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Compute one patient's features from the cohort's schema.
 
@@ -426,6 +479,16 @@ def patient_features(
     covariate_values : dict
         Patient covariates by phenotype column (``age``, ``sex``); absent ones
         are missing.
+    male : bool, optional
+        Recorded sex, for the male chrX dosage scale (see
+        :mod:`genorisk.genotypes`).
+    use_index : bool, optional
+        How the schema's variants are read. None (default): through the
+        VCF's ``.tbi``/``.csi`` index when it has one and the schema's
+        positions are under :data:`INDEX_MAX_FRACTION` of its records (a WGS
+        file), else by one pass over the file. True: through the index
+        whenever there is one. False: always one full pass. The features are
+        the same either way.
 
     Returns
     -------
@@ -449,10 +512,16 @@ def patient_features(
         av = ancestry.variants
         extra_rows += list(zip(av["chrom"], av["pos"].astype(int), av["ref"], av["alt"]))
     keys = list(dict.fromkeys(list(zip(wanted["chrom"], wanted["pos"], wanted["ref"], wanted["alt"])) + extra_rows))
-    # One pass over the patient's VCF for the dosage features and every score's variants.
+    key_table = pd.DataFrame(keys, columns=["chrom", "pos", "ref", "alt"])
+    # A WGS patient VCF has millions of records and the schema needs a few
+    # thousand positions: with an index, read only those (merged into
+    # regions); without one, one pass over the file for every feature.
+    regions = None if use_index is False else genotypes.index_regions(
+        vcf, key_table, max_fraction=None if use_index else INDEX_MAX_FRACTION)
+    log.info("patient features: %d schema alleles, read %s", len(keys),
+             "by a full pass (no index)" if regions is None else f"through the index ({len(regions)} regions)")
     found_tbl, dos = genotypes.read_dosages(
-        vcf, pd.DataFrame(keys, columns=["chrom", "pos", "ref", "alt"]), samples=[sample],
-        male=None if male is None else np.array([male]),
+        vcf, key_table, samples=[sample], male=None if male is None else np.array([male]), regions=regions,
     )
     dosage = dict(zip(keys, dos[:, 0].astype(float)))
     found_all = dict(zip(keys, found_tbl["found"].to_numpy()))

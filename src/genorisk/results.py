@@ -12,7 +12,7 @@ from __future__ import annotations
 import subprocess
 import tempfile
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -30,36 +30,142 @@ def _metric(metrics: Mapping[str, Any], name: str) -> tuple[float | None, list[f
     return entry.get("estimate"), ci
 
 
+#: Zygosity words of :func:`call_zygosity` (the report schema's enum).
+ZYGOSITIES = ("heterozygous", "homozygous", "hemizygous")
+
+_MITOCHONDRIA = frozenset({"MT", "M"})
+_Y_CHROMOSOMES = frozenset({"Y", "24"})
+
+
+def _par_regions(genome_build: str | None) -> tuple[tuple[int, int], ...]:
+    """chrX PAR1/PAR2 of the build (both builds' when unknown, as QC's sex check does)."""
+    from .qc import PAR_REGIONS_X  # GRCh37 PAR1, PAR2, then GRCh38 PAR1, PAR2
+
+    build = (genome_build or "").lower()
+    if build in ("grch37", "hg19", "b37"):
+        return PAR_REGIONS_X[:2]
+    if build in ("grch38", "hg38"):
+        return PAR_REGIONS_X[2:]
+    return PAR_REGIONS_X
+
+
+def call_zygosity(
+    chrom: str,
+    pos: int,
+    alleles: Sequence[int],
+    allele_index: int,
+    *,
+    male: bool | None = None,
+    genome_build: str | None = None,
+) -> str | None:
+    """Zygosity of one genotype call for one ALT allele, from the call itself.
+
+    Parameters
+    ----------
+    chrom, pos : str, int
+        Where the call is (``chr`` prefix optional; ``M``/``MT`` is the
+        mitochondrion).
+    alleles : sequence of int
+        The call's allele indexes (0 = REF, k = k-th ALT), one per copy: a
+        haploid call has one. Missing alleles (-1) make the call uncalled.
+    allele_index : int
+        The ALT allele asked about (1-based).
+    male : bool, optional
+        Recorded sex (True male, False female, None unknown).
+    genome_build : str, optional
+        ``GRCh37``/``GRCh38`` (or hg19/hg38) for the chrX PARs; None: a
+        position inside either build's PARs counts as PAR.
+
+    Returns
+    -------
+    str or None
+        None when the call does not carry the allele (or is missing);
+        otherwise, by the call's ploidy:
+
+        * mitochondrion: ``hemizygous`` when every allele of the call is
+          this ALT (haploid ``1``, or ``1/1`` from a diploid caller: one
+          genome, homoplasmic), ``heterozygous`` when it is mixed (``0/1``
+          from a diploid caller: heteroplasmy). The report schema's
+          vocabulary has no plasmy words, so these two stand for
+          homoplasmic and heteroplasmic;
+        * haploid call elsewhere (male chrX outside the PARs, chrY):
+          ``hemizygous``;
+        * diploid (or higher) call: ``homozygous`` when every allele is this
+          ALT, else ``heterozygous`` (``0/1``, ``1/2``). The PARs behave as
+          autosomes. One exception, for a person recorded male: a homozygous
+          diploid call on chrX outside the PARs or on chrY is reported
+          ``hemizygous`` (a male has one copy there; callers that force
+          diploid calls write it ``1/1``). A heterozygous call there is
+          reported as called: it is a genotyping error or a sex mismatch,
+          which the sex check reports.
+    """
+    alleles = [int(a) for a in alleles if int(a) != -2]  # -2: vector end of a shorter call
+    if not alleles or any(a < 0 for a in alleles):
+        return None
+    copies = sum(a == allele_index for a in alleles)
+    if copies == 0:
+        return None
+    all_copies = copies == len(alleles)
+    c = str(chrom)
+    c = c[3:] if c[:3].lower() == "chr" else c
+    if c.upper() in _MITOCHONDRIA:
+        return "hemizygous" if all_copies else "heterozygous"
+    if len(alleles) == 1:
+        return "hemizygous"
+    if all_copies and male:
+        in_par = any(lo <= int(pos) <= hi for lo, hi in _par_regions(genome_build))
+        if c.upper() in _Y_CHROMOSOMES or (c.upper() in ("X", "23") and not in_par):
+            return "hemizygous"
+    return "homozygous" if all_copies else "heterozygous"
+
+
+def _select_sample(vcf: str | Path, sample: str, out: Path, tmp: Path) -> None:
+    """Write the non-reference sites of ``sample`` (``bcftools view -S -c1``) to ``out``, indexed.
+
+    The name goes through a file (``-S``, one name per line), never the
+    command line: ``-s`` splits names at commas and reads a leading ``^`` as
+    "exclude", and both are valid in a sample name.
+    """
+    names = tmp / "samples.txt"
+    names.write_text(sample + "\n")
+    proc = subprocess.run(
+        ["bcftools", "view", "-S", str(names), "-c1", "-Oz", "-o", str(out), str(vcf)],
+        capture_output=True, text=True,
+    )
+    if proc.returncode != 0:
+        raise InputError(vcf, f"could not select sample {sample!r}: {proc.stderr.strip()}")
+    subprocess.run(["tabix", "-f", "-p", "vcf", str(out)], check=True, capture_output=True)
+
+
 def notable_variants(
     vcf: str | Path,
     sample: str,
     *,
     max_af: float = 0.01,
     male: bool | None = None,
+    genome_build: str | None = None,
     **resources: Any,
 ) -> list[dict[str, Any]]:
     """ClinVar pathogenic/likely pathogenic and rare damaging alleles a patient carries.
 
-    The patient's non-reference sites (``bcftools view -s SAMPLE -c1``) are
-    annotated with :func:`genorisk.annotate.annotate_table` and the same
+    The patient's non-reference sites (``bcftools view -S names.txt -c1``)
+    are annotated with :func:`genorisk.annotate.annotate_table` and the same
     resources as the cohort (``gene_model``, ``clinvar``, ``population_af``,
     ``population_af_key``, ``dbsnp``, ``fasta``). An allele absent from the
     population resource counts as rare: for a report, an unknown frequency
-    should not hide a damaging variant.
+    should not hide a damaging variant. Each variant's ``zygosity`` comes
+    from the patient's call (its ploidy and alleles; see
+    :func:`call_zygosity`), with ``male`` and ``genome_build`` only for the
+    male chrX/chrY rule.
     """
+    from cyvcf2 import VCF
+
     from .annotate import annotate_table
     from .features import is_pathogenic, rare_damaging
-    from .genotypes import read_dosages
 
     with tempfile.TemporaryDirectory(prefix="genorisk-notable-") as tmp:
         carried = Path(tmp) / "carried.vcf.gz"
-        proc = subprocess.run(
-            ["bcftools", "view", "-s", sample, "-c1", "-Oz", "-o", str(carried), str(vcf)],
-            capture_output=True, text=True,
-        )
-        if proc.returncode != 0:
-            raise InputError(vcf, f"could not select sample {sample!r}: {proc.stderr.strip()}")
-        subprocess.run(["tabix", "-f", "-p", "vcf", str(carried)], check=True, capture_output=True)
+        _select_sample(vcf, sample, carried, Path(tmp))
         table = annotate_table(carried, **resources)
         if table.empty:
             return []
@@ -67,22 +173,31 @@ def notable_variants(
         table = table[keep].reset_index(drop=True)
         if table.empty:
             return []
-        _, dos = read_dosages(carried, table[["chrom", "pos", "ref", "alt"]], samples=[sample],
-                              male=None if male is None else np.array([male]))
+        zygosity: list[str | None] = []
+        reader = VCF(str(carried), lazy=True)
+        try:
+            for row in table.itertuples(index=False):
+                z = None
+                for rec in reader(f"{row.chrom}:{int(row.pos)}-{int(row.pos)}"):
+                    if rec.POS == int(row.pos) and rec.REF == row.ref and row.alt in rec.ALT:
+                        gt = rec.genotype.array()[0, :-1]
+                        z = call_zygosity(row.chrom, row.pos, gt.tolist(), rec.ALT.index(row.alt) + 1,
+                                          male=male, genome_build=genome_build)
+                        break
+                zygosity.append(z)
+        finally:
+            reader.close()
     pathogenic = is_pathogenic(table["clinvar_significance"])
     out = []
     for i, row in table.iterrows():
-        d = dos[i, 0]
-        if not d > 0:
+        if zygosity[i] is None:  # the other ALT of a record the patient carries, or a missing call
             continue
-        haploid_x = male and str(row["chrom"]).removeprefix("chr") == "X"
-        zygosity = "hemizygous" if haploid_x else ("homozygous" if d >= 2 else "heterozygous")
         out.append({
             "chrom": str(row["chrom"]), "pos": int(row["pos"]), "ref": row["ref"], "alt": row["alt"],
             "gene": None if pd.isna(row["gene"]) else row["gene"],
             "consequence": row["consequence"] if pd.notna(row["consequence"]) else (
                 None if pd.isna(row["region_class"]) else f"{row['region_class']} (position only; no FASTA)"),
-            "zygosity": zygosity,
+            "zygosity": zygosity[i],
             "population_af": None if pd.isna(row["population_af"]) else float(row["population_af"]),
             "clinvar_significance": None if pd.isna(row["clinvar_significance"]) else row["clinvar_significance"],
             "clinvar_review_status": None if pd.isna(row["clinvar_review_status"]) else row["clinvar_review_status"],
@@ -121,11 +236,11 @@ def patient_inputs(
     male = {"male": True, "female": False}.get(patient.get("sex"))
     with tempfile.TemporaryDirectory(prefix="genorisk-patient-") as tmp:
         vcf = Path(tmp) / "normalized.vcf.gz"
-        normalization = normalize_vcf(patient["vcf"], vcf, fasta=fasta)
+        normalization = normalize_vcf(patient["vcf"], vcf, fasta=fasta, validation=report)
         frame, coverage = patient_features(vcf, sample, schema, patient, male=male)
         notable = None
         if annotation:
-            notable = notable_variants(vcf, sample, max_af=rare_max_af, male=male,
+            notable = notable_variants(vcf, sample, max_af=rare_max_af, male=male, genome_build=genome_build,
                                        population_af_key=population_af_key, **annotation)
         sex = infer_sex_single(vcf, sample)
     qc = {"validation": report.to_dict(), "normalization": normalization, "coverage": coverage,

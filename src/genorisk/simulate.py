@@ -44,6 +44,12 @@ log = logging.getLogger("genorisk.simulate")
 # GRCh38 chr21; the header's contig length lets readers check the build.
 CHROM = "chr21"
 CHR21_LENGTH_GRCH38 = 46_709_983
+# The optional chrX segment for the sex check: non-PAR (PAR1 ends at 2,781,479).
+CHROM_X = "chrX"
+CHRX_LENGTH_GRCH38 = 156_040_895
+CHRX_START = 10_000_001
+#: Second allele of a haploid call in ``Genotypes.calls`` (written ``a``, not ``a|b``).
+HAPLOID = -2
 SIMULATED_LABEL = "SIMULATED by genorisk.simulate for the demo; not real data"
 
 
@@ -135,6 +141,14 @@ class SimulationConfig:
         1 / (2 p q N); 0 writes no score file.
     pgs_null_variants : int
         Non-causal common variants in that score (weights: noise only).
+    chrx_bp : int
+        Length of a GRCh38 chrX segment (non-PAR, from 10,000,001) simulated
+        as well, so the sex check has data: males get haploid calls there
+        (``GT=0`` / ``1``), females diploid. It is simulated with 20x the
+        recombination rate (standing for a 20x longer stretch, so that its
+        sites are nearly as unlinked as chrX-wide data), carries no phenotype
+        effect and is not in the ancestry panel or the annotation resources.
+        0: none.
     """
 
     seed: int = 42
@@ -164,6 +178,7 @@ class SimulationConfig:
     ancestry_panel: int = 100
     pgs_gwas_n: int = 100_000
     pgs_null_variants: int = 300
+    chrx_bp: int = 0
 
     @classmethod
     def from_dict(cls, values: dict[str, Any] | None) -> "SimulationConfig":
@@ -183,6 +198,8 @@ class SimulationConfig:
             )
         if not cfg.start < cfg.end <= CHR21_LENGTH_GRCH38:
             raise ConfigError(None, f"region {cfg.start}-{cfg.end} is not on chr21", record="simulate")
+        if not 0 <= cfg.chrx_bp <= 50_000_000:
+            raise ConfigError(None, f"chrx_bp {cfg.chrx_bp} is not in 0..50,000,000", record="simulate.chrx_bp")
         return cfg
 
 
@@ -275,12 +292,27 @@ def _gt_bytes(calls: np.ndarray) -> np.ndarray:
     return out.reshape(calls.shape[0], -1)
 
 
-def vcf_header(samples: Sequence[str], *, info: Sequence[str] = (), source: str = "genorisk.simulate") -> str:
+def _gt_lines(calls: np.ndarray) -> list[bytes]:
+    """Sample columns of each site as bytes; cells whose second allele is
+    :data:`HAPLOID` are written as one allele (``1``, ``.``)."""
+    block = _gt_bytes(calls)
+    haploid = calls[:, :, 1] == HAPLOID
+    if not haploid.any():
+        return [row.tobytes() for row in block]
+    keep = np.ones(calls.shape[:2] + (4,), dtype=bool)
+    keep[haploid, 1:3] = False  # drop the separator and the second allele
+    keep = keep.reshape(calls.shape[0], -1)
+    return [row[k].tobytes() for row, k in zip(block, keep)]
+
+
+def vcf_header(samples: Sequence[str], *, info: Sequence[str] = (), source: str = "genorisk.simulate",
+               with_chrx: bool = False) -> str:
     lines = [
         "##fileformat=VCFv4.2",
         f"##source={source}",
         "##reference=GRCh38",
         f"##contig=<ID={CHROM},length={CHR21_LENGTH_GRCH38},assembly=GRCh38>",
+        *([f"##contig=<ID={CHROM_X},length={CHRX_LENGTH_GRCH38},assembly=GRCh38>"] if with_chrx else []),
         f"##genorisk_note={SIMULATED_LABEL}",
         *info,
     ]
@@ -305,29 +337,34 @@ def write_vcf(
     info: Sequence[str] | None = None,
     info_header: Sequence[str] = (),
     chunk: int = 2000,
+    chroms: Sequence[str] | None = None,
 ) -> None:
-    """Write a bgzipped, tabix-indexed VCF on chr21 atomically.
+    """Write a bgzipped, tabix-indexed VCF on chr21 (and chrX) atomically.
 
-    ``calls`` is (n_sites, n_samples, 2) int8 with -1 for missing; omit it for a
+    ``calls`` is (n_sites, n_samples, 2) int8 with -1 for missing and
+    :data:`HAPLOID` as the second allele of a haploid call; omit it for a
     sites-only VCF. ``info`` gives one INFO string per site (``"."`` if None).
+    ``chroms`` gives each site's contig (chr21 when None); sites must be
+    sorted, chr21 before chrX.
     """
     path = Path(path)
     n = len(positions)
+    chroms = np.asarray(chroms, dtype=object) if chroms is not None else np.full(n, CHROM, dtype=object)
     ids = ids if ids is not None else ["."] * n
     info = info if info is not None else ["."] * n
     with atomic_output(path) as tmp_gz, atomic_output(path.with_name(path.name + ".tbi")) as tmp_tbi:
         with open(tmp_gz, "wb") as out, _bgzip_writer(out) as fh:
-            fh.write(vcf_header(samples, info=info_header).encode())
+            fh.write(vcf_header(samples, info=info_header, with_chrx=bool((chroms == CHROM_X).any())).encode())
             for lo in range(0, n, chunk):
                 hi = min(n, lo + chunk)
-                block = _gt_bytes(calls[lo:hi]) if calls is not None else None
+                block = _gt_lines(calls[lo:hi]) if calls is not None else None
                 for j in range(hi - lo):
                     s = lo + j
-                    fixed = f"{CHROM}\t{positions[s]}\t{ids[s]}\t{refs[s]}\t{alts[s]}\t.\tPASS\t{info[s]}"
+                    fixed = f"{chroms[s]}\t{positions[s]}\t{ids[s]}\t{refs[s]}\t{alts[s]}\t.\tPASS\t{info[s]}"
                     if block is None:
                         fh.write(fixed.encode() + b"\n")
                     else:
-                        fh.write(fixed.encode() + b"\tGT\t" + block[j].tobytes())
+                        fh.write(fixed.encode() + b"\tGT\t" + block[j])
         # tabix_index names the index after the file it indexes: index a link with the final name.
         link = tmp_gz.with_name(tmp_gz.name + ".idx" + "".join(path.suffixes))
         try:
@@ -428,6 +465,14 @@ def simulate(
     n_pat = len(patients)
     n_main = cfg.n_cohort + cfg.n_reference + int((~is_outlier).sum())
     geno = _simulate_haplotypes(cfg, n_main, int(is_outlier.sum()))
+    xgeno = None
+    if cfg.chrx_bp:
+        # Its own seed: the chr21 simulation and phenotype stay as without chrX.
+        # 20x the recombination rate: the segment stands for a 20x longer stretch of
+        # chrX, so the sex check sees about as many unlinked sites as in real data.
+        xcfg = dataclasses.replace(cfg, start=CHRX_START, end=CHRX_START + cfg.chrx_bp - 1, seed=cfg.seed + 1,
+                                   recombination_rate=20 * cfg.recombination_rate)
+        xgeno = _simulate_haplotypes(xcfg, n_main, int(is_outlier.sum()))
     panel_rows = np.arange(n_main + int(is_outlier.sum()), len(geno.populations))
 
     # People: cohort, reference panel, patients (main population), outlier patients.
@@ -517,10 +562,33 @@ def simulate(
         block = calls[lo : lo + 4096]
         block[rng.random(block.shape[:2]) < cfg.missing_rate] = -1
 
+    # chrX (optional): males haploid; then chr21 and chrX sites in one array.
+    chroms = np.full(n_sites, CHROM, dtype=object)
+    positions, refs, alts = geno.positions, geno.refs, geno.alts
+    n_x = 0
+    if xgeno is not None:
+        xcalls = xgeno.calls
+        xcalls[:, sex == "male", 1] = HAPLOID
+        x_rng = np.random.default_rng([cfg.seed, 23])
+        miss = x_rng.random(xcalls.shape[:2]) < cfg.missing_rate
+        xcalls[..., 0][miss] = -1  # a male's missing call stays haploid: "."
+        xcalls[..., 1][miss & (xcalls[..., 1] != HAPLOID)] = -1
+        called = xcalls[:, cohort] >= 0
+        alt_count = ((xcalls[:, cohort] == 1) & called).sum(axis=(1, 2))
+        x_keep = (alt_count > 0) & (alt_count < called.sum(axis=(1, 2)))  # polymorphic in the cohort
+        n_x = int(x_keep.sum())
+        chroms = np.concatenate([chroms, np.full(n_x, CHROM_X, dtype=object)])
+        positions = np.concatenate([positions, xgeno.positions[x_keep]])
+        refs = np.concatenate([refs, xgeno.refs[x_keep]])
+        alts = np.concatenate([alts, xgeno.alts[x_keep]])
+        calls = np.concatenate([calls, xcalls[x_keep]])
+        log.info("chrX: %d sites polymorphic in the cohort (males haploid)", n_x)
+
     cohort_ids = [f"COH{i:05d}" for i in range(1, cfg.n_cohort + 1)]
     outdir.mkdir(parents=True, exist_ok=True)
-    log.info("writing cohort VCF: %d people x %d sites", cfg.n_cohort, n_sites)
-    write_vcf(outdir / "cohort.vcf.gz", geno.positions, geno.refs, geno.alts, calls=calls[:, cohort], samples=cohort_ids)
+    log.info("writing cohort VCF: %d people x %d sites", cfg.n_cohort, n_sites + n_x)
+    write_vcf(outdir / "cohort.vcf.gz", positions, refs, alts, calls=calls[:, cohort], samples=cohort_ids,
+              chroms=chroms)
 
     pheno = pd.DataFrame({"sample_id": cohort_ids, "status": status[cohort], "age": age[cohort], "sex": sex[cohort]})
     with atomic_output(outdir / "phenotypes.tsv") as tmp:
@@ -536,8 +604,8 @@ def simulate(
     for k, (_, row) in enumerate(patients.iterrows()):
         person = patient_rows[k]
         write_vcf(
-            row["vcf"], geno.positions, geno.refs, geno.alts,
-            calls=calls[:, person : person + 1], samples=[str(sample_col.iloc[k])],
+            row["vcf"], positions, refs, alts,
+            calls=calls[:, person : person + 1], samples=[str(sample_col.iloc[k])], chroms=chroms,
         )
     if len(panel_rows):
         pops = geno.populations[panel_rows]
@@ -547,7 +615,7 @@ def simulate(
             counter[pop] = counter.get(pop, 0) + 1
             panel_ids.append(f"PANEL_{pop}_{counter[pop]:03d}")
         write_vcf(outdir / "ancestry_panel.vcf.gz", geno.positions, geno.refs, geno.alts,
-                  calls=calls[:, panel_rows], samples=panel_ids)
+                  calls=calls[:n_sites, panel_rows], samples=panel_ids)
         with atomic_output(outdir / "ancestry_panel.tsv") as tmp:
             pd.DataFrame({"sample_id": panel_ids, "population": pops}).to_csv(tmp, sep="\t", index=False)
     pat_truth = pd.DataFrame(
@@ -603,6 +671,8 @@ def simulate(
         "config": dataclasses.asdict(cfg),
         "chrom": CHROM,
         "n_sites": n_sites,
+        "chrx": {"chrom": CHROM_X, "start": CHRX_START, "end": CHRX_START + cfg.chrx_bp - 1, "n_sites": n_x,
+                 "males_haploid": True} if cfg.chrx_bp else None,
         "n_cohort": cfg.n_cohort,
         "prevalence": cfg.prevalence,
         "liability_threshold": threshold,

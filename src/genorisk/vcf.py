@@ -43,7 +43,9 @@ Fatal (InputError)
     the alleles and the GT ploidy; INFO Number=1 values with commas (for numbers
     and keys the specification defines); INFO Integers outside int32 or in the
     BCF-reserved range (INFO/END may be 64-bit); INFO Floats that are not
-    numbers; a record identical to a neighbour at the same position.
+    numbers; a record identical to a neighbour at the same position; with
+    ``genome_build``, POS beyond that build's length of a known contig ("wrong
+    genome build?", also when the header gives no lengths).
 
 Warnings (listed once per kind, with the first line and how many more)
     bzip2 (htslib cannot read it); CRLF line ends; a last line without newline
@@ -60,7 +62,11 @@ Warnings (listed once per kind, with the first line and how many more)
     samples; empty sample columns before VCFv4.5; POS beyond the ``##contig``
     length; unsorted records (fatal with ``require_sorted``); contigs outside
     the configured build; mixed ``chr1``/``1`` naming; an index older than its
-    data file. Plain gzip instead of BGZF is reported in ``compression`` only.
+    data file; with ``genome_build``, a header without lengths of chromosomes
+    1-22, X, Y (build not checkable from it); records with the same CHROM, POS,
+    REF and ALT as a neighbour but other INFO or genotypes (counted in
+    ``same_key_duplicates``; :func:`normalize_vcf` keeps the first). Plain gzip
+    instead of BGZF is reported in ``compression`` only.
 
 Sample names: any name VCF allows is accepted except control characters (real
 files carry spaces, ``/`` and non-ASCII); names unusable as folder names are
@@ -106,6 +112,10 @@ __all__ = [
     "detect_genome_build",
     "safe_sample_name",
     "open_vcf",
+    "normalize_vcf",
+    "ContigMap",
+    "contig_key",
+    "fasta_contigs",
     "KNOWN_BUILDS",
 ]
 
@@ -129,7 +139,10 @@ class ValidationReport:
     (records sharing CHROM:POS with the previous one, e.g. split multiallelics),
     ``unsorted_records`` (POS lower than the previous record's, or a contig that
     came back after another), ``path_unsafe_sample_names`` (names that
-    :func:`safe_sample_name` refuses).
+    :func:`safe_sample_name` refuses), ``repeated_format_keys`` (distinct FORMAT
+    strings that repeat a key), ``same_key_duplicates`` (records with the same
+    CHROM, POS, REF and ALT as an earlier neighbour but other INFO or genotypes;
+    :func:`normalize_vcf` keeps the first).
     """
 
     path: str
@@ -697,6 +710,8 @@ class _Validator:
                 "same_position_records",
                 "unsorted_records",
                 "path_unsafe_sample_names",
+                "repeated_format_keys",
+                "same_key_duplicates",
             ],
             0,
         )
@@ -705,12 +720,14 @@ class _Validator:
         self.chrom = None
         self.last_pos = -1
         self.same_pos_lines: dict[str, str] = {}
+        self.same_pos_keys: dict[tuple, str] | None = None  # (REF, ALT) -> where, at the current position
         self.contig_ends: dict[str, list[int]] = {}  # first and last POS per contig (index probes)
         self.require_sorted = require_sorted
         self.ok_chroms: set[str] = set()
         self.format_cache: dict[str, tuple] = {}
         self.version_minor = 0
         self.detected_build: str | None = None
+        self.build_lengths: dict[str, int] = {}  # CHROM -> length in the configured build (known contigs)
 
     # -- header ----------------------------------------------------------
     def finish_header(self, where: str) -> None:
@@ -743,6 +760,12 @@ class _Validator:
                     f"the ##contig lengths are those of {build} ({evidence}), but the pipeline is configured for {self.genome_build}: lift the file over or configure genome_build: {build}",
                     record="header",
                 )
+            if build is None and not evidence:
+                self.warn.add(
+                    "buildunchecked",
+                    f"the header gives no ##contig lengths of chromosomes 1-22, X, Y: the genome build could not be "
+                    f"checked from it; record positions are checked against {self.genome_build} lengths only",
+                )
             if build is None and evidence:
                 raise InputError(
                     self.spath,
@@ -774,6 +797,8 @@ class _Validator:
             )
         if self.genome_build is not None:
             table = _contig_table()[self.genome_build]
+            if chrom in table:
+                self.build_lengths[chrom] = table[chrom]
             if chrom not in table and not (_PRIMARY_RE.fullmatch(chrom)):
                 self.warn.add(
                     f"notinbuild:{chrom}", f"{where}: contig {chrom!r} is not a {self.genome_build} sequence name"
@@ -819,6 +844,13 @@ class _Validator:
             self.counts["multiallelic_records"] += 1
         if pos == 0 and not has_bnd:
             raise InputError(spath, "POS 0 is allowed only for telomeric breakends", record=where)
+        build_length = self.build_lengths.get(chrom)
+        if build_length is not None and pos > build_length + 1:
+            raise InputError(
+                spath,
+                f"POS {pos} is beyond the end of {chrom} in {self.genome_build} ({build_length} bp): wrong genome build?",
+                record=where,
+            )
         length = h.contigs.get(chrom)
         if length is not None and pos > length + 1:
             self.warn.add(f"beyond:{chrom}", f"{where}: POS {pos} is beyond the ##contig length {length} of {chrom}")
@@ -986,11 +1018,26 @@ class _Validator:
                 self.unsorted(f"POS {pos} after POS {self.last_pos}", where)
             self.last_pos = pos
             self.same_pos_lines = {line: where}
+            self.same_pos_keys = None
             return
         self.counts["same_position_records"] += 1
         first = self.same_pos_lines.get(line)
         if first is not None:
             raise InputError(self.spath, f"duplicate record: identical to {first}", record=where)
+        if self.same_pos_keys is None:  # built lazily: most positions hold one record
+            self.same_pos_keys = {}
+            for text, at in self.same_pos_lines.items():
+                self.same_pos_keys.setdefault(tuple(text.split("\t", 5)[3:5]), at)
+        key = tuple(line.split("\t", 5)[3:5])
+        first = self.same_pos_keys.get(key)
+        if first is not None:
+            self.counts["same_key_duplicates"] += 1
+            self.warn.add(
+                "samekey",
+                f"{where}: same CHROM, POS, REF and ALT as {first} but other INFO or genotypes; normalisation keeps the first",
+            )
+        else:
+            self.same_pos_keys[key] = where
         self.same_pos_lines[line] = where
 
     def unsorted(self, what: str, where: str) -> None:
@@ -1013,6 +1060,7 @@ class _Validator:
             if any(k == "" for k in keys):
                 raise InputError(self.spath, f"FORMAT {fmt!r} has an empty key", record=where)
             if len(set(keys)) != len(keys):
+                self.counts["repeated_format_keys"] += 1
                 self.warn.add(f"dupformat:{fmt}", f"{where}: FORMAT {fmt!r} repeats a key; the first one is used")
             if "GT" in keys and keys[0] != "GT":
                 self.warn.add(
@@ -1146,14 +1194,25 @@ class _Validator:
         return True
 
     def count_ploidy(self, gts: str) -> None:
-        for cell in gts.split("\t"):
-            if cell in ("", "."):
-                continue
-            k = len(_GT_ALLELES_RE.findall(cell))
-            if k == 1:
-                self.counts["haploid_calls"] += 1
-            elif k > 2:
-                self.counts["polyploid_calls"] += 1
+        """Count haploid and polyploid calls in tab-joined GT strings whose
+        syntax is already checked: alleles = separators + 1, less a VCF 4.4
+        leading phasing prefix; empty and ``.`` cells are not counted.
+        Whole-array numpy: male chrX lines are all mixed ploidy."""
+        b = np.frombuffer(gts.encode("utf-8"), dtype=np.uint8)
+        if not len(b):
+            return
+        tab_at = np.flatnonzero(b == 9)
+        starts = np.concatenate([[0], tab_at + 1])
+        ends = np.concatenate([tab_at, [len(b)]])
+        is_sep = (b == 47) | (b == 124)
+        seps_before = np.concatenate([[0], np.cumsum(is_sep)])
+        width = ends - starts
+        first = b[np.minimum(starts, len(b) - 1)]
+        prefix = (width > 0) & ((first == 47) | (first == 124))
+        n_alleles = seps_before[ends] - seps_before[starts] - prefix + 1
+        counted = (width > 1) | ((width == 1) & (first != 46))
+        self.counts["haploid_calls"] += int(((n_alleles == 1) & counted).sum())
+        self.counts["polyploid_calls"] += int(((n_alleles > 2) & counted).sum())
 
     def check_cells(
         self,
@@ -1597,7 +1656,415 @@ def open_vcf(path: str | os.PathLike, samples: Iterable[str] | None = None):
     return vcf
 
 
+# ---------------------------------------------------------------------------
+# Contig names shared with a reference (FASTA, annotation resources)
+# ---------------------------------------------------------------------------
+
+
+class ContigMap:
+    """Map contig names onto the spelling a reference uses (``chr1`` <-> ``1``, ``chrM`` <-> ``MT``).
+
+    ``ContigMap(reference_names)(name)`` returns ``name`` itself when the
+    reference has it, else the reference's spelling of the same human
+    chromosome, else None. Non-human or unplaced names map only to themselves.
+    """
+
+    def __init__(self, names: Iterable[str]):
+        self.names = set(names)
+        self._by_key: dict[str, str] = {}
+        for n in self.names:
+            self._by_key.setdefault(contig_key(n), n)
+
+    def __call__(self, contig: str) -> str | None:
+        if contig in self.names:
+            return contig
+        return self._by_key.get(contig_key(contig))
+
+    def renaming(self, contigs: Iterable[str]) -> dict[str, str]:
+        """``{name: reference spelling}`` for the ``contigs`` spelled differently from the reference."""
+        return {c: self(c) for c in contigs if self(c) not in (None, c)}
+
+
+def contig_key(name: str) -> str:
+    """The ``chrN`` spelling of a human chromosome name, other names unchanged (never raises)."""
+    try:
+        return normalize_contig(name, "chr")
+    except ValueError:
+        return name
+
+
+def fasta_contigs(fasta: str | os.PathLike) -> list[str]:
+    """Sequence names of a FASTA, from its ``.fai`` (written beside it with pysam if missing)."""
+    fai = Path(str(fasta) + ".fai")
+    if not fai.exists():
+        import pysam
+
+        pysam.faidx(str(fasta))
+    return [ln.split("\t", 1)[0] for ln in fai.read_text().splitlines() if ln]
+
+
+# ---------------------------------------------------------------------------
+# Normalisation
+# ---------------------------------------------------------------------------
+
+# FORMAT keys norm must know per allele when a file leaves them undeclared.
+_NORM_FORMAT_DEFS = {**_RESERVED_FORMAT_DEFS, "GT": ("1", "String"), "FT": ("1", "String"), "DS": ("A", "Float")}
+# htslib refuses contig names in angle brackets (VCF 4.1 assembly references):
+# they are written as assembly_ID in the normalised file.
+_ASSEMBLY_PREFIX = b"assembly_"
 _NORM_COUNTS = re.compile(rb"Lines\s+total/split/realigned/skipped:\s+(\d+)/(\d+)/(\d+)/(\d+)")
+_DECLARED_RE = re.compile(rb"##(INFO|FORMAT|FILTER|contig)=<(?:[^>]*?[<,])?\s*ID=([^,>]+)")
+_NUMBER_DECL_RE = re.compile(rb"[<,]\s*Number=([^,>]+)")
+# What bcftools norm (htslib 1.16) says on stderr when the fast path cannot be
+# trusted: keys it adds to its header on the fly (the header of its BCF output
+# is already written, so the next reader drops those records), tags of the
+# wrong length when splitting, and rows without sample columns.
+_RETRY_MESSAGES = (b"is not defined in the header", b"wrong number of fields", b"Broken VCF record")
+
+
+class _BcfRecordCounter:
+    """Count records in a BCF byte stream fed in pieces.
+
+    ``bcftools ... -Ou`` writes raw (not BGZF-wrapped) BCF; a stream starting
+    with the gzip magic is inflated block by block. Each BCF record starts with
+    ``l_shared`` and ``l_indiv`` (uint32), so counting needs no parsing of the
+    record itself. This counts what the splitting ``bcftools norm`` emitted,
+    independently of the reader downstream, which may drop records it cannot
+    decode (htslib only warns).
+    """
+
+    def __init__(self) -> None:
+        self.records = 0
+        self._bgzf: bool | None = None
+        self._raw = bytearray()  # BGZF bytes not yet inflated
+        self._head = b""  # partial magic+l_text or l_shared+l_indiv
+        self._skip = 0  # bytes of the header text or of the current record still to pass over
+        self._in_records = False
+
+    def feed(self, chunk: bytes) -> None:
+        if self._bgzf is None:
+            self._bgzf = chunk[:2] == b"\x1f\x8b"
+        if not self._bgzf:
+            self._consume(chunk)
+            return
+        raw = self._raw
+        raw += chunk
+        start = 0
+        while len(raw) - start >= 18:
+            size = int.from_bytes(raw[start + 16 : start + 18], "little") + 1
+            if len(raw) - start < size:
+                break
+            self._consume(zlib.decompress(bytes(raw[start + 18 : start + size - 8]), -15))
+            start += size
+        del raw[:start]
+
+    def _consume(self, data: bytes) -> None:
+        pos, n = 0, len(data)
+        while pos < n:
+            if self._skip:
+                take = min(self._skip, n - pos)
+                pos += take
+                self._skip -= take
+                continue
+            need = 8 if self._in_records else 9  # "BCF\2\2" + uint32 l_text
+            take = min(need - len(self._head), n - pos)
+            self._head += data[pos : pos + take]
+            pos += take
+            if len(self._head) < need:
+                return
+            if self._in_records:
+                self._skip = int.from_bytes(self._head[:4], "little") + int.from_bytes(self._head[4:], "little")
+                self.records += 1
+            else:
+                if self._head[:3] != b"BCF":
+                    raise ValueError("not a BCF stream")
+                self._skip = int.from_bytes(self._head[5:9], "little")
+                self._in_records = True
+            self._head = b""
+
+    def complete(self) -> bool:
+        """True when the stream ended on a record boundary."""
+        return not self._raw and not self._head and not self._skip
+
+
+@dataclass
+class _NormPrescan:
+    """What the careful normalisation path learns from one text pass over the input."""
+
+    header: list[bytes]  # meta lines (no line ends), without the #CHROM line
+    chrom_line: bytes
+    n_samples: int
+    undeclared: dict[str, dict[str, None]]  # kind -> keys in first-seen order
+    info_without_value: set[str]
+    record_contigs: dict[str, None]
+    sites_only_rows: int = 0
+    repeated_format_keys: int = 0  # records whose FORMAT repeats a key (the first is kept)
+    assembly_contigs: dict[bytes, None] = field(default_factory=dict)  # CHROM "<ID>" (VCF 4.1 assembly)
+    malformed_split_records: int = 0  # multiallelic records with a Number=A/R/G tag of the wrong length
+
+
+def _value_count(value: bytes) -> int:
+    return 0 if value in (b"", b".") else value.count(b",") + 1
+
+
+def _norm_prescan(lines: Iterable[bytes]) -> _NormPrescan:
+    """One pass over VCF text lines: undeclared keys, sites-only rows, malformed per-allele tags."""
+    header: list[bytes] = []
+    declared: dict[bytes, set[bytes]] = {b"INFO": set(), b"FORMAT": set(), b"FILTER": {b"PASS"}, b"contig": set()}
+    numbers: dict[tuple[bytes, bytes], bytes] = {}
+    chrom_line = b""
+    scan = None
+    for raw in lines:
+        line = raw.rstrip(b"\r\n")
+        if scan is None:
+            if line.startswith(b"#CHROM"):
+                chrom_line = line
+                scan = _NormPrescan(header, chrom_line, max(0, line.count(b"\t") - 8),
+                                    {"INFO": {}, "FORMAT": {}, "FILTER": {}, "contig": {}}, set(), {})
+                for kind, defs in ((b"INFO", _RESERVED_INFO_DEFS), (b"FORMAT", _NORM_FORMAT_DEFS)):
+                    for key, (num, _type) in defs.items():
+                        numbers.setdefault((kind, key.encode()), num.encode())
+                per_allele = {k: n for k, n in numbers.items() if n in (b"A", b"R", b"G")}
+                continue
+            if line.startswith(b"##"):
+                header.append(line)
+                m = _DECLARED_RE.match(line)
+                if m:
+                    declared[m.group(1)].add(m.group(2).strip())
+                    num = _NUMBER_DECL_RE.search(line)
+                    if num:
+                        numbers[(m.group(1), m.group(2).strip())] = num.group(1).strip()
+            continue
+        if not line:
+            continue
+        f = line.split(b"\t", 9)
+        chrom = f[0]
+        if chrom.startswith(b"<"):
+            scan.assembly_contigs.setdefault(chrom, None)
+            chrom = _ASSEMBLY_PREFIX + chrom[1:-1]
+        scan.record_contigs.setdefault(chrom.decode(errors="surrogateescape"), None)
+        if chrom not in declared[b"contig"]:
+            scan.undeclared["contig"].setdefault(chrom.decode(errors="surrogateescape"), None)
+        if f[6] not in (b".", b"PASS"):
+            for flt in f[6].split(b";"):
+                if flt not in declared[b"FILTER"]:
+                    scan.undeclared["FILTER"].setdefault(flt.decode(errors="surrogateescape"), None)
+        n_alt = f[4].count(b",") + 1
+        malformed = False
+        if f[7] != b".":
+            for item in f[7].split(b";"):
+                key, eq, value = item.partition(b"=")
+                if not key:
+                    continue
+                if key not in declared[b"INFO"]:
+                    name = key.decode(errors="surrogateescape")
+                    scan.undeclared["INFO"].setdefault(name, None)
+                    if not eq:
+                        scan.info_without_value.add(name)
+                elif n_alt > 1 and not malformed:
+                    num = per_allele.get((b"INFO", key))
+                    if num is not None and eq:  # a lone "." is one value too: bcftools refuses it
+                        k = value.count(b",") + 1
+                        malformed = k != {b"A": n_alt, b"R": n_alt + 1}.get(num, k)
+        if len(f) == 8:
+            if scan.n_samples:
+                scan.sites_only_rows += 1
+        elif len(f) > 8:
+            keys = f[8].split(b":")
+            if len(set(keys)) != len(keys):
+                scan.repeated_format_keys += 1
+                keys = list(dict.fromkeys(keys))
+            for key in keys:
+                if key not in declared[b"FORMAT"]:
+                    scan.undeclared["FORMAT"].setdefault(key.decode(errors="surrogateescape"), None)
+            checks = [(i, per_allele.get((b"FORMAT", k))) for i, k in enumerate(keys)]
+            checks = [(i, num) for i, num in checks if num is not None]
+            if n_alt > 1 and checks and not malformed and len(f) == 10:
+                n_all = n_alt + 1
+                for i, num in checks:
+                    longest = max((_value_count(c[i]) for c in (cell.split(b":") for cell in f[9].split(b"\t"))
+                                   if len(c) > i), default=0)
+                    if longest == 0:
+                        continue
+                    ok = {b"A": (n_alt,), b"R": (n_all,), b"G": (n_all, n_all * (n_all + 1) // 2)}[num]
+                    if longest not in ok:
+                        malformed = True
+                        break
+        scan.malformed_split_records += malformed
+    if scan is None:
+        raise ValueError("no #CHROM line")
+    if scan.sites_only_rows and b"GT" not in declared[b"FORMAT"]:
+        scan.undeclared["FORMAT"].setdefault("GT", None)
+    return scan
+
+
+def _declaration_lines(scan: _NormPrescan) -> list[bytes]:
+    """Header lines declaring the keys the input uses without declaring them.
+
+    INFO keys become ``Number=.`` (``Flag`` when never given a value) so that
+    splitting leaves them alone: their per-allele meaning is unknown.
+    """
+    out = []
+    for name in scan.undeclared["contig"]:
+        out.append(f"##contig=<ID={name}>")
+    for name in scan.undeclared["FILTER"]:
+        out.append(f'##FILTER=<ID={name},Description="Not declared in the input header (added by genorisk)">')
+    for name in scan.undeclared["INFO"]:
+        if name in _RESERVED_INFO_DEFS:
+            kind = "Number={},Type={}".format(*_RESERVED_INFO_DEFS[name])
+        else:
+            kind = "Number=0,Type=Flag" if name in scan.info_without_value else "Number=.,Type=String"
+        out.append(f'##INFO=<ID={name},{kind},Description="Not declared in the input header (added by genorisk)">')
+    for name in scan.undeclared["FORMAT"]:
+        kind = "Number={},Type={}".format(*_NORM_FORMAT_DEFS.get(name, (".", "String")))
+        out.append(f'##FORMAT=<ID={name},{kind},Description="Not declared in the input header (added by genorisk)">')
+    return [ln.encode(errors="surrogateescape") for ln in out]
+
+
+def _text_for_norm(lines: Iterable[bytes], scan: _NormPrescan) -> Iterator[bytes]:
+    """The input as VCF text with the missing declarations added, sites-only rows
+    given missing genotypes (``GT`` ``.`` per sample, as :func:`validate_vcf`
+    reads them), repeated FORMAT keys dropped after their first occurrence (as
+    :func:`validate_vcf` reads them) and ``<ID>`` contigs spelled ``assembly_ID``."""
+    yield b"\n".join([*scan.header, *_declaration_lines(scan), scan.chrom_line]) + b"\n"
+    pad = b"\tGT" + b"\t." * scan.n_samples
+    keep_cache: dict[bytes, list[int] | None] = {}
+    in_header = True
+    for raw in lines:
+        line = raw.rstrip(b"\r\n")
+        if in_header:
+            in_header = not line.startswith(b"#CHROM")
+            continue
+        if not line:
+            continue
+        if scan.sites_only_rows and line.count(b"\t") == 7:
+            line += pad
+        if scan.assembly_contigs and line.startswith(b"<"):
+            chrom, rest = line.split(b"\t", 1)
+            line = _ASSEMBLY_PREFIX + chrom[1:-1] + b"\t" + rest
+        if scan.repeated_format_keys:
+            f = line.split(b"\t")
+            if len(f) > 9:
+                if f[8] not in keep_cache:
+                    keys = f[8].split(b":")
+                    first = {k: i for i, k in reversed(list(enumerate(keys)))}
+                    keep_cache[f[8]] = sorted(first.values()) if len(first) != len(keys) else None
+                keep = keep_cache[f[8]]
+                if keep is not None:
+                    f[8] = b":".join(f[8].split(b":")[i] for i in keep)
+                    for j in range(9, len(f)):
+                        cell = f[j].split(b":")
+                        f[j] = b":".join(cell[i] for i in keep if i < len(cell)) or b"."
+                    line = b"\t".join(f)
+        yield line + b"\n"
+
+
+def _run_norm_pipeline(
+    source: Path | None, feed: Iterable[bytes] | None, out: Path, *, fasta, rename: dict[str, str],
+    force: bool, threads: int, workdir: Path, sort: bool = False,
+) -> dict:
+    """Run [rename] | norm -m -any | (count) | norm -d exact | [rename back] > out.
+
+    ``source`` is read by the first stage, or ``feed`` (VCF text chunks) is
+    written to its stdin. Returns the stderr of every stage, whether all
+    exited 0, the split and dedup counts and the records the split emitted.
+    """
+    import threading
+
+    def stage(argv, stdin, stdout):
+        err = open(workdir / f"stage{len(procs)}.err", "w+b")
+        errs.append(err)
+        p = subprocess.Popen(argv, stdin=stdin, stdout=stdout, stderr=err)
+        procs.append(p)
+        return p
+
+    procs: list[subprocess.Popen] = []
+    errs: list = []
+    first_input = "-" if source is None else str(source)
+    pre = []
+    if rename:
+        (workdir / "to_ref.tsv").write_text("".join(f"{a}\t{b}\n" for a, b in rename.items()))
+        pre = [["bcftools", "annotate", "--no-version", "--rename-chrs", str(workdir / "to_ref.tsv"), "-Ou",
+                first_input]]
+    split = ["bcftools", "norm", "--no-version", "-m", "-any", "-Ou"]
+    if force:
+        split.append("--force")
+    if fasta:
+        split += ["-f", str(fasta), "-c", "e"]
+    split.append("-" if pre else first_input)
+    dedup = ["bcftools", "norm", "--no-version", "-d", "exact", "-Ou", "-"]
+    post = ["bcftools", "view", "--no-version", "-Oz", "--threads", str(threads), "-o", str(out), "-"]
+    if rename:
+        (workdir / "from_ref.tsv").write_text("".join(f"{b}\t{a}\n" for a, b in rename.items()))
+        post = ["bcftools", "annotate", "--no-version", "--rename-chrs", str(workdir / "from_ref.tsv"),
+                "-Oz", "--threads", str(threads), "-o", str(out), "-"]
+
+    head_stdin = subprocess.PIPE if source is None else subprocess.DEVNULL
+    prev = None
+    for argv in pre:
+        prev = stage(argv, head_stdin, subprocess.PIPE)
+    p_split = stage(split, prev.stdout if prev else head_stdin, subprocess.PIPE)
+    if prev:
+        prev.stdout.close()
+    p_dedup = stage(dedup, subprocess.PIPE, subprocess.PIPE)
+    if sort:  # unsorted input: the output must be sorted to be indexed
+        post[post.index("-Oz"):post.index("-")] = ["-Ou"]
+        p_post = stage(post, p_dedup.stdout, subprocess.PIPE)
+        p_dedup.stdout.close()
+        p_sort = stage(["bcftools", "sort", "-T", str(workdir / "sort"), "-Oz", "-o", str(out), "-"], p_post.stdout,
+                       subprocess.DEVNULL)
+        p_post.stdout.close()
+        del p_sort
+    else:
+        p_post = stage(post, p_dedup.stdout, subprocess.DEVNULL)
+        p_dedup.stdout.close()
+
+    counter = _BcfRecordCounter()
+    problems: list[str] = []
+
+    def tee() -> None:  # split -> dedup, counting the records the split emitted
+        try:
+            while chunk := p_split.stdout.read(1 << 20):
+                p_dedup.stdin.write(chunk)
+                counter.feed(chunk)
+        except (BrokenPipeError, ValueError, zlib.error) as err:
+            problems.append(f"stream between the two bcftools norm passes broke ({err})")
+            p_split.stdout.read()  # let the split pass finish; its exit status and stderr tell the rest
+        finally:
+            p_split.stdout.close()
+            try:
+                p_dedup.stdin.close()
+            except BrokenPipeError:
+                pass
+
+    def feeder() -> None:
+        head = procs[0]
+        try:
+            for chunk in feed:
+                head.stdin.write(chunk)
+        except BrokenPipeError:
+            pass  # the stage failed; its stderr says why
+        finally:
+            try:
+                head.stdin.close()
+            except BrokenPipeError:
+                pass
+
+    threads_ = [threading.Thread(target=tee, daemon=True)]
+    if source is None:
+        threads_.append(threading.Thread(target=feeder, daemon=True))
+    for t in threads_:
+        t.start()
+    for t in threads_:
+        t.join()
+    ok = all(p.wait() == 0 for p in procs) and not problems and counter.complete()
+    stderr = []
+    for err in errs:
+        err.seek(0)
+        stderr.append(err.read())
+        err.close()
+    return {"ok": ok, "stderr": stderr, "split": _NORM_COUNTS.search(stderr[len(pre)]),
+            "dedup": _NORM_COUNTS.search(stderr[len(pre) + 1]), "emitted": counter.records, "problems": problems}
 
 
 def normalize_vcf(
@@ -1606,44 +2073,190 @@ def normalize_vcf(
     *,
     fasta: str | os.PathLike | None = None,
     threads: int = 1,
+    validation: ValidationReport | dict | None = None,
 ) -> dict[str, int]:
-    """Normalise a validated VCF/BCF with ``bcftools norm``; write bgzipped VCF + .tbi atomically.
+    """Normalise a validated VCF/BCF with ``bcftools norm``; write bgzipped VCF + ``.csi`` atomically.
 
     Multiallelic records are split into one record per ALT (``-m -any``;
     a ``1/2`` call becomes ``1/0`` and ``0/1``), indels are left-aligned and
     trimmed when ``fasta`` is given (a REF that disagrees with the FASTA is an
-    error: wrong reference or build), and exact duplicate records are removed
-    (a second pass: bcftools 1.16 cannot split and deduplicate at once).
-    Symbolic alleles (``<DEL>``) and ``*`` are kept; the feature stages leave
-    them out of SNV/indel features.
+    error: wrong reference or build), and duplicate records (same CHROM, POS,
+    REF and ALT after splitting, ``-d exact``) are removed, **the first record
+    kept** whatever its INFO or genotypes (a second pass: bcftools 1.16 cannot
+    split and deduplicate at once). Symbolic alleles (``<DEL>``) and ``*`` are
+    kept; the feature stages leave them out of SNV/indel features.
+
+    Contigs are renamed to the FASTA's spelling (``chr1`` <-> ``1``) for
+    ``bcftools norm`` and back afterwards: the output keeps the input's names.
+    The index is CSI (``.csi``), which also holds positions beyond 2^29 that
+    a ``.tbi`` cannot.
+
+    Files that every reader accepts but a plain ``bcftools norm`` pipe mishandles
+    go through a careful path (one extra text pass, logged): bzip2 input; INFO,
+    FORMAT, FILTER keys or contigs used without a header declaration (declared
+    before splitting: without that, htslib drops those records between the two
+    passes and exits 0); rows without sample columns in a file with samples
+    (given missing genotypes); and multiallelic records whose Number=A/R/G tags
+    have the wrong number of values (``--force``: the tag is removed from the
+    split records, the rest of the record is kept); FORMAT columns that repeat
+    a key (the first kept, as :func:`validate_vcf` reads them; detected only
+    from ``validation``: htslib garbles them silently); CHROM ``<ID>`` (VCF 4.1
+    assembly references, which htslib cannot name), written ``assembly_ID``.
+
+    ``validation`` is the :func:`validate_vcf` report of ``vcf`` (or its
+    ``to_dict()``); with it the careful path is chosen up front, without it
+    only when htslib's warnings or a lost record show the need.
+
+    Unsorted input (``validation["sorted"]`` False, or an index that cannot be
+    built) is sorted (``bcftools sort``) so that the output can be indexed.
+
+    Records are conserved or the call fails: every record the splitting pass
+    emits is counted on the stream, and it must equal what the deduplicating
+    pass read; ``records_out + duplicates_removed == records_after_split``
+    always holds on return. With ``validation``, the records bcftools read must
+    also equal the validator's ``n_records`` (htslib drops records it cannot
+    parse, e.g. VCF 4.4 phasing prefixes, with only a warning).
 
     Returns
     -------
     dict
-        ``records_in``, ``multiallelic_split``, ``realigned``, ``skipped``,
-        ``records_out`` and ``duplicates_removed``.
+        ``records_in`` (records read), ``multiallelic_split`` (records split),
+        ``records_after_split``, ``realigned``, ``skipped``, ``records_out``,
+        ``duplicates_removed``, ``malformed_tag_records`` (multiallelic records
+        whose per-allele tags were dropped when split), ``undeclared_keys``
+        (declarations added), ``sites_only_rows`` (rows given missing GT),
+        ``repeated_format_keys`` (records whose repeated FORMAT keys were
+        dropped), ``assembly_contigs_renamed``.
+
+    Raises
+    ------
+    InputError
+        when bcftools fails (e.g. REF not matching the FASTA, a contig the FASTA
+        lacks) or a record would be lost; the message names the file and quotes
+        bcftools.
     """
+    import logging
+    import tempfile
+
+    log = logging.getLogger("genorisk.normalize")
     vcf, out = Path(vcf), Path(out)
-    split = ["bcftools", "norm", "-m", "-any", "-Ou", "--threads", str(threads)]
-    if fasta:
-        split += ["-f", str(fasta), "-c", "e"]
-    with atomic_output(out) as tmp, atomic_output(out.with_name(out.name + ".tbi")) as tmp_tbi:
-        first = subprocess.Popen([*split, str(vcf)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        second = subprocess.run(["bcftools", "norm", "-d", "exact", "-Oz", "--threads", str(threads), "-o", str(tmp)],
-                                stdin=first.stdout, capture_output=True)
-        first.stdout.close()
-        err1 = first.stderr.read()
-        first.wait()
-        if first.returncode != 0 or second.returncode != 0:
-            detail = (err1 + second.stderr).decode(errors="replace").strip().splitlines()
-            raise InputError(vcf, "bcftools norm failed: " + "; ".join(detail[-3:]))
-        counts1, counts2 = _NORM_COUNTS.search(err1), _NORM_COUNTS.search(second.stderr)
-        if not counts1 or not counts2:
-            raise InputError(vcf, "bcftools norm did not report its counts")
-        subprocess.run(["tabix", "-f", "-p", "vcf", str(tmp)], check=True, capture_output=True)
+    if not vcf.exists():
+        raise InputError(vcf, "file does not exist")
+    compression = _sniff(vcf)
+    is_bcf = _is_bcf_payload(vcf, compression)
+    ref_map = ContigMap(fasta_contigs(fasta)) if fasta else None
+    extra = dict.fromkeys(["malformed_tag_records", "undeclared_keys", "sites_only_rows", "repeated_format_keys",
+                           "assembly_contigs_renamed"], 0)
+    if isinstance(validation, ValidationReport):
+        validation = validation.to_dict()
+
+    def header_contigs() -> list[str]:
+        proc = subprocess.run(["bcftools", "view", "-h", str(vcf)], capture_output=True)
+        return [m.group(2).decode(errors="surrogateescape") for m in map(_DECLARED_RE.match, proc.stdout.splitlines())
+                if m and m.group(1) == b"contig"]
+
+    def text_lines() -> Iterator[bytes]:
+        if not is_bcf:
+            yield from _raw_lines(vcf, compression)
+            return
+        with subprocess.Popen(["bcftools", "view", "--no-version", str(vcf)], stdout=subprocess.PIPE,
+                              stderr=subprocess.DEVNULL) as proc:
+            yield from proc.stdout
+
+    def fail(run: dict, what: str) -> InputError:
+        lines = [ln for err in run["stderr"] for ln in err.decode(errors="replace").splitlines()
+                 if ln.strip() and not ln.startswith(("[W::", "Lines ")) and "printed only once" not in ln]
+        detail = "; ".join((lines or [ln for err in run["stderr"] for ln in err.decode(errors="replace")
+                                      .splitlines() if ln.startswith("[W::")])[-3:])
+        return InputError(vcf, f"{what}: {detail}" if detail else what)
+
+    with tempfile.TemporaryDirectory(prefix="genorisk-norm-", dir=out.parent if out.parent.exists() else None) as td, \
+            atomic_output(out) as tmp, atomic_output(out.with_name(out.name + ".csi")) as tmp_csi:
+        workdir = Path(td)
+        careful = compression == "bzip2"
+        if validation:
+            vc = validation.get("counts", {})
+            careful = careful or bool(
+                vc.get("sites_only_records") or vc.get("repeated_format_keys")
+                or any(c.startswith("<") for c in validation.get("contigs", []))
+                or any("not declared in the header" in w for w in validation.get("warnings", [])))
+        unsorted = bool(validation) and not validation.get("sorted", True)
+        run = None
+        if not careful:
+            rename = ref_map.renaming(header_contigs()) if ref_map else {}
+            run = _run_norm_pipeline(vcf, None, tmp, fasta=fasta, rename=rename, force=False, threads=threads,
+                                     workdir=workdir, sort=unsorted)
+            lost = run["split"] and run["dedup"] and run["emitted"] != int(run["dedup"].group(1))
+            careful = lost or any(msg in err for err in run["stderr"] for msg in _RETRY_MESSAGES)
+            if not run["ok"] and not careful:
+                raise fail(run, "bcftools norm failed")
+            if careful:
+                log.info("%s: htslib warned about the input (see below); normalising through the careful path", vcf)
+        if careful:
+            scan = _norm_prescan(text_lines())
+            extra = {"malformed_tag_records": scan.malformed_split_records,
+                     "undeclared_keys": sum(map(len, scan.undeclared.values())),
+                     "sites_only_rows": scan.sites_only_rows, "repeated_format_keys": scan.repeated_format_keys,
+                     "assembly_contigs_renamed": len(scan.assembly_contigs)}
+            feed = None
+            if not is_bcf:
+                feed = _text_for_norm(_raw_lines(vcf, compression), scan)
+            contigs = list(dict.fromkeys([*(m.group(2).decode(errors="surrogateescape")
+                                            for m in map(_DECLARED_RE.match, scan.header)
+                                            if m and m.group(1) == b"contig"), *scan.record_contigs]))
+            rename = ref_map.renaming(contigs) if ref_map else {}
+            run = _run_norm_pipeline(None if feed is not None else vcf, feed, tmp, fasta=fasta, rename=rename,
+                                     force=scan.malformed_split_records > 0, threads=threads, workdir=workdir,
+                                     sort=unsorted)
+            if not run["ok"]:
+                raise fail(run, "bcftools norm failed")
+        if not run["split"] or not run["dedup"]:
+            raise fail(run, "bcftools norm did not report its counts")
+        dedup_read = int(run["dedup"].group(1))
+        if run["emitted"] != dedup_read:
+            raise fail(run, f"bcftools norm lost {run['emitted'] - dedup_read} of {run['emitted']} records "
+                            "between splitting and deduplication (records htslib could not decode)")
+        read = int(run["split"].group(1))
+        if validation and read != validation.get("n_records", read):
+            raise fail(run, f"htslib read {read} of the {validation['n_records']} records the validator counted "
+                            "(records it cannot parse are dropped with a warning)")
+        indexed = subprocess.run(["bcftools", "index", "-c", "-f", str(tmp)], capture_output=True)
+        if indexed.returncode != 0 and not unsorted:  # unsorted input that no validation report announced
+            unsorted = True
+            log.info("%s: records are not sorted; sorting the normalised output", vcf)
+            sorted_tmp = workdir / "sorted.vcf.gz"
+            subprocess.run(["bcftools", "sort", "-T", str(workdir / "sort"), "-Oz", "-o", str(sorted_tmp), str(tmp)],
+                           capture_output=True)
+            if not sorted_tmp.exists():
+                raise InputError(vcf, "the normalised output is unsorted and bcftools sort failed")
+            sorted_tmp.replace(tmp)
+            indexed = subprocess.run(["bcftools", "index", "-c", "-f", str(tmp)], capture_output=True)
+        if indexed.returncode != 0:
+            raise InputError(vcf, "the normalised output cannot be indexed: "
+                             + indexed.stderr.decode(errors="replace").strip()[-300:])
         n_out = int(subprocess.run(["bcftools", "index", "-n", str(tmp)], capture_output=True, text=True,
                                    check=True).stdout.strip() or 0)
-        Path(str(tmp) + ".tbi").replace(tmp_tbi)
-    total, n_split, realigned, skipped = (int(x) for x in counts1.groups())
-    return {"records_in": total, "multiallelic_split": n_split, "realigned": realigned, "skipped": skipped,
-            "records_out": n_out, "duplicates_removed": int(counts2.group(1)) - n_out}
+        Path(str(tmp) + ".csi").replace(tmp_csi)
+    total, n_split, realigned, skipped = (int(x) for x in run["split"].groups())
+    counts = {"records_in": total, "multiallelic_split": n_split, "records_after_split": run["emitted"],
+              "realigned": realigned, "skipped": skipped, "records_out": n_out,
+              "duplicates_removed": dedup_read - n_out, **extra}
+    if extra["undeclared_keys"]:
+        what = "; ".join(f"{kind} {', '.join(list(keys)[:10])}" for kind, keys in scan.undeclared.items() if keys)
+        log.warning("%s: %d keys used without a header declaration were declared before splitting (%s)",
+                    vcf, extra["undeclared_keys"], what)
+    if extra["malformed_tag_records"]:
+        log.warning("%s: %d multiallelic records have Number=A/R/G tags of the wrong length; those tags were "
+                    "removed from their split records (bcftools norm --force)", vcf, extra["malformed_tag_records"])
+    if extra["sites_only_rows"]:
+        log.warning("%s: %d rows without sample columns were given missing genotypes", vcf, extra["sites_only_rows"])
+    if extra["repeated_format_keys"]:
+        log.warning("%s: %d records repeat a FORMAT key; the first of each was kept", vcf,
+                    extra["repeated_format_keys"])
+    if extra["assembly_contigs_renamed"]:
+        log.warning("%s: %d contigs named <ID> are written assembly_ID (htslib cannot name them)", vcf,
+                    extra["assembly_contigs_renamed"])
+    if counts["duplicates_removed"]:
+        log.warning("%s: %d duplicate records (same CHROM, POS, REF, ALT after splitting) removed, the first of each "
+                    "kept", vcf, counts["duplicates_removed"])
+    return counts

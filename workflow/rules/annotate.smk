@@ -2,10 +2,32 @@
 # VCF and gathered: memory is bounded by a chunk, chunks run in parallel.
 
 
+rule validate_resources:
+    input:
+        unpack(resource_vcfs),
+    output:
+        report=f"{OUTDIR}/qc/resources.json",
+    log:
+        f"{OUTDIR}/logs/validate_resources.log",
+    benchmark:
+        f"{OUTDIR}/benchmarks/validate_resources.tsv"
+    conda:
+        "../../envs/genorisk.yaml"
+    threads: res("validate_resources", "threads")
+    resources:
+        mem_mb=res("validate_resources", "mem_mb"),
+        runtime=res("validate_resources", "runtime"),
+    params:
+        genome_build=config["genome_build"],
+    script:
+        "../../scripts/validate_resources.py"
+
+
 rule annotate_chunk:
     input:
         unpack(annotation_inputs),
         vcf=f"{OUTDIR}/normalized/cohort.vcf.gz",
+        resources_checked=rules.validate_resources.output.report,
     output:
         table=f"{OUTDIR}/annotation/chunks/{{chunk}}.parquet",
         bcf=f"{OUTDIR}/annotation/chunks/{{chunk}}.bcf",
@@ -37,6 +59,7 @@ rule gather_annotation:
     output:
         table=f"{OUTDIR}/annotation/cohort.variants.parquet",
         bcf=f"{OUTDIR}/annotation/cohort.annotated.bcf",
+        summary=f"{OUTDIR}/annotation/summary.json",
     log:
         f"{OUTDIR}/logs/gather_annotation.log",
     benchmark:

@@ -91,13 +91,25 @@ ANNOTATION_CHUNKS = [f"{i:03d}" for i in range(ANNOTATION["n_chunks"])]
 
 
 def annotation_inputs(wildcards=None):
-    """The annotation resources that are configured (each is optional), with their indexes."""
+    """The annotation resources that are configured (each is optional)."""
     files = {}
     for key in ("gene_model", "fasta", "clinvar", "dbsnp"):
         if ANNOTATION.get(key):
             files[key] = ANNOTATION[key]
     if ANNOTATION.get("population_af"):
         files["population_af"] = ANNOTATION["population_af"]["vcf"]
+    return files
+
+
+def resource_vcfs(wildcards=None):
+    """The indexed VCF resources and the ancestry panel that are configured, for validate_resources."""
+    files = {
+        k: v
+        for k, v in annotation_inputs().items()
+        if k in ("clinvar", "population_af", "dbsnp")
+    }
+    if config["ancestry"]["reference_panel"]:
+        files["ancestry_panel"] = config["ancestry"]["reference_panel"]
     return files
 
 
@@ -133,6 +145,7 @@ DEFAULT_RESOURCES = {
     "validate_cohort": {"threads": 1, "mem_mb": 500, "runtime": 10},
     "normalize_cohort": {"threads": 2, "mem_mb": 500, "runtime": 10},
     "cohort_qc": {"threads": 1, "mem_mb": 500, "runtime": 10},
+    "validate_resources": {"threads": 1, "mem_mb": 500, "runtime": 10},
     "annotate_chunk": {"threads": 1, "mem_mb": 500, "runtime": 10},
     "gather_annotation": {"threads": 1, "mem_mb": 500, "runtime": 10},
     "cohort_features": {"threads": 1, "mem_mb": 1750, "runtime": 10},

@@ -10,6 +10,7 @@ rule cohort_features:
         excluded_variants=rules.cohort_qc.output.excluded_variants,
         annotation=rules.gather_annotation.output.table,
         ancestry_panel=ancestry_panel(),
+        resources_checked=rules.validate_resources.output.report,
         scores=config["scores"],
     output:
         features=f"{OUTDIR}/features/cohort.parquet",
@@ -42,6 +43,7 @@ rule patient_features:
         unpack(annotation_inputs),
         vcfs=batch_vcfs,
         schema=rules.cohort_features.output.schema,
+        resources_checked=rules.validate_resources.output.report,
     output:
         features=f"{OUTDIR}/patients/batches/{{batch}}/features.parquet",
         qc=f"{OUTDIR}/patients/batches/{{batch}}/qc.json",

@@ -56,7 +56,7 @@ rule normalize_cohort:
         validation=rules.validate_cohort.output.report,
     output:
         vcf=f"{OUTDIR}/normalized/cohort.vcf.gz",
-        tbi=f"{OUTDIR}/normalized/cohort.vcf.gz.tbi",
+        csi=f"{OUTDIR}/normalized/cohort.vcf.gz.csi",
         counts=f"{OUTDIR}/qc/normalization.json",
     log:
         f"{OUTDIR}/logs/normalize_cohort.log",
