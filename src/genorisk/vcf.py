@@ -1719,7 +1719,9 @@ _NUMBER_DECL_RE = re.compile(rb"[<,]\s*Number=([^,>]+)")
 # trusted: keys it adds to its header on the fly (the header of its BCF output
 # is already written, so the next reader drops those records), tags of the
 # wrong length when splitting, and rows without sample columns.
-_RETRY_MESSAGES = (b"is not defined in the header", b"wrong number of fields", b"Broken VCF record")
+_RETRY_MESSAGES = (b"is not defined in the header", b"wrong number of fields", b"Broken VCF record",
+                   b"Couldn't read GT data", b"does not match the number of samples")
+_PHASING_PREFIX_RE = re.compile(rb"(^|\t)[/|]")
 
 
 class _BcfRecordCounter:
@@ -1801,6 +1803,21 @@ class _NormPrescan:
     repeated_format_keys: int = 0  # records whose FORMAT repeats a key (the first is kept)
     assembly_contigs: dict[bytes, None] = field(default_factory=dict)  # CHROM "<ID>" (VCF 4.1 assembly)
     malformed_split_records: int = 0  # multiallelic records with a Number=A/R/G tag of the wrong length
+    phasing_prefix_records: int = 0  # VCF 4.4 GT with a leading phasing mark ("|0/1"), which htslib 1.16 refuses
+    empty_sample_records: int = 0  # records with an empty sample column (read as missing; htslib 1.16 miscounts)
+    # Undeclared reserved keys whose values are not the spec's numbers: declared as strings.
+    non_numeric: set[str] = field(default_factory=set)
+
+
+def _numbers_ok(value: bytes) -> bool:
+    """Comma-separated numbers or ``.``, as htslib parses a numeric field."""
+    for item in value.split(b","):
+        if item != b".":
+            try:
+                float(item)
+            except ValueError:
+                return False
+    return True
 
 
 def _value_count(value: bytes) -> int:
@@ -1871,12 +1888,27 @@ def _norm_prescan(lines: Iterable[bytes]) -> _NormPrescan:
                 scan.sites_only_rows += 1
         elif len(f) > 8:
             keys = f[8].split(b":")
+            if len(f) == 10 and (f[9][:1] == b"\t" or f[9].endswith(b"\t") or b"\t\t" in f[9]
+                                 or (scan.n_samples and not f[9])):
+                scan.empty_sample_records += 1
+            if len(f) == 10 and keys[0] == b"GT" and (f[9][:1] in (b"/", b"|") or b"\t/" in f[9] or b"\t|" in f[9]):
+                scan.phasing_prefix_records += 1
             if len(set(keys)) != len(keys):
                 scan.repeated_format_keys += 1
                 keys = list(dict.fromkeys(keys))
-            for key in keys:
+            numeric_undeclared = []
+            for i, key in enumerate(keys):
                 if key not in declared[b"FORMAT"]:
-                    scan.undeclared["FORMAT"].setdefault(key.decode(errors="surrogateescape"), None)
+                    name = key.decode(errors="surrogateescape")
+                    scan.undeclared["FORMAT"].setdefault(name, None)
+                    if _NORM_FORMAT_DEFS.get(name, (".", "String"))[1] in ("Integer", "Float"):
+                        numeric_undeclared.append((i, name))
+            if numeric_undeclared and len(f) == 10:
+                for cell in f[9].split(b"\t"):
+                    sub = cell.split(b":")
+                    for i, name in numeric_undeclared:
+                        if i < len(sub) and not _numbers_ok(sub[i]):
+                            scan.non_numeric.add(name)
             checks = [(i, per_allele.get((b"FORMAT", k))) for i, k in enumerate(keys)]
             checks = [(i, num) for i, num in checks if num is not None]
             if n_alt > 1 and checks and not malformed and len(f) == 10:
@@ -1916,7 +1948,8 @@ def _declaration_lines(scan: _NormPrescan) -> list[bytes]:
             kind = "Number=0,Type=Flag" if name in scan.info_without_value else "Number=.,Type=String"
         out.append(f'##INFO=<ID={name},{kind},Description="Not declared in the input header (added by genorisk)">')
     for name in scan.undeclared["FORMAT"]:
-        kind = "Number={},Type={}".format(*_NORM_FORMAT_DEFS.get(name, (".", "String")))
+        spec = (".", "String") if name in scan.non_numeric else _NORM_FORMAT_DEFS.get(name, (".", "String"))
+        kind = "Number={},Type={}".format(*spec)
         out.append(f'##FORMAT=<ID={name},{kind},Description="Not declared in the input header (added by genorisk)">')
     return [ln.encode(errors="surrogateescape") for ln in out]
 
@@ -1925,7 +1958,10 @@ def _text_for_norm(lines: Iterable[bytes], scan: _NormPrescan) -> Iterator[bytes
     """The input as VCF text with the missing declarations added, sites-only rows
     given missing genotypes (``GT`` ``.`` per sample, as :func:`validate_vcf`
     reads them), repeated FORMAT keys dropped after their first occurrence (as
-    :func:`validate_vcf` reads them) and ``<ID>`` contigs spelled ``assembly_ID``."""
+    :func:`validate_vcf` reads them), ``<ID>`` contigs spelled ``assembly_ID``
+    empty sample columns written ``.`` (missing, as :func:`validate_vcf` reads
+    them) and VCF 4.4 leading phasing marks dropped from GT (``|0/1`` -> ``0/1``:
+    htslib 1.16 cannot read them, and no genorisk stage uses phase)."""
     yield b"\n".join([*scan.header, *_declaration_lines(scan), scan.chrom_line]) + b"\n"
     pad = b"\tGT" + b"\t." * scan.n_samples
     keep_cache: dict[bytes, list[int] | None] = {}
@@ -1939,6 +1975,16 @@ def _text_for_norm(lines: Iterable[bytes], scan: _NormPrescan) -> Iterator[bytes
             continue
         if scan.sites_only_rows and line.count(b"\t") == 7:
             line += pad
+        if scan.empty_sample_records:
+            f = line.split(b"\t", 9)
+            if len(f) == 10:
+                cells = f[9].split(b"\t")
+                if b"" in cells:
+                    line = b"\t".join(f[:9] + [c or b"." for c in cells])
+        if scan.phasing_prefix_records:
+            f = line.split(b"\t", 9)
+            if len(f) == 10 and f[8].startswith(b"GT"):
+                line = b"\t".join(f[:9]) + b"\t" + _PHASING_PREFIX_RE.sub(rb"\1", f[9])
         if scan.assembly_contigs and line.startswith(b"<"):
             chrom, rest = line.split(b"\t", 1)
             line = _ASSEMBLY_PREFIX + chrom[1:-1] + b"\t" + rest
@@ -2146,7 +2192,7 @@ def normalize_vcf(
     is_bcf = _is_bcf_payload(vcf, compression)
     ref_map = ContigMap(fasta_contigs(fasta)) if fasta else None
     extra = dict.fromkeys(["malformed_tag_records", "undeclared_keys", "sites_only_rows", "repeated_format_keys",
-                           "assembly_contigs_renamed"], 0)
+                           "assembly_contigs_renamed", "phasing_prefix_records", "empty_sample_records"], 0)
     if isinstance(validation, ValidationReport):
         validation = validation.to_dict()
 
@@ -2197,7 +2243,9 @@ def normalize_vcf(
             extra = {"malformed_tag_records": scan.malformed_split_records,
                      "undeclared_keys": sum(map(len, scan.undeclared.values())),
                      "sites_only_rows": scan.sites_only_rows, "repeated_format_keys": scan.repeated_format_keys,
-                     "assembly_contigs_renamed": len(scan.assembly_contigs)}
+                     "assembly_contigs_renamed": len(scan.assembly_contigs),
+                     "phasing_prefix_records": scan.phasing_prefix_records,
+                     "empty_sample_records": scan.empty_sample_records}
             feed = None
             if not is_bcf:
                 feed = _text_for_norm(_raw_lines(vcf, compression), scan)
@@ -2256,6 +2304,12 @@ def normalize_vcf(
     if extra["assembly_contigs_renamed"]:
         log.warning("%s: %d contigs named <ID> are written assembly_ID (htslib cannot name them)", vcf,
                     extra["assembly_contigs_renamed"])
+    if extra["phasing_prefix_records"]:
+        log.warning("%s: %d records have VCF 4.4 leading GT phasing marks (|0/1); they were dropped (0/1) for "
+                    "htslib 1.16, and no stage uses phase", vcf, extra["phasing_prefix_records"])
+    if extra["empty_sample_records"]:
+        log.warning("%s: %d records have empty sample columns; written '.' (missing)", vcf,
+                    extra["empty_sample_records"])
     if counts["duplicates_removed"]:
         log.warning("%s: %d duplicate records (same CHROM, POS, REF, ALT after splitting) removed, the first of each "
                     "kept", vcf, counts["duplicates_removed"])
