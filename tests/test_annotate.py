@@ -585,3 +585,15 @@ def test_rare_damaging_counts_sequence_alleles_only():
         "population_af": [0.001, 0.001, 0.001, 0.2], "clinvar_significance": pd.array([None] * 4, dtype="str"),
     })
     assert rare_damaging(table, max_af=0.01).tolist() == [True, False, False, False]
+
+
+def test_validate_resource_sampled_check_for_large_files(cohort, tmp_path):
+    """Above the size limit the check samples records at random BGZF blocks: a
+    good index finds them all, a foreign one misses them."""
+    good = validate_resource(cohort / "popfreq.vcf.gz", "population AF", full_check_max_bytes=0)
+    assert good["check"] == "sampled" and good["records"] is None and good["contigs"] == ["chr21"]
+    for suffix in ("", ".tbi"):
+        src = cohort / ("popfreq.vcf.gz" if suffix == "" else "clinvar.vcf.gz.tbi")
+        shutil.copy(src, tmp_path / f"popfreq.vcf.gz{suffix}")
+    with pytest.raises(InputError, match="does not belong to popfreq.vcf.gz"):
+        validate_resource(tmp_path / "popfreq.vcf.gz", "population AF", full_check_max_bytes=0)
