@@ -597,3 +597,18 @@ def test_validate_resource_sampled_check_for_large_files(cohort, tmp_path):
         shutil.copy(src, tmp_path / f"popfreq.vcf.gz{suffix}")
     with pytest.raises(InputError, match="does not belong to popfreq.vcf.gz"):
         validate_resource(tmp_path / "popfreq.vcf.gz", "population AF", full_check_max_bytes=0)
+
+
+def test_resource_rows_are_filtered_to_the_query_as_they_stream(cohort):
+    """A dense resource is not held in memory: only records that can match a
+    query allele (its minimal position within the record's REF) are kept."""
+    from genorisk.annotate import _resource_alleles
+
+    every = _resource_alleles(cohort / "popfreq.vcf.gz", "AF", "chr21", 1, 46_709_983, [("value", "%INFO/AF")])
+    assert len(every) == 600
+    deletion = every.loc[every["kref"].str.len() > 1].iloc[0]
+    wanted = np.array(sorted([int(every["kpos"].iloc[3]), int(deletion["kpos"]) + 1]))
+    some = _resource_alleles(cohort / "popfreq.vcf.gz", "AF", "chr21", 1, 46_709_983, [("value", "%INFO/AF")],
+                             targets=wanted)
+    # the SNV at the first target, and the deletion whose REF covers the second
+    assert len(some) == 2 and int(deletion["kpos"]) in some["kpos"].tolist()

@@ -898,22 +898,29 @@ def _resource_contigs(vf: pysam.VariantFile) -> list[str]:
 
 
 def _bcftools_query(path, fmt_columns: Sequence[tuple[str, str]], *, region: str | None = None,
-                    what: str = "VCF") -> pd.DataFrame:
+                    what: str = "VCF", keep=None) -> pd.DataFrame:
     """Run ``bcftools query`` with one ``%FIELD`` per column; return all columns as ``str``.
 
     ``fmt_columns`` is ``[(column name, bcftools field), ...]``. Missing values
     stay as bcftools prints them (``.``). ``region`` is a ``-r`` region: records
-    that overlap it are returned. stderr goes to a file, so a chatty bcftools
-    cannot fill a pipe and stall.
+    that overlap it are returned. ``keep``, a function of a frame returning a
+    boolean mask, filters the output in blocks of 200,000 rows as it
+    streams, so memory follows the rows kept, not the rows read. stderr goes
+    to a file, so a chatty bcftools cannot fill a pipe and stall.
     """
     names = [name for name, _ in fmt_columns]
     fmt = "\t".join(field for _, field in fmt_columns) + "\n"
     argv = ["bcftools", "query", "-f", fmt, *(["-r", region] if region else []), str(path)]
     with tempfile.TemporaryFile() as err:
         proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=err)
+        read = dict(sep="\t", header=None, names=names, dtype=str, quoting=csv.QUOTE_NONE, na_filter=False,
+                    encoding_errors="replace")
         try:
-            frame = pd.read_csv(proc.stdout, sep="\t", header=None, names=names, dtype=str,
-                                quoting=csv.QUOTE_NONE, na_filter=False, encoding_errors="replace")
+            if keep is None:
+                frame = pd.read_csv(proc.stdout, **read)
+            else:
+                parts = [part.loc[keep(part)] for part in pd.read_csv(proc.stdout, chunksize=200_000, **read)]
+                frame = pd.concat(parts, ignore_index=True)
         except pd.errors.EmptyDataError:
             frame = pd.DataFrame({n: pd.array([], dtype="str") for n in names})
         finally:
@@ -958,20 +965,35 @@ def _minimal_keys(pos: np.ndarray, ref: pd.Series, alt: pd.Series) -> pd.DataFra
     return pd.DataFrame({"kpos": kpos, "kref": pd.array(kref, dtype="str"), "kalt": pd.array(kalt, dtype="str")})
 
 
-def _resource_alleles(path, what: str, contig: str, start: int, end: int, fields: Sequence[tuple[str, str]]
-                      ) -> pd.DataFrame:
+def _near_any(pos: np.ndarray, span: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """True where some of the sorted ``targets`` lies in ``pos .. pos + span``."""
+    k = np.searchsorted(targets, pos, side="left")
+    return (k < len(targets)) & (targets[np.minimum(k, len(targets) - 1)] <= pos + span)
+
+
+def _resource_alleles(path, what: str, contig: str, start: int, end: int, fields: Sequence[tuple[str, str]],
+                      targets: np.ndarray | None = None) -> pd.DataFrame:
     """Usable ALT alleles of an indexed resource overlapping ``contig:start-end``.
 
     ``contig`` is the query's spelling; the resource's is found by
-    :class:`ContigMap`. Returns columns kpos, kref, kalt (minimal form),
-    alt_index and the requested ``fields`` (text as bcftools prints it).
+    :class:`ContigMap`. ``targets`` (sorted minimal-allele positions of the
+    query) keeps only records that can match one of them (a record's minimal
+    position lies within its REF), as they stream: a dense resource such as
+    gnomAD has hundreds of records per query allele, and memory then follows
+    the query, not the resource. Returns columns kpos, kref, kalt (minimal
+    form), alt_index and the requested ``fields`` (text as bcftools prints it).
     """
     with _open_indexed(path, what) as vf:
         rc = ContigMap(_resource_contigs(vf))(contig)
     cols = [("pos", "%POS"), ("ref", "%REF"), ("alt", "%ALT"), *fields]
     if rc is None:
         return pd.DataFrame(columns=["kpos", "kref", "kalt", "alt_index", *(n for n, _ in fields)])
-    frame = _split_alts(_bcftools_query(path, cols, region=f"{rc}:{start}-{end}", what=what))
+    keep = None
+    if targets is not None:
+        def keep(part: pd.DataFrame) -> np.ndarray:
+            return _near_any(part["pos"].astype(np.int64).to_numpy(),
+                             part["ref"].str.len().to_numpy(dtype=np.int64) - 1, targets)
+    frame = _split_alts(_bcftools_query(path, cols, region=f"{rc}:{start}-{end}", what=what, keep=keep))
     keys = _minimal_keys(frame["pos"].astype(np.int64).to_numpy(), frame["ref"], frame["alt"])
     return pd.concat([keys, frame.drop(columns=["pos", "ref", "alt"])], axis=1)
 
@@ -981,11 +1003,11 @@ def _missing(values: pd.Series) -> pd.Series:
     return values.astype("str").mask(values == ".")
 
 
-def _lookup_clinvar(path, contig, start, end) -> pd.DataFrame:
+def _lookup_clinvar(path, contig, start, end, targets=None) -> pd.DataFrame:
     with _open_indexed(path, "ClinVar") as vf:
         declared = set(vf.header.info)
     fields = [("id", "%ID")] + [(k, f"%INFO/{k}") for k in ("CLNSIG", "CLNREVSTAT", "GENEINFO") if k in declared]
-    found = _resource_alleles(path, "ClinVar", contig, start, end, fields)
+    found = _resource_alleles(path, "ClinVar", contig, start, end, fields, targets)
     out = found[["kpos", "kref", "kalt"]].copy()
     for col, key in (("clinvar_significance", "CLNSIG"), ("clinvar_review_status", "CLNREVSTAT")):
         out[col] = _missing(found[key]) if key in found else pd.array([None] * len(found), dtype="str")
@@ -998,7 +1020,7 @@ def _lookup_clinvar(path, contig, start, end) -> pd.DataFrame:
     return out.drop_duplicates(["kpos", "kref", "kalt"], keep="first")
 
 
-def _lookup_af(path, key_name, contig, start, end) -> pd.DataFrame:
+def _lookup_af(path, key_name, contig, start, end, targets=None) -> pd.DataFrame:
     with _open_indexed(path, "population AF") as vf:
         if key_name not in vf.header.info:
             known = ", ".join(k for k in vf.header.info if k.startswith("AF"))[:300]
@@ -1006,7 +1028,7 @@ def _lookup_af(path, key_name, contig, start, end) -> pd.DataFrame:
                              record="header")
         number = str(vf.header.info[key_name].number)
     found = _resource_alleles(path, "population AF", contig, start, end,
-                              [("chrom", "%CHROM"), ("value", f"%INFO/{key_name}")])
+                              [("chrom", "%CHROM"), ("value", f"%INFO/{key_name}")], targets)
     values = found["value"].astype("str")
     idx = found["alt_index"].to_numpy(dtype=np.int64)
     if number in ("A", "R"):
@@ -1029,11 +1051,11 @@ def _lookup_af(path, key_name, contig, start, end) -> pd.DataFrame:
     return out.loc[np.isfinite(af)].drop_duplicates(["kpos", "kref", "kalt"], keep="first")
 
 
-def _lookup_rsid(path, contig, start, end) -> pd.DataFrame:
+def _lookup_rsid(path, contig, start, end, targets=None) -> pd.DataFrame:
     with _open_indexed(path, "dbSNP") as vf:
         has_rs = "RS" in vf.header.info
     fields = [("id", "%ID")] + ([("rs", "%INFO/RS")] if has_rs else [])
-    found = _resource_alleles(path, "dbSNP", contig, start, end, fields)
+    found = _resource_alleles(path, "dbSNP", contig, start, end, fields, targets)
     ids = found["id"].astype("str")
     rsid = ids.str.split(";").str[0].where(ids.str.startswith("rs"))
     if has_rs:
@@ -1169,13 +1191,14 @@ def annotate_table(
         for contig in pd.unique(chrom[sequence]):
             rows = np.flatnonzero((chrom == contig) & sequence)
             lo, hi = int(pos[rows].min()), int(ref_end[rows].max())
+            targets = np.unique(keys["kpos"].to_numpy()[rows])
             if clinvar:
-                _join_by_key(table, rows, keys, _lookup_clinvar(clinvar, contig, lo, hi), clin_cols)
+                _join_by_key(table, rows, keys, _lookup_clinvar(clinvar, contig, lo, hi, targets), clin_cols)
             if population_af:
-                _join_by_key(table, rows, keys, _lookup_af(population_af, population_af_key, contig, lo, hi),
-                             ["population_af"])
+                _join_by_key(table, rows, keys,
+                             _lookup_af(population_af, population_af_key, contig, lo, hi, targets), ["population_af"])
             if dbsnp:
-                _join_by_key(table, rows, keys, _lookup_rsid(dbsnp, contig, lo, hi), ["rsid"])
+                _join_by_key(table, rows, keys, _lookup_rsid(dbsnp, contig, lo, hi, targets), ["rsid"])
     table = table[list(TABLE_COLUMNS)].reset_index(drop=True)
     dt = time.perf_counter() - t0
     classes = table["allele_class"].value_counts()
