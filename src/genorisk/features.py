@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from . import genotypes
-from .annotate import SEQUENCE_CLASSES
+from .annotate import SEQUENCE_CLASSES, allele_classes
 from .errors import InputError
 
 log = logging.getLogger("genorisk.features")
@@ -158,8 +158,9 @@ def select_dosage_variants(
         maf = np.minimum(af, 1 - af)  # NaN (nothing called) fails the MAF filter
         v = chunk.variants
         alt, ref = v["alt"], v["ref"]
-        symbolic = (alt.str.startswith("<") | alt.str.contains(r"[\[\]]", regex=True)).to_numpy()
-        star = (alt == "*").to_numpy()
+        cls = allele_classes(ref, alt)  # the annotation table's classes, so the counts agree with it
+        symbolic = (cls == "symbolic") | (cls == "breakend")
+        star = cls == "star"
         acgtn = (alt.str.fullmatch(r"[ACGTN]+") & ref.str.fullmatch(r"[ACGTN]+")).to_numpy()
         excluded = np.zeros(len(d), dtype=bool)
         if exclude:

@@ -936,11 +936,6 @@ def _is_bcf(path: Path) -> bool:
 
 
 
-def has_index(path: str | PathLike) -> bool:
-    """True when ``path`` has a ``.tbi`` or ``.csi`` index beside it (htslib's names)."""
-    return _has_index(Path(path))
-
-
 def index_regions(
     path: str | PathLike, variants: pd.DataFrame, *, max_gap: int = 1000, max_fraction: float | None = None
 ) -> list[str] | None:
