@@ -1,24 +1,11 @@
-# genorisk: VCFs -> validation and QC -> features -> XGBoost risk model -> per-patient results.
-# The rules live in workflow/rules (one file per stage); the logic in src/genorisk.
-from snakemake.utils import min_version
-
-min_version("9.0")
-
-
-configfile: "config/config.yaml"
+# genorisk from the repository root: the workflow is workflow/Snakefile (the
+# snakemake-workflows layout). profiles/default links to workflow/profiles/default,
+# where Snakemake finds every rule's threads and memory when run from here.
+include: "workflow/Snakefile"
 
 
-include: "workflow/rules/common.smk"
-include: "workflow/rules/simulate.smk"
-include: "workflow/rules/qc.smk"
-include: "workflow/rules/annotate.smk"
-include: "workflow/rules/features.smk"
-include: "workflow/rules/model.smk"
-include: "workflow/rules/score.smk"
-include: "workflow/rules/report.smk"
-
-
-rule all:
+# An included file's default target does not carry over, so name it again here.
+rule default:
     default_target: True
     input:
-        all_outputs(),
+        rules.all.input,

@@ -88,23 +88,46 @@ def simulate_cohort(
     pgs = additive / np.sqrt(h2) * 0.7 + rng.normal(size=n) * np.sqrt(1 - 0.49)
     sex = rng.integers(0, 2, n)
     pcs = rng.normal(size=(n, 4))
-    columns = {"pgs_PGS000001": pgs, "age": 60 + 10 * age, "sex": sex,
-               **{f"PC{i + 1}": pcs[:, i] for i in range(4)},
-               **{f"chr21_{5030001 + i}_A_G": g[:, i] for i in range(n_variants)}}
+    columns = {
+        "pgs_PGS000001": pgs,
+        "age": 60 + 10 * age,
+        "sex": sex,
+        **{f"PC{i + 1}": pcs[:, i] for i in range(4)},
+        **{f"chr21_{5030001 + i}_A_G": g[:, i] for i in range(n_variants)},
+    }
     X = pd.DataFrame(columns, index=pd.Index([f"SIM{i:06d}" for i in range(n)], name="sample_id"))
     X = X.astype(np.float32)
     features = [
-        {"name": "pgs_PGS000001", "kind": "pgs", "label": "polygenic score PGS000001",
-         "group": "polygenic score PGS000001", "definition": {"pgs_id": "PGS000001"}},
+        {
+            "name": "pgs_PGS000001",
+            "kind": "pgs",
+            "label": "polygenic score PGS000001",
+            "group": "polygenic score PGS000001",
+            "definition": {"pgs_id": "PGS000001"},
+        },
         {"name": "age", "kind": "covariate", "label": "age", "group": "age", "definition": {"unit": "years"}},
         {"name": "sex", "kind": "covariate", "label": "sex", "group": "sex", "definition": {"coding": "0=F,1=M"}},
     ]
-    features += [{"name": f"PC{i + 1}", "kind": "pc", "label": f"ancestry PC{i + 1}", "group": "ancestry (PCs)",
-                  "definition": {"pc": i + 1}} for i in range(4)]
-    features += [{"name": f"chr21_{5030001 + i}_A_G", "kind": "dosage", "label": f"variant chr21:{5030001 + i} A>G",
-                  "group": f"gene GENE{i // 10}",
-                  "definition": {"chrom": "chr21", "pos": 5030001 + i, "ref": "A", "alt": "G"}}
-                 for i in range(n_variants)]
+    features += [
+        {
+            "name": f"PC{i + 1}",
+            "kind": "pc",
+            "label": f"ancestry PC{i + 1}",
+            "group": "ancestry (PCs)",
+            "definition": {"pc": i + 1},
+        }
+        for i in range(4)
+    ]
+    features += [
+        {
+            "name": f"chr21_{5030001 + i}_A_G",
+            "kind": "dosage",
+            "label": f"variant chr21:{5030001 + i} A>G",
+            "group": f"gene GENE{i // 10}",
+            "definition": {"chrom": "chr21", "pos": 5030001 + i, "ref": "A", "alt": "G"},
+        }
+        for i in range(n_variants)
+    ]
     truth = {"h2": h2, "h2_total": explained, "prevalence": prevalence}
     return X, y, {"schema_version": 1, "features": features}, truth
 
@@ -134,25 +157,40 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for architecture in ("additive", "non-additive"):
         for n in args.sizes:
-            X, y, schema, truth = simulate_cohort(n, n_variants=args.variants, architecture=architecture,
-                                                  seed=args.seed + n)
+            X, y, schema, truth = simulate_cohort(
+                n, n_variants=args.variants, architecture=architecture, seed=args.seed + n
+            )
             t0 = time.perf_counter()
             m = train_model(X, y, schema, config, truth=truth).metrics
             row = {
-                "architecture": architecture, "n": n, "n_cases": m["data"]["n_cases"],
-                "auc": m["model"]["roc_auc"], "baseline_auc": m["baseline"]["roc_auc"],
-                "auc_ceiling": m["truth"]["auc_ceiling"], "auc_over_ceiling": m["truth"]["auc_over_ceiling"],
+                "architecture": architecture,
+                "n": n,
+                "n_cases": m["data"]["n_cases"],
+                "auc": m["model"]["roc_auc"],
+                "baseline_auc": m["baseline"]["roc_auc"],
+                "auc_ceiling": m["truth"]["auc_ceiling"],
+                "auc_over_ceiling": m["truth"]["auc_over_ceiling"],
                 "baseline_over_ceiling": m["baseline"]["roc_auc"]["estimate"] / m["truth"]["auc_ceiling"],
-                "ece": m["model"]["ece"]["estimate"], "seconds": round(time.perf_counter() - t0, 1),
+                "ece": m["model"]["ece"]["estimate"],
+                "seconds": round(time.perf_counter() - t0, 1),
             }
             rows.append(row)
-            print(f"{architecture:12s} n={n:6d} AUC {row['auc']['estimate']:.3f} baseline "
-                  f"{row['baseline_auc']['estimate']:.3f} ceiling {row['auc_ceiling']:.3f} "
-                  f"({row['auc_over_ceiling']:.1%}) {row['seconds']} s", flush=True)
+            print(
+                f"{architecture:12s} n={n:6d} AUC {row['auc']['estimate']:.3f} baseline "
+                f"{row['baseline_auc']['estimate']:.3f} ceiling {row['auc_ceiling']:.3f} "
+                f"({row['auc_over_ceiling']:.1%}) {row['seconds']} s",
+                flush=True,
+            )
 
     RESULTS_DIR.mkdir(exist_ok=True)
-    settings = {"variants": args.variants, "trials": args.trials, "threads": args.threads, "seed": args.seed,
-                "n_folds": config.n_folds, "prevalence": 0.1}
+    settings = {
+        "variants": args.variants,
+        "trials": args.trials,
+        "threads": args.threads,
+        "seed": args.seed,
+        "n_folds": config.n_folds,
+        "prevalence": 0.1,
+    }
     (RESULTS_DIR / "learning_curve.json").write_text(json.dumps({"settings": settings, "rows": rows}, indent=2) + "\n")
 
     def ci(m):
@@ -171,9 +209,11 @@ def main(argv: list[str] | None = None) -> int:
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
-        lines.append(f"| {r['architecture']} | {r['n']} | {r['n_cases']} | {ci(r['auc'])} | {ci(r['baseline_auc'])} | "
-                     f"{r['auc_ceiling']:.3f} | {r['auc_over_ceiling']:.1%} | {r['baseline_over_ceiling']:.1%} | "
-                     f"{r['ece']:.3f} | {r['seconds']} |")
+        lines.append(
+            f"| {r['architecture']} | {r['n']} | {r['n_cases']} | {ci(r['auc'])} | {ci(r['baseline_auc'])} | "
+            f"{r['auc_ceiling']:.3f} | {r['auc_over_ceiling']:.1%} | {r['baseline_over_ceiling']:.1%} | "
+            f"{r['ece']:.3f} | {r['seconds']} |"
+        )
     (RESULTS_DIR / "learning_curve.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     return 0

@@ -64,10 +64,7 @@ def run_once(argv: list[str], cwd: Path, log_path: Path) -> tuple[float, float]:
         wall = time.perf_counter() - start
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:
-        raise SystemExit(
-            f"bench: command failed with exit {proc.returncode}: {' '.join(argv)}\n"
-            f"see {log_path}"
-        )
+        raise SystemExit(f"bench: command failed with exit {proc.returncode}: {' '.join(argv)}\nsee {log_path}")
     return wall, usage.ru_maxrss / 1024.0  # ru_maxrss is KiB on Linux
 
 
@@ -102,9 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     # prepare() runs in its own process: Linux carries a process's peak RSS across
     # fork and exec, so a runner grown by prepare() would inflate every figure.
-    subprocess.run(
-        [sys.executable, __file__, args.name, "--prepare-only", "--workdir", str(workdir)], check=True
-    )
+    subprocess.run([sys.executable, __file__, args.name, "--prepare-only", "--workdir", str(workdir)], check=True)
     print(f"[bench] prepared inputs in {time.perf_counter() - t0:.1f}s under {workdir}", flush=True)
 
     commands = case.commands(workdir)
@@ -147,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     result = {
         "case": args.name,
         "description": case.DESCRIPTION,
-        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "machine": {
             "cpus": os.cpu_count(),
             "python": platform.python_version(),
@@ -166,9 +161,7 @@ def main(argv: list[str] | None = None) -> int:
         "",
         f"{result['date']}, {os.cpu_count()} CPUs, median of {args.repeat} interleaved runs.",
         "",
-        "| command | median wall s | peak RSS MiB | "
-        + " | ".join(f"{u}/s" for u in units)
-        + (" |" if units else "|"),
+        "| command | median wall s | peak RSS MiB | " + " | ".join(f"{u}/s" for u in units) + (" |" if units else "|"),
         "|---|---|---|" + "---|" * len(units),
     ]
     for r in rows:

@@ -1,20 +1,13 @@
-"""Adapter: rule annotate_chunk -> genorisk.annotate (one region chunk of the cohort)."""
+"""Adapter: rule annotate_chunk -> genorisk.annotate (one planned region chunk of the cohort)."""
 
-from genorisk.annotate import annotate_table, plan_chunks, write_annotated, write_table
-from genorisk.errors import InputError
+from genorisk.annotate import annotate_table, write_annotated, write_table
+from genorisk.io import read_json
 from genorisk.runner import run_step
 
 
 def main():
-    regions = plan_chunks(snakemake.input.vcf, n_chunks=snakemake.params.n_chunks)
-    index = int(snakemake.wildcards.chunk)
-    if index >= len(regions):
-        raise InputError(
-            snakemake.input.vcf,
-            f"only {len(regions)} region chunks can be made; lower annotation.n_chunks",
-        )
-    region = regions[index]
     inputs = snakemake.input
+    region = read_json(inputs.regions)[int(snakemake.wildcards.chunk)]
     table = annotate_table(
         inputs.vcf,
         region=region,

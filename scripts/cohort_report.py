@@ -1,11 +1,11 @@
-"""Adapter: rule cohort_report -> genorisk.results.cohort_summary + genorisk.report.render_cohort_report."""
+"""Adapter: rule cohort_report -> genorisk.cohort_summary.cohort_summary + genorisk.report.render_cohort_report."""
 
 import pandas as pd
 
+from genorisk.cohort_summary import cohort_summary
 from genorisk.config import read_phenotypes
 from genorisk.io import read_json, write_json
 from genorisk.report import render_cohort_report
-from genorisk.results import cohort_summary
 from genorisk.runner import run_step
 
 
@@ -25,7 +25,9 @@ def main():
         min_match_rate=snakemake.params.min_match_rate,
     )
     write_json(snakemake.output.summary, summary)
-    render_cohort_report(summary, snakemake.output.html, source=snakemake.output.summary)
+    render_cohort_report(
+        summary, snakemake.output.html, source=snakemake.output.summary, thresholds=snakemake.params.thresholds
+    )
 
 
 run_step(snakemake, main)

@@ -1,11 +1,11 @@
-"""Adapter: rule patient_features -> genorisk.results.patient_inputs for each patient of a batch."""
+"""Adapter: rule patient_features -> genorisk.intake.patient_inputs for each patient of a batch."""
 
 import logging
 
 import pandas as pd
 
+from genorisk.intake import patient_inputs
 from genorisk.io import atomic_output, read_json, write_json
-from genorisk.results import patient_inputs
 from genorisk.runner import run_step
 
 log = logging.getLogger("genorisk.patient_features")

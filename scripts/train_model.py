@@ -1,37 +1,32 @@
-"""Adapter: rule train_model -> genorisk.model.train_model / save_model."""
+"""Adapter: rule train_model -> genorisk.model.train_model / save_model (into the staging folder)."""
 
 from pathlib import Path
 
 import pandas as pd
 
-from genorisk.config import read_phenotypes
+from genorisk.config import read_phenotypes, read_truth
 from genorisk.io import atomic_output, read_json, sha256_file, write_json
-from genorisk.model import ModelConfig, read_feature_matrix, save_model, score_patients, train_model
-from genorisk.results import feature_importance
+from genorisk.model import (
+    ModelConfig,
+    feature_importance,
+    read_feature_matrix,
+    save_model,
+    score_patients,
+    train_model,
+)
 from genorisk.runner import run_step
-
-
-def truth_for_ceiling(path):
-    """What a predictor of genotypes plus covariates can capture, from the simulation truth."""
-    truth = read_json(path)
-    covariates = truth["variance_components"].get("covariates", 0.0)
-    return {
-        "h2": truth["variance_components"]["additive"] + covariates,
-        "h2_total": truth["h2_total"] + covariates,
-        "prevalence": truth["prevalence"],
-    }
 
 
 def main():
     features = read_feature_matrix(snakemake.input.features)
     phenotypes = read_phenotypes(snakemake.input.phenotypes).loc[features.index]
-    config = ModelConfig.from_dict(
-        {"threads": snakemake.threads, **snakemake.params.model}, source="config: model"
-    )
-    truth = truth_for_ceiling(snakemake.input.truth[0]) if snakemake.input.truth else None
+    # The model section is schema-validated and complete; XGBoost's threads are the rule's.
+    config = ModelConfig.from_dict({**snakemake.params.model, "threads": snakemake.threads}, source="config: model")
+    truth = read_truth(snakemake.input.truth[0]) if snakemake.input.truth else None
     model = train_model(
         features, phenotypes["status"].to_numpy(), read_json(snakemake.input.schema), config, truth=truth
     )
+    # The staging folder (<outdir>/training/model); rule publish_model copies it into <outdir>/model.
     outdir = Path(snakemake.output.model).parent
     save_model(model, outdir, training_data_sha256=sha256_file(snakemake.input.features))
     # Cohort-level evaluation (per-person OOF predictions) stays out of the shareable model folder.

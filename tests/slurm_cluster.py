@@ -209,9 +209,7 @@ class SlurmCluster:
         env["SLURM_CONF"] = str(self.slurm_conf)
         return env
 
-    def run(
-        self, argv, *, check: bool = True, timeout: float = 60.0
-    ) -> subprocess.CompletedProcess:
+    def run(self, argv, *, check: bool = True, timeout: float = 60.0) -> subprocess.CompletedProcess:
         """Run a SLURM client command (``sacct``, ``squeue``, ...) against this cluster, text output."""
         return subprocess.run(
             list(argv),
@@ -223,13 +221,13 @@ class SlurmCluster:
         )
 
     # ------------------------------------------------------------ life cycle
-    def __enter__(self) -> "SlurmCluster":
+    def __enter__(self) -> SlurmCluster:
         return self.start()
 
     def __exit__(self, *exc_info) -> None:
         self.stop()
 
-    def start(self) -> "SlurmCluster":
+    def start(self) -> SlurmCluster:
         """Write the configuration, start all daemons, wait until the node is idle.
 
         Raises
@@ -257,18 +255,14 @@ class SlurmCluster:
             ):
                 t_step = time.monotonic()
                 step()
-                self.bringup_steps[step.__name__.lstrip("_")] = (
-                    time.monotonic() - t_step
-                )
+                self.bringup_steps[step.__name__.lstrip("_")] = time.monotonic() - t_step
         except BaseException as exc:
             report = self.logs_report()
             self.stop()
             if isinstance(exc, ClusterStartError):
                 raise ClusterStartError(f"{exc}\n\n{report}") from None
             if isinstance(exc, Exception):
-                raise ClusterStartError(
-                    f"SLURM cluster start failed: {exc!r}\n\n{report}"
-                ) from exc
+                raise ClusterStartError(f"SLURM cluster start failed: {exc!r}\n\n{report}") from exc
             raise
         self.bringup_seconds = time.monotonic() - t0
         self._export_env()
@@ -283,9 +277,7 @@ class SlurmCluster:
         """
         if not self._daemons:
             self._load_state()
-        if self._daemons.get("slurmctld") and _pid_alive(
-            self._daemons["slurmctld"]["pid"]
-        ):
+        if self._daemons.get("slurmctld") and _pid_alive(self._daemons["slurmctld"]["pid"]):
             self._cancel_all_jobs()
         # reverse start order: node, controller, accounting, database, auth
         for name in reversed(list(self._daemons)):
@@ -303,18 +295,14 @@ class SlurmCluster:
         problems = []
         missing = [prog for prog in REQUIRED_PROGRAMS if shutil.which(prog) is None]
         if missing:
-            problems.append(
-                f"programs not found: {', '.join(missing)} (install: {APT_HINT})"
-            )
+            problems.append(f"programs not found: {', '.join(missing)} (install: {APT_HINT})")
         if os.geteuid() != 0:
             problems.append("must run as root (slurmd starts jobs as their owners)")
         for user in ("munge", "mysql", "slurm"):
             try:
                 pwd.getpwnam(user)
             except KeyError:
-                problems.append(
-                    f"system user '{user}' missing (created by: {APT_HINT})"
-                )
+                problems.append(f"system user '{user}' missing (created by: {APT_HINT})")
         # the daemons' users must be able to reach the workdir (made 0755 itself)
         for parent in self.workdir.parents:
             if parent.exists() and not parent.stat().st_mode & 0o001:
@@ -341,9 +329,7 @@ class SlurmCluster:
                     f"down {target.parent.parent}) or pass node_conf_link=False"
                 )
         if problems:
-            raise ClusterStartError(
-                "SLURM cluster cannot start:\n  - " + "\n  - ".join(problems)
-            )
+            raise ClusterStartError("SLURM cluster cannot start:\n  - " + "\n  - ".join(problems))
 
     def _prepare_workdir(self) -> None:
         if (self.workdir / STATE_FILE).exists():
@@ -376,10 +362,7 @@ class SlurmCluster:
     # ------------------------------------------------------- configuration
     def _write_configuration(self) -> None:
         self.hostname = socket.gethostname().split(".")[0]
-        self.ports = {
-            name: _free_port()
-            for name in ("mariadb", "slurmdbd", "slurmctld", "slurmd")
-        }
+        self.ports = {name: _free_port() for name in ("mariadb", "slurmdbd", "slurmctld", "slurmd")}
         self._db_password = secrets.token_hex(16)
         node = self._detect_node_hardware()
 
@@ -426,11 +409,7 @@ class SlurmCluster:
             f"{node} State=UNKNOWN\n"
             f"PartitionName={self.partition} Nodes={self.node_name} Default=YES "
             "MaxTime=INFINITE State=UP\n"
-            + (
-                f"# extra settings\n{self.extra_slurm_conf.strip()}\n"
-                if self.extra_slurm_conf
-                else ""
-            )
+            + (f"# extra settings\n{self.extra_slurm_conf.strip()}\n" if self.extra_slurm_conf else "")
         )
         self.slurm_conf.chmod(0o644)
 
@@ -459,9 +438,7 @@ class SlurmCluster:
     @staticmethod
     def _detect_node_hardware() -> str:
         """The node's CPUs/sockets/cores/threads/memory as slurmd itself detects them."""
-        out = subprocess.run(
-            ["slurmd", "-C"], capture_output=True, text=True, check=True
-        ).stdout
+        out = subprocess.run(["slurmd", "-C"], capture_output=True, text=True, check=True).stdout
         first = out.splitlines()[0].split()
         keep = (
             "CPUs",
@@ -483,9 +460,7 @@ class SlurmCluster:
         path.chmod(mode)
 
     # ------------------------------------------------------------- daemons
-    def _launch(
-        self, name: str, argv: list[str], logs: list[Path], user: str | None = None
-    ) -> None:
+    def _launch(self, name: str, argv: list[str], logs: list[Path], user: str | None = None) -> None:
         """Start `argv` detached (own session, stdin from /dev/null) and record its pid."""
         out = self._dir("log") / f"{name}.out"
         with open(out, "ab") as fh:
@@ -510,25 +485,17 @@ class SlurmCluster:
         }
         self._save_state()
 
-    def _wait_for(
-        self, name: str, ready, what: str, timeout: float | None = None
-    ) -> None:
+    def _wait_for(self, name: str, ready, what: str, timeout: float | None = None) -> None:
         """Poll `ready()` until true; fail at once if daemon `name` exits."""
-        deadline = time.monotonic() + (
-            self.start_timeout if timeout is None else timeout
-        )
+        deadline = time.monotonic() + (self.start_timeout if timeout is None else timeout)
         while True:
             if ready():
                 return
             proc = self._popens.get(name)
             if proc is not None and proc.poll() is not None:
-                raise ClusterStartError(
-                    f"{name} exited with status {proc.returncode} before {what}"
-                )
+                raise ClusterStartError(f"{name} exited with status {proc.returncode} before {what}")
             if time.monotonic() > deadline:
-                raise ClusterStartError(
-                    f"{name}: no {what} within {self.start_timeout:.0f} s"
-                )
+                raise ClusterStartError(f"{name}: no {what} within {self.start_timeout:.0f} s")
             time.sleep(0.1)
 
     def _start_munge(self) -> None:
@@ -592,9 +559,7 @@ class SlurmCluster:
             ],
             [d / "mysqld.err"],
         )
-        self._wait_for(
-            "mariadbd", lambda: _port_open(self.ports["mariadb"]), "TCP port"
-        )
+        self._wait_for("mariadbd", lambda: _port_open(self.ports["mariadb"]), "TCP port")
 
     def _start_slurmdbd(self) -> None:
         self._launch(
@@ -602,9 +567,7 @@ class SlurmCluster:
             ["slurmdbd", "-D"],  # reads slurmdbd.conf next to SLURM_CONF,
             [self._dir("slurmdbd") / "slurmdbd.log"],
         )
-        self._wait_for(
-            "slurmdbd", lambda: _port_open(self.ports["slurmdbd"]), "TCP port"
-        )
+        self._wait_for("slurmdbd", lambda: _port_open(self.ports["slurmdbd"]), "TCP port")
 
     def _register_accounting(self) -> None:
         user = pwd.getpwuid(os.geteuid()).pw_name
@@ -633,13 +596,10 @@ class SlurmCluster:
         ):
             done = self.run(argv, check=False, timeout=self.start_timeout)
             # a reused workdir already holds them; sacctmgr then exits with 1
-            known = (
-                "already exists" in done.stdout or "Nothing new added" in done.stdout
-            )
+            known = "already exists" in done.stdout or "Nothing new added" in done.stdout
             if done.returncode != 0 and not known:
                 raise ClusterStartError(
-                    f"{' '.join(argv)} failed (status {done.returncode}): "
-                    f"{done.stdout.strip()} {done.stderr.strip()}"
+                    f"{' '.join(argv)} failed (status {done.returncode}): {done.stdout.strip()} {done.stderr.strip()}"
                 )
 
     def _start_slurmctld(self) -> None:
@@ -648,9 +608,7 @@ class SlurmCluster:
             ["slurmctld", "-D", "-i", "-f", str(self.slurm_conf)],
             [self._dir("slurmctld") / "slurmctld.log"],
         )
-        self._wait_for(
-            "slurmctld", lambda: _port_open(self.ports["slurmctld"]), "TCP port"
-        )
+        self._wait_for("slurmctld", lambda: _port_open(self.ports["slurmctld"]), "TCP port")
 
     def _start_slurmd(self) -> None:
         self._launch(
@@ -667,10 +625,7 @@ class SlurmCluster:
 
     def _unlink_node_conf(self) -> None:
         """Remove the node link if it is ours (also after `up` in another process)."""
-        if (
-            NODE_CONF_LINK.is_symlink()
-            and Path(os.readlink(NODE_CONF_LINK)) == self.slurm_conf
-        ):
+        if NODE_CONF_LINK.is_symlink() and Path(os.readlink(NODE_CONF_LINK)) == self.slurm_conf:
             NODE_CONF_LINK.unlink()
 
     def _node_state(self) -> str:
@@ -685,12 +640,8 @@ class SlurmCluster:
         try:
             self._wait_for("slurmd", lambda: self._node_state() == "idle", "idle node")
         except ClusterStartError as exc:
-            node = self.run(
-                ["scontrol", "show", "node", self.node_name], check=False, timeout=10
-            )
-            raise ClusterStartError(
-                f"{exc}; last state '{self._node_state()}'\n{node.stdout}{node.stderr}"
-            ) from None
+            node = self.run(["scontrol", "show", "node", self.node_name], check=False, timeout=10)
+            raise ClusterStartError(f"{exc}; last state '{self._node_state()}'\n{node.stdout}{node.stderr}") from None
         # daemons other than slurmd must still be up
         for name, proc in self._popens.items():
             if proc.poll() is not None:
@@ -771,10 +722,7 @@ class SlurmCluster:
         """For each recorded daemon: whether its process is alive."""
         if not self._daemons:
             self._load_state()
-        return {
-            name: _pid_alive(info["pid"]) and self._is_ours(name)
-            for name, info in self._daemons.items()
-        }
+        return {name: _pid_alive(info["pid"]) and self._is_ours(name) for name, info in self._daemons.items()}
 
     def logs_report(self, lines: int = 40) -> str:
         """The last `lines` lines of every daemon's log and captured output, for error messages."""
@@ -783,9 +731,7 @@ class SlurmCluster:
         parts = []
         for name, info in self._daemons.items():
             for log in info["logs"]:
-                parts.append(
-                    f"--- {name}: {log} (last {lines} lines)\n{_tail(Path(log), lines)}"
-                )
+                parts.append(f"--- {name}: {log} (last {lines} lines)\n{_tail(Path(log), lines)}")
         mysql_err = self._dir("mysql") / "mysqld.err"
         if "mariadbd" not in self._daemons and mysql_err.exists():
             parts.append(f"--- mariadbd: {mysql_err}\n{_tail(mysql_err, lines)}")
@@ -831,7 +777,8 @@ def run_workflow_on_slurm(
     """Run `snakefile` in `workdir` with the slurm executor on `cluster`.
 
     Runs ``python -m snakemake`` of the current interpreter (the venv) with
-    ``--workflow-profile profile`` and the running cluster's ``SLURM_CONF``.
+    ``--profile profile`` (a site profile: the workflow's own profile next to its
+    Snakefile, if any, is loaded with it) and the running cluster's ``SLURM_CONF``.
     The profile's ``GENORISK_SLURM_ACCOUNT`` / ``GENORISK_SLURM_PARTITION`` are
     set to the cluster's account and partition. The venv's ``bin`` is put first
     on PATH, so ``shell:`` rules in the jobs find its ``python`` and tools.
@@ -849,7 +796,7 @@ def run_workflow_on_slurm(
     extra_args : sequence of str
         Further Snakemake arguments; they override the profile per key.
     profile : path-like
-        Workflow profile folder (default: ``workflow/profiles/slurm``).
+        Site profile folder (default: ``workflow/profiles/slurm``).
     env : dict, optional
         Variables added to the environment (after the defaults above).
     timeout : float
@@ -871,7 +818,7 @@ def run_workflow_on_slurm(
         str(snakefile),
         "--directory",
         str(workdir),
-        "--workflow-profile",
+        "--profile",
         str(profile),
         "--slurm-init-seconds-before-status-checks",
         "1",
@@ -881,9 +828,7 @@ def run_workflow_on_slurm(
         argv += ["--configfile", str(configfile)]
     argv += [str(arg) for arg in extra_args]
     run_env = cluster.env()
-    run_env["PATH"] = (
-        f"{Path(sys.executable).parent}{os.pathsep}{run_env.get('PATH', '')}"
-    )
+    run_env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{run_env.get('PATH', '')}"
     run_env["GENORISK_SLURM_ACCOUNT"] = cluster.account
     run_env["GENORISK_SLURM_PARTITION"] = cluster.partition
     run_env.update(env or {})
@@ -901,14 +846,10 @@ def run_workflow_on_slurm(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("action", choices=["up", "down", "status"])
     parser.add_argument("workdir", type=Path)
-    parser.add_argument(
-        "--timeout", type=float, default=60.0, help="seconds per start step [60]"
-    )
+    parser.add_argument("--timeout", type=float, default=60.0, help="seconds per start step [60]")
     parser.add_argument(
         "--no-node-conf-link",
         action="store_true",

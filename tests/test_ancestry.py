@@ -10,7 +10,12 @@ import pandas as pd
 import pytest
 
 from genorisk.ancestry import (
-    AncestryModel, ancestry_distance, cohort_scores, fit_ancestry, project, project_vcf,
+    AncestryModel,
+    ancestry_distance,
+    cohort_scores,
+    fit_ancestry,
+    project,
+    project_vcf,
 )
 from genorisk.genotypes import read_dosages
 from genorisk.simulate import write_vcf
@@ -29,7 +34,10 @@ def sim(tmp_path_factory):
     demography = stdpopsim.get_species("HomSap").get_demographic_model("OutOfAfrica_3G09").model
     ts = msprime.sim_ancestry(
         samples={"CEU": N_COHORT + N_HELD_CEU, "YRI": N_YRI_PATIENTS + N_YRI_REF, "CHB": N_CHB_REF},
-        demography=demography, sequence_length=6_000_000, recombination_rate=1e-8, random_seed=11,
+        demography=demography,
+        sequence_length=6_000_000,
+        recombination_rate=1e-8,
+        random_seed=11,
     )
     ts = msprime.sim_mutations(ts, rate=1.29e-8, model=msprime.HKY(kappa=4.0), random_seed=12)
     calls, pos, ref, alt = [], [], [], []
@@ -41,8 +49,10 @@ def sim(tmp_path_factory):
             alt.append(var.alleles[1])
     calls = np.array(calls).reshape(len(pos), -1, 2)
     names = (
-        [f"COH{i}" for i in range(N_COHORT)] + [f"CEU{i}" for i in range(N_HELD_CEU)]
-        + [f"YRI{i}" for i in range(N_YRI_PATIENTS)] + [f"REFYRI{i}" for i in range(N_YRI_REF)]
+        [f"COH{i}" for i in range(N_COHORT)]
+        + [f"CEU{i}" for i in range(N_HELD_CEU)]
+        + [f"YRI{i}" for i in range(N_YRI_PATIENTS)]
+        + [f"REFYRI{i}" for i in range(N_YRI_REF)]
         + [f"REFCHB{i}" for i in range(N_CHB_REF)]
     )
     out = tmp_path_factory.mktemp("ancestry")
@@ -68,8 +78,9 @@ def cohort_only(sim):
 @pytest.fixture(scope="module")
 def with_reference(sim):
     _, vcf, groups, _ = sim
-    return fit_ancestry(vcf, groups["cohort"], n_components=6, distance_pcs=3,
-                        reference_vcf=vcf, reference_samples=groups["reference"])
+    return fit_ancestry(
+        vcf, groups["cohort"], n_components=6, distance_pcs=3, reference_vcf=vcf, reference_samples=groups["reference"]
+    )
 
 
 def test_model_variants_are_common_pruned_snvs(sim, cohort_only):
@@ -78,7 +89,7 @@ def test_model_variants_are_common_pruned_snvs(sim, cohort_only):
     info = m.fit_info
     assert info["n_common_snvs"] > info["n_after_ld_pruning"] == m.n_variants > 100
     assert m.variants["ref"].isin(list("ACGT")).all() and m.variants["alt"].isin(list("ACGT")).all()
-    pairs = set(zip(m.variants["ref"], m.variants["alt"]))
+    pairs = set(zip(m.variants["ref"], m.variants["alt"], strict=False))
     assert not pairs & {("A", "T"), ("T", "A"), ("C", "G"), ("G", "C")}
     _, dos = read_dosages(vcf, m.variants, samples=groups["cohort"])
     af = np.nanmean(dos, axis=1) / 2
@@ -88,8 +99,12 @@ def test_model_variants_are_common_pruned_snvs(sim, cohort_only):
     # and the selection does not depend on how the file is streamed.
     allv, alld = read_dosages(vcf, samples=groups["cohort"])
     aaf = np.nanmean(alld, axis=1) / 2
-    ambiguous = np.array([(r, a) in {("A", "T"), ("T", "A"), ("C", "G"), ("G", "C")}
-                          for r, a in zip(allv["ref"], allv["alt"])])
+    ambiguous = np.array(
+        [
+            (r, a) in {("A", "T"), ("T", "A"), ("C", "G"), ("G", "C")}
+            for r, a in zip(allv["ref"], allv["alt"], strict=False)
+        ]
+    )
     cand = (np.minimum(aaf, 1 - aaf) >= 0.05) & ~ambiguous
     oracle = allel.locate_unlinked(alld[cand].astype("i1"), size=100, step=20, threshold=0.1)
     expected = list(allv["pos"][cand][oracle])
@@ -160,8 +175,14 @@ def test_patient_missing_a_fifth_of_model_variants(sim, with_reference):
     dropped = set(rng.choice(sorted(model_pos), size=len(model_pos) // 5, replace=False))
     keep = np.array([p not in dropped for p in sites["pos"]])
     patient = out / "patient.vcf.gz"
-    write_vcf(patient, sites["pos"][keep], sites["ref"][keep], sites["alt"][keep],
-              calls=sites["calls"][keep][:, [j]], samples=[person])
+    write_vcf(
+        patient,
+        sites["pos"][keep],
+        sites["ref"][keep],
+        sites["alt"][keep],
+        calls=sites["calls"][keep][:, [j]],
+        samples=[person],
+    )
     partial = project_vcf(m, patient).iloc[0]
     full = project_vcf(m, vcf, samples=[person]).iloc[0]
     assert partial["fraction_missing"] == pytest.approx(len(dropped) / m.n_variants)
@@ -180,8 +201,9 @@ def test_json_round_trip_projects_identically(sim, with_reference):
     _, dos = read_dosages(vcf, m.variants, samples=groups["held_ceu"] + groups["yri"])
     dos[:, :3] = np.nan
     np.testing.assert_array_equal(project(back, dos.T), project(m, dos.T))
-    np.testing.assert_array_equal(ancestry_distance(back, project(back, dos.T))[0],
-                                  ancestry_distance(m, project(m, dos.T))[0])
+    np.testing.assert_array_equal(
+        ancestry_distance(back, project(back, dos.T))[0], ancestry_distance(m, project(m, dos.T))[0]
+    )
     np.testing.assert_array_equal(cohort_scores(back), cohort_scores(m))
     lean = m.to_dict(include_cohort_scores=False)
     assert "cohort_scores_f32" not in lean

@@ -37,6 +37,7 @@ from genorisk.annotate import (
     write_table,
 )
 from genorisk.errors import InputError
+from genorisk.vcf import plan_regions
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / "tests/data/annotation"
@@ -48,11 +49,7 @@ GNOMAD = DATA / "hail/sample.gnomad.genomes.r3.0.sites.chr1.vcf.gz"  # gnomAD v3
 DBSNP = DATA / "SnpSift/db_test_39.vcf"  # dbSNP 144 GRCh37, "1", plain text
 TRIPLE = DATA / "bcftools"
 
-HEADER = (
-    "##fileformat=VCFv4.2\n"
-    "{contigs}"
-    "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"
-)
+HEADER = "##fileformat=VCFv4.2\n{contigs}#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"
 
 
 def _write_vcf(path: Path, contigs: dict[str, int], rows: list[str]) -> Path:
@@ -71,7 +68,8 @@ def _indexed_copy(src: Path, tmp: Path) -> Path:
     """bgzipped + tabix-indexed copy of a resource shipped without an index."""
     dst = tmp / src.name.removesuffix(".gz")
     if src.name.endswith(".gz"):
-        subprocess.run(["bgzip", "-dc", str(src)], stdout=open(dst, "wb"), check=True)
+        with open(dst, "wb") as out:
+            subprocess.run(["bgzip", "-dc", str(src)], stdout=out, check=True)
     else:
         shutil.copy(src, dst)
     return Path(pysam.tabix_index(str(dst), preset="vcf", force=True))
@@ -139,7 +137,7 @@ def _sites(cases, chrom="chr21"):
 
 
 def _check_classes(out, cases):
-    for (pos, gene, cls), row in zip(cases, out.itertuples()):
+    for (pos, gene, cls), row in zip(cases, out.itertuples(), strict=False):
         assert (row.region_class, None if pd.isna(row.gene) else row.gene) == (cls, gene), pos
 
 
@@ -176,7 +174,11 @@ def test_gencode_gtf_naming():
     # gene_type / transcript_type and versioned IDs of GENCODE
     row = tx.loc["ENST00000456328.2"]
     assert (row["gene"], row["gene_id"], row["biotype"], row["strand"]) == (
-        "DDX11L1", "ENSG00000223972.5", "processed_transcript", "+")
+        "DDX11L1",
+        "ENSG00000223972.5",
+        "processed_transcript",
+        "+",
+    )
     assert row["basic"]
     # GENCODE writes undirected "UTR" lines; 5'/3' comes from the CDS and the strand.
     # SAMD11 (plus strand) ENST00000342066.7: UTR 925738-925800 (first exon) before the CDS (5'),
@@ -207,13 +209,17 @@ def test_gene_model_errors(tmp_path):
 
 def test_clinvar_exact_allele_match(tmp_path):
     # ClinVar has 21:6116503 C>T (433140, Pathogenic) and 4:86075 AC>A (441007).
-    vcf = _write_vcf(tmp_path / "q.vcf.gz", {"chr4": 190214555, "chr21": 46709983}, [
-        "chr4 86075 . ACC AC",  # AC>A written with an extra shared base: same allele
-        "chr4 86078 . G GA",
-        "chr21 6116503 . C G,T",  # multiallelic: C>G is not in ClinVar, C>T is
-        "chr21 6116504 . C T",  # next base: no match
-        "chr21 10541121 . G T",
-    ])
+    vcf = _write_vcf(
+        tmp_path / "q.vcf.gz",
+        {"chr4": 190214555, "chr21": 46709983},
+        [
+            "chr4 86075 . ACC AC",  # AC>A written with an extra shared base: same allele
+            "chr4 86078 . G GA",
+            "chr21 6116503 . C G,T",  # multiallelic: C>G is not in ClinVar, C>T is
+            "chr21 6116504 . C T",  # next base: no match
+            "chr21 10541121 . G T",
+        ],
+    )
     t = annotate_table(vcf, clinvar=CLINVAR)
     assert list(t.columns) == list(TABLE_COLUMNS)
     t = t.set_index(["chrom", "pos", "ref", "alt"])
@@ -233,11 +239,15 @@ def test_clinvar_exact_allele_match(tmp_path):
 def test_population_af_key_is_configurable(tmp_path):
     gnomad = _indexed_copy(GNOMAD, tmp_path)
     # gnomAD v3 chr1:10114 has T>A (AF 0), T>C (AF 2.28896e-04, AF_afr 1.76554e-04), TA>T (1.37363e-04).
-    vcf = _write_vcf(tmp_path / "q.vcf.gz", {"1": 248956422}, [
-        "1 10114 . T A,C",
-        "1 10114 . TAA TA",
-        "1 10114 . T G",
-    ])
+    vcf = _write_vcf(
+        tmp_path / "q.vcf.gz",
+        {"1": 248956422},
+        [
+            "1 10114 . T A,C",
+            "1 10114 . TAA TA",
+            "1 10114 . T G",
+        ],
+    )
     af = annotate_table(vcf, population_af=gnomad).set_index("alt")["population_af"]
     assert af["A"] == 0.0
     assert af["C"] == pytest.approx(2.28896e-04)
@@ -252,11 +262,15 @@ def test_population_af_key_is_configurable(tmp_path):
 
 def test_dbsnp_rsid(tmp_path):
     dbsnp = _indexed_copy(DBSNP, tmp_path)
-    vcf = _write_vcf(tmp_path / "q.vcf.gz", {"chr1": 249250621}, [
-        "chr1 10019 . TA T",  # rs775809821
-        "chr1 10108 . C A",  # dbSNP has C>T only
-        "chr1 10493 . C G",  # dbSNP C>A,G (multiallelic): rs199606420
-    ])
+    vcf = _write_vcf(
+        tmp_path / "q.vcf.gz",
+        {"chr1": 249250621},
+        [
+            "chr1 10019 . TA T",  # rs775809821
+            "chr1 10108 . C A",  # dbSNP has C>T only
+            "chr1 10493 . C G",  # dbSNP C>A,G (multiallelic): rs199606420
+        ],
+    )
     t = annotate_table(vcf, dbsnp=dbsnp)
     assert t["rsid"].fillna("-").tolist() == ["rs775809821", "-", "rs199606420"]
 
@@ -338,28 +352,47 @@ def cohort(tmp_path_factory):
     first_alt = np.array([a.split(",")[0] for a in alts], dtype=object)
     pick = np.arange(0, 600, 3)
     sig = np.array(["Pathogenic", "Benign", "Uncertain_significance"])[pick % 3]
-    info = [f"CLNSIG={s};CLNREVSTAT=criteria_provided,_single_submitter;GENEINFO=G{i}:{i}" for i, s in zip(pick, sig)]
+    info = [
+        f"CLNSIG={s};CLNREVSTAT=criteria_provided,_single_submitter;GENEINFO=G{i}:{i}"
+        for i, s in zip(pick, sig, strict=False)
+    ]
     decoy = np.array([next(b for b in "ACGT" if b not in (refs[i][0], first_alt[i])) for i in pick], dtype=object)
     # a decoy allele at the same position after each real one (different ALT: must not match)
     cl_pos = np.repeat(pos[pick], 2)
     cl_ref = np.repeat(refs[pick], 2)
     cl_alt = np.ravel(np.column_stack([first_alt[pick], decoy]))
     cl_info = [x for i in info for x in (i, i.replace("CLNSIG=", "CLNSIG=Likely_"))]
-    hdr = ['##INFO=<ID=CLNSIG,Number=.,Type=String,Description="sig">',
-           '##INFO=<ID=CLNREVSTAT,Number=.,Type=String,Description="rev">',
-           '##INFO=<ID=GENEINFO,Number=1,Type=String,Description="gene">']
-    write_vcf(tmp / "clinvar.vcf.gz", cl_pos, cl_ref, cl_alt, ids=[str(k) for k in range(len(cl_pos))],
-              info=cl_info, info_header=hdr)
+    hdr = [
+        '##INFO=<ID=CLNSIG,Number=.,Type=String,Description="sig">',
+        '##INFO=<ID=CLNREVSTAT,Number=.,Type=String,Description="rev">',
+        '##INFO=<ID=GENEINFO,Number=1,Type=String,Description="gene">',
+    ]
+    write_vcf(
+        tmp / "clinvar.vcf.gz",
+        cl_pos,
+        cl_ref,
+        cl_alt,
+        ids=[str(k) for k in range(len(cl_pos))],
+        info=cl_info,
+        info_header=hdr,
+    )
     afs = rng.random(600)
-    write_vcf(tmp / "popfreq.vcf.gz", pos, refs, first_alt, info=[f"AF={a:.4f}" for a in afs],
-              info_header=['##INFO=<ID=AF,Number=A,Type=Float,Description="AF">'])
+    write_vcf(
+        tmp / "popfreq.vcf.gz",
+        pos,
+        refs,
+        first_alt,
+        info=[f"AF={a:.4f}" for a in afs],
+        info_header=['##INFO=<ID=AF,Number=A,Type=Float,Description="AF">'],
+    )
     return tmp
 
 
 def test_write_annotated_header_and_bcftools_reads_it(cohort, gff3_model, tmp_path):
     vcf = cohort / "cohort.vcf.gz"
-    table = annotate_table(vcf, gene_model=gff3_model, clinvar=cohort / "clinvar.vcf.gz",
-                           population_af=cohort / "popfreq.vcf.gz")
+    table = annotate_table(
+        vcf, gene_model=gff3_model, clinvar=cohort / "clinvar.vcf.gz", population_af=cohort / "popfreq.vcf.gz"
+    )
     assert len(table) == 601  # one row per ALT allele
     n_match = table["clinvar_significance"].notna().sum()
     assert n_match == 200  # every real ClinVar allele, no decoy
@@ -371,10 +404,16 @@ def test_write_annotated_header_and_bcftools_reads_it(cohort, gff3_model, tmp_pa
     header = subprocess.run(["bcftools", "view", "-h", str(out)], capture_output=True, text=True, check=True).stdout
     for tag, number, typ, _ in INFO_FIELDS.values():
         assert f"##INFO=<ID={tag},Number={number},Type={typ}," in header
-    q = subprocess.run(["bcftools", "query", "-f", "%CHROM\t%POS\t%REF\t%ALT\t%GR_REGION\t%GR_GENE\t%GR_CLNSIG\t%GR_AF\n",
-                        str(out)], capture_output=True, text=True, check=True).stdout.splitlines()
+    q = subprocess.run(
+        ["bcftools", "query", "-f", "%CHROM\t%POS\t%REF\t%ALT\t%GR_REGION\t%GR_GENE\t%GR_CLNSIG\t%GR_AF\n", str(out)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.splitlines()
     assert len(q) == 601
-    got = pd.DataFrame([ln.split("\t") for ln in q], columns=["chrom", "pos", "ref", "alt", "region", "gene", "clnsig", "af"])
+    got = pd.DataFrame(
+        [ln.split("\t") for ln in q], columns=["chrom", "pos", "ref", "alt", "region", "gene", "clnsig", "af"]
+    )
     # Sites only: no second copy of the genotypes.
     samples = subprocess.run(["bcftools", "query", "-l", str(out)], capture_output=True, text=True, check=True).stdout
     assert samples == "" and "\tFORMAT" not in header
@@ -388,14 +427,19 @@ def test_write_annotated_header_and_bcftools_reads_it(cohort, gff3_model, tmp_pa
 
 def test_write_annotated_sets_rsid_and_keeps_other_ids(tmp_path):
     dbsnp = _indexed_copy(DBSNP, tmp_path)
-    vcf = _write_vcf(tmp_path / "q.vcf.gz", {"1": 249250621}, [
-        "1 10019 . TA T",
-        "1 10108 myid C A",
-    ])
+    vcf = _write_vcf(
+        tmp_path / "q.vcf.gz",
+        {"1": 249250621},
+        [
+            "1 10019 . TA T",
+            "1 10108 myid C A",
+        ],
+    )
     table = annotate_table(vcf, dbsnp=dbsnp)
     write_annotated(vcf, table, tmp_path / "out.vcf.gz")
-    ids = subprocess.run(["bcftools", "query", "-f", "%ID\n", str(tmp_path / "out.vcf.gz")],
-                         capture_output=True, text=True, check=True).stdout.split()
+    ids = subprocess.run(
+        ["bcftools", "query", "-f", "%ID\n", str(tmp_path / "out.vcf.gz")], capture_output=True, text=True, check=True
+    ).stdout.split()
     assert ids == ["rs775809821", "myid"]
 
 
@@ -421,14 +465,14 @@ def test_scatter_gather_equals_single_chunk(cohort, gff3_model, tmp_path):
     pd.testing.assert_frame_equal(read_table(tmp_path / "all.parquet"), single)
 
     def body(path):
-        return subprocess.run(["bcftools", "view", "-H", str(path)], capture_output=True, text=True,
-                              check=True).stdout
+        return subprocess.run(["bcftools", "view", "-H", str(path)], capture_output=True, text=True, check=True).stdout
 
     assert body(tmp_path / "all.bcf") == body(tmp_path / "single.bcf")
     assert Path(str(tmp_path / "all.bcf") + ".csi").exists()
-    # fixed-width chunks tile the contig too
-    by_bp = plan_chunks(vcf, chunk_bp=2_000_000)
-    assert sum(len(annotate_table(vcf, region=r)) for r in by_bp) == 601
+    # other chunk counts partition the records too, in order
+    for n in (1, 2, 3, 8):
+        chunks = plan_regions(vcf, n)
+        assert sum(len(annotate_table(vcf, region=r)) for r in chunks) == 601
 
 
 def test_gather_refuses_out_of_order_chunks(cohort, tmp_path):
@@ -469,10 +513,14 @@ def test_symbolic_star_and_breakend_alleles_are_kept_classified_and_counted(gff3
         "chr21\t25891810\t.\tG\t.\t.\tPASS\t.\n"
     )
     vcf = Path(pysam.tabix_index(str(plain), preset="vcf", force=True))
-    clinvar = _write_vcf(tmp_path / "clinvar.vcf.gz", {"chr21": 46709983}, [
-        "chr21 25879000 1 A <DEL>",  # symbolic: never matched by allele
-        "chr21 25891796 2 G A",
-    ])
+    clinvar = _write_vcf(
+        tmp_path / "clinvar.vcf.gz",
+        {"chr21": 46709983},
+        [
+            "chr21 25879000 1 A <DEL>",  # symbolic: never matched by allele
+            "chr21 25891796 2 G A",
+        ],
+    )
     table = annotate_table(vcf, gene_model=gff3_model, clinvar=clinvar)
     by_pos = table.set_index(["pos", "alt"])
     assert list(table["allele_class"]) == ["symbolic", "symbolic", "breakend", "indel", "SNV", "star", "MNV", "SNV"]
@@ -494,8 +542,12 @@ def test_symbolic_star_and_breakend_alleles_are_kept_classified_and_counted(gff3
 
     out = tmp_path / "sv.annotated.bcf"
     write_annotated(vcf, table, out)
-    q = subprocess.run(["bcftools", "query", "-f", "%POS\t%ALT\t%GR_CLASS\t%GR_REGION\n", str(out)],
-                       capture_output=True, text=True, check=True).stdout.splitlines()
+    q = subprocess.run(
+        ["bcftools", "query", "-f", "%POS\t%ALT\t%GR_CLASS\t%GR_REGION\n", str(out)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.splitlines()
     assert "25879000\t<DEL>\tsymbolic\tCDS" in q
     assert "25891796\t*\tstar\tCDS" in q
     assert "25880500\tA[chr21:30000000[\tbreakend\tintergenic" in q
@@ -557,10 +609,15 @@ def test_population_af_picks_the_value_of_the_matching_allele(tmp_path):
         "chr1\t200\t.\tAT\tA\t.\tPASS\tAF=0.05;AFR=0.95,0.05;AF1=0.25\n"
     )
     resource = pysam.tabix_index(str(plain), preset="vcf", force=True)
-    query = _write_vcf(tmp_path / "q.vcf.gz", {"chr1": 248956422},
-                       ["chr1 100 . A G", "chr1 100 . A T", "chr1 200 . ATT AT", "chr1 300 . A C"])
-    got = {key: annotate_table(query, population_af=resource, population_af_key=key)["population_af"].tolist()
-           for key in ("AF", "AFR")}
+    query = _write_vcf(
+        tmp_path / "q.vcf.gz",
+        {"chr1": 248956422},
+        ["chr1 100 . A G", "chr1 100 . A T", "chr1 200 . ATT AT", "chr1 300 . A C"],
+    )
+    got = {
+        key: annotate_table(query, population_af=resource, population_af_key=key)["population_af"].tolist()
+        for key in ("AF", "AFR")
+    }
     # ATT>AT trims to AT>A, the resource's deletion at 200
     assert got["AF"][0] == 0.2 and np.isnan(got["AF"][1]) and got["AF"][2] == 0.05 and np.isnan(got["AF"][3])
     assert got["AFR"][0] == 0.2 and got["AFR"][1] == 0.0 and got["AFR"][2] == 0.05 and np.isnan(got["AFR"][3])
@@ -579,11 +636,16 @@ def test_rare_damaging_counts_sequence_alleles_only():
     """A '*' or symbolic allele in a CDS is not a damaging allele of its own."""
     from genorisk.features import rare_damaging
 
-    table = pd.DataFrame({
-        "allele_class": ["SNV", "star", "symbolic", "indel"],
-        "region_class": ["CDS"] * 4, "gene": ["APP"] * 4, "consequence": pd.array([None] * 4, dtype="str"),
-        "population_af": [0.001, 0.001, 0.001, 0.2], "clinvar_significance": pd.array([None] * 4, dtype="str"),
-    })
+    table = pd.DataFrame(
+        {
+            "allele_class": ["SNV", "star", "symbolic", "indel"],
+            "region_class": ["CDS"] * 4,
+            "gene": ["APP"] * 4,
+            "consequence": pd.array([None] * 4, dtype="str"),
+            "population_af": [0.001, 0.001, 0.001, 0.2],
+            "clinvar_significance": pd.array([None] * 4, dtype="str"),
+        }
+    )
     assert rare_damaging(table, max_af=0.01).tolist() == [True, False, False, False]
 
 
@@ -602,13 +664,14 @@ def test_validate_resource_sampled_check_for_large_files(cohort, tmp_path):
 def test_resource_rows_are_filtered_to_the_query_as_they_stream(cohort):
     """A dense resource is not held in memory: only records that can match a
     query allele (its minimal position within the record's REF) are kept."""
-    from genorisk.annotate import _resource_alleles
+    from genorisk.annotate.lookup import resource_alleles
 
-    every = _resource_alleles(cohort / "popfreq.vcf.gz", "AF", "chr21", 1, 46_709_983, [("value", "%INFO/AF")])
+    every = resource_alleles(cohort / "popfreq.vcf.gz", "AF", "chr21", 1, 46_709_983, [("value", "%INFO/AF")])
     assert len(every) == 600
     deletion = every.loc[every["kref"].str.len() > 1].iloc[0]
     wanted = np.array(sorted([int(every["kpos"].iloc[3]), int(deletion["kpos"]) + 1]))
-    some = _resource_alleles(cohort / "popfreq.vcf.gz", "AF", "chr21", 1, 46_709_983, [("value", "%INFO/AF")],
-                             targets=wanted)
+    some = resource_alleles(
+        cohort / "popfreq.vcf.gz", "AF", "chr21", 1, 46_709_983, [("value", "%INFO/AF")], targets=wanted
+    )
     # the SNV at the first target, and the deletion whose REF covers the second
     assert len(some) == 2 and int(deletion["kpos"]) in some["kpos"].tolist()

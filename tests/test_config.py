@@ -1,4 +1,4 @@
-"""Config, sample-sheet and phenotype-table validation: errors name the key or row."""
+"""Config, sample-sheet, phenotype-table and truth validation: errors name the key or row, before any job."""
 
 from __future__ import annotations
 
@@ -10,12 +10,22 @@ from pathlib import Path
 import pytest
 import yaml
 
-from genorisk.config import read_patient_sheet, read_phenotypes, validate_config
+from genorisk.config import (
+    CONFIG_SCHEMA,
+    load_schema,
+    read_patient_sheet,
+    read_phenotypes,
+    read_truth,
+    validate_config,
+    validate_section,
+)
 from genorisk.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[1]
 SCHEMA = REPO / "workflow/schemas/config.schema.yaml"
-DEFAULT = yaml.safe_load((REPO / "config/config.yaml").read_text())
+SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
+DEFAULT = yaml.safe_load((REPO / "config/demo.yaml").read_text())
+TEMPLATE = yaml.safe_load((REPO / "config/config.yaml").read_text())
 
 
 def check(cfg):
@@ -27,6 +37,68 @@ def test_default_config_is_valid_and_defaults_are_filled():
     assert cfg["patients"]["batch_size"] == 50
     assert cfg["features"]["chunk_size"] == 20000
     assert cfg["annotation"]["dbsnp"] is None
+    assert cfg["model"]["max_depth"] == [2, 6] and cfg["model"]["n_trials"] == 6
+    assert cfg["qc"]["sex_min_variants"] == 50 and cfg["simulate"]["rare_maf"] == 0.01
+
+
+def test_workflow_schema_is_the_package_schema():
+    assert SCHEMA.resolve() == CONFIG_SCHEMA.resolve()
+
+
+def test_template_config_is_valid_and_holds_nothing_of_the_demo():
+    cfg = check(TEMPLATE)
+    assert "simulate" not in cfg and cfg["cohort"]["truth"] is None
+    assert "demo" not in yaml.safe_dump(TEMPLATE) and "simulated" not in yaml.safe_dump(TEMPLATE)
+    assert "resources/demo" not in (REPO / "config/patients.tsv").read_text()
+
+
+def _schema_keys(schema, prefix=""):
+    for name, sub in schema.get("properties", {}).items():
+        yield f"{prefix}{name}"
+        if "properties" in sub:
+            yield from _schema_keys(sub, f"{prefix}{name}.")
+
+
+def test_every_key_has_a_default_or_is_required_and_is_documented():
+    schema = load_schema()
+    readme = (REPO / "config/README.md").read_text()
+    for key in _schema_keys(schema):
+        assert f"`{key}`" in readme, f"config/README.md does not describe {key}"
+    for section in ("model", "qc", "simulate", "features", "report", "annotation", "ancestry"):
+        sub = schema["properties"][section]
+        assert sub.get("additionalProperties") is False, section
+        for name, prop in sub["properties"].items():
+            assert "default" in prop or name in sub.get("required", []), f"{section}.{name} has no default"
+            assert prop.get("description"), f"{section}.{name} has no description"
+
+
+def test_schema_defaults_are_the_dataclass_defaults():
+    import dataclasses
+
+    from genorisk.model import ModelConfig
+    from genorisk.qc import QCThresholds
+    from genorisk.simulate import SimulationConfig
+
+    for section, cls in (("model", ModelConfig), ("qc", QCThresholds), ("simulate", SimulationConfig)):
+        filled = validate_section(section, {"outdir": "x"} if section == "simulate" else {})
+        for f in dataclasses.fields(cls):
+            if f.name == "threads":  # the rule's threads, not a config key
+                assert f.name not in filled
+                continue
+            value = filled[f.name]
+            default = f.default
+            assert (list(default) if isinstance(default, tuple) else default) == value, (section, f.name)
+
+
+def test_report_thresholds_default_to_the_schema():
+    from genorisk.report import QC_THRESHOLDS
+
+    props = load_schema()["properties"]
+    assert {
+        "min_call_rate": props["report"]["properties"]["min_call_rate"]["default"],
+        "min_model_variant_coverage": props["report"]["properties"]["min_model_variant_coverage"]["default"],
+        "min_score_match_rate": props["features"]["properties"]["min_match_rate"]["default"],
+    } == QC_THRESHOLDS
 
 
 @pytest.mark.parametrize(
@@ -39,7 +111,26 @@ def test_default_config_is_valid_and_defaults_are_filled():
         (lambda c: c.update(genome_build="hg19"), "genome_build", "is not one of"),
         (lambda c: c["features"].update(min_maf=0.7), "features.min_maf", "greater than the maximum"),
         (lambda c: c["cohort"].pop("vcf"), "cohort", "'vcf' is a required property"),
-        (lambda c: c["annotation"].update(population_af={"info_key": "AF"}), "annotation.population_af", "'vcf' is a required"),
+        (
+            lambda c: c["annotation"].update(population_af={"info_key": "AF"}),
+            "annotation.population_af",
+            "'vcf' is a required",
+        ),
+        (lambda c: c["model"].update(n_fold=3), "model.n_fold", "unknown key 'n_fold'"),
+        (lambda c: c["model"].update(threads=4), "model.threads", "unknown key 'threads'"),
+        (lambda c: c["model"].update(max_depth=[6, 2]), "model.max_depth", "low end 6 exceeds high end 2"),
+        (lambda c: c["model"].update(learning_rate=[0.1, 2.0]), "model.learning_rate.1", "greater than the maximum"),
+        (lambda c: c["model"].update(min_dosage_features=2000), "model.min_dosage_features", "at most max_dosage"),
+        (lambda c: c["model"].update(ci_level=1.0), "model.ci_level", "greater than or equal to the maximum"),
+        (lambda c: c["model"].update(calibration="beta"), "model.calibration", "is not one of"),
+        (lambda c: c["qc"].update(female_max_f=0.9), "qc.female_max_f", "at most male_min_f"),
+        (lambda c: c["qc"].update(titv_range=[3.0, 1.0]), "qc.titv_range", "low end 3.0 exceeds"),
+        (lambda c: c["simulate"].update(h2=0.9), "simulate.h2", "must be below 0.95"),
+        (lambda c: c["simulate"].update(start=40_000_000), "simulate.start", "must be below end"),
+        (lambda c: c["simulate"].update(end=50_000_000), "simulate.end", "greater than the maximum"),
+        (lambda c: c.update(resources={"train_modle": {"mem_mb": 1}}), "resources", "unknown key 'resources'"),
+        (lambda c: c.update(thread=8), "thread", "unknown key 'thread'"),
+        (lambda c: c["report"].update(min_call_rate=2), "report.min_call_rate", "greater than the maximum"),
     ],
 )
 def test_bad_config_names_the_key(mutate, key, words):
@@ -51,19 +142,144 @@ def test_bad_config_names_the_key(mutate, key, words):
     assert f"key {key}" in msg and words in msg, msg
 
 
+def test_validate_section_fills_one_section():
+    model = validate_section("model", {"n_trials": 2})
+    assert model["n_trials"] == 2 and model["n_folds"] == 5
+    with pytest.raises(ConfigError, match="key model.n_fold: unknown key 'n_fold'"):
+        validate_section("model", {"n_fold": 2})
+
+
+def dry_run(configfile, *args):
+    """`snakemake -n` from the repository root, as a user runs it."""
+    return subprocess.run(
+        [SNAKEMAKE, "-n", "--cores", "1", "--configfile", str(configfile), *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    )
+
+
 def test_snakemake_refuses_a_bad_config_before_any_job(tmp_path):
     """The workflow itself validates: an unknown key stops `snakemake -n` with the key named."""
-    bad = copy.deepcopy(DEFAULT)
-    bad["model"] = {}
-    bad["featurs"] = {}
-    cfg = tmp_path / "bad.yaml"
-    cfg.write_text(yaml.safe_dump(bad))
-    proc = subprocess.run(
-        [str(Path(sys.executable).with_name("snakemake")), "-n", "--cores", "1", "--configfile", str(cfg)],
-        cwd=REPO, capture_output=True, text=True,
+    for mutate, key in [
+        (lambda c: c.update(featurs={}), "featurs"),
+        (lambda c: c["model"].update(n_fold=3), "model.n_fold"),
+    ]:
+        bad = copy.deepcopy(DEFAULT)
+        mutate(bad)
+        cfg = tmp_path / "bad.yaml"
+        cfg.write_text(yaml.safe_dump(bad))
+        proc = dry_run(cfg)
+        assert proc.returncode != 0
+        assert f"key {key}" in proc.stdout + proc.stderr
+
+
+@pytest.fixture(scope="module")
+def real_cohort(tmp_path_factory):
+    """A tiny non-simulated cohort (bgzipped, indexed VCFs), its phenotypes, a sheet and a config."""
+    import numpy as np
+
+    from genorisk.simulate import write_vcf
+
+    root = tmp_path_factory.mktemp("real_cohort")
+    pos = np.arange(25_000_001, 25_000_041)
+    ref, alt = np.array(["A"] * 40), np.array(["G"] * 40)
+    rng = np.random.default_rng(1)
+    write_vcf(
+        root / "cohort.vcf.gz",
+        pos,
+        ref,
+        alt,
+        calls=rng.integers(0, 2, (40, 6, 2)).astype(np.int8),
+        samples=[f"C{i}" for i in range(6)],
     )
-    assert proc.returncode != 0
-    assert "featurs" in proc.stdout + proc.stderr
+    for pid in ("P1", "P2", "P3"):
+        write_vcf(root / f"{pid}.vcf.gz", pos, ref, alt, calls=np.zeros((40, 1, 2), np.int8), samples=[pid])
+    (root / "phenotypes.tsv").write_text(
+        "sample_id\tstatus\tage\tsex\n"
+        + "".join(f"C{i}\t{i % 2}\t{40 + i}\t{'male' if i % 2 else 'female'}\n" for i in range(6))
+    )
+    (root / "patients.tsv").write_text(
+        "patient_id\tvcf\tsex\tage\n"
+        + "".join(f"{pid}\t{root / pid}.vcf.gz\tfemale\t50\n" for pid in ("P1", "P2", "P3"))
+    )
+    cfg = {
+        "outdir": str(root / "results"),
+        "cohort": {"vcf": str(root / "cohort.vcf.gz"), "phenotypes": str(root / "phenotypes.tsv")},
+        "patients": {"sheet": str(root / "patients.tsv"), "batch_size": 2},
+    }
+    (root / "config.yaml").write_text(yaml.safe_dump(cfg))
+    return root
+
+
+def test_a_real_cohort_config_inherits_nothing_from_the_demo(real_cohort):
+    """--configfile is the whole config: no simulation, no demo resources, every patient file declared."""
+    proc = dry_run(real_cohort / "config.yaml")
+    text = proc.stdout + proc.stderr
+    assert proc.returncode == 0, text[-3000:]
+    assert "simulate_demo" not in text and "resources/demo" not in text
+    assert "patient_reports_b00000" in text and "patient_reports_b00001" in text
+    for pid in ("P1", "P2", "P3"):
+        for name in ("result.json", "report.json", "report.html"):
+            assert f"results/patients/{pid}/{name}" in text, (pid, name)
+
+
+@pytest.mark.parametrize(
+    "table, body, words",
+    [
+        ("phenotypes.tsv", "sample\tstatus\tage\tsex\nC0\t0\t40\tmale\n", "missing required column 'sample_id'"),
+        ("phenotypes.tsv", "sample_id\tstatus\tsex\nC0\t0\tmale\n", "missing covariate column 'age'"),
+        (
+            "phenotypes.tsv",
+            "sample_id\tstatus\tage\tsex\nC0\t0\t40\tmale\nC1\tcase\t41\tmale\n",
+            "line 3: status must be 0 (control) or 1 (case)",
+        ),
+        ("truth.json", '{"h2": 0.4}', "key prevalence: missing key 'prevalence'"),
+        ("truth.json", '{"h2": 0.4, "prevalence": 1.5}', "key prevalence: prevalence must be in (0, 1)"),
+    ],
+)
+def test_input_tables_are_checked_before_any_job(real_cohort, tmp_path, table, body, words):
+    cfg = yaml.safe_load((real_cohort / "config.yaml").read_text())
+    path = tmp_path / table
+    path.write_text(body)
+    if table == "truth.json":
+        cfg["cohort"]["truth"] = str(path)
+    else:
+        cfg["cohort"]["phenotypes"] = str(path)
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(cfg))
+    proc = dry_run(tmp_path / "config.yaml")
+    text = proc.stdout + proc.stderr
+    assert proc.returncode != 0 and str(path) in text and words in text, text[-2000:]
+    assert "Job stats" not in text
+
+
+def test_documented_truth_form_is_accepted_at_start_up(real_cohort, tmp_path):
+    cfg = yaml.safe_load((real_cohort / "config.yaml").read_text())
+    (tmp_path / "truth.json").write_text('{"h2": 0.4, "prevalence": 0.1}')
+    cfg["cohort"]["truth"] = str(tmp_path / "truth.json")
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(cfg))
+    proc = dry_run(tmp_path / "config.yaml")
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-2000:]
+
+
+def test_read_truth_both_forms(tmp_path):
+    path = tmp_path / "t.json"
+    path.write_text('{"h2": 0.4, "prevalence": 0.1}')
+    assert read_truth(path) == {"h2": 0.4, "prevalence": 0.1}
+    path.write_text('{"h2": 0.3, "h2_total": 0.5, "prevalence": 0.1}')
+    assert read_truth(path)["h2_total"] == 0.5
+    # The simulation's truth.json: what genotypes plus covariates can capture.
+    path.write_text(
+        '{"h2": 0.4, "h2_total": 0.45, "prevalence": 0.1, '
+        '"variance_components": {"additive": 0.38, "covariates": 0.05}}'
+    )
+    assert read_truth(path) == pytest.approx({"h2": 0.43, "h2_total": 0.5, "prevalence": 0.1})
+    path.write_text('{"h2": 0.4, "prevalence": 0.1, "k": 1}')
+    with pytest.raises(ConfigError, match="key k: unknown key 'k'"):
+        read_truth(path)
+    path.write_text("not json")
+    with pytest.raises(ConfigError, match="not valid JSON"):
+        read_truth(path)
 
 
 def write_sheet(tmp_path, text):
@@ -80,7 +296,9 @@ def vcf(tmp_path):
 
 
 def test_sheet_ok_and_sample_defaults_to_patient_id(tmp_path, vcf):
-    sheet = read_patient_sheet(write_sheet(tmp_path, f"patient_id\tvcf\tage\nP1\t{vcf}\t50\nP2\t{vcf}\t\n"), covariates=["age"])
+    sheet = read_patient_sheet(
+        write_sheet(tmp_path, f"patient_id\tvcf\tage\nP1\t{vcf}\t50\nP2\t{vcf}\t\n"), covariates=["age"]
+    )
     assert list(sheet["sample"]) == ["P1", "P2"]
 
 

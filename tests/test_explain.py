@@ -1,4 +1,4 @@
-"""Tests of genorisk.explain: TreeSHAP contributions, grouping and drivers."""
+"""Tests of genorisk.model.explain: TreeSHAP contributions, grouping and drivers."""
 
 from __future__ import annotations
 
@@ -7,14 +7,14 @@ import pandas as pd
 import pytest
 import xgboost as xgb
 
-from genorisk.explain import (
+from genorisk.model import ModelConfig, load_model, save_model, score_patients, train_model
+from genorisk.model.explain import (
     ExplanationError,
     FeatureGroups,
     add_linear_contributions,
     drivers_from_contributions,
     tree_contributions,
 )
-from genorisk.model import ModelConfig, load_model, save_model, score_patients, train_model
 
 
 def _feature(name, kind, label, group):
@@ -37,11 +37,17 @@ def cohort():
     null[rng.random(null.shape) < 0.02] = np.nan  # missing dosages
     liability = 0.5 * (age - 60) / 10 + 1.5 * carrier + rng.normal(size=n)
     y = (liability > np.quantile(liability, 0.75)).astype(np.int8)
-    columns = {"age": age, "app_carrier": carrier, **{f"pc{i + 1}": pcs[:, i] for i in range(3)},
-               **{f"nul_v{i}": null[:, i] for i in range(6)}}
+    columns = {
+        "age": age,
+        "app_carrier": carrier,
+        **{f"pc{i + 1}": pcs[:, i] for i in range(3)},
+        **{f"nul_v{i}": null[:, i] for i in range(6)},
+    }
     X = pd.DataFrame(columns, index=pd.Index([f"P{i}" for i in range(n)], name="sample_id")).astype(np.float32)
-    features = [_feature("age", "covariate", "age", "age"),
-                _feature("app_carrier", "carrier", "rare damaging variants in APP", "gene APP")]
+    features = [
+        _feature("age", "covariate", "age", "age"),
+        _feature("app_carrier", "carrier", "rare damaging variants in APP", "gene APP"),
+    ]
     features += [_feature(f"pc{i + 1}", "pc", f"principal component {i + 1}", "ancestry (PCs)") for i in range(3)]
     features += [_feature(f"nul_v{i}", "dosage", f"variant chr21:{1000 + i} A>G", "gene NUL") for i in range(6)]
     return X, y, {"schema_version": 1, "features": features}
@@ -71,14 +77,24 @@ def test_contributions_sum_to_margin_and_mismatch_raises(model, cohort):
 
 
 def test_feature_groups_sum_like_pandas_groupby():
-    schema = {"features": [_feature("a", "pc", "PC1", "ancestry (PCs)"), _feature("b", "covariate", "age", "age"),
-                           _feature("c", "pc", "PC2", "ancestry (PCs)"), _feature("d", "dosage", "variant x", "gene X")]}
+    schema = {
+        "features": [
+            _feature("a", "pc", "PC1", "ancestry (PCs)"),
+            _feature("b", "covariate", "age", "age"),
+            _feature("c", "pc", "PC2", "ancestry (PCs)"),
+            _feature("d", "dosage", "variant x", "gene X"),
+        ]
+    }
     groups = FeatureGroups.from_schema(schema, ["a", "b", "c", "d"])
     assert groups.names == ["ancestry (PCs)", "age", "gene X"]
     assert groups.labels == ["ancestry (PCs)", "age", "variant x"]  # single-feature groups use the feature label
     contribs = np.random.default_rng(0).normal(size=(4, 4))
-    expected = pd.DataFrame(contribs, columns=["ancestry (PCs)", "age", "ancestry (PCs)", "gene X"]).T.groupby(
-        level=0, sort=False).sum().T
+    expected = (
+        pd.DataFrame(contribs, columns=["ancestry (PCs)", "age", "ancestry (PCs)", "gene X"])
+        .T.groupby(level=0, sort=False)
+        .sum()
+        .T
+    )
     assert np.allclose(groups.group(contribs), expected[groups.names].to_numpy())
     # Booster columns may be a subset of the schema (filtered dosages).
     assert FeatureGroups.from_schema(schema, ["b", "d"]).names == ["age", "gene X"]
@@ -101,8 +117,11 @@ def test_patient_drivers_name_the_true_cause(model, cohort):
     results = score_patients(model, carriers, top_n=20)
     top = [r["drivers"][0] for r in results]
     assert sum(d["group"] == "gene APP" for d in top) >= 18
-    assert all(d["label"] == "rare damaging variants in APP" and d["direction"] == "raises risk"
-               for d in top if d["group"] == "gene APP")
+    assert all(
+        d["label"] == "rare damaging variants in APP" and d["direction"] == "raises risk"
+        for d in top
+        if d["group"] == "gene APP"
+    )
     old = score_patients(model, X[(X["app_carrier"] == 0) & (X["age"] > 80)], top_n=20)
     assert len(old) >= 5
     assert all(r["drivers"][0]["group"] == "age" and r["drivers"][0]["direction"] == "raises risk" for r in old)
@@ -141,7 +160,8 @@ def test_offset_model_round_trip(model, cohort, tmp_path):
     assert loaded.offset is not None and np.array_equal(loaded.offset.coef, model.offset.coef)
     assert score_patients(loaded, patients) == score_patients(model, patients)
     # Scoring without the offset would be wrong: prove the margins differ from a bare predict.
-    bare = loaded.booster.predict(xgb.DMatrix(patients[loaded.feature_names].to_numpy(),
-                                              feature_names=loaded.feature_names), output_margin=True)
+    bare = loaded.booster.predict(
+        xgb.DMatrix(patients[loaded.feature_names].to_numpy(), feature_names=loaded.feature_names), output_margin=True
+    )
     scored = np.array([r["margin"] for r in score_patients(loaded, patients)])
     assert np.abs(bare - scored).max() > 0.1

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import subprocess
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -28,14 +27,17 @@ BODY = [
     "X\t500100\tx2\tA\tC\t.\t.\t.\tGT\t.\t1\t0/1/1\t1|0",
 ]
 # Expected GT dosages (use_ds=False), rows per ALT, samples m1 m2 f1 f2.
-EXPECTED_GT = np.array([
-    [1, 2, NAN, 0],
-    [0, 1, 0, NAN],  # G of A>G,T
-    [1, 1, 2, NAN],  # T of A>G,T; "./1" is missing
-    [1, 2, 0, 1],
-    [1, 0, 1, 2],  # haploid 1 -> 1 without male
-    [NAN, 1, 2, 1],  # triploid 0/1/1 -> 2
-], dtype=np.float32)
+EXPECTED_GT = np.array(
+    [
+        [1, 2, NAN, 0],
+        [0, 1, 0, NAN],  # G of A>G,T
+        [1, 1, 2, NAN],  # T of A>G,T; "./1" is missing
+        [1, 2, 0, 1],
+        [1, 0, 1, 2],  # haploid 1 -> 1 without male
+        [NAN, 1, 2, 1],  # triploid 0/1/1 -> 2
+    ],
+    dtype=np.float32,
+)
 
 
 @pytest.fixture()
@@ -53,8 +55,13 @@ def test_gt_dosages_per_alt(small_vcf, engine):
     for path in (plain, gz):
         variants, dos = read_dosages(path, use_ds=False, engine=engine, chunk_size=2)
         assert variants[["pos", "alt", "allele_index", "n_alt"]].values.tolist() == [
-            [100, "G", 1, 1], [200, "G", 1, 2], [200, "T", 2, 2], [300, "T", 1, 1],
-            [500000, "G", 1, 1], [500100, "C", 1, 1]]
+            [100, "G", 1, 1],
+            [200, "G", 1, 2],
+            [200, "T", 2, 2],
+            [300, "T", 1, 1],
+            [500000, "G", 1, 1],
+            [500100, "C", 1, 1],
+        ]
         assert variants["id"].isna().tolist() == [False, True, True, False, False, False]
         np.testing.assert_array_equal(dos, EXPECTED_GT)
         assert dos.dtype == np.float32
@@ -94,10 +101,32 @@ def test_regions_use_the_index(small_vcf):
         np.testing.assert_array_equal(dos, EXPECTED_GT[1:])
 
 
+def test_region_start_without_end_runs_to_the_contig_end(small_vcf):
+    """``1:150`` means 150 to the end of chr1 with and without an index (htslib's rule).
+
+    Intended difference: the unindexed scan used to read ``CHROM:START`` as the single
+    position START, while the indexed path (htslib) read to the contig end.
+    """
+    plain, gz = small_vcf
+    for path in (gz, plain):
+        variants, _ = read_dosages(path, regions=["1:150"], use_ds=False)
+        assert variants["pos"].tolist() == [200, 200, 300]
+
+
+def test_plink_chrx_code_gets_the_male_convention(tmp_path):
+    """Contig ``23`` (plink's chrX code) is chrX for the male haploid rule, as ``X``/``chrX``."""
+    path = tmp_path / "plink.vcf"
+    header = HEADER.replace("##contig=<ID=X", "##contig=<ID=23")
+    path.write_text(header + "23\t500000\tx1\tA\tG\t.\t.\t.\tGT\t1\t0\t0/1\t1/1\n")
+    _, dos = read_dosages(path, male=[True, True, False, False], use_ds=False)
+    np.testing.assert_array_equal(dos[0], [2, 0, 1, 2])
+
+
 def test_read_dosages_reports_absent_variants(small_vcf):
     plain, _ = small_vcf
-    wanted = pd.DataFrame({"chrom": ["chrX", "1", "1"], "pos": [500000, 999, 200],
-                           "ref": ["A", "A", "A"], "alt": ["G", "C", "T"]})
+    wanted = pd.DataFrame(
+        {"chrom": ["chrX", "1", "1"], "pos": [500000, 999, 200], "ref": ["A", "A", "A"], "alt": ["G", "C", "T"]}
+    )
     table, dos = read_dosages(plain, wanted, use_ds=False)
     assert table["found"].tolist() == [True, False, True]
     np.testing.assert_array_equal(dos[0], EXPECTED_GT[4])
@@ -109,18 +138,24 @@ def test_text_engine_agrees_with_bcftools(tmp_path):
     """bcftools is the oracle for the fixed-width fast path on a larger file."""
     rng = np.random.default_rng(3)
     n_s, n_v = 50, 300
-    lines = [HEADER.rsplit("#CHROM", 1)[0] + "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\t"
-             + "\t".join(f"s{i}" for i in range(n_s))]
+    lines = [
+        HEADER.rsplit("#CHROM", 1)[0]
+        + "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\t"
+        + "\t".join(f"s{i}" for i in range(n_s))
+    ]
     for v in range(n_v):
-        gts = rng.choice(["0/0", "0/1", "1|1", "1|0", "./.", "0|.", "1"], size=n_s, p=[.3, .3, .2, .1, .04, .03, .03])
+        gts = rng.choice(
+            ["0/0", "0/1", "1|1", "1|0", "./.", "0|.", "1"], size=n_s, p=[0.3, 0.3, 0.2, 0.1, 0.04, 0.03, 0.03]
+        )
         lines.append(f"1\t{1000 + v}\t.\tA\tG\t.\t.\t.\tGT\t" + "\t".join(gts))
     vcf = tmp_path / "r.vcf"
     vcf.write_text("\n".join(lines) + "\n")
     _, dos = read_dosages(vcf, engine="text")
-    out = subprocess.run(["bcftools", "query", "-f", "[%GT\\t]\\n", str(vcf)], check=True,
-                         capture_output=True, text=True).stdout.splitlines()
-    for row, line in zip(dos, out):
-        for d, gt in zip(row, line.rstrip("\t").split("\t")):
+    out = subprocess.run(
+        ["bcftools", "query", "-f", "[%GT\\t]\\n", str(vcf)], check=True, capture_output=True, text=True
+    ).stdout.splitlines()
+    for row, line in zip(dos, out, strict=False):
+        for d, gt in zip(row, line.rstrip("\t").split("\t"), strict=False):
             alleles = gt.replace("|", "/").split("/")
             expect = NAN if "." in alleles else sum(a == "1" for a in alleles)
             assert (np.isnan(d) and np.isnan(expect)) or d == expect, (gt, d)
@@ -136,7 +171,9 @@ def test_allele_index_beyond_alt_is_refused(tmp_path, engine):
 
 def test_text_engine_names_line_of_bad_pos(tmp_path):
     bad = tmp_path / "bad.vcf"
-    bad.write_text(HEADER + "1\t100\t.\tA\tG\t.\t.\t.\tGT\t0/1\t0/1\t0/0\t0/0\n1\t.\t.\tA\tG\t.\t.\t.\tGT\t0/1\t0/1\t0/0\t0/0\n")
+    bad.write_text(
+        HEADER + "1\t100\t.\tA\tG\t.\t.\t.\tGT\t0/1\t0/1\t0/0\t0/0\n1\t.\t.\tA\tG\t.\t.\t.\tGT\t0/1\t0/1\t0/0\t0/0\n"
+    )
     with pytest.raises(InputError, match=r"bad.vcf: line 8: POS '.' is not an integer"):
         read_dosages(bad, engine="text")
 
@@ -144,14 +181,17 @@ def test_text_engine_names_line_of_bad_pos(tmp_path):
 def test_text_engine_block_edges_and_newline_scan(tmp_path, monkeypatch):
     """Tiny read blocks (lines cut at every place, the buffer grown for long
     lines) and both newline scanners give what cyvcf2 gives."""
-    import genorisk.genotypes as genotypes
+    from genorisk.genotypes import text_engine
 
     rng = np.random.default_rng(5)
     n_s = 40
-    lines = [HEADER.rsplit("#CHROM", 1)[0] + "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\t"
-             + "\t".join(f"s{i}" for i in range(n_s))]
+    lines = [
+        HEADER.rsplit("#CHROM", 1)[0]
+        + "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\t"
+        + "\t".join(f"s{i}" for i in range(n_s))
+    ]
     for v in range(120):
-        gts = rng.choice(["0/0", "0/1", "1|1", "1|0", "./.", "1"], size=n_s, p=[.4, .3, .15, .1, .03, .02])
+        gts = rng.choice(["0/0", "0/1", "1|1", "1|0", "./.", "1"], size=n_s, p=[0.4, 0.3, 0.15, 0.1, 0.03, 0.02])
         alt = "G,T" if v % 17 == 0 else "G"
         if v % 17 == 0:
             gts[0] = "2/2"
@@ -161,9 +201,10 @@ def test_text_engine_block_edges_and_newline_scan(tmp_path, monkeypatch):
     ref_v, ref_d = read_dosages(vcf, engine="cyvcf2", use_ds=False)
     assert np.isnan(ref_d).any() and (ref_v["n_alt"] == 2).any()
     for block, find_width in ((1 << 24, 1 << 30), (64, 0), (1000, 0), (333, 1 << 30)):
-        monkeypatch.setattr(genotypes, "_BLOCK_BYTES", block)
-        monkeypatch.setattr(genotypes, "_FIND_LOOP_WIDTH", find_width)
+        monkeypatch.setattr(text_engine, "BLOCK_BYTES", block)
+        monkeypatch.setattr(text_engine, "FIND_LOOP_WIDTH", find_width)
         v, d = read_dosages(vcf, engine="text", use_ds=False)
         np.testing.assert_array_equal(d, ref_d)
         assert v[["chrom", "pos", "id", "ref", "alt", "allele_index", "n_alt"]].equals(
-            ref_v[["chrom", "pos", "id", "ref", "alt", "allele_index", "n_alt"]])
+            ref_v[["chrom", "pos", "id", "ref", "alt", "allele_index", "n_alt"]]
+        )

@@ -10,10 +10,9 @@ from genorisk.io import atomic_output, write_json
 
 def test_failed_write_leaves_nothing(tmp_path):
     target = tmp_path / "out.json"
-    with pytest.raises(RuntimeError):
-        with atomic_output(target) as tmp:
-            tmp.write_text('{"half": ')
-            raise RuntimeError("crash mid-write")
+    with pytest.raises(RuntimeError), atomic_output(target) as tmp:
+        tmp.write_text('{"half": ')
+        raise RuntimeError("crash mid-write")
     assert not target.exists()
     assert list(tmp_path.iterdir()) == []
 

@@ -22,6 +22,7 @@ from genorisk.errors import ConfigError, InputError
 from genorisk.model import (
     ModelConfig,
     RankedPredictions,
+    calibration_curve,
     cohort_percentile,
     dosage_ranking,
     evaluate_predictions,
@@ -38,8 +39,17 @@ from genorisk.simulate import auc_ceiling
 
 # Small, fast settings: the statistical claims hold at these sizes; the
 # defaults (12 trials, 200 bootstraps) are for real cohorts.
-FAST = dict(n_folds=5, n_trials=2, n_bootstrap=100, threads=1, max_bin=16, n_estimators=300,
-            learning_rate=(0.1, 0.3), max_depth=(1, 4), early_stopping_rounds=20)
+FAST = dict(
+    n_folds=5,
+    n_trials=2,
+    n_bootstrap=100,
+    threads=1,
+    max_bin=16,
+    n_estimators=300,
+    learning_rate=(0.1, 0.3),
+    max_depth=(1, 4),
+    early_stopping_rounds=20,
+)
 
 
 def _frame(columns: dict[str, np.ndarray], n: int) -> pd.DataFrame:
@@ -65,8 +75,19 @@ def _scaled(v, var):
 
 
 def _dosage_schema(names, per_gene=10):
-    return [_feature(c, "dosage", f"variant chr21:{5000000 + i} A>G", f"gene G{i // per_gene}", chrom="chr21",
-                     pos=5000000 + i, ref="A", alt="G") for i, c in enumerate(names)]
+    return [
+        _feature(
+            c,
+            "dosage",
+            f"variant chr21:{5000000 + i} A>G",
+            f"gene G{i // per_gene}",
+            chrom="chr21",
+            pos=5000000 + i,
+            ref="A",
+            alt="G",
+        )
+        for i, c in enumerate(names)
+    ]
 
 
 def simulate_additive(n, n_causal, n_null, h2, prevalence, seed):
@@ -77,7 +98,7 @@ def simulate_additive(n, n_causal, n_null, h2, prevalence, seed):
     liability = genetic + rng.normal(size=n) * np.sqrt(1 - h2)
     y = (liability > norm.ppf(1 - prevalence)).astype(np.int8)
     names = [f"rs{i}" for i in range(n_causal + n_null)]
-    X = _frame(dict(zip(names, g.T)), n)
+    X = _frame(dict(zip(names, g.T, strict=True)), n)
     return X, y, {"schema_version": 1, "features": _dosage_schema(names)}
 
 
@@ -100,10 +121,12 @@ def simulate_nonadditive(n, n_null, prevalence, seed, h2_add=0.2, h2_epi=0.2, h2
     liability = additive + epistasis + gene_by_age + _scaled(age, var_age) + rng.normal(size=n) * np.sqrt(1 - explained)
     y = (liability > norm.ppf(1 - prevalence)).astype(np.int8)
     dosage_names = [f"rs{i}" for i in range(g.shape[1] - n_add)]
-    X = _frame({"pgs_PGS000001": additive, "age": age * 10 + 60, **dict(zip(dosage_names, g[:, n_add:].T))}, n)
-    features = [_feature("pgs_PGS000001", "pgs", "polygenic score PGS000001", "polygenic score PGS000001",
-                         pgs_id="PGS000001"),
-                _feature("age", "covariate", "age", "age", unit="years")] + _dosage_schema(dosage_names, 5)
+    dosages = dict(zip(dosage_names, g[:, n_add:].T, strict=True))
+    X = _frame({"pgs_PGS000001": additive, "age": age * 10 + 60, **dosages}, n)
+    features = [
+        _feature("pgs_PGS000001", "pgs", "polygenic score PGS000001", "polygenic score PGS000001", pgs_id="PGS000001"),
+        _feature("age", "covariate", "age", "age", unit="years"),
+    ] + _dosage_schema(dosage_names, 5)
     truth = {"h2": h2_add, "h2_total": explained, "prevalence": prevalence}
     return X, y, {"schema_version": 1, "features": features}, truth
 
@@ -123,19 +146,34 @@ def additive_model(additive_cohort):
 
 
 def test_config_defaults_and_unknown_keys():
+    # Types, bounds, enums and relations live in the config schema only;
+    # from_dict checks a mapping against it and names the key.
     assert ModelConfig.from_dict({}) == ModelConfig()
     cfg = ModelConfig.from_dict({"n_trials": 3, "max_depth": [2, 3], "calibration": "platt"})
     assert cfg.max_depth == (2, 3) and cfg.calibration == "platt"
-    with pytest.raises(ConfigError, match=r"config.yaml: model: unknown key\(s\) n_trails"):
+    with pytest.raises(ConfigError, match=r"config.yaml: key model.n_trails: unknown key"):
         ModelConfig.from_dict({"n_trails": 3}, source="config.yaml")
-    with pytest.raises(ConfigError, match=r"model.calibration"):
-        ModelConfig.from_dict({"calibration": "beta"})
-    with pytest.raises(ConfigError, match=r"model.learning_rate"):
-        ModelConfig.from_dict({"learning_rate": [0.3, 0.1]})
+    with pytest.raises(ConfigError, match=r"config.yaml: key model.learning_rate"):
+        ModelConfig.from_dict({"learning_rate": [0.3, 0.1]}, source="config.yaml")
+    with pytest.raises(ConfigError, match=r"model.min_dosage_features"):
+        ModelConfig.from_dict({"min_dosage_features": 20, "max_dosage_features": 10})
     assert ModelConfig.from_dict(ModelConfig().to_dict()) == ModelConfig()
     assert ModelConfig.from_dict({"linear_offset": False}).linear_offset == "never"
-    with pytest.raises(ConfigError, match=r"model.linear_offset"):
-        ModelConfig.from_dict({"linear_offset": "sometimes"})
+    assert ModelConfig.from_dict({"linear_offset": True}).linear_offset == "always"
+
+
+def test_calibration_curve_and_ece_share_bins():
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 1005)
+    p = np.round(rng.uniform(0, 1, 1005), 2)  # ties, and n not a multiple of the bin count
+    curve = calibration_curve(y, p, n_bins=10)
+    ece = sum(n * abs(pr - ob) for n, pr, ob in zip(curve["n"], curve["predicted"], curve["observed"], strict=True))
+    assert sum(curve["n"]) == 1005
+    assert ece / 1005 == pytest.approx(expected_calibration_error(y, p, n_bins=10), abs=1e-4)
+    # A tie never straddles two bins.
+    edges = np.cumsum([0] + curve["n"])
+    order = np.sort(p)
+    assert all(order[e - 1] < order[e] for e in edges[1:-1])
 
 
 # --- building blocks ---------------------------------------------------------
@@ -178,8 +216,9 @@ def test_select_dosage_features_keeps_non_dosage_and_top_k():
     # Ranking on a row subset in place equals ranking a copy of those rows.
     rows = np.arange(0, 300, 3)
     assert np.array_equal(dosage_ranking(X, y, kinds, rows=rows), dosage_ranking(X[rows], y[rows], kinds))
-    assert np.allclose(trend_test_statistic(X, y, columns=np.array([7, 9])), trend_test_statistic(X, y)[[7, 9]],
-                       rtol=1e-12, atol=0)
+    assert np.allclose(
+        trend_test_statistic(X, y, columns=np.array([7, 9])), trend_test_statistic(X, y)[[7, 9]], rtol=1e-12, atol=0
+    )
 
 
 def test_ranked_metrics_match_scikit_learn_with_weights_and_ties():
@@ -215,7 +254,8 @@ def test_bootstrap_ci_brackets_estimate_and_shrinks_with_n():
 def test_cohort_percentile():
     q = np.quantile(np.linspace(0, 1, 1001), np.linspace(0, 1, 1001))
     assert cohort_percentile(q, np.array([0.0, 0.25, 0.5, 1.0, 2.0, -1.0])) == pytest.approx(
-        [0.0, 25.0, 50.0, 100.0, 100.0, 0.0])
+        [0.0, 25.0, 50.0, 100.0, 100.0, 0.0]
+    )
     plateau = np.r_[np.zeros(500), np.ones(501)]  # half the cohort at 0, half at 1
     assert cohort_percentile(plateau, np.array([0.0, 1.0])) == pytest.approx([24.95, 75.0])
 
@@ -237,7 +277,7 @@ def test_no_leakage_on_noise_phenotype(seed):
     g, _ = _hwe_genotypes(rng, n, m)
     y = (rng.random(n) < 0.3).astype(np.int8)
     names = [f"rs{i}" for i in range(m)]
-    X = _frame(dict(zip(names, g.T)), n)
+    X = _frame(dict(zip(names, g.T, strict=True)), n)
     schema = {"schema_version": 1, "features": _dosage_schema(names)}
     config = ModelConfig(**{**FAST, "max_dosage_features": 30, "n_bootstrap": 0, "max_depth": (2, 3)})
     honest = train_model(X, y, schema, config).metrics["model_uncalibrated"]["roc_auc"]["estimate"]
@@ -293,8 +333,16 @@ def test_artifact_round_trip(additive_model, additive_cohort, tmp_path):
     patients = X.iloc[:50]
     save_model(additive_model, tmp_path / "m", training_data_sha256="ab" * 32)
     names = sorted(p.name for p in (tmp_path / "m").iterdir())
-    assert names == ["calibrator.json", "cohort_risks.json", "features.schema.json", "linear_offset.json",
-                     "metrics.json", "model.ubj", "model_card.json", "model_card.md"]
+    assert names == [
+        "calibrator.json",
+        "cohort_risks.json",
+        "features.schema.json",
+        "linear_offset.json",
+        "metrics.json",
+        "model.ubj",
+        "model_card.json",
+        "model_card.md",
+    ]
     assert not any(is_pickle(p) for p in (tmp_path / "m").iterdir())
     card = json.loads((tmp_path / "m" / "model_card.json").read_text())
     assert card["training_data_sha256"] == "ab" * 32 and card["versions"]["xgboost"]
@@ -304,7 +352,7 @@ def test_artifact_round_trip(additive_model, additive_cohort, tmp_path):
     before = score_patients(additive_model, patients)
     after = score_patients(loaded, patients)
     assert [r["sample_id"] for r in after] == list(patients.index)
-    for a, b in zip(before, after):
+    for a, b in zip(before, after, strict=True):
         assert a["risk"] == pytest.approx(b["risk"], abs=1e-12)
         assert a["risk_interval"] == pytest.approx(b["risk_interval"], abs=1e-12)
         assert a["percentile"] == pytest.approx(b["percentile"], abs=1e-9)

@@ -20,9 +20,12 @@ from genorisk.results import patient_result
 
 def write_chrx_vcf(path, genotypes: dict[str, list[str]], n: int):
     rng = np.random.default_rng(1)
-    lines = ["##fileformat=VCFv4.2", "##contig=<ID=chrX,length=156040895>",
-             '##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">',
-             "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\t" + "\t".join(genotypes)]
+    lines = [
+        "##fileformat=VCFv4.2",
+        "##contig=<ID=chrX,length=156040895>",
+        '##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">',
+        "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\t" + "\t".join(genotypes),
+    ]
     # Non-PAR positions (PAR1 ends at 2,781,479 in GRCh38), plus one PAR site that must be ignored.
     positions = [1_000_000] + list(range(5_000_000, 5_000_000 + 1000 * n, 1000))
     for i, pos in enumerate(positions):
@@ -37,13 +40,17 @@ def write_chrx_vcf(path, genotypes: dict[str, list[str]], n: int):
 
 
 def test_sex_from_chrx(tmp_path):
-    vcf = write_chrx_vcf(tmp_path / "x.vcf.gz", {
-        "MALE_HAPLOID": ["1", "0", "1", "."],
-        # Males called diploid (as some callers do): one het in 44 calls, a genotyping error.
-        "MALE_DIPLOID": ["1/1", "0/0", "1/1", "0/1"] + ["1/1"] * 40,
-        "FEMALE": ["0/1", "1/1", "0/0", "0/1"],
-        "FEW": ["0/0"] * 99 + ["1/1"],
-    }, n=200)
+    vcf = write_chrx_vcf(
+        tmp_path / "x.vcf.gz",
+        {
+            "MALE_HAPLOID": ["1", "0", "1", "."],
+            # Males called diploid (as some callers do): one het in 44 calls, a genotyping error.
+            "MALE_DIPLOID": ["1/1", "0/0", "1/1", "0/1"] + ["1/1"] * 40,
+            "FEMALE": ["0/1", "1/1", "0/0", "0/1"],
+            "FEW": ["0/0"] * 99 + ["1/1"],
+        },
+        n=200,
+    )
     assert infer_sex_single(vcf, "MALE_HAPLOID")["inferred_sex"] == "male"
     female = infer_sex_single(vcf, "FEMALE")
     assert female["inferred_sex"] == "female" and female["het_fraction"] == pytest.approx(2 / 3, abs=0.01)
@@ -55,8 +62,14 @@ def test_sex_from_chrx(tmp_path):
 def _result(sex_record, inferred, ancestry=None):
     patient = {"patient_id": "P1", "sample": "S1", "vcf": "/data/p1.vcf.gz", "sex": sex_record}
     scored = {"risk": 0.1, "risk_interval": [0.08, 0.12], "percentile": 50.0, "drivers": [], "interval_level": 0.95}
-    coverage = {"coverage": 0.99, "n_model_variants": 100, "n_missing": 0, "call_rate": 0.99,
-                "polygenic_scores": [], "ancestry": ancestry}
+    coverage = {
+        "coverage": 0.99,
+        "n_model_variants": 100,
+        "n_missing": 0,
+        "call_rate": 0.99,
+        "polygenic_scores": [],
+        "ancestry": ancestry,
+    }
     qc = {"validation": {"warnings": []}, "coverage": coverage, "sex": {"inferred_sex": inferred}}
     card = {"metrics": {}, "files_sha256": {"model.ubj": "0" * 64}}
     risks = {"risk_quantiles": list(np.linspace(0, 1, 1001)), "n_samples": 10}
@@ -69,13 +82,17 @@ def test_sex_mismatch_and_ancestry_outlier_warn():
     bad = _result("female", "male")
     assert bad["qc"]["sex_check"] == "mismatch" and any("differs" in w for w in bad["warnings"])
     assert _result("female", "unknown")["qc"]["sex_check"] == "unknown"
-    far = _result("male", "male", {"distance": 9.0, "outlier": True, "threshold": 4.2,
-                                    "fraction_missing": 0.0, "reference_panel": True})
+    far = _result(
+        "male",
+        "male",
+        {"distance": 9.0, "outlier": True, "threshold": 4.2, "fraction_missing": 0.0, "reference_panel": True},
+    )
     assert far["qc"]["ancestry_outlier"] is True and any("ancestry" in w for w in far["warnings"])
     assert far["vcf"] == "p1.vcf.gz"  # file name only, not the path
 
 
 # ------------------------------------------------ region access through the index
+
 
 def _records_read(caplog) -> int:
     """Records the dosage reader reported reading (its 'done' log line)."""
@@ -103,15 +120,22 @@ def _features_three_ways(vcf: Path, sample: str, schema: dict, covariates: dict,
 
 def test_patient_features_read_only_schema_positions_through_the_index(tmp_path, caplog):
     rng = np.random.default_rng(7)
-    lines = ["##fileformat=VCFv4.2", "##contig=<ID=chr1,length=248956422>", "##contig=<ID=chrX,length=156040895>",
-             '##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">',
-             "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tS1"]
+    lines = [
+        "##fileformat=VCFv4.2",
+        "##contig=<ID=chr1,length=248956422>",
+        "##contig=<ID=chrX,length=156040895>",
+        '##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">',
+        "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tS1",
+    ]
     records = []
     for chrom, n in (("chr1", 3000), ("chrX", 1000)):
         for pos in np.sort(rng.choice(np.arange(10_000, 50_000_000), n, replace=False)):
             ref, alt = rng.choice(list("ACGT"), 2, replace=False)
-            gt = ("1" if rng.random() < 0.5 else "0") if chrom == "chrX" and pos > 2_781_479 else \
-                rng.choice(["0/0", "0/1", "1/1", "./."])
+            gt = (
+                ("1" if rng.random() < 0.5 else "0")
+                if chrom == "chrX" and pos > 2_781_479
+                else rng.choice(["0/0", "0/1", "1/1", "./."])
+            )
             records.append((chrom, int(pos), ref, alt))
             lines.append(f"{chrom}\t{pos}\t.\t{ref}\t{alt}\t.\t.\t.\tGT\t{gt}")
     plain = tmp_path / "patient.vcf"
@@ -122,11 +146,20 @@ def test_patient_features_read_only_schema_positions_through_the_index(tmp_path,
     # Schema names some variants as "1"/"X" (cohort without chr prefix) and two the file lacks.
     wanted = [(c.removeprefix("chr") if i % 3 == 0 else c, p, r, a) for i, (c, p, r, a) in enumerate(picked)]
     wanted += [("chr1", 123, "A", "G"), ("chr7", 5000, "C", "T")]
-    schema = {"schema_version": 1, "features": [
-        {"name": f"v{i}", "kind": "dosage", "label": "", "group": "",
-         "definition": {"chrom": c, "pos": p, "ref": r, "alt": a, "cohort_af": 0.1}}
-        for i, (c, p, r, a) in enumerate(wanted)
-    ] + [{"name": "age", "kind": "covariate", "label": "age", "group": "age", "definition": {"column": "age"}}]}
+    schema = {
+        "schema_version": 1,
+        "features": [
+            {
+                "name": f"v{i}",
+                "kind": "dosage",
+                "label": "",
+                "group": "",
+                "definition": {"chrom": c, "pos": p, "ref": r, "alt": a, "cohort_af": 0.1},
+            }
+            for i, (c, p, r, a) in enumerate(wanted)
+        ]
+        + [{"name": "age", "kind": "covariate", "label": "age", "group": "age", "definition": {"column": "age"}}],
+    }
     results = _features_three_ways(vcf, "S1", schema, {"age": 61}, True, caplog)
     full_frame, full_cov, full_read = results[None]
     assert full_read == len(records)
@@ -141,7 +174,7 @@ def test_patient_features_read_only_schema_positions_through_the_index(tmp_path,
 @pytest.mark.slow
 def test_demo_patient_features_identical_with_and_without_index(local_demo, tmp_path, caplog):
     """On the demo's schema (dosages, scores, burden, ancestry PCs): the index changes only what is read."""
-    schema = json.loads((local_demo / "results/features/feature_schema.json").read_text())
+    schema = json.loads((local_demo / "results/features/features.schema.json").read_text())
     assert {"dosage", "pgs", "pc"} <= {f["kind"] for f in schema["features"]}
     vcf = tmp_path / "P2.vcf.gz"
     shutil.copy(local_demo / "resources/demo/patients/P2.vcf.gz", vcf)
@@ -159,17 +192,29 @@ def test_demo_patient_features_identical_with_and_without_index(local_demo, tmp_
 
 def test_dense_schema_reads_the_whole_file_by_default(tmp_path, caplog):
     # 300 wanted positions of 1,000 records (> INDEX_MAX_FRACTION): one pass beats 300 index queries.
-    lines = ["##fileformat=VCFv4.2", "##contig=<ID=chr1,length=248956422>",
-             '##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">',
-             "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tS1"]
+    lines = [
+        "##fileformat=VCFv4.2",
+        "##contig=<ID=chr1,length=248956422>",
+        '##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">',
+        "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tS1",
+    ]
     lines += [f"chr1\t{1000 * i}\t.\tA\tG\t.\t.\t.\tGT\t{'0/1' if i % 2 else '1/1'}" for i in range(1, 1001)]
     (tmp_path / "p.vcf").write_text("\n".join(lines) + "\n")
     subprocess.run(["bgzip", "-f", str(tmp_path / "p.vcf")], check=True)
     subprocess.run(["tabix", "-p", "vcf", str(tmp_path / "p.vcf.gz")], check=True)
-    schema = {"schema_version": 1, "features": [
-        {"name": f"v{i}", "kind": "dosage", "label": "", "group": "",
-         "definition": {"chrom": "chr1", "pos": 3000 * i, "ref": "A", "alt": "G", "cohort_af": 0.5}}
-        for i in range(1, 301)]}
+    schema = {
+        "schema_version": 1,
+        "features": [
+            {
+                "name": f"v{i}",
+                "kind": "dosage",
+                "label": "",
+                "group": "",
+                "definition": {"chrom": "chr1", "pos": 3000 * i, "ref": "A", "alt": "G", "cohort_af": 0.5},
+            }
+            for i in range(1, 301)
+        ],
+    }
     counts = {}
     for use_index in (None, True):
         caplog.clear()

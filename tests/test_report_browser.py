@@ -35,8 +35,10 @@ CHROMEDRIVER = shutil.which("chromedriver")
 if not (CHROMIUM and CHROMEDRIVER):
     if os.environ.get("CI"):
         raise RuntimeError("CI must have chromium and chromium-driver (see .ci/apt-packages.txt)")
-    pytest.skip("chromium and chromedriver are not installed (apt-get install chromium chromium-driver)",
-                allow_module_level=True)
+    pytest.skip(
+        "chromium and chromedriver are not installed (apt-get install chromium chromium-driver)",
+        allow_module_level=True,
+    )
 
 
 class WebDriver:
@@ -60,15 +62,28 @@ class WebDriver:
         return data["value"]
 
     def start(self, user_data_dir: Path) -> None:
-        args = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                "--disable-dev-shm-usage", "--hide-scrollbars", "--window-size=1000,900",
-                f"--user-data-dir={user_data_dir}"]
-        caps = {"capabilities": {"alwaysMatch": {
-            "browserName": "chrome",
-            "goog:chromeOptions": {"binary": CHROMIUM, "args": args},
-            "goog:loggingPrefs": {"browser": "ALL", "performance": "ALL"},
-        }}}
+        args = [
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--disable-dev-shm-usage",
+            "--hide-scrollbars",
+            "--window-size=1000,900",
+            f"--user-data-dir={user_data_dir}",
+        ]
+        caps = {
+            "capabilities": {
+                "alwaysMatch": {
+                    "browserName": "chrome",
+                    "goog:chromeOptions": {"binary": CHROMIUM, "args": args},
+                    "goog:loggingPrefs": {"browser": "ALL", "performance": "ALL"},
+                }
+            }
+        }
         self.session = self.call("POST", "/session", caps)["sessionId"]
 
     def s(self, method: str, path: str, body: dict | None = None):
@@ -98,8 +113,9 @@ def _free_port() -> int:
 def driver(tmp_path_factory):
     port = _free_port()
     log = tmp_path_factory.mktemp("chromedriver") / "chromedriver.log"
-    proc = subprocess.Popen([CHROMEDRIVER, f"--port={port}", f"--log-path={log}"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [CHROMEDRIVER, f"--port={port}", f"--log-path={log}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     wd = WebDriver(port)
     try:
         for _ in range(200):  # chromedriver is up within a second or two
@@ -149,10 +165,14 @@ def _visit(driver: WebDriver, page: Path, shot: Path) -> dict:
     metrics = driver.cdp("Page.getLayoutMetrics")
     size = metrics["cssContentSize"]
     viewport = metrics["cssLayoutViewport"]
-    png = driver.cdp("Page.captureScreenshot", {
-        "format": "png", "captureBeyondViewport": True,
-        "clip": {"x": 0, "y": 0, "width": viewport["clientWidth"], "height": size["height"], "scale": 1},
-    })["data"]
+    png = driver.cdp(
+        "Page.captureScreenshot",
+        {
+            "format": "png",
+            "captureBeyondViewport": True,
+            "clip": {"x": 0, "y": 0, "width": viewport["clientWidth"], "height": size["height"], "scale": 1},
+        },
+    )["data"]
     shot.parent.mkdir(parents=True, exist_ok=True)
     shot.write_bytes(base64.b64decode(png))
     print(f"screenshot: {shot}")
@@ -182,7 +202,8 @@ def _visit(driver: WebDriver, page: Path, shot: Path) -> dict:
 def _assert_clean(seen: dict, n_svg: int) -> None:
     assert seen["console"] == [], f"console messages: {seen['console']}"
     assert seen["requests"] and all(u == seen["url"] for u in seen["requests"]), (
-        f"requests other than the page itself: {seen['requests']}")
+        f"requests other than the page itself: {seen['requests']}"
+    )
     assert seen["network"] == [], f"network requests: {seen['network']}"
     assert seen["n_scripts"] == 0
     assert seen["n_svg"] == n_svg
@@ -230,7 +251,8 @@ def test_the_checks_catch_a_bad_page(driver, tmp_path):
         '<img src="http://127.0.0.1:9/pixel.png">'
         "<script>console.error('boom')</script>"
         '<svg width="300" height="60"><text x="10" y="30">first label</text>'
-        '<text x="20" y="32">second label</text></svg></body></html>')
+        '<text x="20" y="32">second label</text></svg></body></html>'
+    )
     seen = _visit(driver, page, ARTIFACTS / "negative_control.png")
     assert any("boom" in e["message"] for e in seen["console"])
     assert "http://127.0.0.1:9/pixel.png" in seen["requests"] and seen["network"]

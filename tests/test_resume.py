@@ -1,4 +1,9 @@
-"""Killed mid-run and resumed, the workflow ends with the outputs of an uninterrupted run."""
+"""Killed mid-run and resumed, the workflow ends with the outputs of an uninterrupted run.
+
+Both kill points are compared with ONE uninterrupted reference run: the session
+fixture ``local_demo`` (conftest.py), which the other workflow tests read too, so
+this file adds only the two interrupted-and-resumed runs.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
-
-from conftest import REPO, SNAKEMAKE, prepare_workdir, run_snakemake
+from conftest import SNAKEFILE, SNAKEMAKE, prepare_workdir, run_snakemake
 
 pytestmark = pytest.mark.slow
 
@@ -34,9 +38,20 @@ def kill_when_started(workdir: Path, rule: str, delay: float, timeout: float = 9
     """Start the workflow, SIGKILL its whole process group ``delay`` s after ``rule`` starts."""
     log = workdir / "results" / "logs" / f"{rule}.log"  # rule or rule/wildcard
     proc = subprocess.Popen(
-        [SNAKEMAKE, "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
-         "--configfile", str(workdir / "config.yaml"), "--cores", "2"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        [
+            SNAKEMAKE,
+            "--snakefile",
+            str(SNAKEFILE),
+            "--directory",
+            str(workdir),
+            "--configfile",
+            str(workdir / "config.yaml"),
+            "--cores",
+            "2",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
     deadline = time.monotonic() + timeout
     try:

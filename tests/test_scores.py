@@ -25,6 +25,7 @@ COMP = str.maketrans("ACGT", "TGCA")
 
 # ------------------------------------------------------------------ simulation
 
+
 def _simulate(tmp: Path, seed: int = 11):
     """A 200-sample VCF with missing calls, multiallelic and strand-ambiguous
     sites, and chrX with haploid male calls; weights with the truth of each row."""
@@ -44,7 +45,7 @@ def _simulate(tmp: Path, seed: int = 11):
     amb_pairs = [("A", "T"), ("T", "A"), ("C", "G"), ("G", "C")]
     for chrom, n_var, start in (("chr1", N_AUTO, 10_000), ("chrX", N_X, 3_000_000)):
         positions = start + np.sort(rng.choice(5_000_000, n_var, replace=False))
-        for i, pos in enumerate(positions):
+        for pos in positions:
             vid = f"{chrom}_{pos}"
             u = rng.random()
             multi = chrom == "chr1" and u < 0.03
@@ -90,7 +91,7 @@ def _simulate(tmp: Path, seed: int = 11):
         for r in w.itertuples():
             fh.write(f"{r.chrom.removeprefix('chr')}\t{r.pos}\t{r.effect}\t{r.other}\t{r.weight!r}\n")
     sex = tmp / "sex.txt"
-    sex.write_text("#IID\tSEX\n" + "".join(f"{s}\t{1 if m else 2}\n" for s, m in zip(samples, male)))
+    sex.write_text("#IID\tSEX\n" + "".join(f"{s}\t{1 if m else 2}\n" for s, m in zip(samples, male, strict=True)))
     return vcf, score, sex, samples, male, w
 
 
@@ -104,15 +105,33 @@ def _plink2_sums(tmp: Path, vcf: Path, sex: Path, w: pd.DataFrame, *extra: str) 
     wfile = tmp / "plink_weights.txt"
     w[["vid", "target_effect", "weight"]].to_csv(wfile, sep="\t", index=False, header=["ID", "A1", "SIM"])
     out = tmp / "p2"
-    cmd = [PLINK2, "--vcf", str(vcf), "--update-sex", str(sex), "--vcf-half-call", "missing",
-           "--score", str(wfile), "header-read", "cols=+scoresums", *extra,
-           "--memory", "1000", "--threads", "1", "--out", str(out)]
+    cmd = [
+        PLINK2,
+        "--vcf",
+        str(vcf),
+        "--update-sex",
+        str(sex),
+        "--vcf-half-call",
+        "missing",
+        "--score",
+        str(wfile),
+        "header-read",
+        "cols=+scoresums",
+        *extra,
+        "--memory",
+        "1000",
+        "--threads",
+        "1",
+        "--out",
+        str(out),
+    ]
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     s = pd.read_csv(f"{out}.sscore", sep="\t")
     return s.set_index("#IID")["SIM_SUM"]
 
 
 # ----------------------------------------------------------- oracle: plink2
+
 
 @pytest.mark.skipif(PLINK2 is None, reason="plink2 not installed")
 @pytest.mark.parametrize("missing", ["mean", "zero"])
@@ -166,7 +185,7 @@ def test_several_scores_in_one_pass(sim, tmp_path):
     vcf, score, sex, samples, male, w = sim
     half = tmp_path / "half.txt"
     text = score.read_text().replace("#pgs_id=SIM", "#pgs_id=HALF").splitlines()
-    half.write_text("\n".join(text[:3] + [l for l in text[3:] if int(l.split("\t")[1]) % 2 == 0]) + "\n")
+    half.write_text("\n".join(text[:3] + [line for line in text[3:] if int(line.split("\t")[1]) % 2 == 0]) + "\n")
     both = compute_scores(vcf, [score, half], male=male, min_match_rate=0.5)
     alone = compute_scores(vcf, [half], male=male, min_match_rate=0.5)
     assert list(both.sums.columns) == ["SIM", "HALF"]
@@ -175,6 +194,7 @@ def test_several_scores_in_one_pass(sim, tmp_path):
 
 
 # ------------------------------------------------------ real scoring files
+
 
 def test_reads_harmonized_catalog_file():
     sf = read_scoring_file(DATA / "PGS000001_hmPOS_GRCh38.txt")
@@ -199,7 +219,8 @@ def test_reads_dominant_recessive_and_dosage_weights():
     nonadd = read_scoring_file(DATA / "PGS004255_hmPOS_GRCh38.txt.gz").variants
     assert nonadd["effect_weight"].isna().all()
     assert nonadd.iloc[0][["dosage_0_weight", "dosage_1_weight", "dosage_2_weight"]].tolist() == pytest.approx(
-        [-0.0983381, 0.0893416, 0.4437184])
+        [-0.0983381, 0.0893416, 0.4437184]
+    )
 
 
 def test_reads_space_delimited_and_custom_files():
@@ -217,10 +238,16 @@ def test_complex_hla_alleles_are_skipped_and_counted():
     assert sf.variants["effect_allele"].str.fullmatch("[ACGT]+").all()
 
 
-@pytest.mark.parametrize("name, problem", [
-    ("bad_harmonised.txt", "line 21: variant has no position (hm_chr/hm_pos empty (harmonisation failed)) and no rsID"),
-    ("invalid_scorefile.txt", "line 16: variant has no position (no chr_name/chr_position) and no rsID"),
-])
+@pytest.mark.parametrize(
+    "name, problem",
+    [
+        (
+            "bad_harmonised.txt",
+            "line 21: variant has no position (hm_chr/hm_pos empty (harmonisation failed)) and no rsID",
+        ),
+        ("invalid_scorefile.txt", "line 16: variant has no position (no chr_name/chr_position) and no rsID"),
+    ],
+)
 def test_invalid_scoring_files_are_rejected(name, problem):
     with pytest.raises(InputError) as err:
         read_scoring_file(DATA / name)
@@ -263,9 +290,10 @@ def test_dominant_and_dosage_weights_are_applied(tmp_path):
 
 # ------------------------------------------- fast paths agree with the reference
 
+
 def _read_both(path, monkeypatch):
     """read_scoring_file through the column-wise parser, then through the row parser."""
-    import genorisk.scores as scores
+    import genorisk.scores.scoring_file as scores
 
     calls = []
     columns = scores._parse_body_columns
@@ -282,10 +310,19 @@ def _read_both(path, monkeypatch):
     return fast, rows, calls[0]
 
 
-@pytest.mark.parametrize("name", [
-    "PGS000001_hmPOS_GRCh38.txt", "PGS000001.txt.gz", "PGS000802_hmPOS_GRCh37.txt", "PGS001229_22.txt",
-    "PGS002804.txt.gz", "PGS004255_hmPOS_GRCh38.txt.gz", "complex_variants_PGS000021.txt", "custom.txt",
-])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "PGS000001_hmPOS_GRCh38.txt",
+        "PGS000001.txt.gz",
+        "PGS000802_hmPOS_GRCh37.txt",
+        "PGS001229_22.txt",
+        "PGS002804.txt.gz",
+        "PGS004255_hmPOS_GRCh38.txt.gz",
+        "complex_variants_PGS000021.txt",
+        "custom.txt",
+    ],
+)
 def test_column_parser_equals_row_parser(name, monkeypatch):
     fast, rows, used_columns = _read_both(DATA / name, monkeypatch)
     assert used_columns  # the column-wise parser handled this file
@@ -293,18 +330,25 @@ def test_column_parser_equals_row_parser(name, monkeypatch):
     assert (fast.n_complex_skipped, fast.header) == (rows.n_complex_skipped, rows.header)
 
 
-@pytest.mark.parametrize("body, used_columns", [
-    ("1\t100\t a \tG\t0.5\r\n1\t200\tC\t\t1e-3\r\n", True),  # padded value, empty other allele, CRLF
-    ("1\t100\tA\tG\t0.5\n1\t200\tC\n", False),  # short row: no weight, an error either way
-    ("1\t100\tA\tG\t0.5\n\n# note\n1\t200\tC\tT\t-2\n", False),  # blank and comment lines among variants
-    ("1 100  A G 0.5\n 1 200 C T -2\n", True),  # whitespace-delimited (header below made tab-free)
-    ("1\t100\tA\tG\tbig\n", False),
-])
+@pytest.mark.parametrize(
+    "body, used_columns",
+    [
+        ("1\t100\t a \tG\t0.5\r\n1\t200\tC\t\t1e-3\r\n", True),  # padded value, empty other allele, CRLF
+        ("1\t100\tA\tG\t0.5\n1\t200\tC\n", False),  # short row: no weight, an error either way
+        ("1\t100\tA\tG\t0.5\n\n# note\n1\t200\tC\tT\t-2\n", False),  # blank and comment lines among variants
+        ("1 100  A G 0.5\n 1 200 C T -2\n", True),  # whitespace-delimited (header below made tab-free)
+        ("1\t100\tA\tG\tbig\n", False),
+    ],
+)
 def test_column_parser_edge_cases_match_row_parser(tmp_path, monkeypatch, body, used_columns):
     sep = "\t" if "\t" in body else " "
     path = tmp_path / "w.txt"
-    path.write_text("#pgs_id=W\n" + sep.join(["chr_name", "chr_position", "effect_allele", "other_allele",
-                                              "effect_weight"]) + "\n" + body)
+    path.write_text(
+        "#pgs_id=W\n"
+        + sep.join(["chr_name", "chr_position", "effect_allele", "other_allele", "effect_weight"])
+        + "\n"
+        + body
+    )
     try:
         fast, rows, used = _read_both(path, monkeypatch)
     except InputError as err:

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from genorisk.config import validate_section
 from genorisk.errors import ConfigError
 from genorisk.io import read_json
 from genorisk.simulate import SimulationConfig, auc_ceiling, simulate
@@ -21,19 +22,31 @@ GENE_MODEL = REPO / "resources/annotation/Homo_sapiens.GRCh38.chr21.ensembl.gff3
 
 # Small, constant-size population: neutral expectations hold and it runs in seconds.
 SMALL = dict(
-    seed=7, n_cohort=1500, n_reference=200, start=25_000_001, end=27_000_000,
-    demography="constant", outlier_population=None, h2=0.3, n_causal=50,
-    burden_genes=2, burden=0.03, covariate_variance=0.05, prevalence=0.2,
+    seed=7,
+    n_cohort=1500,
+    n_reference=200,
+    start=25_000_001,
+    end=27_000_000,
+    demography="constant",
+    outlier_population=None,
+    h2=0.3,
+    n_causal=50,
+    burden_genes=2,
+    burden=0.03,
+    covariate_variance=0.05,
+    prevalence=0.2,
 )
 
 
 def _patients(outdir: Path, n: int = 3) -> pd.DataFrame:
-    return pd.DataFrame({
-        "patient_id": [f"P{i}" for i in range(1, n + 1)],
-        "vcf": [str(outdir / "patients" / f"P{i}.vcf.gz") for i in range(1, n + 1)],
-        "sample": [f"S{i}" for i in range(1, n + 1)],
-        "age": ["50", "", "70"][:n],
-    })
+    return pd.DataFrame(
+        {
+            "patient_id": [f"P{i}" for i in range(1, n + 1)],
+            "vcf": [str(outdir / "patients" / f"P{i}.vcf.gz") for i in range(1, n + 1)],
+            "sample": [f"S{i}" for i in range(1, n + 1)],
+            "age": ["50", "", "70"][:n],
+        }
+    )
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +59,8 @@ def small_sim(tmp_path_factory):
 def _digest_tree(root: Path) -> dict[str, str]:
     return {
         str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(root.rglob("*")) if p.is_file()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
     }
 
 
@@ -58,6 +72,7 @@ def test_auc_ceiling_matches_reference_values():
         auc_ceiling(0.0, 0.1)
 
 
+@pytest.mark.integration
 def test_outputs_are_valid_vcfs_on_grch38_chr21(small_sim):
     out, truth = small_sim
     for name in ["cohort.vcf.gz", "popfreq.simulated.vcf.gz", "clinvar.simulated.vcf.gz", "patients/P1.vcf.gz"]:
@@ -65,16 +80,26 @@ def test_outputs_are_valid_vcfs_on_grch38_chr21(small_sim):
         assert report.n_records > 0
         assert (out / (name + ".tbi")).exists()
         # bcftools (htslib) agrees on the record count.
-        n = subprocess.run(["bcftools", "view", "-H", str(out / name)], capture_output=True, check=True).stdout.count(b"\n")
+        n = subprocess.run(["bcftools", "view", "-H", str(out / name)], capture_output=True, check=True).stdout.count(
+            b"\n"
+        )
         assert n == report.n_records
-    header = subprocess.run(["bcftools", "view", "-h", str(out / "cohort.vcf.gz")], capture_output=True, text=True, check=True).stdout
+    header = subprocess.run(
+        ["bcftools", "view", "-h", str(out / "cohort.vcf.gz")], capture_output=True, text=True, check=True
+    ).stdout
     assert "##contig=<ID=chr21,length=46709983" in header
     assert "SIMULATED" in header
     # Real A/C/G/T alleles, biallelic.
-    body = subprocess.run(["bcftools", "query", "-f", "%REF%ALT\n", str(out / "cohort.vcf.gz")], capture_output=True, text=True, check=True).stdout.split()
+    body = subprocess.run(
+        ["bcftools", "query", "-f", "%REF%ALT\n", str(out / "cohort.vcf.gz")],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
     assert set("".join(body)) <= set("ACGT") and all(len(x) == 2 for x in body)
 
 
+@pytest.mark.integration
 def test_site_frequency_spectrum_is_neutral_for_constant_size(small_sim):
     out, _ = small_sim
     callset = allel.read_vcf(str(out / "cohort.vcf.gz"), fields=["variants/POS", "calldata/GT"])
@@ -98,13 +123,16 @@ def test_site_frequency_spectrum_is_neutral_for_constant_size(small_sim):
     assert length > 0
 
 
+@pytest.mark.integration
 def test_liability_matches_requested_h2_and_prevalence(small_sim):
     out, truth = small_sim
     cohort_truth = pd.read_csv(out / "cohort_truth.tsv", sep="\t").set_index("sample_id")
     pheno = pd.read_csv(out / "phenotypes.tsv", sep="\t").set_index("sample_id")
     # Recompute the additive genetic value from the written VCF and the truth's effects.
     causal = pd.DataFrame(truth["causal_variants"])
-    callset = allel.read_vcf(str(out / "cohort.vcf.gz"), fields=["variants/POS", "variants/ALT", "calldata/GT", "samples"])
+    callset = allel.read_vcf(
+        str(out / "cohort.vcf.gz"), fields=["variants/POS", "variants/ALT", "calldata/GT", "samples"]
+    )
     index = {p: i for i, p in enumerate(callset["variants/POS"])}
     rows = [index[p] for p in causal["pos"]]
     gt = allel.GenotypeArray(callset["calldata/GT"][rows])
@@ -129,18 +157,24 @@ def test_liability_matches_requested_h2_and_prevalence(small_sim):
     assert truth["auc_ceiling_genetic"] == pytest.approx(auc_ceiling(truth["h2_total"], k))
 
 
+@pytest.mark.integration
 def test_burden_and_clinvar_truth(small_sim):
     out, truth = small_sim
     assert len(truth["burden_genes"]) == 2
     assert truth["burden_variants"], "no rare coding variants in the burden genes"
     assert all(v["cohort_af"] < 0.01 or v["cohort_af"] > 0.99 for v in truth["burden_variants"])
-    clin = subprocess.run(["bcftools", "query", "-f", "%POS\t%INFO/CLNSIG\t%INFO/GENEINFO\n", str(out / "clinvar.simulated.vcf.gz")],
-                          capture_output=True, text=True, check=True).stdout.splitlines()
+    clin = subprocess.run(
+        ["bcftools", "query", "-f", "%POS\t%INFO/CLNSIG\t%INFO/GENEINFO\n", str(out / "clinvar.simulated.vcf.gz")],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.splitlines()
     pathogenic = {int(line.split("\t")[0]) for line in clin if "athogenic" in line.split("\t")[1]}
     burden_pos = {v["pos"] for v in truth["burden_variants"]}
     assert pathogenic and pathogenic <= burden_pos
 
 
+@pytest.mark.integration
 def test_patients_get_sheet_covariates_and_sample_names(small_sim):
     out, _ = small_sim
     pt = pd.read_csv(out / "patients_truth.tsv", sep="\t")
@@ -150,6 +184,7 @@ def test_patients_get_sheet_covariates_and_sample_names(small_sim):
     assert report.samples == ["S2"]
 
 
+@pytest.mark.integration
 def test_same_seed_gives_byte_identical_files(tmp_path):
     cfg = SimulationConfig(**{**SMALL, "n_cohort": 300, "end": 25_800_000})
     a, b, c = tmp_path / "a", tmp_path / "b", tmp_path / "c"
@@ -162,6 +197,7 @@ def test_same_seed_gives_byte_identical_files(tmp_path):
     assert _digest_tree(c)["cohort.vcf.gz"] != da["cohort.vcf.gz"]
 
 
+@pytest.mark.integration
 def test_truth_json_is_complete(small_sim):
     out, truth = small_sim
     on_disk = read_json(out / "truth.json")
@@ -171,12 +207,21 @@ def test_truth_json_is_complete(small_sim):
 
 
 def test_config_errors_name_the_key():
-    with pytest.raises(ConfigError, match="n_cohrt"):
-        SimulationConfig.from_dict({"n_cohrt": 10})
+    # The config schema checks the simulate section (the workflow at start-up, the CLI on reading).
+    with pytest.raises(ConfigError, match="simulate.n_cohrt"):
+        validate_section("simulate", {"outdir": "sim", "n_cohrt": 10})
     with pytest.raises(ConfigError, match="environment"):
-        SimulationConfig.from_dict({"h2": 0.6, "dominance": 0.3, "covariate_variance": 0.1})
+        validate_section("simulate", {"outdir": "sim", "h2": 0.6, "dominance": 0.3, "covariate_variance": 0.1})
+    with pytest.raises(ConfigError, match="simulate.end"):
+        validate_section("simulate", {"outdir": "sim", "end": 50_000_000})
+    # The dataclass is built from the validated section; an unknown key there is a programming error.
+    cfg = SimulationConfig.from_dict(validate_section("simulate", {"outdir": "sim", "n_cohort": 100}))
+    assert cfg.n_cohort == 100
+    with pytest.raises(ValueError, match="n_cohrt"):
+        SimulationConfig.from_dict({"n_cohrt": 10})
 
 
+@pytest.mark.integration
 def test_chrx_segment_gives_haploid_males_and_a_working_sex_check(tmp_path):
     """chrx_bp adds a non-PAR chrX segment: males haploid, females diploid; the
     cohort sex check (F, like plink --check-sex) and the single-patient check
@@ -195,18 +240,131 @@ def test_chrx_segment_gives_haploid_males_and_a_working_sex_check(tmp_path):
     pheno = pd.read_csv(with_x / "phenotypes.tsv", sep="\t")
     assert pheno.equals(pd.read_csv(without_x / "phenotypes.tsv", sep="\t"))
     chr21 = ["bcftools", "view", "-H", "-r", "chr21"]
-    assert (subprocess.run([*chr21, str(cohort)], capture_output=True, check=True).stdout
-            == subprocess.run([*chr21, str(without_x / "cohort.vcf.gz")], capture_output=True, check=True).stdout)
+    assert (
+        subprocess.run([*chr21, str(cohort)], capture_output=True, check=True).stdout
+        == subprocess.run([*chr21, str(without_x / "cohort.vcf.gz")], capture_output=True, check=True).stdout
+    )
 
-    gts = subprocess.run(["bcftools", "query", "-r", "chrX", "-f", "[%GT\t]\n", str(cohort)],
-                         capture_output=True, text=True, check=True).stdout.splitlines()
+    gts = subprocess.run(
+        ["bcftools", "query", "-r", "chrX", "-f", "[%GT\t]\n", str(cohort)], capture_output=True, text=True, check=True
+    ).stdout.splitlines()
     cells = np.array([ln.rstrip("\t").split("\t") for ln in gts])
     male = (pheno["sex"] == "male").to_numpy()
     assert all(len(g) == 1 for g in cells[:, male].ravel())  # "0", "1" or "."
     assert all(len(g) == 3 for g in cells[:, ~male].ravel())  # "0|1", "./."
 
-    qc = run_qc(cohort, recorded_sex=dict(zip(pheno["sample_id"], pheno["sex"]))).samples
+    qc = run_qc(cohort, recorded_sex=dict(zip(pheno["sample_id"], pheno["sex"], strict=True))).samples
     assert (qc["sex_check"] == "mismatch").sum() == 0
     assert (qc["sex_check"] == "consistent").mean() > 0.97
     assert infer_sex_single(with_x / "patients/P1.vcf.gz", "S1")["inferred_sex"] == "male"
     assert infer_sex_single(with_x / "patients/P2.vcf.gz", "S2")["inferred_sex"] == "female"
+
+
+# Genome-wide mode: 3 chromosomes x 300 kb, 200 people (phase 1 per chromosome, then phase 2).
+GENOME = dict(chromosomes=[1, 7, 21], bp_per_chromosome=300_000)
+GW_SIM = {**SMALL, "n_cohort": 200, "n_reference": 50, "n_causal": 40, "h2": 0.5, "ancestry_panel": 5}
+
+
+def _simulate_genome_wide(out: Path, seed: int = 7) -> dict:
+    from genorisk.simulate import GenomeWideConfig, simulate_chromosome, simulate_phenotype
+
+    cfg, genome = SimulationConfig(**{**GW_SIM, "seed": seed}), GenomeWideConfig(**GENOME)
+    patients = _patients(out, 2)
+    for chromosome in genome.chromosomes:
+        simulate_chromosome(cfg, genome, chromosome, patients, out, GENE_MODEL)
+    return simulate_phenotype(cfg, genome, patients, out)
+
+
+@pytest.fixture(scope="module")
+def genome_sim(tmp_path_factory):
+    out = tmp_path_factory.mktemp("genome")
+    return out, _simulate_genome_wide(out)
+
+
+@pytest.mark.integration
+def test_genome_wide_writes_one_indexed_vcf_per_chromosome(genome_sim):
+    out, truth = genome_sim
+    for chromosome in GENOME["chromosomes"]:
+        vcf = out / f"cohort.chr{chromosome}.vcf.gz"
+        assert (out / f"cohort.chr{chromosome}.vcf.gz.tbi").exists()
+        header = subprocess.run(["bcftools", "view", "-h", str(vcf)], capture_output=True, text=True, check=True).stdout
+        length = {1: 248956422, 7: 159345973, 21: 46709983}[chromosome]
+        assert f"##contig=<ID=chr{chromosome},length={length},assembly=GRCh38>" in header
+        assert header.count("##contig=") == 1 and "SIMULATED" in header
+        assert header.rstrip("\n").split("\n")[-1].count("COH") == GW_SIM["n_cohort"]
+        sites = subprocess.run(
+            ["bcftools", "query", "-f", "%CHROM\t%POS\n", str(vcf)], capture_output=True, text=True, check=True
+        ).stdout.split("\n")[:-1]
+        chroms = {s.split("\t")[0] for s in sites}
+        pos = np.array([int(s.split("\t")[1]) for s in sites])
+        assert chroms == {f"chr{chromosome}"} and len(pos) > 100
+        assert (np.diff(pos) > 0).all()  # sorted, one record per position
+        assert pos[0] >= 25_000_001 and pos[-1] <= 25_300_000
+        assert validate_vcf(vcf, genome_build="GRCh38", require_records=True).n_records == len(pos)
+        assert (out / f"popfreq.chr{chromosome}.simulated.vcf.gz.tbi").exists()
+    patient = validate_vcf(out / "patients/P1.vcf.gz", genome_build="GRCh38", require_samples=["S1"])
+    assert patient.n_records == sum(c["n_sites"] for c in truth["genome_wide"]["chromosomes"])
+    for name in ["phenotypes.tsv", "cohort_truth.tsv", "patients_truth.tsv", "clinvar.simulated.vcf.gz"]:
+        assert (out / name).exists()
+
+
+@pytest.mark.integration
+def test_genome_wide_truth_variants_exist_and_h2_is_recovered(genome_sim):
+    out, truth = genome_sim
+    causal = pd.DataFrame(truth["causal_variants"])
+    assert len(causal) == GW_SIM["n_causal"] and causal["chrom"].nunique() == 3
+    for key in ["h2", "h2_total", "prevalence", "auc_ceiling", "variance_components", "seed", "liability_threshold"]:
+        assert key in truth
+    cohort_truth = pd.read_csv(out / "cohort_truth.tsv", sep="\t").set_index("sample_id")
+    g = np.zeros(GW_SIM["n_cohort"])
+    for chrom, rows in causal.groupby("chrom"):
+        callset = allel.read_vcf(
+            str(out / f"cohort.{chrom}.vcf.gz"),
+            fields=["variants/POS", "variants/REF", "variants/ALT", "calldata/GT", "samples"],
+        )
+        index = {p: i for i, p in enumerate(callset["variants/POS"])}
+        at = [index[p] for p in rows["pos"]]  # every causal variant is in its chromosome's VCF
+        assert list(callset["variants/REF"][at]) == list(rows["ref"])
+        assert list(callset["variants/ALT"][at, 0]) == list(rows["alt"])
+        dos = allel.GenotypeArray(callset["calldata/GT"][at]).to_n_alt(fill=-1).astype(float)
+        dos[dos < 0] = np.nan
+        dos = np.where(np.isnan(dos), np.nanmean(dos, axis=1, keepdims=True), dos)
+        g += rows["effect"].to_numpy() @ dos
+    liability = cohort_truth.loc[list(callset["samples"]), "liability"].to_numpy()
+    additive = cohort_truth.loc[list(callset["samples"]), "additive"].to_numpy()
+    assert np.corrcoef(g, additive)[0, 1] > 0.99
+    r2 = np.corrcoef(g, liability)[0, 1] ** 2
+    assert r2 == pytest.approx(GW_SIM["h2"], abs=0.12)
+    assert truth["variance_components"]["additive"] == pytest.approx(GW_SIM["h2"])
+    pgs = pd.read_csv(out / "PGS_SIM_DEMO.txt", sep="\t", comment="#")
+    assert set(pgs["chr_name"].astype(str)) <= {"1", "7", "21"}
+
+
+@pytest.mark.integration
+def test_genome_wide_same_seed_gives_identical_files(genome_sim, tmp_path):
+    out, _ = genome_sim
+    again = tmp_path / "again"
+    _simulate_genome_wide(again)
+
+    def digests(root: Path) -> dict[str, str]:
+        # phenotype_inputs.*.npz are intermediates (zip members carry a timestamp).
+        return {k: v for k, v in _digest_tree(root).items() if not k.endswith(".npz")}
+
+    assert digests(again) == digests(out) and len(digests(out)) >= 20
+    other = tmp_path / "other"
+    _simulate_genome_wide(other, seed=8)
+    assert _digest_tree(other)["cohort.chr1.vcf.gz"] != _digest_tree(out)["cohort.chr1.vcf.gz"]
+
+
+def test_genome_wide_config_keys():
+    from genorisk.simulate import GenomeWideConfig
+
+    section = validate_section("simulate", {"outdir": "sim", "genome_wide": {"chromosomes": [1, 2]}})
+    genome = GenomeWideConfig.from_section(section)
+    assert genome is not None and genome.chromosomes == [1, 2] and genome.bp_per_chromosome == 6_000_000
+    assert GenomeWideConfig.from_section(validate_section("simulate", {"outdir": "sim"})) is None
+    assert SimulationConfig.from_dict(section).n_cohort == 3000  # genome_wide is not a SimulationConfig key
+    with pytest.raises(ConfigError, match="simulate.genome_wide.chromosomes"):
+        validate_section("simulate", {"outdir": "sim", "genome_wide": {"chromosomes": [23]}})
+    with pytest.raises(ConfigError, match="simulate.genome_wide.bp_per_chromosome"):
+        validate_section("simulate", {"outdir": "sim", "genome_wide": {"bp_per_chromosome": 30_000_000}})

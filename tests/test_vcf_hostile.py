@@ -241,7 +241,9 @@ def test_index_of_same_contigs_but_other_records_is_refused(tmp_path):
     a = _bgzip_and_index(_vcf(tmp_path / "a.vcf", ["P1"], _rows(50, 1)))
     b = _bgzip_and_index(_vcf(tmp_path / "b.vcf", ["P1"], _rows(80, 1, start=20_000)))
     shutil.copy(str(a) + ".tbi", str(b) + ".tbi")
-    with pytest.raises(InputError, match=r"index does not belong to b\.vcf\.gz: it finds 50 records on chr21, the file has 80"):
+    with pytest.raises(
+        InputError, match=r"index does not belong to b\.vcf\.gz: it finds 50 records on chr21, the file has 80"
+    ):
         validate_index(str(b) + ".tbi")
 
 
@@ -249,7 +251,10 @@ def test_index_of_same_contigs_and_record_count_but_other_positions_is_refused(t
     a = _bgzip_and_index(_vcf(tmp_path / "a.vcf", ["P1"], _rows(50, 1)))
     b = _bgzip_and_index(_vcf(tmp_path / "b.vcf", ["P1"], _rows(50, 1, start=9_000_000)))
     shutil.copy(str(a) + ".tbi", str(b) + ".tbi")
-    with pytest.raises(InputError, match=r"b\.vcf\.gz\.tbi: index does not belong to b\.vcf\.gz: a region query for chr21:9000000 misses"):
+    with pytest.raises(
+        InputError,
+        match=r"b\.vcf\.gz\.tbi: index does not belong to b\.vcf\.gz: a region query for chr21:9000000 misses",
+    ):
         validate_vcf(b, genome_build="GRCh38")
 
 
@@ -359,7 +364,9 @@ def test_records_are_checked_in_every_column(tmp_path):
         "chr21\t100\t.\tA\tG\t.\tPASS\tDP=x\tGT\t0/1": "INFO DP value 'x' is not an Integer",
         "chr21\t100\t.\tA\tG\t.\t\t.\tGT\t0/1": "FILTER '' has an empty",
         "chr21\t100\trs 1\tA\tG\t.\tPASS\t.\tGT\t0/1": "ID 'rs 1' is empty or contains whitespace",
-        "chr21 100 . A G . PASS . GT 0/1": "1 tab-separated columns, a record needs at least 8 (spaces instead of tabs?)",
+        "chr21 100 . A G . PASS . GT 0/1": (
+            "1 tab-separated columns, a record needs at least 8 (spaces instead of tabs?)"
+        ),
         base + "\n" + base: "duplicate record: identical to line 6",
         "chr21\t100\t.\tA\tG\t.\tPASS\t.\t.\t0/1": "FORMAT is '.' but sample columns hold values",
     }

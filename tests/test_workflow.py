@@ -6,22 +6,26 @@ import json
 import re
 import stat
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 import yaml
-
-from conftest import REPO, SNAKEMAKE, run_snakemake, write_sheet
+from conftest import SNAKEFILE, SNAKEMAKE, run_snakemake
 
 pytestmark = pytest.mark.slow
 
 
 def planned_jobs(proc: subprocess.CompletedProcess) -> dict[str, int]:
-    """Job counts from Snakemake's dry-run 'Job stats' table."""
+    """Job counts from Snakemake's dry-run 'Job stats' table, per-batch rules (``<rule>_b00001``) summed by rule."""
     text = proc.stdout + proc.stderr
     table = text.split("Job stats:")[-1] if "Job stats:" in text else ""
-    return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, flags=re.M) if m.group(1) != "total"}
+    jobs: dict[str, int] = {}
+    for m in re.finditer(r"^(\w+)\s+(\d+)$", table, flags=re.M):
+        if m.group(1) != "total":
+            # per-batch rules fold into their rule; the root Snakefile's target `default` is `all`
+            rule = re.sub(r"_b\d{5}$", "", m.group(1))
+            rule = "all" if rule == "default" else rule
+            jobs[rule] = jobs.get(rule, 0) + int(m.group(2))
+    return jobs
 
 
 @pytest.fixture
@@ -32,14 +36,21 @@ def demo_run(local_demo):
 
 def test_demo_runs_end_to_end(demo_run):
     out = demo_run / "results"
-    for f in ["qc/cohort.validation.json", "features/cohort.parquet", "features/feature_schema.json",
-              "model/model.ubj", "model/metrics.json", "model/model_card.json", "model/calibrator.json"]:
+    for f in [
+        "qc/cohort.validation.json",
+        "features/cohort.parquet",
+        "features/features.schema.json",
+        "model/model.ubj",
+        "model/metrics.json",
+        "model/model_card.json",
+        "model/calibrator.json",
+    ]:
         assert (out / f).stat().st_size > 0, f
     assert not list(out.rglob("*.tmp*")), "temporary files left behind"
     metrics = json.loads((out / "model/metrics.json").read_text())
     assert 0.5 < metrics["model"]["roc_auc"]["estimate"] <= 1.0
     assert metrics["truth"]["auc_ceiling"] > metrics["model"]["roc_auc"]["estimate"] - 0.05
-    schema = json.loads((out / "features/feature_schema.json").read_text())
+    schema = json.loads((out / "features/features.schema.json").read_text())
     kinds = {f["kind"] for f in schema["features"]}
     assert {"dosage", "pgs", "covariate"} <= kinds
     # Model stored as XGBoost UBJSON, not pickle.
@@ -87,15 +98,37 @@ def test_model_change_reruns_training_and_scoring_only(demo_run):
     cfg["model"]["n_trials"] = 2
     (demo_run / "config_model.yaml").write_text(yaml.safe_dump(cfg))
     proc = subprocess.run(
-        [SNAKEMAKE, "-n", "--snakefile", str(REPO / "Snakefile"), "--directory", str(demo_run),
-         "--configfile", str(demo_run / "config_model.yaml"), "--cores", "2"],
-        capture_output=True, text=True, check=True,
+        [
+            SNAKEMAKE,
+            "-n",
+            "--snakefile",
+            str(SNAKEFILE),
+            "--directory",
+            str(demo_run),
+            "--configfile",
+            str(demo_run / "config_model.yaml"),
+            "--cores",
+            "2",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
     )
     jobs = planned_jobs(proc)
-    assert jobs.get("train_model") == 1 and jobs.get("score_patients") == 2, jobs
+    assert jobs.get("train_model") == 1 and jobs.get("publish_model") == 1, jobs
+    assert jobs.get("score_patients") == 2, jobs
     assert jobs.get("patient_reports") == 2 and jobs.get("cohort_report") == 1, jobs
-    for untouched in ["simulate_demo", "validate_cohort", "validate_resources", "cohort_qc", "annotate_chunk",
-                      "gather_annotation", "cohort_features", "patient_features"]:
+    for untouched in [
+        "simulate_demo",
+        "validate_cohort",
+        "validate_resources",
+        "cohort_qc",
+        "plan_annotation_chunks",
+        "annotate_chunk",
+        "gather_annotation",
+        "cohort_features",
+        "patient_features",
+    ]:
         assert untouched not in jobs, jobs
 
 
@@ -104,10 +137,18 @@ def test_annotation_change_reruns_annotation_and_everything_after(demo_run):
     cfg["annotation"]["population_af"]["info_key"] = "AC"
     (demo_run / "config_annot.yaml").write_text(yaml.safe_dump(cfg))
     jobs = planned_jobs(run_snakemake(demo_run, "-n", configfile="config_annot.yaml"))
-    for rule in ["annotate_chunk", "gather_annotation", "cohort_features", "train_model",
-                 "patient_features", "score_patients", "patient_reports", "cohort_report"]:
+    for rule in [
+        "annotate_chunk",
+        "gather_annotation",
+        "cohort_features",
+        "train_model",
+        "patient_features",
+        "score_patients",
+        "patient_reports",
+        "cohort_report",
+    ]:
         assert rule in jobs, (rule, jobs)
-    for untouched in ["simulate_demo", "validate_cohort", "validate_resources", "cohort_qc"]:
+    for untouched in ["simulate_demo", "validate_cohort", "validate_resources", "cohort_qc", "plan_annotation_chunks"]:
         assert untouched not in jobs, jobs
 
 
@@ -126,8 +167,13 @@ def test_adding_a_patient_runs_only_its_batch(demo_run):
         jobs = planned_jobs(run_snakemake(demo_run, "-n"))
         # P4 joins batch b00001 (batch_size 2): only that batch is scored and
         # reported, and the cohort summary (patients' coverage) is refreshed.
-        assert jobs == {"patient_features": 1, "score_patients": 1, "patient_reports": 1,
-                        "cohort_report": 1, "all": 1}, jobs
+        assert jobs == {
+            "patient_features": 1,
+            "score_patients": 1,
+            "patient_reports": 1,
+            "cohort_report": 1,
+            "all": 1,
+        }, jobs
     finally:
         sheet.write_text(original)
 
@@ -144,3 +190,26 @@ def test_cohort_report_and_snakemake_report(demo_run, tmp_path):
     run_snakemake(demo_run, "--report", str(out))
     text = out.read_text(errors="replace")
     assert out.stat().st_size > 10_000 and "cohort_report.html" in text
+
+
+def test_every_planned_region_is_annotated_once(demo_run):
+    regions = json.loads((demo_run / "results/annotation/chunks.json").read_text())
+    chunks = sorted(p.name for p in (demo_run / "results/annotation/chunks").glob("*.parquet"))
+    assert chunks == [f"{i:03d}.parquet" for i in range(len(regions))], (regions, chunks)
+
+
+def test_a_failed_training_leaves_the_model_in_use(demo_run, tmp_path):
+    """Training into a staging folder: the failure removes only the staged files, never results/model/."""
+    import shutil
+
+    workdir = tmp_path / "copy"
+    shutil.copytree(demo_run, workdir, symlinks=True)  # copy2 keeps the times Snakemake compares
+    before = {p.name: p.read_bytes() for p in (workdir / "results/model").iterdir()}
+    # Training input that cannot be read: train_model reruns (its input is newer) and fails.
+    (workdir / "results/features/cohort.parquet").write_bytes(b"not a parquet file")
+    proc = run_snakemake(workdir, "--until", "publish_model", check=False)
+    assert proc.returncode != 0
+    assert "Error in rule train_model" in proc.stdout + proc.stderr, (proc.stdout + proc.stderr)[-3000:]
+    assert not (workdir / "results/training/model/model.ubj").exists()
+    after = {p.name: p.read_bytes() for p in (workdir / "results/model").iterdir()}
+    assert after == before

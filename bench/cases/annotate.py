@@ -80,23 +80,38 @@ def make_inputs(workdir: Path, n_variants: int, n_samples: int | None) -> None:
             cells = "\t".join(f"{a}|{b}" for a, b in g)
             pool.append(cells.encode() + b"\n")
         samples = "\t".join(f"S{i:04d}" for i in range(n_samples))
-        header = ["##fileformat=VCFv4.2", contig, '##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">',
-                  f"#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\t{samples}"]
+        header = [
+            "##fileformat=VCFv4.2",
+            contig,
+            '##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">',
+            f"#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\t{samples}",
+        ]
         t0 = time.perf_counter()
-        _bgzip_vcf(workdir / "cohort.vcf.gz", header,
-                   (f"chr21\t{p}\t.\t{r}\t{a}\t.\tPASS\t.\tGT\t".encode() + pool[i % 64]
-                    for i, (p, r, a) in enumerate(zip(pos, ref, alt))))
+        _bgzip_vcf(
+            workdir / "cohort.vcf.gz",
+            header,
+            (
+                f"chr21\t{p}\t.\t{r}\t{a}\t.\tPASS\t.\tGT\t".encode() + pool[i % 64]
+                for i, (p, r, a) in enumerate(zip(pos, ref, alt, strict=True))
+            ),
+        )
         print(f"[prepare] cohort VCF written in {time.perf_counter() - t0:.1f}s", flush=True)
         t0 = time.perf_counter()
-        subprocess.run(["bcftools", "view", "-G", "-Ob", "-o", str(workdir / "sites.bcf"),
-                        str(workdir / "cohort.vcf.gz")], check=True)
+        subprocess.run(
+            ["bcftools", "view", "-G", "-Ob", "-o", str(workdir / "sites.bcf"), str(workdir / "cohort.vcf.gz")],
+            check=True,
+        )
         print(f"[prepare] sites-only view (bcftools view -G) in {time.perf_counter() - t0:.1f}s", flush=True)
     else:
         header = ["##fileformat=VCFv4.2", contig, "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO"]
-        _bgzip_vcf(workdir / "sites.vcf.gz", header,
-                   (f"chr21\t{p}\t.\t{r}\t{a}\t.\tPASS\t.\n".encode() for p, r, a in zip(pos, ref, alt)))
-        subprocess.run(["bcftools", "view", "-Ob", "-o", str(workdir / "sites.bcf"), str(workdir / "sites.vcf.gz")],
-                       check=True)
+        _bgzip_vcf(
+            workdir / "sites.vcf.gz",
+            header,
+            (f"chr21\t{p}\t.\t{r}\t{a}\t.\tPASS\t.\n".encode() for p, r, a in zip(pos, ref, alt, strict=True)),
+        )
+        subprocess.run(
+            ["bcftools", "view", "-Ob", "-o", str(workdir / "sites.bcf"), str(workdir / "sites.vcf.gz")], check=True
+        )
     subprocess.run(["bcftools", "index", "-f", str(workdir / "sites.bcf")], check=True)
     (workdir / "chunk_job.py").write_text(CHUNK_JOB)
 
@@ -104,21 +119,35 @@ def make_inputs(workdir: Path, n_variants: int, n_samples: int | None) -> None:
         return next(b for b in "ACGT" if b not in (ref[i][0], alt[i][0]))
 
     sig = np.array(["Pathogenic", "Likely_pathogenic", "Uncertain_significance", "Likely_benign", "Benign"])
-    rev = np.array(["criteria_provided,_single_submitter", "reviewed_by_expert_panel",
-                    "criteria_provided,_multiple_submitters,_no_conflicts"])
+    rev = np.array(
+        [
+            "criteria_provided,_single_submitter",
+            "reviewed_by_expert_panel",
+            "criteria_provided,_multiple_submitters,_no_conflicts",
+        ]
+    )
     clin = np.sort(rng.choice(n_variants, size=n_variants // 20, replace=False))
     clin_lines = []
     for k, i in enumerate(clin):
         info = f"CLNSIG={sig[k % 5]};CLNREVSTAT={rev[k % 3]};GENEINFO=GENE{k % 700}:{k % 700 + 1000}"
         clin_lines.append(f"chr21\t{pos[i]}\t{100000 + k}\t{ref[i]}\t{alt[i]}\t.\t.\t{info}\n".encode())
-        clin_lines.append(f"chr21\t{pos[i]}\t{900000 + k}\t{ref[i][0]}\t{decoy(i)}\t.\t.\tCLNSIG=Benign;"
-                          f"CLNREVSTAT={rev[0]}\n".encode())
-    _bgzip_vcf(workdir / "clinvar.vcf.gz", [
-        "##fileformat=VCFv4.1", "##source=ClinVar-like (simulated)", contig,
-        '##INFO=<ID=CLNSIG,Number=.,Type=String,Description="Clinical significance">',
-        '##INFO=<ID=CLNREVSTAT,Number=.,Type=String,Description="Review status">',
-        '##INFO=<ID=GENEINFO,Number=1,Type=String,Description="Gene:ID">',
-        "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO"], clin_lines)
+        clin_lines.append(
+            f"chr21\t{pos[i]}\t{900000 + k}\t{ref[i][0]}\t{decoy(i)}\t.\t.\tCLNSIG=Benign;"
+            f"CLNREVSTAT={rev[0]}\n".encode()
+        )
+    _bgzip_vcf(
+        workdir / "clinvar.vcf.gz",
+        [
+            "##fileformat=VCFv4.1",
+            "##source=ClinVar-like (simulated)",
+            contig,
+            '##INFO=<ID=CLNSIG,Number=.,Type=String,Description="Clinical significance">',
+            '##INFO=<ID=CLNREVSTAT,Number=.,Type=String,Description="Review status">',
+            '##INFO=<ID=GENEINFO,Number=1,Type=String,Description="Gene:ID">',
+            "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO",
+        ],
+        clin_lines,
+    )
 
     freq = np.flatnonzero(rng.random(n_variants) < 0.9)
     af = rng.beta(0.3, 3, size=n_variants)
@@ -127,10 +156,16 @@ def make_inputs(workdir: Path, n_variants: int, n_samples: int | None) -> None:
         freq_lines.append(f"chr21\t{pos[i]}\t.\t{ref[i]}\t{alt[i]}\t.\tPASS\tAF={af[i]:.5g}\n".encode())
         if i % 10 == 0:
             freq_lines.append(f"chr21\t{pos[i]}\t.\t{ref[i][0]}\t{decoy(i)}\t.\tPASS\tAF=0.5\n".encode())
-    _bgzip_vcf(workdir / "popfreq.vcf.gz", [
-        "##fileformat=VCFv4.2", contig,
-        '##INFO=<ID=AF,Number=A,Type=Float,Description="Alternate allele frequency">',
-        "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO"], freq_lines)
+    _bgzip_vcf(
+        workdir / "popfreq.vcf.gz",
+        [
+            "##fileformat=VCFv4.2",
+            contig,
+            '##INFO=<ID=AF,Number=A,Type=Float,Description="Alternate allele frequency">',
+            "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO",
+        ],
+        freq_lines,
+    )
     (workdir / "n_variants.txt").write_text(f"{n_variants}\n")
 
 
@@ -168,11 +203,12 @@ else:
 def chunked_command(n_chunks: int) -> list[str]:
     """plan, one process per chunk (one after another), gather: peak RSS is the largest job's."""
     script = (
-        f'set -e; {PYTHON} chunk_job.py plan {n_chunks} > regions.txt; i=0; '
+        f"set -e; {PYTHON} chunk_job.py plan {n_chunks} > regions.txt; i=0; "
         f'while read -r region; do {PYTHON} chunk_job.py run $i "$region"; i=$((i+1)); done < regions.txt; '
-        f'{PYTHON} chunk_job.py gather $i'
+        f"{PYTHON} chunk_job.py gather $i"
     )
     return ["sh", "-c", script]
+
 
 # bcftools annotate with a VCF -a needs an indexed input (it cannot read a pipe),
 # so the two joins go through an indexed intermediate BCF.

@@ -6,7 +6,6 @@ is a symlink to one small valid VCF, so the sheet validation (files exist)
 is exercised for real.
 """
 
-import subprocess
 import sys
 from pathlib import Path
 
@@ -19,24 +18,33 @@ SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
 
 
 def _config(workdir: Path, sheet: str) -> dict:
+    # The default (non-demo) config, pointed at this benchmark's files.
     cfg = yaml.safe_load((REPO / "config/config.yaml").read_text())
-    cfg.pop("simulate")
+    cfg.pop("simulate", None)
     cfg["cohort"] = {"vcf": "cohort.vcf.gz", "phenotypes": "phenotypes.tsv", "truth": None}
     cfg["patients"] = {"sheet": sheet, "batch_size": 50}
-    cfg["annotation"] = {"gene_model": str(REPO / cfg["annotation"]["gene_model"])}
+    cfg["annotation"] = {"gene_model": str(REPO / "resources/annotation/Homo_sapiens.GRCh38.chr21.ensembl.gff3.gz")}
     cfg["scores"] = []
     cfg["ancestry"] = {"reference_panel": None, "n_components": 5}
     return cfg
 
 
 def prepare(workdir: Path) -> None:
-    from genorisk.simulate import write_vcf
     import numpy as np
+
+    from genorisk.simulate import write_vcf
 
     pos = np.arange(25_000_001, 25_000_101)
     calls = np.zeros((100, 1, 2), dtype=np.int8)
     write_vcf(workdir / "one.vcf.gz", pos, np.array(["A"] * 100), np.array(["G"] * 100), calls=calls, samples=["S"])
-    write_vcf(workdir / "cohort.vcf.gz", pos, np.array(["A"] * 100), np.array(["G"] * 100), calls=np.zeros((100, 2, 2), np.int8), samples=["A", "B"])
+    write_vcf(
+        workdir / "cohort.vcf.gz",
+        pos,
+        np.array(["A"] * 100),
+        np.array(["G"] * 100),
+        calls=np.zeros((100, 2, 2), np.int8),
+        samples=["A", "B"],
+    )
     (workdir / "phenotypes.tsv").write_text("sample_id\tstatus\tage\tsex\nA\t0\t50\tmale\nB\t1\t60\tfemale\n")
     vcf_dir = workdir / "patients"
     vcf_dir.mkdir()
@@ -53,6 +61,18 @@ def prepare(workdir: Path) -> None:
 
 def commands(workdir: Path) -> dict[str, list[str]]:
     def dry(n):
-        return [SNAKEMAKE, "-n", "-q", "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
-                "--configfile", str(workdir / f"config_{n}.yaml"), "--cores", "2"]
+        return [
+            SNAKEMAKE,
+            "-n",
+            "-q",
+            "--snakefile",
+            str(REPO / "workflow" / "Snakefile"),
+            "--directory",
+            str(workdir),
+            "--configfile",
+            str(workdir / f"config_{n}.yaml"),
+            "--cores",
+            "2",
+        ]
+
     return {"10000 patients": dry(10_000), "100 patients": dry(100), "1000 patients": dry(1_000)}

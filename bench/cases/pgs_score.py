@@ -32,8 +32,7 @@ def _write_vcf(path: Path, n_samples: int, blocks) -> int:
         "##fileformat=VCFv4.2",
         *[f"##contig=<ID={c},length={SEQ_LEN + 1}>" for c in range(1, N_CHROMS + 1)],
         '##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">',
-        "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\t"
-        + "\t".join(f"S{i:04d}" for i in range(n_samples)),
+        "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\t" + "\t".join(f"S{i:04d}" for i in range(n_samples)),
     ]
     n = 0
     with open(path, "wb") as out:
@@ -65,8 +64,11 @@ def _simulate_blocks(seed: int):
 
     for chrom in range(1, N_CHROMS + 1):
         ts = msprime.sim_ancestry(
-            samples=N_SAMPLES, population_size=10_000, sequence_length=SEQ_LEN,
-            recombination_rate=1e-8, random_seed=seed + chrom,
+            samples=N_SAMPLES,
+            population_size=10_000,
+            sequence_length=SEQ_LEN,
+            recombination_rate=1e-8,
+            random_seed=seed + chrom,
         )
         ts = msprime.sim_mutations(ts, rate=1.13e-8, random_seed=seed + chrom)
         pos, ref, alt, rows = [], [], [], []
@@ -99,7 +101,7 @@ def prepare(workdir: Path) -> None:
                 beta = rng.normal(0, 0.01, len(pos))
                 # Half the weights on REF, half on ALT, so both match types run.
                 on_ref = rng.random(len(pos)) < 0.5
-                for p, r, a, b, flip in zip(pos, ref, alt, beta, on_ref):
+                for p, r, a, b, flip in zip(pos, ref, alt, beta, on_ref, strict=True):
                     ea, oa = (r, a) if flip else (a, r)
                     w.write(f"{chrom}\t{p}\t{ea}\t{oa}\t{b:.6g}\n")
                     wp.write(f"{chrom}:{p}:{r}:{a}\t{ea}\t{b:.6g}\n")
@@ -109,15 +111,28 @@ def prepare(workdir: Path) -> None:
 def commands(workdir: Path) -> dict[str, list[str]]:
     return {
         "genorisk": [
-            PYTHON, "-c",
+            PYTHON,
+            "-c",
             "import sys; from genorisk.scores import compute_scores; "
             "r = compute_scores(sys.argv[1], [sys.argv[2]], keep_ambiguous=True); "
             "r.sums.to_csv(sys.argv[3], sep='\\t')",
-            str(workdir / "cohort.vcf.gz"), str(workdir / "weights.txt"), str(workdir / "genorisk.sscore.tsv"),
+            str(workdir / "cohort.vcf.gz"),
+            str(workdir / "weights.txt"),
+            str(workdir / "genorisk.sscore.tsv"),
         ],
         "plink2": [
-            "plink2", "--vcf", str(workdir / "cohort.vcf.gz"), "--score", str(workdir / "weights.plink.txt"),
-            "header-read", "cols=+scoresums", "--memory", "2000", "--threads", "2",
-            "--out", str(workdir / "plink2"),
+            "plink2",
+            "--vcf",
+            str(workdir / "cohort.vcf.gz"),
+            "--score",
+            str(workdir / "weights.plink.txt"),
+            "header-read",
+            "cols=+scoresums",
+            "--memory",
+            "2000",
+            "--threads",
+            "2",
+            "--out",
+            str(workdir / "plink2"),
         ],
     }

@@ -27,7 +27,9 @@ UNITS: dict[str, float] = {}
 
 
 def _cohort_case():
-    spec = importlib.util.spec_from_file_location("bench_case_validate_vcf", Path(__file__).with_name("validate_vcf.py"))
+    spec = importlib.util.spec_from_file_location(
+        "bench_case_validate_vcf", Path(__file__).with_name("validate_vcf.py")
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -49,6 +51,17 @@ def commands(workdir: Path) -> dict[str, list[str]]:
     return {
         "genorisk": [PYTHON, "-c", ours],
         "bcftools stats -s -": ["sh", "-c", f"bcftools stats -s - {VCF} > stats.txt"],
-        "plink2 --hardy --missing": ["plink2", "--vcf", VCF, "--hardy", "--missing", "--threads", "1",
-                                     "--memory", "2000", "--out", "plink"],
+        "plink2 --hardy --missing": [
+            "plink2",
+            "--vcf",
+            VCF,
+            "--hardy",
+            "--missing",
+            "--threads",
+            "1",
+            "--memory",
+            "2000",
+            "--out",
+            "plink",
+        ],
     }

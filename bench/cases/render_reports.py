@@ -1,6 +1,6 @@
 """Patient reports rendered per second (validated report.json + self-contained report.html).
 
-genorisk: ``python -m genorisk.report patients OUT results.jsonl`` - JSON Schema
+genorisk: ``genorisk report patients OUT results.jsonl`` - JSON Schema
 validation, reliability assessment, two inline SVG charts, Jinja2 rendering
 with autoescaping, owner-only atomic writes of two files per patient.
 
@@ -53,6 +53,6 @@ def prepare(workdir: Path) -> None:
 def commands(workdir: Path) -> dict[str, list[str]]:
     jsonl = str(workdir / "results.jsonl")
     return {
-        "genorisk": [sys.executable, "-m", "genorisk.report", "patients", str(workdir / "reports"), jsonl],
+        "genorisk": [sys.executable, "-m", "genorisk", "report", "patients", str(workdir / "reports"), jsonl],
         "json.dump": [sys.executable, "-c", REFERENCE, jsonl, str(workdir / "floor")],
     }

@@ -5,7 +5,7 @@ the demo's width (PGS, age, sex, 4 PCs, 2,993 dosages; non-additive
 architecture, linear offset on) and simulates 10,000 new patients with the
 same features.
 
-genorisk: ``python -m genorisk.model score`` - loads the artifact (pickle
+genorisk: ``genorisk score`` - loads the artifact (pickle
 scan, SHA-256 checks), checks the schema, computes margins and TreeSHAP in
 batched DMatrix calls, checks that contributions sum to the margins,
 calibrates, groups drivers and writes JSON.
@@ -50,9 +50,20 @@ def prepare(workdir: Path) -> None:
 
 def commands(workdir: Path) -> dict[str, list[str]]:
     return {
-        "genorisk": [PYTHON, "-m", "genorisk.model", "score", "--model", str(workdir / "model"),
-                     "--features", str(workdir / "patients.parquet"), "--schema",
-                     str(workdir / "patients.schema.json"), "--out", str(workdir / "scores.json")],
+        "genorisk": [
+            PYTHON,
+            "-m",
+            "genorisk",
+            "score",
+            "--model",
+            str(workdir / "model"),
+            "--features",
+            str(workdir / "patients.parquet"),
+            "--schema",
+            str(workdir / "patients.schema.json"),
+            "--out",
+            str(workdir / "scores.json"),
+        ],
         "xgboost_contribs": [PYTHON, str(HERE), str(workdir)],
     }
 

@@ -52,9 +52,19 @@ def prepare(workdir: Path) -> None:
     for name, n in SIZES.items():
         X, y, schema, truth = simulate_cohort(n, n_variants=N_VARIANTS, architecture="non-additive", seed=n)
         write_cohort(workdir, f"cohort_{name}", X, y, schema, truth)
-    (workdir / "model_config.json").write_text(json.dumps({"model": {
-        "n_folds": 5, "n_trials": N_TRIALS, "threads": THREADS, "max_bin": MAX_BIN, "n_bootstrap": 200,
-        "max_dosage_features": 1000}}))
+    (workdir / "model_config.json").write_text(
+        json.dumps(
+            {
+                "model": {
+                    "n_folds": 5,
+                    "n_trials": N_TRIALS,
+                    "max_bin": MAX_BIN,
+                    "n_bootstrap": 200,
+                    "max_dosage_features": 1000,
+                }
+            }
+        )
+    )
 
 
 def commands(workdir: Path) -> dict[str, list[str]]:
@@ -62,9 +72,25 @@ def commands(workdir: Path) -> dict[str, list[str]]:
     for name in SIZES:
         stem = str(workdir / f"cohort_{name}")
         out[f"genorisk_{name}"] = [
-            PYTHON, "-m", "genorisk.model", "train", "--features", f"{stem}.parquet", "--schema",
-            f"{stem}.schema.json", "--labels", f"{stem}.labels.tsv", "--truth", f"{stem}.truth.json",
-            "--config", str(workdir / "model_config.json"), "--out", str(workdir / f"model_{name}")]
+            PYTHON,
+            "-m",
+            "genorisk",
+            "train",
+            "--threads",
+            str(THREADS),
+            "--features",
+            f"{stem}.parquet",
+            "--schema",
+            f"{stem}.schema.json",
+            "--labels",
+            f"{stem}.labels.tsv",
+            "--truth",
+            f"{stem}.truth.json",
+            "--config",
+            str(workdir / "model_config.json"),
+            "--out",
+            str(workdir / f"model_{name}"),
+        ]
         out[f"sklearn_hgb_{name}"] = [PYTHON, str(HERE), "reference", "--stem", stem]
     # Order: genorisk first, its reference second (the runner's ratio), then the rest.
     return {k: out[k] for k in ("genorisk_3k", "sklearn_hgb_3k", "genorisk_10k", "sklearn_hgb_10k")}
@@ -77,8 +103,14 @@ def reference(stem: str) -> None:
     from sklearn.metrics import roc_auc_score
     from sklearn.model_selection import StratifiedKFold
 
-    from genorisk.model import ModelConfig, dosage_ranking, read_feature_matrix, read_labels, sample_candidates, \
-        top_k_columns
+    from genorisk.model import (
+        ModelConfig,
+        dosage_ranking,
+        read_feature_matrix,
+        read_labels,
+        sample_candidates,
+        top_k_columns,
+    )
 
     X = read_feature_matrix(f"{stem}.parquet")
     y = read_labels(f"{stem}.labels.tsv", X.index)
@@ -89,18 +121,28 @@ def reference(stem: str) -> None:
 
     def model(c, seed):
         return HistGradientBoostingClassifier(
-            learning_rate=c["learning_rate"], max_depth=c["max_depth"], max_iter=config.n_estimators,
-            l2_regularization=c["reg_lambda"], max_features=c["colsample_bytree"],
+            learning_rate=c["learning_rate"],
+            max_depth=c["max_depth"],
+            max_iter=config.n_estimators,
+            l2_regularization=c["reg_lambda"],
+            max_features=c["colsample_bytree"],
             min_samples_leaf=max(1, int(round(c["min_child_weight"] * 4))),  # hessian ~0.25 per row at p=0.5
-            max_bins=MAX_BIN - 1, early_stopping=True, validation_fraction=0.2,
-            n_iter_no_change=config.early_stopping_rounds, scoring="loss", class_weight="balanced",
-            random_state=seed)
+            max_bins=MAX_BIN - 1,
+            early_stopping=True,
+            validation_fraction=0.2,
+            n_iter_no_change=config.early_stopping_rounds,
+            scoring="loss",
+            class_weight="balanced",
+            random_state=seed,
+        )
 
     t0 = time.perf_counter()
     oof = np.empty(len(y))
     losses = np.zeros((config.n_folds, len(candidates)))
     iters = np.zeros_like(losses)
-    for k, (tr, te) in enumerate(StratifiedKFold(config.n_folds, shuffle=True, random_state=config.seed).split(data, y)):
+    for k, (tr, te) in enumerate(
+        StratifiedKFold(config.n_folds, shuffle=True, random_state=config.seed).split(data, y)
+    ):
         ranking = dosage_ranking(data[tr], y[tr], kinds)
         fitted = []
         for t, c in enumerate(candidates):

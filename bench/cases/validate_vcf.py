@@ -82,9 +82,7 @@ def commands(workdir: Path) -> dict[str, list[str]]:
         f"r = validate_vcf({VCF!r}, genome_build='GRCh38'); "
         "print(r.n_records, len(r.samples), r.warnings)"
     )
-    cyvcf2_loop = (
-        "import cyvcf2; n = 0\n" f"for v in cyvcf2.VCF({VCF!r}):\n" "    v.genotype.array(); n += 1\n" "print(n)"
-    )
+    cyvcf2_loop = f"import cyvcf2; n = 0\nfor v in cyvcf2.VCF({VCF!r}):\n    v.genotype.array(); n += 1\nprint(n)"
     return {
         "genorisk": [PYTHON, "-c", ours],
         "bcftools view": ["bcftools", "view", "-Ou", "-o", "/dev/null", VCF],

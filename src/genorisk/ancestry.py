@@ -40,9 +40,10 @@ from __future__ import annotations
 
 import base64
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from os import PathLike
-from typing import Any, Sequence
+from typing import Any
 
 import allel
 import numpy as np
@@ -51,12 +52,14 @@ import pandas as pd
 from . import genotypes
 from .errors import InputError
 
+# Chromosomes left out of the PCA (sex chromosomes: dosage depends on sex; mitochondria) are
+# genorisk.genome.NON_AUTOSOMES, still importable from here.
+from .genome import NON_AUTOSOMES as NON_AUTOSOMES
+from .genome import is_autosome
+
 log = logging.getLogger("genorisk.ancestry")
 
 FORMAT = "genorisk.ancestry/1"
-
-#: Chromosomes left out of the PCA: sex chromosomes (dosage depends on sex) and mitochondria.
-NON_AUTOSOMES = frozenset({"X", "Y", "XY", "MT", "23", "24", "25", "26"})
 
 _BASES = frozenset("ACGT")
 _AMBIGUOUS = frozenset({("A", "T"), ("T", "A"), ("C", "G"), ("G", "C")})
@@ -176,18 +179,20 @@ class AncestryModel:
         return out
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "AncestryModel":
+    def from_dict(cls, d: dict[str, Any]) -> AncestryModel:
         """Inverse of :meth:`to_dict`; refuses other formats."""
         if d.get("format") != FORMAT:
             raise ValueError(f"not a {FORMAT} ancestry model (format={d.get('format')!r})")
         k, m = int(d["n_components"]), int(d["n_variants"])
         vv = d["variants"]
-        variants = pd.DataFrame({
-            "chrom": pd.array(vv["chrom"], dtype="str"),
-            "pos": np.asarray(vv["pos"], dtype=np.int64),
-            "ref": pd.array(list(vv["ref"]), dtype="str"),
-            "alt": pd.array(list(vv["alt"]), dtype="str"),
-        })
+        variants = pd.DataFrame(
+            {
+                "chrom": pd.array(vv["chrom"], dtype="str"),
+                "pos": np.asarray(vv["pos"], dtype=np.int64),
+                "ref": pd.array(list(vv["ref"]), dtype="str"),
+                "alt": pd.array(list(vv["alt"]), dtype="str"),
+            }
+        )
         scores = None
         if "cohort_scores_f32" in d:
             scores = _unb64(d["cohort_scores_f32"], (int(d["n_cohort"]), k))
@@ -220,18 +225,20 @@ def _unb64(s: str, shape: tuple[int, ...]) -> np.ndarray:
 
 # ----------------------------------------------------------------- selection
 
-def _candidate_mask(variants: pd.DataFrame, dosages: np.ndarray, *, min_maf: float, min_call_rate: float,
-                    drop_ambiguous: bool) -> np.ndarray:
+
+def _candidate_mask(
+    variants: pd.DataFrame, dosages: np.ndarray, *, min_maf: float, min_call_rate: float, drop_ambiguous: bool
+) -> np.ndarray:
     """Rows of a (variants x people) chunk usable for PCA."""
     ref = variants["ref"].to_numpy(dtype=object)
     alt = variants["alt"].to_numpy(dtype=object)
-    snv = np.array([r in _BASES and a in _BASES for r, a in zip(ref, alt)], dtype=bool)
+    snv = np.array([r in _BASES and a in _BASES for r, a in zip(ref, alt, strict=False)], dtype=bool)
     if drop_ambiguous:
         # A/T and C/G SNVs cannot be strand-checked in a patient file from another pipeline.
-        snv &= np.array([(r, a) not in _AMBIGUOUS for r, a in zip(ref, alt)], dtype=bool)
+        snv &= np.array([(r, a) not in _AMBIGUOUS for r, a in zip(ref, alt, strict=False)], dtype=bool)
     if "n_alt" in variants:
         snv &= variants["n_alt"].to_numpy() == 1
-    autosome = np.array([genotypes.normalize_chrom(c) not in NON_AUTOSOMES for c in variants["chrom"]], dtype=bool)
+    autosome = np.array([is_autosome(c) for c in variants["chrom"]], dtype=bool)
     called = ~np.isnan(dosages)
     n_called = called.sum(axis=1)
     af = np.divide(np.nansum(dosages, axis=1), 2 * n_called, out=np.zeros(len(dosages)), where=n_called > 0)
@@ -251,6 +258,7 @@ def _as_int8(dosages: np.ndarray) -> np.ndarray:
 
 
 # ----------------------------------------------------------------------- fit
+
 
 def fit_ancestry(
     vcf: str | PathLike,
@@ -321,8 +329,9 @@ def fit_ancestry(
     n_seen = 0
     for chunk in genotypes.iter_dosage_chunks(vcf, samples=samples, chunk_size=chunk_size):
         n_seen += len(chunk.dosages)
-        cand = _candidate_mask(chunk.variants, chunk.dosages, min_maf=min_maf, min_call_rate=min_call_rate,
-                               drop_ambiguous=drop_ambiguous)
+        cand = _candidate_mask(
+            chunk.variants, chunk.dosages, min_maf=min_maf, min_call_rate=min_call_rate, drop_ambiguous=drop_ambiguous
+        )
         if not cand.any():
             continue
         rows = chunk.dosages[cand]
@@ -352,18 +361,34 @@ def fit_ancestry(
         found, ref_dos = genotypes.read_dosages(reference_vcf, variants, samples=reference_samples)
         ref_called = (~np.isnan(ref_dos)).mean(axis=1) >= min_call_rate
         usable = found["found"].to_numpy(dtype=bool) & ref_called
-        log.info("ancestry: %d of %d pruned variants present and called in the reference panel", usable.sum(), len(usable))
+        log.info(
+            "ancestry: %d of %d pruned variants present and called in the reference panel", usable.sum(), len(usable)
+        )
         variants, dosages, reference = variants[usable].reset_index(drop=True), dosages[:, usable], ref_dos[usable].T
     model = fit_ancestry_dosages(
-        variants, dosages, n_components=n_components, max_variants=max_variants, distance_pcs=distance_pcs,
-        distance_quantile=distance_quantile, reference_dosages=reference, seed=seed,
+        variants,
+        dosages,
+        n_components=n_components,
+        max_variants=max_variants,
+        distance_pcs=distance_pcs,
+        distance_quantile=distance_quantile,
+        reference_dosages=reference,
+        seed=seed,
     )
     model.samples = samples
-    model.fit_info.update({
-        "min_maf": min_maf, "min_call_rate": min_call_rate, "drop_ambiguous": drop_ambiguous,
-        "ld_window": ld_window, "ld_step": ld_step, "ld_threshold": ld_threshold,
-        "n_alleles_read": n_seen, "n_common_snvs": n_candidates, "n_after_ld_pruning": n_pruned,
-    })
+    model.fit_info.update(
+        {
+            "min_maf": min_maf,
+            "min_call_rate": min_call_rate,
+            "drop_ambiguous": drop_ambiguous,
+            "ld_window": ld_window,
+            "ld_step": ld_step,
+            "ld_threshold": ld_threshold,
+            "n_alleles_read": n_seen,
+            "n_common_snvs": n_candidates,
+            "n_after_ld_pruning": n_pruned,
+        }
+    )
     return model
 
 
@@ -427,8 +452,12 @@ def fit_ancestry_dosages(
         mean=mean,
         loadings=loadings,
         explained_variance_ratio=np.asarray(pca.explained_variance_ratio_, dtype=np.float64),
-        score_mean=np.zeros(n_components), score_sd=np.ones(n_components), score_cov=np.eye(k),
-        distance_pcs=k, distance_quantile=distance_quantile, distance_threshold=np.inf,
+        score_mean=np.zeros(n_components),
+        score_sd=np.ones(n_components),
+        score_cov=np.eye(k),
+        distance_pcs=k,
+        distance_quantile=distance_quantile,
+        distance_threshold=np.inf,
     )
     scores = project(model, dosages[:, cols])
     model.cohort_scores_ = scores.astype(np.float32)
@@ -438,18 +467,31 @@ def fit_ancestry_dosages(
     distance, _ = ancestry_distance(model, scores)
     model.distance_threshold = float(np.quantile(distance, distance_quantile))
     model.fit_info = {
-        "method": method, "scaler": "patterson", "seed": seed, "n_cohort": n_cohort,
+        "method": method,
+        "scaler": "patterson",
+        "seed": seed,
+        "n_cohort": n_cohort,
         "n_reference": 0 if reference_dosages is None else int(len(reference_dosages)),
-        "n_variants": model.n_variants, "cohort_distance_max": float(distance.max()),
+        "n_variants": model.n_variants,
+        "cohort_distance_max": float(distance.max()),
     }
-    log.info("ancestry PCA (%s): %d cohort + %d reference people x %d variants; PC1-3 explain %s; "
-             "distance threshold %.2f (q=%.3f over %d PCs)", method, n_cohort, model.fit_info["n_reference"],
-             model.n_variants, np.round(model.explained_variance_ratio[:3], 4).tolist(),
-             model.distance_threshold, distance_quantile, k)
+    log.info(
+        "ancestry PCA (%s): %d cohort + %d reference people x %d variants; PC1-3 explain %s; "
+        "distance threshold %.2f (q=%.3f over %d PCs)",
+        method,
+        n_cohort,
+        model.fit_info["n_reference"],
+        model.n_variants,
+        np.round(model.explained_variance_ratio[:3], 4).tolist(),
+        model.distance_threshold,
+        distance_quantile,
+        k,
+    )
     return model
 
 
 # ------------------------------------------------------------------- project
+
 
 def cohort_scores(model: AncestryModel) -> np.ndarray:
     """The cohort's PC scores, float64, shape (n_cohort, n_components), in fit order."""
@@ -494,7 +536,10 @@ def ancestry_distance(model: AncestryModel, pcs: np.ndarray) -> tuple[np.ndarray
     outlier : numpy.ndarray, bool, shape (n_people,)
         ``distance > model.distance_threshold``.
     """
-    z = np.atleast_2d(np.asarray(pcs, dtype=np.float64))[:, : model.distance_pcs] - model.score_mean[: model.distance_pcs]
+    z = (
+        np.atleast_2d(np.asarray(pcs, dtype=np.float64))[:, : model.distance_pcs]
+        - model.score_mean[: model.distance_pcs]
+    )
     solved = np.linalg.solve(model.score_cov, z.T).T
     distance = np.sqrt(np.einsum("ij,ij->i", z, solved))
     return distance, distance > model.distance_threshold

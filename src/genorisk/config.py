@@ -1,14 +1,28 @@
-"""Config and sample-sheet validation with messages that name the key or row.
+"""The config, the sample sheet, the phenotype table and the truth file, checked before any job.
 
-The workflow calls :func:`validate_config` on every run (``common.smk``), so
-an unknown key or a wrong type stops the run before any job starts.
+One rule set: ``schemas/config.schema.yaml`` states every config key with its
+type, bounds and default (and, as ``x-`` keywords, the few relations between
+keys). :func:`validate_config` checks a config against it and fills the
+defaults; the workflow calls it when the Snakefile is parsed, so a typo stops
+the run before any job starts, naming the key. The dataclasses of the stages
+(``ModelConfig``, ``QCThresholds``, ``SimulationConfig``) are built from the
+validated sections.
+
+The readers of the input tables (:func:`read_patient_sheet`,
+:func:`read_phenotypes`, :func:`read_truth`) are called at start-up too, and
+again by the jobs that use the tables; their errors name the file, the line
+or column, and the problem.
 """
 
 from __future__ import annotations
 
+import json
+import math
 import re
+from collections.abc import Iterable, Iterator, Mapping
+from importlib import resources
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, cast
 
 import jsonschema
 import pandas as pd
@@ -16,9 +30,17 @@ import yaml
 
 from .errors import ConfigError
 
+#: The config schema shipped with the package (``workflow/schemas/config.schema.yaml`` links to it).
+CONFIG_SCHEMA = Path(str(resources.files("genorisk").joinpath("schemas", "config.schema.yaml")))
+
 # Patient IDs become folder names: keep them to a safe, portable alphabet.
 PATIENT_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 SHEET_COLUMNS = {"patient_id", "vcf", "sample", "sex", "outlier"}
+
+
+# ----------------------------------------------------------------------------
+# Config
+# ----------------------------------------------------------------------------
 
 
 def _key_path(error: jsonschema.ValidationError) -> str:
@@ -29,22 +51,106 @@ def _key_path(error: jsonschema.ValidationError) -> str:
 def _describe(error: jsonschema.ValidationError) -> tuple[str, str]:
     """(key, problem) for the most specific cause of a schema error."""
     if error.validator == "additionalProperties":
-        extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
+        # The stubs allow an unset or boolean schema; an additionalProperties error has a mapping.
+        schema, instance = cast(Mapping[str, Any], error.schema), cast(Mapping[str, Any], error.instance)
+        extra = sorted(set(instance) - set(schema.get("properties", {})))
         base = _key_path(error)
         key = ".".join(p for p in (base if base != "(top level)" else "", extra[0]) if p)
-        allowed = ", ".join(sorted(error.schema.get("properties", {})))
+        allowed = ", ".join(sorted(schema.get("properties", {})))
         return key, f"unknown key {extra[0]!r} (allowed here: {allowed})"
-    if error.validator == "required":
-        return _key_path(error), error.message
+    if error.validator in ("x-less-or-equal", "x-less-than", "x-sum-below"):
+        # The message names the offending key; report it as the key.
+        base = _key_path(error)
+        first = error.message.split(" ", 1)[0]
+        return (f"{base}.{first}" if base != "(top level)" else first), error.message
     return _key_path(error), error.message
 
 
-def load_schema(path: str | Path) -> dict:
-    return yaml.safe_load(Path(path).read_text())
+def load_schema(path: str | Path | None = None) -> dict:
+    """The config schema (``path``, default :data:`CONFIG_SCHEMA`) as a dict."""
+    return yaml.safe_load(Path(path or CONFIG_SCHEMA).read_text())
 
 
-def validate_config(config: dict[str, Any], schema: dict | str | Path, *, source: str = "config") -> dict:
-    """Validate ``config`` against a JSON schema (YAML file or dict) and fill defaults.
+def _increasing(validator, wanted, instance, schema) -> Iterator[jsonschema.ValidationError]:
+    pair = isinstance(instance, list) and len(instance) == 2 and all(_is_number(v) for v in instance)
+    if wanted and pair and instance[0] > instance[1]:
+        yield jsonschema.ValidationError(f"low end {instance[0]} exceeds high end {instance[1]}")
+
+
+def _ordered(strict: bool):
+    def check(validator, pairs, instance, schema) -> Iterator[jsonschema.ValidationError]:
+        if not isinstance(instance, dict):
+            return
+        for low, high in pairs:
+            a, b = _value(instance, schema, low), _value(instance, schema, high)
+            if _is_number(a) and _is_number(b) and (a >= b if strict else a > b):
+                relation = "below" if strict else "at most"
+                yield jsonschema.ValidationError(f"{low} must be {relation} {high}={b}, got {a}")
+
+    return check
+
+
+def _sum_below(validator, rule, instance, schema) -> Iterator[jsonschema.ValidationError]:
+    if not isinstance(instance, dict):
+        return
+    values = [_value(instance, schema, k) for k in rule["keys"]]
+    if all(_is_number(v) for v in values) and sum(values) >= rule["limit"]:
+        yield jsonschema.ValidationError(
+            f"{rule['keys'][0]} + {' + '.join(rule['keys'][1:])} = {sum(values):.2f}, must be below "
+            f"{rule['limit']} ({rule.get('why', 'limit')})"
+        )
+
+
+def _value(instance: dict, schema: dict, key: str) -> Any:
+    """``instance[key]``, else the key's default (the x- keywords may run before defaults are filled)."""
+    return instance[key] if key in instance else schema.get("properties", {}).get(key, {}).get("default")
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _with_defaults(validator_cls):
+    """The schema's validator class, filling ``default`` values of absent keys and knowing the ``x-`` keywords."""
+    validate_properties = validator_cls.VALIDATORS["properties"]
+
+    def set_defaults(validator, properties, instance, schema):
+        if isinstance(instance, dict):
+            for name, sub in properties.items():
+                if "default" in sub and name not in instance:
+                    # A copy: defaults are mutable (lists, {}) and must not be shared between configs.
+                    instance[name] = json.loads(json.dumps(sub["default"]))
+        yield from validate_properties(validator, properties, instance, schema)
+
+    return jsonschema.validators.extend(
+        validator_cls,
+        {
+            "properties": set_defaults,
+            "x-increasing": _increasing,
+            "x-less-or-equal": _ordered(strict=False),
+            "x-less-than": _ordered(strict=True),
+            "x-sum-below": _sum_below,
+        },
+    )
+
+
+def validate_config(config: dict[str, Any], schema: dict | str | Path | None = None, *, source: str = "config") -> dict:
+    """Check ``config`` against the config schema and fill in the defaults, in place.
+
+    Parameters
+    ----------
+    config : dict
+        The parsed config (YAML); changed in place: absent keys get their
+        schema default.
+    schema : dict or path, optional
+        The schema (default :data:`CONFIG_SCHEMA`).
+    source : str
+        What to call the config in messages (its file name).
+
+    Returns
+    -------
+    dict
+        ``config``, completed.
 
     Raises
     ------
@@ -54,8 +160,7 @@ def validate_config(config: dict[str, Any], schema: dict | str | Path, *, source
     """
     if not isinstance(schema, dict):
         schema = load_schema(schema)
-    validator_cls = jsonschema.validators.validator_for(schema)
-    validator = _with_defaults(validator_cls)(schema)
+    validator = _with_defaults(jsonschema.validators.validator_for(schema))(schema)
     errors = sorted(validator.iter_errors(config), key=lambda e: (-len(e.absolute_path), _key_path(e), e.message))
     if errors:
         key, problem = _describe(errors[0])
@@ -64,18 +169,36 @@ def validate_config(config: dict[str, Any], schema: dict | str | Path, *, source
     return config
 
 
-def _with_defaults(validator_cls):
-    """A validator class that also fills ``default`` values of absent properties."""
-    validate_properties = validator_cls.VALIDATORS["properties"]
+def validate_section(section: str, values: Mapping[str, Any] | None, *, source: str = "config") -> dict:
+    """Check one section (``"model"``, ``"qc"``, ``"simulate"``, ...) and fill its defaults.
 
-    def set_defaults(validator, properties, instance, schema):
-        if isinstance(instance, dict):
-            for name, sub in properties.items():
-                if "default" in sub and name not in instance:
-                    instance[name] = sub["default"]
-        yield from validate_properties(validator, properties, instance, schema)
+    For code that reads a section on its own (the command line's ``train``
+    with a model settings file): the same schema and messages as
+    :func:`validate_config`, keys named ``<section>.<key>``.
 
-    return jsonschema.validators.extend(validator_cls, {"properties": set_defaults})
+    Returns
+    -------
+    dict
+        A completed copy of ``values``.
+    """
+    schema = load_schema()
+    if section not in schema["properties"]:
+        raise ValueError(f"no config section {section!r}")
+    sub = {**schema["properties"][section], "$defs": schema["properties"][section].get("$defs", {})}
+    # Section-local $refs ("#/properties/<section>/$defs/...") must resolve against a document of
+    # the same shape, so validate {section: values} against a schema holding only that section.
+    wrapper = {
+        **{k: v for k, v in schema.items() if k not in ("properties", "required")},
+        "properties": {section: sub},
+        "required": [section],
+    }
+    doc = {section: json.loads(json.dumps(dict(values or {})))}
+    return validate_config(doc, wrapper, source=source)[section]
+
+
+# ----------------------------------------------------------------------------
+# Input tables
+# ----------------------------------------------------------------------------
 
 
 def read_patient_sheet(
@@ -113,65 +236,95 @@ def read_patient_sheet(
     sheet.columns = [c.strip() for c in sheet.columns]
     for col in ("patient_id", "vcf"):
         if col not in sheet.columns:
-            raise ConfigError(path, f"missing required column {col!r} (columns: {', '.join(sheet.columns)})", record="header")
+            raise ConfigError(
+                path, f"missing required column {col!r} (columns: {', '.join(sheet.columns)})", record="header"
+            )
     unknown = sorted(set(sheet.columns) - SHEET_COLUMNS - set(covariates))
     if unknown:
         allowed = ", ".join(sorted(SHEET_COLUMNS | set(covariates)))
-        raise ConfigError(path, f"unknown column(s) {', '.join(map(repr, unknown))}; allowed: {allowed}", record="header")
+        raise ConfigError(
+            path, f"unknown column(s) {', '.join(map(repr, unknown))}; allowed: {allowed}", record="header"
+        )
     if sheet.empty:
         raise ConfigError(path, "no patients listed")
     if "sample" not in sheet.columns:
         sheet["sample"] = sheet["patient_id"]
-    sheet["sample"] = [s or p for s, p in zip(sheet["sample"], sheet["patient_id"])]
+    sheet["sample"] = [s or p for s, p in zip(sheet["sample"], sheet["patient_id"], strict=False)]
     produced_prefix = f"{Path(produced_under)}/" if produced_under else None
     seen: dict[str, int] = {}
     base_dir = Path(base_dir)
     for i, row in enumerate(sheet.itertuples(index=False), start=2):  # line 1 is the header
-        pid = row.patient_id
+        # dtype=str above: every cell is a string, though itertuples types them as any scalar.
+        pid, vcf_name = cast(str, row.patient_id), cast(str, row.vcf)
         where = f"line {i}"
         if not PATIENT_ID_RE.match(pid):
-            raise ConfigError(path, f"patient_id {pid!r} is not allowed: use letters, digits, '.', '_' or '-' (max 64), starting with a letter or digit", record=where)
+            raise ConfigError(
+                path,
+                f"patient_id {pid!r} is not allowed: use letters, digits, '.', '_' or '-' (max 64), "
+                "starting with a letter or digit",
+                record=where,
+            )
         if pid in seen:
             raise ConfigError(path, f"duplicate patient_id {pid!r} (first on line {seen[pid]})", record=where)
         seen[pid] = i
-        if not row.vcf:
+        if not vcf_name:
             raise ConfigError(path, f"patient {pid!r} has no vcf", record=where)
-        vcf = Path(row.vcf) if Path(row.vcf).is_absolute() else base_dir / row.vcf
-        produced = produced_prefix is not None and str(Path(row.vcf)).startswith(produced_prefix)
+        vcf = Path(vcf_name) if Path(vcf_name).is_absolute() else base_dir / vcf_name
+        produced = produced_prefix is not None and str(Path(vcf_name)).startswith(produced_prefix)
         if not produced and not vcf.exists():
-            raise ConfigError(path, f"patient {pid!r}: VCF {row.vcf} does not exist", record=where)
+            raise ConfigError(path, f"patient {pid!r}: VCF {vcf_name} does not exist", record=where)
         if "sex" in sheet.columns and row.sex not in ("", "male", "female"):
-            raise ConfigError(path, f"patient {pid!r}: sex must be 'male', 'female' or empty, not {row.sex!r}", record=where)
+            raise ConfigError(
+                path, f"patient {pid!r}: sex must be 'male', 'female' or empty, not {row.sex!r}", record=where
+            )
     for col in set(covariates) & set(sheet.columns) - {"sex"}:
         values = pd.to_numeric(sheet[col].replace("", None), errors="coerce")
         bad = values.isna() & (sheet[col] != "")
         if bad.any():
             line = int(bad.to_numpy().nonzero()[0][0]) + 2
-            raise ConfigError(path, f"covariate {col!r} is not a number: {sheet[col][bad].iloc[0]!r}", record=f"line {line}")
+            raise ConfigError(
+                path, f"covariate {col!r} is not a number: {sheet[col][bad].iloc[0]!r}", record=f"line {line}"
+            )
     if "outlier" in sheet.columns:
         sheet["outlier"] = sheet["outlier"].str.lower().isin(["1", "true", "yes"])
     return sheet
 
 
-def read_phenotypes(path: str | Path) -> pd.DataFrame:
+def read_phenotypes(path: str | Path, *, covariates: Iterable[str] = ()) -> pd.DataFrame:
     """Read the cohort phenotype table: ``sample_id``, ``status`` (0/1), covariates.
 
     ``age`` (number) and ``sex`` (``male``/``female``) are the covariates the
     demo uses; any other numeric column is carried as a covariate too.
 
+    Parameters
+    ----------
+    path : path
+        Tab-separated, header on line 1.
+    covariates : iterable of str
+        Covariates the model uses (``cohort.covariates``): each must be a
+        column.
+
     Raises
     ------
     ConfigError
-        Naming the file, the line and the problem (missing column, duplicate
-        sample, status other than 0/1, non-numeric covariate).
+        Naming the file, the line (or ``header``) and the problem: a missing
+        column, a duplicate sample, a status other than 0/1, a non-numeric
+        covariate.
     """
     path = Path(path)
     if not path.exists():
         raise ConfigError(path, "phenotype table not found")
-    table = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
-    for col in ("sample_id", "status"):
+    try:
+        table = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
+        raise ConfigError(path, f"not a readable TSV: {err}") from err
+    table.columns = [c.strip() for c in table.columns]
+    for col in ("sample_id", "status", *covariates):
         if col not in table.columns:
-            raise ConfigError(path, f"missing required column {col!r}", record="header")
+            what = "required column" if col in ("sample_id", "status") else "covariate column"
+            raise ConfigError(path, f"missing {what} {col!r} (columns: {', '.join(table.columns)})", record="header")
+    if table.empty:
+        raise ConfigError(path, "no samples listed")
     dup = table["sample_id"].duplicated()
     if dup.any():
         line = int(dup.to_numpy().nonzero()[0][0]) + 2
@@ -179,7 +332,9 @@ def read_phenotypes(path: str | Path) -> pd.DataFrame:
     bad = ~table["status"].isin(["0", "1"])
     if bad.any():
         line = int(bad.to_numpy().nonzero()[0][0]) + 2
-        raise ConfigError(path, f"status must be 0 (control) or 1 (case), not {table['status'][bad].iloc[0]!r}", record=f"line {line}")
+        raise ConfigError(
+            path, f"status must be 0 (control) or 1 (case), not {table['status'][bad].iloc[0]!r}", record=f"line {line}"
+        )
     out = pd.DataFrame({"sample_id": table["sample_id"], "status": table["status"].astype(int)})
     for col in table.columns:
         if col in ("sample_id", "status"):
@@ -188,13 +343,83 @@ def read_phenotypes(path: str | Path) -> pd.DataFrame:
             bad = ~table["sex"].isin(["male", "female", ""])
             if bad.any():
                 line = int(bad.to_numpy().nonzero()[0][0]) + 2
-                raise ConfigError(path, f"sex must be 'male', 'female' or empty, not {table['sex'][bad].iloc[0]!r}", record=f"line {line}")
+                raise ConfigError(
+                    path,
+                    f"sex must be 'male', 'female' or empty, not {table['sex'][bad].iloc[0]!r}",
+                    record=f"line {line}",
+                )
             out["sex"] = table["sex"].replace("", None)
             continue
         values = pd.to_numeric(table[col].replace("", None), errors="coerce")
         bad = values.isna() & (table[col] != "")
         if bad.any():
             line = int(bad.to_numpy().nonzero()[0][0]) + 2
-            raise ConfigError(path, f"covariate {col!r} is not a number: {table[col][bad].iloc[0]!r}", record=f"line {line}")
+            raise ConfigError(
+                path, f"covariate {col!r} is not a number: {table[col][bad].iloc[0]!r}", record=f"line {line}"
+            )
         out[col] = values
     return out.set_index("sample_id")
+
+
+def read_truth(path: str | Path) -> dict[str, float]:
+    """Read a simulation truth file as ``{"h2", "prevalence"[, "h2_total"]}`` for the AUC ceiling.
+
+    Two forms are accepted: the documented ``{"h2": ..., "prevalence": ...}``
+    (optionally ``"h2_total"``), and the ``truth.json`` that
+    :func:`genorisk.simulate.simulate` writes. Of the latter, the liability
+    variance a predictor of genotypes plus covariates can capture is used:
+    ``h2`` = additive + covariate components, ``h2_total`` = all genetic +
+    covariate components.
+
+    Raises
+    ------
+    ConfigError
+        Naming the file, the key and the problem (not JSON, a key missing,
+        a value out of range).
+    """
+    path = Path(path)
+    if not path.exists():
+        raise ConfigError(path, "truth file not found")
+    try:
+        truth = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ConfigError(path, f"not valid JSON: {err}") from err
+    if not isinstance(truth, dict):
+        raise ConfigError(path, "must be a JSON object with h2 and prevalence")
+    if isinstance(truth.get("variance_components"), dict):  # genorisk.simulate's truth.json
+        components = truth["variance_components"]
+        for key in ("additive",):
+            if not _is_number(components.get(key)):
+                raise ConfigError(
+                    path, f"variance_components.{key} must be a number", record=f"key variance_components.{key}"
+                )
+        for key in ("h2_total", "prevalence"):
+            if not _is_number(truth.get(key)):
+                raise ConfigError(path, f"{key} must be a number", record=f"key {key}")
+        covariates = components.get("covariates", 0.0)
+        out = {
+            "h2": components["additive"] + covariates,
+            "h2_total": truth["h2_total"] + covariates,
+            "prevalence": truth["prevalence"],
+        }
+    else:
+        unknown = sorted(set(truth) - {"h2", "h2_total", "prevalence"})
+        if unknown:
+            raise ConfigError(
+                path, f"unknown key {unknown[0]!r} (allowed: h2, h2_total, prevalence)", record=f"key {unknown[0]}"
+            )
+        out = {}
+        for key in ("h2", "prevalence", "h2_total"):
+            if key not in truth:
+                if key == "h2_total":
+                    continue
+                raise ConfigError(path, f"missing key {key!r} (the truth needs h2 and prevalence)", record=f"key {key}")
+            if not _is_number(truth[key]) or not math.isfinite(truth[key]):
+                raise ConfigError(path, f"{key} must be a number, got {truth[key]!r}", record=f"key {key}")
+            out[key] = truth[key]
+    for key, value in out.items():
+        ok = 0 < value < 1 if key == "prevalence" else 0 < value <= 1
+        if not ok:
+            bounds = "(0, 1)" if key == "prevalence" else "(0, 1]"
+            raise ConfigError(path, f"{key} must be in {bounds}, got {value}", record=f"key {key}")
+    return out

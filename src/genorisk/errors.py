@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from os import PathLike
+from typing import Any
 
 
 class InputError(Exception):
@@ -12,6 +13,9 @@ class InputError(Exception):
     Raise it for anything a user must fix in their data or config; the workflow
     adapters print it on one line and exit non-zero, leaving no output behind.
     """
+
+    # Set only by :func:`genorisk.scores.compute_scores` on a failed match rate: its ScoreResult (the audit).
+    result: Any
 
     def __init__(self, path: str | PathLike | None, problem: str, *, record: str | None = None):
         self.path = None if path is None else str(path)

@@ -14,7 +14,7 @@ import logging
 import sys
 import time
 import traceback
-from typing import Callable
+from collections.abc import Callable
 
 from .errors import InputError
 

@@ -1,5 +1,7 @@
 # Annotation (genorisk.annotate), scattered over region chunks of the cohort
 # VCF and gathered: memory is bounded by a chunk, chunks run in parallel.
+# The chunks are planned once, from the VCF index; how many there are depends
+# on the data (at least one per contig), hence a checkpoint.
 
 
 rule validate_resources:
@@ -13,36 +15,46 @@ rule validate_resources:
         f"{OUTDIR}/benchmarks/validate_resources.tsv"
     conda:
         "../../envs/genorisk.yaml"
-    threads: res("validate_resources", "threads")
-    resources:
-        mem_mb=res("validate_resources", "mem_mb"),
-        runtime=res("validate_resources", "runtime"),
     params:
         genome_build=config["genome_build"],
     script:
         "../../scripts/validate_resources.py"
 
 
+checkpoint plan_annotation_chunks:
+    input:
+        vcf=rules.normalize_cohort.output.vcf,
+        csi=rules.normalize_cohort.output.csi,
+    output:
+        regions=f"{OUTDIR}/annotation/chunks.json",
+    log:
+        f"{OUTDIR}/logs/plan_annotation_chunks.log",
+    conda:
+        "../../envs/genorisk.yaml"
+    params:
+        n_chunks=ANNOTATION["n_chunks"],
+    script:
+        "../../scripts/plan_annotation_chunks.py"
+
+
 rule annotate_chunk:
     input:
         unpack(annotation_inputs),
-        vcf=f"{OUTDIR}/normalized/cohort.vcf.gz",
+        vcf=rules.normalize_cohort.output.vcf,
+        csi=rules.normalize_cohort.output.csi,
+        regions=rules.plan_annotation_chunks.output.regions,
         resources_checked=rules.validate_resources.output.report,
     output:
         table=f"{OUTDIR}/annotation/chunks/{{chunk}}.parquet",
         bcf=f"{OUTDIR}/annotation/chunks/{{chunk}}.bcf",
+        csi=f"{OUTDIR}/annotation/chunks/{{chunk}}.bcf.csi",
     log:
         f"{OUTDIR}/logs/annotate_chunk/{{chunk}}.log",
     benchmark:
         f"{OUTDIR}/benchmarks/annotate_chunk/{{chunk}}.tsv"
     conda:
         "../../envs/genorisk.yaml"
-    threads: res("annotate_chunk", "threads")
-    resources:
-        mem_mb=res("annotate_chunk", "mem_mb"),
-        runtime=res("annotate_chunk", "runtime"),
     params:
-        n_chunks=config["annotation"]["n_chunks"],
         population_af_key=population_af_key(),
     script:
         "../../scripts/annotate_chunk.py"
@@ -50,15 +62,12 @@ rule annotate_chunk:
 
 rule gather_annotation:
     input:
-        tables=expand(
-            f"{OUTDIR}/annotation/chunks/{{chunk}}.parquet", chunk=ANNOTATION_CHUNKS
-        ),
-        bcfs=expand(
-            f"{OUTDIR}/annotation/chunks/{{chunk}}.bcf", chunk=ANNOTATION_CHUNKS
-        ),
+        tables=annotation_chunk_files("parquet"),
+        bcfs=annotation_chunk_files("bcf"),
     output:
         table=f"{OUTDIR}/annotation/cohort.variants.parquet",
         bcf=f"{OUTDIR}/annotation/cohort.annotated.bcf",
+        csi=f"{OUTDIR}/annotation/cohort.annotated.bcf.csi",
         summary=f"{OUTDIR}/annotation/summary.json",
     log:
         f"{OUTDIR}/logs/gather_annotation.log",
@@ -66,9 +75,5 @@ rule gather_annotation:
         f"{OUTDIR}/benchmarks/gather_annotation.tsv"
     conda:
         "../../envs/genorisk.yaml"
-    threads: res("gather_annotation", "threads")
-    resources:
-        mem_mb=res("gather_annotation", "mem_mb"),
-        runtime=res("gather_annotation", "runtime"),
     script:
         "../../scripts/gather_annotation.py"

@@ -1,31 +1,55 @@
-# Shared setup: config and sample-sheet validation, patient batches, input
-# functions and per-rule resources. Every other rule file uses what is here.
+# Shared setup, run when the workflow is parsed (before any job): the config,
+# the sample sheet, the phenotype table and the truth file are checked here,
+# patients are cut into batches, and the input functions live here.
+import json
 import sys
 from pathlib import Path
 
-from genorisk.config import read_patient_sheet, validate_config
+from genorisk.config import (
+    read_patient_sheet,
+    read_phenotypes,
+    read_truth,
+    validate_config,
+)
 from genorisk.errors import ConfigError
-from genorisk.simulate import SimulationConfig
 
-WORKFLOW_DIR = Path(workflow.basedir)
-SCHEMA = WORKFLOW_DIR / "workflow" / "schemas" / "config.schema.yaml"
+CONFIG_SOURCE = (
+    ", ".join(map(str, workflow.overwrite_configfiles)) or "config/config.yaml"
+)
+
+
+def stop(what, err):
+    """End the run at start-up with one line naming the file, the place and the problem."""
+    sys.exit(f"genorisk: {what}: {err}")
+
 
 try:
-    validate_config(config, SCHEMA, source="config")
+    validate_config(config, source=CONFIG_SOURCE)
 except ConfigError as err:
-    sys.exit(f"genorisk: invalid config: {err}")
+    stop("invalid config", err)
+
+# Rule threads and memory come from the workflow profile (workflow/profiles/default,
+# found next to workflow/Snakefile). Without it every job would get one thread.
+if "train_model" not in workflow.resource_settings.overwrite_threads:
+    stop(
+        "workflow profile not loaded",
+        "threads and memory of each job are set in workflow/profiles/default. Run snakemake "
+        "from the repository root (or with --snakefile <repo>/workflow/Snakefile) and without "
+        "--workflow-profile; give a cluster profile with --profile workflow/profiles/slurm",
+    )
 
 OUTDIR = config["outdir"].rstrip("/")
 SIM = config.get("simulate")
 SIM_DIR = SIM["outdir"].rstrip("/") if SIM else None
 COVARIATES = config["cohort"]["covariates"]
 
-# Files the demo simulation writes (they need not exist before the run).
-SIM_CONFIG = (
-    SimulationConfig.from_dict({k: v for k, v in SIM.items() if k != "outdir"})
-    if SIM
-    else None
-)
+
+def produced_by_simulation(path):
+    """True for files the demo simulation writes (they need not exist before the run)."""
+    return SIM_DIR is not None and str(Path(path)).startswith(f"{SIM_DIR}/")
+
+
+# Files the demo simulation writes.
 SIM_FILES = (
     {
         "cohort_vcf": f"{SIM_DIR}/cohort.vcf.gz",
@@ -36,7 +60,7 @@ SIM_FILES = (
         "pgs": f"{SIM_DIR}/PGS_SIM_DEMO.txt",
         **(
             {"ancestry_panel": f"{SIM_DIR}/ancestry_panel.vcf.gz"}
-            if SIM_CONFIG.ancestry_panel
+            if SIM["ancestry_panel"]
             else {}
         ),
     }
@@ -44,18 +68,28 @@ SIM_FILES = (
     else {}
 )
 
-
+# Input tables: checked now, not minutes later in the job that reads them.
+# A table the simulation writes is checked once it exists.
 try:
     PATIENTS = read_patient_sheet(
         config["patients"]["sheet"], covariates=COVARIATES, produced_under=SIM_DIR
     )
 except ConfigError as err:
-    sys.exit(f"genorisk: invalid patient sample sheet: {err}")
+    stop("invalid patient sample sheet", err)
+try:
+    PHENOTYPES = config["cohort"]["phenotypes"]
+    if not produced_by_simulation(PHENOTYPES) or Path(PHENOTYPES).exists():
+        read_phenotypes(PHENOTYPES, covariates=[c for c in COVARIATES])
+    TRUTH = config["cohort"]["truth"]
+    if TRUTH and (not produced_by_simulation(TRUTH) or Path(TRUTH).exists()):
+        read_truth(TRUTH)
+except ConfigError as err:
+    stop("invalid cohort input", err)
 
 # Patients the demo simulation writes: its rows are the simulation's params, so
 # editing other rows of the sheet does not rerun the simulation.
 SIM_PATIENTS = (
-    PATIENTS[PATIENTS["vcf"].str.startswith(SIM_DIR + "/")]
+    PATIENTS[[produced_by_simulation(v) for v in PATIENTS["vcf"]]]
     if SIM
     else PATIENTS.iloc[:0]
 )
@@ -71,23 +105,31 @@ BATCHES = {
 
 wildcard_constraints:
     batch=r"b\d{5}",
+    chunk=r"\d+",
 
 
 def batch_patients(wildcards):
     """The batch's patients as plain records (params: a change reruns that batch)."""
+    return patient_records(BATCHES[wildcards.batch])
+
+
+def patient_records(frame):
     cols = ["patient_id", "vcf", "sample"] + [
         c for c in ["sex", *COVARIATES] if c in PATIENTS.columns
     ]
-    frame = BATCHES[wildcards.batch][list(dict.fromkeys(cols))]
-    return frame.to_dict(orient="records")
+    return frame[list(dict.fromkeys(cols))].to_dict(orient="records")
 
 
 def batch_vcfs(wildcards):
     return list(BATCHES[wildcards.batch]["vcf"])
 
 
+def patient_files(frame, name):
+    """``<outdir>/patients/<patient_id>/<name>`` for each patient of a batch."""
+    return [f"{OUTDIR}/patients/{pid}/{name}" for pid in frame["patient_id"]]
+
+
 ANNOTATION = config["annotation"]
-ANNOTATION_CHUNKS = [f"{i:03d}" for i in range(ANNOTATION["n_chunks"])]
 
 
 def annotation_inputs(wildcards=None):
@@ -130,43 +172,63 @@ def ancestry_panel():
 
 def cohort_truth():
     """The simulation truth file, if the config names one (enables the AUC ceiling)."""
-    truth = config["cohort"].get("truth")
-    return [truth] if truth else []
+    return [TRUTH] if TRUTH else []
 
 
-# Defaults for each rule, from the benchmarks measured on the demo (results/benchmarks;
-# peak RSS x 1.5, wall time x 3, at least 500 MB / 10 min), 2 cores, 2026-11-22.
-# Measured max_rss MB / s: simulate 1629/30, validate 38/8, qc 167/25,
-# annotate_chunk 180/8, gather 116/1, cohort_features 1090/25, train 1195/137,
-# patient_features 290/15, score 842/6, patient_reports 46/1, cohort_report 224/3.
-# They grow with cohort size; override them in the config section `resources`.
-DEFAULT_RESOURCES = {
-    "simulate_demo": {"threads": 2, "mem_mb": 2500, "runtime": 10},
-    "validate_cohort": {"threads": 1, "mem_mb": 500, "runtime": 10},
-    "normalize_cohort": {"threads": 2, "mem_mb": 500, "runtime": 10},
-    "cohort_qc": {"threads": 1, "mem_mb": 500, "runtime": 10},
-    "validate_resources": {"threads": 1, "mem_mb": 500, "runtime": 10},
-    "annotate_chunk": {"threads": 1, "mem_mb": 500, "runtime": 10},
-    "gather_annotation": {"threads": 1, "mem_mb": 500, "runtime": 10},
-    "cohort_features": {"threads": 1, "mem_mb": 1750, "runtime": 10},
-    "train_model": {"threads": 2, "mem_mb": 2000, "runtime": 10},
-    "patient_features": {"threads": 1, "mem_mb": 500, "runtime": 10},
-    "score_patients": {"threads": 1, "mem_mb": 1500, "runtime": 10},
-    "patient_reports": {"threads": 1, "mem_mb": 500, "runtime": 10},
-    "cohort_report": {"threads": 1, "mem_mb": 500, "runtime": 10},
+def report_thresholds():
+    """Quality thresholds of the reports' concerns (genorisk.report.QC_THRESHOLDS keys)."""
+    return {
+        "min_call_rate": config["report"]["min_call_rate"],
+        "min_model_variant_coverage": config["report"]["min_model_variant_coverage"],
+        "min_score_match_rate": config["features"]["min_match_rate"],
+    }
+
+
+# The model artifact (genorisk.model): trained into a staging folder, published
+# into <outdir>/model/ only when complete (rule publish_model).
+MODEL_FILES = {
+    "model": "model.ubj",
+    "schema": "features.schema.json",
+    "calibrator": "calibrator.json",
+    "cohort_risks": "cohort_risks.json",
+    "metrics": "metrics.json",
+    "card": "model_card.json",
+    "card_md": "model_card.md",
+    "linear_offset": "linear_offset.json",
 }
 
 
-def res(rule, key):
-    """Resource ``key`` of ``rule``: config ``resources: {rule: {key: ...}}`` wins.
+def model_files(folder):
+    return {key: f"{folder}/{name}" for key, name in MODEL_FILES.items()}
 
-    Memory and run time grow with each retry (``--retries``), so a job killed
-    for exceeding them is resubmitted with more.
+
+def batch_rule_resources(family, names):
+    """Give each per-batch rule of ``family`` the threads and resources the profile sets for ``family``.
+
+    Per-batch rules (one per batch, so each declares its patients' files) are
+    named ``<family>_<batch>``; the profile names the family once. Snakemake
+    applies profile values by rule name when a rule is defined, so they are
+    copied to the batch rules' names first.
     """
-    value = config["resources"].get(rule, {}).get(key, DEFAULT_RESOURCES[rule][key])
-    if key in ("mem_mb", "runtime"):
-        return lambda wildcards, attempt: value * attempt
-    return value
+    settings = workflow.resource_settings
+    for table in (
+        settings._parsed_overwrite_threads,
+        settings._parsed_overwrite_resources,
+    ):
+        if family in table:
+            for name in names:
+                table.setdefault(name, table[family])
+
+
+def annotation_chunk_files(kind):
+    """The chunk files (``parquet`` or ``bcf``) of every planned region, in file order."""
+
+    def files(wildcards):
+        plan = checkpoints.plan_annotation_chunks.get().output.regions
+        n_regions = len(json.loads(Path(plan).read_text()))
+        return [f"{OUTDIR}/annotation/chunks/{i:03d}.{kind}" for i in range(n_regions)]
+
+    return files
 
 
 def all_outputs():

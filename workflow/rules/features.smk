@@ -4,7 +4,8 @@
 
 rule cohort_features:
     input:
-        vcf=f"{OUTDIR}/normalized/cohort.vcf.gz",
+        vcf=rules.normalize_cohort.output.vcf,
+        csi=rules.normalize_cohort.output.csi,
         phenotypes=config["cohort"]["phenotypes"],
         excluded_samples=rules.cohort_qc.output.excluded_samples,
         excluded_variants=rules.cohort_qc.output.excluded_variants,
@@ -14,17 +15,13 @@ rule cohort_features:
         scores=config["scores"],
     output:
         features=f"{OUTDIR}/features/cohort.parquet",
-        schema=f"{OUTDIR}/features/feature_schema.json",
+        schema=f"{OUTDIR}/features/features.schema.json",
     log:
         f"{OUTDIR}/logs/cohort_features.log",
     benchmark:
         f"{OUTDIR}/benchmarks/cohort_features.tsv"
     conda:
         "../../envs/genorisk.yaml"
-    threads: res("cohort_features", "threads")
-    resources:
-        mem_mb=res("cohort_features", "mem_mb"),
-        runtime=res("cohort_features", "runtime"),
     params:
         min_maf=config["features"]["min_maf"],
         min_call_rate=config["features"]["min_call_rate"],
@@ -53,10 +50,6 @@ rule patient_features:
         f"{OUTDIR}/benchmarks/patient_features/{{batch}}.tsv"
     conda:
         "../../envs/genorisk.yaml"
-    threads: res("patient_features", "threads")
-    resources:
-        mem_mb=res("patient_features", "mem_mb"),
-        runtime=res("patient_features", "runtime"),
     params:
         patients=batch_patients,
         genome_build=config["genome_build"],

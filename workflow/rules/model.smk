@@ -1,4 +1,7 @@
 # The risk model (genorisk.model): tuned, cross-validated, calibrated XGBoost.
+# Trained into a staging folder and published into <outdir>/model/ only when
+# complete: Snakemake deletes a job's outputs before it runs, so a training
+# that fails must not own the model in use.
 
 
 rule train_model:
@@ -8,14 +11,7 @@ rule train_model:
         phenotypes=config["cohort"]["phenotypes"],
         truth=cohort_truth(),
     output:
-        model=f"{OUTDIR}/model/model.ubj",
-        schema=f"{OUTDIR}/model/features.schema.json",
-        calibrator=f"{OUTDIR}/model/calibrator.json",
-        cohort_risks=f"{OUTDIR}/model/cohort_risks.json",
-        metrics=f"{OUTDIR}/model/metrics.json",
-        card=f"{OUTDIR}/model/model_card.json",
-        card_md=f"{OUTDIR}/model/model_card.md",
-        linear_offset=f"{OUTDIR}/model/linear_offset.json",
+        **model_files(f"{OUTDIR}/training/model"),
         oof=f"{OUTDIR}/evaluation/oof_predictions.parquet",
         importance=f"{OUTDIR}/evaluation/feature_importance.json",
     log:
@@ -24,11 +20,20 @@ rule train_model:
         f"{OUTDIR}/benchmarks/train_model.tsv"
     conda:
         "../../envs/genorisk.yaml"
-    threads: res("train_model", "threads")
-    resources:
-        mem_mb=res("train_model", "mem_mb"),
-        runtime=res("train_model", "runtime"),
     params:
         model=config["model"],
     script:
         "../../scripts/train_model.py"
+
+
+rule publish_model:
+    input:
+        **model_files(f"{OUTDIR}/training/model"),
+    output:
+        **model_files(f"{OUTDIR}/model"),
+    log:
+        f"{OUTDIR}/logs/publish_model.log",
+    conda:
+        "../../envs/genorisk.yaml"
+    script:
+        "../../scripts/publish_model.py"

@@ -1,5 +1,5 @@
-# Validation of input VCFs (genorisk.vcf). A file that fails stops its job
-# with an error naming the file, the record and the problem.
+# Validation of input VCFs (genorisk.vcf) and cohort QC (genorisk.qc). A file
+# that fails stops its job with an error naming the file, the record and the problem.
 
 
 rule validate_cohort:
@@ -13,40 +13,10 @@ rule validate_cohort:
         f"{OUTDIR}/benchmarks/validate_cohort.tsv"
     conda:
         "../../envs/genorisk.yaml"
-    threads: res("validate_cohort", "threads")
-    resources:
-        mem_mb=res("validate_cohort", "mem_mb"),
-        runtime=res("validate_cohort", "runtime"),
     params:
         genome_build=config["genome_build"],
     script:
         "../../scripts/validate_vcf.py"
-
-
-rule cohort_qc:
-    input:
-        vcf=f"{OUTDIR}/normalized/cohort.vcf.gz",
-        phenotypes=config["cohort"]["phenotypes"],
-    output:
-        variants=f"{OUTDIR}/qc/variant_qc.parquet",
-        samples=f"{OUTDIR}/qc/sample_qc.tsv",
-        excluded_variants=f"{OUTDIR}/qc/excluded_variants.tsv",
-        excluded_samples=f"{OUTDIR}/qc/excluded_samples.tsv",
-        summary=f"{OUTDIR}/qc/qc_summary.json",
-    log:
-        f"{OUTDIR}/logs/cohort_qc.log",
-    benchmark:
-        f"{OUTDIR}/benchmarks/cohort_qc.tsv"
-    conda:
-        "../../envs/genorisk.yaml"
-    threads: res("cohort_qc", "threads")
-    resources:
-        mem_mb=res("cohort_qc", "mem_mb"),
-        runtime=res("cohort_qc", "runtime"),
-    params:
-        thresholds=config["qc"],
-    script:
-        "../../scripts/cohort_qc.py"
 
 
 rule normalize_cohort:
@@ -64,9 +34,28 @@ rule normalize_cohort:
         f"{OUTDIR}/benchmarks/normalize_cohort.tsv"
     conda:
         "../../envs/genorisk.yaml"
-    threads: res("normalize_cohort", "threads")
-    resources:
-        mem_mb=res("normalize_cohort", "mem_mb"),
-        runtime=res("normalize_cohort", "runtime"),
     script:
         "../../scripts/normalize_cohort.py"
+
+
+rule cohort_qc:
+    input:
+        vcf=rules.normalize_cohort.output.vcf,
+        csi=rules.normalize_cohort.output.csi,
+        phenotypes=config["cohort"]["phenotypes"],
+    output:
+        variants=f"{OUTDIR}/qc/variant_qc.parquet",
+        samples=f"{OUTDIR}/qc/sample_qc.tsv",
+        excluded_variants=f"{OUTDIR}/qc/excluded_variants.tsv",
+        excluded_samples=f"{OUTDIR}/qc/excluded_samples.tsv",
+        summary=f"{OUTDIR}/qc/qc_summary.json",
+    log:
+        f"{OUTDIR}/logs/cohort_qc.log",
+    benchmark:
+        f"{OUTDIR}/benchmarks/cohort_qc.tsv"
+    conda:
+        "../../envs/genorisk.yaml"
+    params:
+        thresholds=config["qc"],
+    script:
+        "../../scripts/cohort_qc.py"

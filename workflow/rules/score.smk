@@ -1,12 +1,11 @@
-# Scoring patients (genorisk.model + genorisk.explain), one job per batch.
+# Scoring patients (genorisk.model, with genorisk.model.explain), one job per batch.
 
 
 rule score_patients:
     input:
+        unpack(lambda wildcards: model_files(f"{OUTDIR}/model")),
         features=rules.patient_features.output.features,
         qc=rules.patient_features.output.qc,
-        model=rules.train_model.output.model,
-        card=rules.train_model.output.card,
     output:
         results=f"{OUTDIR}/patients/batches/{{batch}}/results.json",
     log:
@@ -15,10 +14,6 @@ rule score_patients:
         f"{OUTDIR}/benchmarks/score_patients/{{batch}}.tsv"
     conda:
         "../../envs/genorisk.yaml"
-    threads: res("score_patients", "threads")
-    resources:
-        mem_mb=res("score_patients", "mem_mb"),
-        runtime=res("score_patients", "runtime"),
     params:
         patients=batch_patients,
     script:

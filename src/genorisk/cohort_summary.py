@@ -1,0 +1,115 @@
+"""The cohort summary: the cohort report's input, aggregate figures only.
+
+:func:`cohort_summary` gathers the cohort's QC counts, the polygenic scores'
+match rates, the cross-validated performance (ROC and calibration curves from
+:mod:`genorisk.model.metrics`) and the feature importance into the dict that
+``src/genorisk/schemas/cohort_report.schema.json`` describes. It never holds a
+per-person row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from genorisk import __version__
+from genorisk.model.metrics import calibration_curve, roc_points
+from genorisk.results import model_summary
+
+
+def _distribution(values: Iterable[float | None]) -> dict[str, float] | None:
+    """Min, median and max of the non-None values; None when there are none."""
+    values = np.asarray([v for v in values if v is not None], dtype=float)
+    if not len(values):
+        return None
+    return {"min": float(values.min()), "median": float(np.median(values)), "max": float(values.max())}
+
+
+def cohort_summary(
+    *,
+    name: str,
+    phenotypes: pd.DataFrame,
+    qc_summary: Mapping[str, Any],
+    sample_qc: pd.DataFrame,
+    schema: Mapping[str, Any],
+    card: Mapping[str, Any],
+    oof: pd.DataFrame,
+    importance: list[dict[str, Any]],
+    patient_results: list[Mapping[str, Any]],
+    min_match_rate: float,
+) -> dict[str, Any]:
+    """The cohort report's input (``cohort_report.schema.json``): aggregates only, no per-person rows.
+
+    ``oof`` holds the out-of-fold predictions (columns ``y``, ``model`` and
+    the baselines'); ``patient_results`` the scored patients' results (for the
+    distribution of their model-variant coverage).
+    """
+    metrics = card.get("metrics", {})
+    y = oof["y"].to_numpy()
+    baselines = []
+    for key, label in [("baseline", "Logistic regression: " + ", ".join(metrics.get("baseline_features", [])))]:
+        if key in oof and metrics.get(key):
+            m = metrics[key]["roc_auc"]
+            baselines.append(
+                {
+                    "name": label,
+                    "auc": m["estimate"],
+                    "auc_ci": [m["ci_low"], m["ci_high"]],
+                    "roc": roc_points(y, oof[key].to_numpy()),
+                }
+            )
+    failures: dict[str, int] = {}
+    for reason, n in qc_summary.get("samples_excluded_by_reason", {}).items():
+        failures[reason.replace("_", " ")] = int(n)
+    sex = {"consistent": 0, "mismatch": 0, "unknown": 0, **qc_summary.get("sex_check", {})}
+    scores = []
+    warnings = []
+    for f in schema["features"]:
+        if f["kind"] == "pgs":
+            d = f["definition"]
+            scores.append(
+                {
+                    "id": d["score_id"],
+                    "n_variants": d["n_variants"],
+                    "n_matched": d["n_matched"],
+                    "match_rate": d["match_rate"],
+                    "used": d["match_rate"] >= min_match_rate,
+                }
+            )
+    if not len(scores):
+        warnings.append("No polygenic score was configured; the model uses genotype dosages and covariates only.")
+    n_cases = int(phenotypes["status"].sum())
+    outliers = [r["qc"].get("ancestry_outlier") for r in patient_results]
+    return {
+        "schema_version": "1",
+        "cohort": {
+            "name": name,
+            "n_samples": int(len(phenotypes)),
+            "n_cases": n_cases,
+            "n_controls": int(len(phenotypes)) - n_cases,
+        },
+        "qc": {
+            "n_samples": int(qc_summary.get("n_samples", len(phenotypes))),
+            "n_passed": int(qc_summary.get("n_samples", len(phenotypes)) - qc_summary.get("n_samples_excluded", 0)),
+            "failures": [{"reason": r, "n": n} for r, n in sorted(failures.items())],
+            "call_rate": _distribution(sample_qc["call_rate"]) if "call_rate" in sample_qc else None,
+            "model_variant_coverage": _distribution(r["qc"]["model_variant_coverage"] for r in patient_results),
+            "sex_check": {k: int(v) for k, v in sex.items() if k in ("consistent", "mismatch", "unknown")},
+            "n_ancestry_outliers": sum(bool(o) for o in outliers) if any(o is not None for o in outliers) else None,
+        },
+        "scores": scores or None,
+        "model": model_summary(card),
+        "performance": {
+            "evaluation": f"{card.get('config', {}).get('n_folds', '?')}-fold stratified cross-validation; "
+            "out-of-fold predictions, calibrated across folds",
+            "roc": roc_points(y, oof["model"].to_numpy()),
+            "calibration": calibration_curve(y, oof["model"].to_numpy()),
+            "baselines": baselines,
+        },
+        "feature_importance": importance or None,
+        "warnings": warnings,
+        "generated_by": {"genorisk": __version__},
+    }

@@ -1,0 +1,356 @@
+"""Cohort features: the feature matrix and the schema that defines it, built once on the cohort."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any, cast
+
+import numpy as np
+import pandas as pd
+
+from genorisk import genotypes
+from genorisk.errors import InputError
+from genorisk.features.variants import is_pathogenic, rare_damaging, select_dosage_variants
+
+log = logging.getLogger("genorisk.features")
+
+SCHEMA_VERSION = 1
+
+
+def _variant_name(chrom: str, pos: int, ref: str, alt: str) -> str:
+    # XGBoost feature names may not contain [ ] or <; symbolic alleles are not features.
+    return f"v_{chrom}_{pos}_{ref}_{alt}"
+
+
+def covariate_features(phenotypes: pd.DataFrame, covariates: list[str]) -> tuple[pd.DataFrame, list[dict]]:
+    """Numeric covariate columns and their schema entries (``sex`` becomes ``sex_male``)."""
+    cols, entries = {}, []
+    for name in covariates:
+        if name not in phenotypes.columns:
+            raise InputError(None, f"covariate {name!r} is not a column of the phenotype table")
+        if name == "sex":
+            cols["sex_male"] = phenotypes["sex"].map({"male": 1.0, "female": 0.0}).astype("float32")
+            entries.append(
+                {
+                    "name": "sex_male",
+                    "kind": "covariate",
+                    "label": "sex (male)",
+                    "group": "sex",
+                    "definition": {"column": "sex", "encoding": "male=1, female=0, unknown=missing"},
+                }
+            )
+        else:
+            cols[name] = phenotypes[name].astype("float32")
+            entries.append(
+                {"name": name, "kind": "covariate", "label": name, "group": name, "definition": {"column": name}}
+            )
+    return pd.DataFrame(cols, index=phenotypes.index), entries
+
+
+def cohort_features(
+    vcf: str | Path,
+    phenotypes: pd.DataFrame,
+    *,
+    min_maf: float = 0.01,
+    min_call_rate: float = 0.95,
+    covariates: Sequence[str] = ("age", "sex"),
+    score_files: Sequence[str | Path] = (),
+    min_match_rate: float = 0.75,
+    exclude_variants: pd.DataFrame | None = None,
+    annotation: pd.DataFrame | None = None,
+    ancestry_panel: str | Path | None = None,
+    n_components: int = 5,
+    burden_max_af: float = 0.01,
+    burden_min_carriers: int = 5,
+    chunk_size: int = 20000,
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Define and compute the cohort's feature matrix.
+
+    Features, in schema order: genotype dosages of variants passing
+    ``min_maf`` and ``min_call_rate``; one polygenic score per scoring file
+    (matched once here, the match frozen into the schema); covariates.
+
+    Every phenotype-table sample must be in the VCF (an InputError names the
+    first missing one); VCF samples without a phenotype are not used.
+    ``exclude_variants`` (chrom, pos, ref, alt: those that failed QC) are
+    never dosage features; polygenic scores keep their own matching rules.
+
+    Returns
+    -------
+    features : DataFrame
+        Indexed by ``sample_id``, columns in schema order.
+    schema : dict
+        The feature schema (see module docstring).
+    """
+    samples = list(phenotypes.index)
+    male = (phenotypes["sex"] == "male").to_numpy() if "sex" in phenotypes else None
+    exclude = None
+    if exclude_variants is not None and len(exclude_variants):
+        ev = exclude_variants
+        exclude = set(zip(ev["chrom"].astype(str), ev["pos"].astype(int), ev["ref"], ev["alt"], strict=False))
+    variants, dos, allele_freqs, selection_counts = select_dosage_variants(
+        vcf,
+        samples,
+        min_maf=min_maf,
+        min_call_rate=min_call_rate,
+        male=male,
+        exclude=exclude,
+        chunk_size=chunk_size,
+    )
+    names = [_variant_name(*v) for v in variants[["chrom", "pos", "ref", "alt"]].itertuples(index=False)]
+    variant_rows: Iterator[Any] = variants.itertuples(index=False)  # Any: pandas-stubs type each field as any scalar
+    entries = [
+        {
+            "name": n,
+            "kind": "dosage",
+            "label": f"variant {v.chrom}:{v.pos} {v.ref}>{v.alt}",
+            "group": f"variant {v.chrom}:{v.pos} {v.ref}>{v.alt}",
+            "definition": {
+                "chrom": v.chrom,
+                "pos": int(v.pos),
+                "ref": v.ref,
+                "alt": v.alt,
+                "cohort_af": round(float(v.cohort_af), 6),
+            },
+        }
+        for n, v in zip(names, variant_rows, strict=False)
+    ]
+    pgs, pgs_entries = pgs_features(
+        vcf, phenotypes.index, score_files, allele_freqs, male=male, min_match_rate=min_match_rate
+    )
+    if annotation is not None:
+        burden, burden_entries = burden_features(
+            vcf, samples, annotation, allele_freqs, max_af=burden_max_af, min_carriers=burden_min_carriers, male=male
+        )
+    else:
+        burden, burden_entries = pd.DataFrame(index=phenotypes.index), []
+    pcs, pc_entries, ancestry = ancestry_features(vcf, samples, n_components=n_components, reference_vcf=ancestry_panel)
+    cov, cov_entries = covariate_features(phenotypes, list(covariates))
+    features = pd.concat(
+        [
+            pd.DataFrame(dos, index=phenotypes.index, columns=names),
+            pgs,
+            burden.set_axis(phenotypes.index),
+            pcs.set_axis(phenotypes.index),
+            cov,
+        ],
+        axis=1,
+    )
+    schema = {
+        "schema_version": SCHEMA_VERSION,
+        "features": entries + pgs_entries + burden_entries + pc_entries + cov_entries,
+        # How the cohort's ALT alleles fared in dosage selection (see select_dosage_variants).
+        "dosage_selection": {**selection_counts, "min_maf": min_maf, "min_call_rate": min_call_rate},
+    }
+    if ancestry is not None:
+        schema["ancestry"] = ancestry
+    log.info(
+        "cohort features: %d people x %d features (%d variants, %d scores, %d gene burden/carrier, %d covariates)",
+        len(features),
+        features.shape[1],
+        len(entries),
+        len(pgs_entries),
+        len(burden_entries),
+        len(cov_entries),
+    )
+    return features, schema
+
+
+def pgs_features(
+    vcf: str | Path,
+    samples: pd.Index,
+    score_files: Sequence[str | Path],
+    allele_freqs: pd.DataFrame,
+    *,
+    male: np.ndarray | None = None,
+    min_match_rate: float = 0.75,
+) -> tuple[pd.DataFrame, list[dict]]:
+    """Polygenic score features of the cohort, and their frozen definitions.
+
+    Scores are computed by :func:`genorisk.scores.compute_scores` (matching
+    audit, plink2-equal sums, missing calls imputed with the cohort mean).
+    Each score's match is then frozen into its schema entry as a linear form
+    over ALT dosages, ``constant + sum(alt_weight * dosage)``, with each
+    variant's cohort allele frequency, so a patient is scored on exactly the
+    cohort's matched variants and a missing call is imputed with
+    ``2 * cohort_af``, the value mean imputation gives in the cohort.
+    """
+    from genorisk.scores import compute_scores, is_ref_effect, read_scoring_file
+
+    if not score_files:
+        return pd.DataFrame(index=samples), []
+    file_of = {read_scoring_file(f).score_id: Path(f).name for f in score_files}
+    result = compute_scores(
+        vcf, [str(f) for f in score_files], min_match_rate=min_match_rate, male=male, samples=list(samples)
+    )
+    af = allele_freqs.set_index(["chrom", "pos", "ref", "alt"])["af"]
+    columns, entries = {}, []
+    for key, audit in result.audit.groupby("score_id", sort=False):
+        score_id = cast(str, key)  # a str column; pandas-stubs type group keys as any scalar
+        matched = audit[audit["match_type"].notna()]
+        summary: Any = result.summary.loc[score_id]  # a row of mixed columns
+        weights = matched["effect_weight"].to_numpy(dtype=float)
+        ref_effect = np.array([is_ref_effect(m) for m in matched["match_type"]])
+        keys = list(
+            zip(
+                matched["target_chrom"],
+                matched["target_pos"].astype(int),
+                matched["target_ref"],
+                matched["target_alt"],
+                strict=False,
+            )
+        )
+        variants = [
+            {
+                "chrom": c,
+                "pos": int(p),
+                "ref": r,
+                "alt": a,
+                "alt_weight": float(-w if is_ref else w),
+                "cohort_af": round(float(af.get((c, p, r, a), np.nan)), 8),
+            }
+            for (c, p, r, a), w, is_ref in zip(keys, weights, ref_effect, strict=False)
+        ]
+        name = f"pgs_{score_id}"
+        columns[name] = result.sums[score_id].reindex(samples).to_numpy(dtype="float32")
+        entries.append(
+            {
+                "name": name,
+                "kind": "pgs",
+                "label": f"polygenic score {score_id}",
+                "group": f"polygenic score {score_id}",
+                "definition": {
+                    "score_id": score_id,
+                    "file": file_of.get(score_id, ""),
+                    "n_variants": int(summary["n_variants"]),
+                    "n_matched": int(summary["n_matched"]),
+                    "match_rate": float(summary["match_rate"]),
+                    # REF effect alleles: w * (2 - d) = 2w - w * d.
+                    "constant": float(2 * weights[ref_effect].sum()),
+                    "variants": variants,
+                },
+            }
+        )
+        log.info(
+            "score %s: %d of %d variants matched (%.1f%%)",
+            score_id,
+            summary["n_matched"],
+            summary["n_variants"],
+            100 * summary["match_rate"],
+        )
+    return pd.DataFrame(columns, index=samples), entries
+
+
+def burden_features(
+    vcf: str | Path,
+    samples: list[str],
+    annotation: pd.DataFrame,
+    allele_freqs: pd.DataFrame,
+    *,
+    max_af: float = 0.01,
+    min_carriers: int = 5,
+    male: np.ndarray | None = None,
+) -> tuple[pd.DataFrame, list[dict]]:
+    """Gene-level burden counts and ClinVar carrier flags, with frozen definitions.
+
+    ``burden_<GENE>``: copies of rare damaging ALT alleles (see
+    :func:`rare_damaging`) in the gene; ``carrier_<GENE>``: 1 if the person
+    carries any ClinVar pathogenic/likely pathogenic ALT allele of the gene.
+    Only genes with at least ``min_carriers`` carriers in the cohort become
+    features (a tree cannot learn from fewer). Alleles whose ALT is the common
+    allele (AF > 0.5) are left out. A missing call counts 0 copies (and is
+    counted in the patient's coverage).
+    """
+    table = annotation.merge(
+        allele_freqs.rename(columns={"af": "cohort_af"}), on=["chrom", "pos", "ref", "alt"], how="left"
+    )
+    qualifies = (
+        rare_damaging(table, max_af=max_af, cohort_af=table["cohort_af"])
+        & (table["cohort_af"].fillna(0) <= 0.5).to_numpy()
+    )
+    pathogenic = is_pathogenic(table["clinvar_significance"])
+    sel = table[qualifies].assign(pathogenic=pathogenic[qualifies]).reset_index(drop=True)
+    if sel.empty:
+        return pd.DataFrame(index=samples), []
+    _, dos = genotypes.read_dosages(vcf, sel[["chrom", "pos", "ref", "alt"]], samples=samples, male=male)
+    dos = np.nan_to_num(dos, nan=0.0)
+    columns, entries = {}, []
+    for gene, rows in sel.groupby("gene", sort=True):
+        idx = rows.index.to_numpy()
+        counts = dos[idx].sum(axis=0)
+        records: Iterator[Any] = rows.itertuples()  # Any: pandas-stubs type each field as any scalar
+        variants = [{"chrom": r.chrom, "pos": int(r.pos), "ref": r.ref, "alt": r.alt} for r in records]
+        if (counts > 0).sum() >= min_carriers:
+            name = f"burden_{gene}"
+            columns[name] = counts.astype("float32")
+            entries.append(
+                {
+                    "name": name,
+                    "kind": "burden",
+                    "label": f"rare damaging variants in {gene}",
+                    "group": f"gene {gene}",
+                    "definition": {"gene": gene, "max_af": max_af, "variants": variants},
+                }
+            )
+        path_idx = idx[rows["pathogenic"].to_numpy()]
+        carriers = (dos[path_idx] > 0).any(axis=0) if len(path_idx) else np.zeros(dos.shape[1], bool)
+        if carriers.sum() >= min_carriers:
+            name = f"carrier_{gene}"
+            columns[name] = carriers.astype("float32")
+            entries.append(
+                {
+                    "name": name,
+                    "kind": "carrier",
+                    "label": f"ClinVar pathogenic variant in {gene}",
+                    "group": f"gene {gene}",
+                    "definition": {
+                        "gene": gene,
+                        "variants": [variants[i] for i in np.flatnonzero(rows["pathogenic"].to_numpy())],
+                    },
+                }
+            )
+    log.info(
+        "%d rare damaging or pathogenic alleles in %d genes; %d burden/carrier features",
+        len(sel),
+        sel["gene"].nunique(),
+        len(entries),
+    )
+    return pd.DataFrame(columns, index=samples), entries
+
+
+def ancestry_features(
+    vcf: str | Path,
+    samples: list[str],
+    *,
+    n_components: int = 5,
+    reference_vcf: str | Path | None = None,
+) -> tuple[pd.DataFrame, list[dict], dict | None]:
+    """Ancestry PCs of the cohort (:func:`genorisk.ancestry.fit_ancestry`).
+
+    With a reference panel of several populations the PCs span between-
+    population axes, so a patient from another population is flagged; without
+    one they describe variation within the cohort only, and the ancestry
+    check is weak (the report says so). Returns the PC columns, their schema
+    entries and the fitted model as JSON (stored once, at schema top level).
+    """
+    from genorisk.ancestry import cohort_scores, fit_ancestry
+
+    if n_components <= 0:
+        return pd.DataFrame(index=samples), [], None
+    model = fit_ancestry(vcf, samples, n_components=n_components, reference_vcf=reference_vcf)
+    scores = cohort_scores(model)
+    names = model.pc_names
+    entries = [
+        {
+            "name": n,
+            "kind": "pc",
+            "label": f"ancestry component {i + 1}",
+            "group": "ancestry (PCs)",
+            "definition": {"component": i + 1},
+        }
+        for i, n in enumerate(names)
+    ]
+    frame = pd.DataFrame(scores.astype("float32"), index=samples, columns=names)
+    return frame, entries, model.to_dict(include_cohort_scores=False)

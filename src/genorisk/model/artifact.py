@@ -1,0 +1,293 @@
+"""The model artifact: a directory of JSON and XGBoost UBJSON files, never a pickle.
+
+:func:`save_model` writes every file atomically, the model card last (with the
+SHA-256 of every other file); :func:`load_model` refuses pickles, changed
+files and malformed parts, naming the file.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import pickletools
+import platform
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xgboost as xgb
+
+from genorisk.errors import InputError
+from genorisk.io import atomic_output, read_json, sha256_file, write_json
+from genorisk.model.baseline import LinearOffset
+from genorisk.model.calibration import Calibrator
+from genorisk.model.config import ModelConfig
+from genorisk.model.inputs import validate_schema
+from genorisk.model.train import N_COHORT_QUANTILES, TrainedModel
+
+ARTIFACT_FILES = (
+    "model.ubj",
+    "linear_offset.json",
+    "features.schema.json",
+    "calibrator.json",
+    "cohort_risks.json",
+    "metrics.json",
+    "model_card.md",
+)
+
+
+def _package_versions() -> dict[str, str]:
+    import scipy
+    import sklearn
+
+    import genorisk
+
+    return {
+        "python": platform.python_version(),
+        "genorisk": genorisk.__version__,
+        "xgboost": xgb.__version__,
+        "scikit-learn": sklearn.__version__,
+        "numpy": np.__version__,
+        "pandas": pd.__version__,
+        "scipy": scipy.__version__,
+    }
+
+
+def _fmt_metric(m: Mapping[str, Any] | None) -> str:
+    if not m:
+        return "n/a"
+    if m.get("ci_low") is None:
+        return f"{m['estimate']:.3f}"
+    return f"{m['estimate']:.3f} ({m['ci_low']:.3f}-{m['ci_high']:.3f})"
+
+
+def _model_card_markdown(card: Mapping[str, Any]) -> str:
+    m = card["metrics"]
+    lines = [
+        "# Model card: genorisk gradient-boosted risk model",
+        "",
+        f"Trained {card['created']} with genorisk {card['versions']['genorisk']}, "
+        f"XGBoost {card['versions']['xgboost']}.",
+        "",
+        "## Intended use",
+        "",
+        card["intended_use"],
+        "",
+        "## Training data",
+        "",
+        f"- samples: {m['data']['n_samples']} ({m['data']['n_cases']} cases)",
+        f"- features: {m['data']['n_features']} ({m['data']['n_dosage_features']} dosage; "
+        f"{m['data']['n_model_features']} used by the final model)",
+        f"- training data SHA-256: {card['training_data_sha256'] or 'not given'}",
+        "",
+        "## Performance (out-of-fold, nested CV; 95% bootstrap CI)",
+        "",
+        "| | ROC AUC | PR AUC | Brier | ECE |",
+        "|---|---|---|---|---|",
+    ]
+    for name in ("model", "model_uncalibrated", "baseline"):
+        if m.get(name):
+            row = m[name]
+            lines.append(
+                f"| {name} | {_fmt_metric(row['roc_auc'])} | {_fmt_metric(row['pr_auc'])} | "
+                f"{_fmt_metric(row['brier'])} | {_fmt_metric(row['ece'])} |"
+            )
+    if m.get("baseline_features"):
+        lines += ["", f"Baseline: logistic regression on {', '.join(m['baseline_features'])}."]
+    if "truth" in m:
+        t = m["truth"]
+        lines += [
+            "",
+            f"Simulated truth: AUC ceiling {t['auc_ceiling']:.3f} (Wray et al. 2010); "
+            f"model reaches {t['auc_over_ceiling']:.1%} of it.",
+        ]
+    lines += ["", "## Limits", ""] + [f"- {item}" for item in card["limits"]]
+    lines += ["", "## Configuration", "", "```json", json.dumps(card["config"], indent=2, sort_keys=True), "```", ""]
+    return "\n".join(lines)
+
+
+INTENDED_USE = (
+    "Research estimate of disease risk for people like the training cohort, from the features in "
+    "features.schema.json. Not a diagnosis; not validated for clinical decisions."
+)
+LIMITS = [
+    "Valid only for people drawn from the same population, ancestry mix, genotyping and feature pipeline "
+    "as the training cohort; transfer across ancestries is usually worse.",
+    "Risks are calibrated to the case fraction of the training cohort, not to population prevalence, "
+    "unless the cohort was population-based.",
+    "The risk interval reflects the uncertainty of the calibration curve in this cohort, not the "
+    "variance of refitting the trees.",
+    "Drivers are TreeSHAP contributions (log-odds) of this model; they are associations, not causes.",
+]
+
+
+def save_model(model: TrainedModel, outdir: str | Path, *, training_data_sha256: str | None = None) -> Path:
+    """Write the model artifact directory; every file is written atomically.
+
+    Files: ``model.ubj`` (XGBoost UBJSON), ``features.schema.json``,
+    ``calibrator.json``, ``cohort_risks.json`` (1001 quantiles of the
+    cohort's calibrated OOF risks, no per-person values), ``metrics.json``,
+    ``model_card.md`` and, last, ``model_card.json`` (config, parameters,
+    package versions, metrics, intended use, limits and the SHA-256 of every
+    other file, checked by :func:`load_model`).
+
+    Parameters
+    ----------
+    model : TrainedModel
+        From :func:`genorisk.model.train_model`.
+    outdir : str or Path
+        Artifact directory; created if missing.
+    training_data_sha256 : str, optional
+        SHA-256 of the feature matrix, recorded in the model card.
+
+    Returns
+    -------
+    Path
+        ``outdir``.
+    """
+    outdir = Path(outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    with atomic_output(outdir / "model.ubj") as tmp:
+        model.booster.save_model(str(tmp))
+    write_json(outdir / "features.schema.json", model.schema)
+    write_json(outdir / "linear_offset.json", model.offset.to_dict() if model.offset else {"features": []})
+    write_json(outdir / "calibrator.json", model.calibrator.to_dict())
+    write_json(
+        outdir / "cohort_risks.json",
+        {
+            "description": "quantiles of the training cohort's calibrated out-of-fold risks",
+            "probabilities": np.linspace(0, 1, N_COHORT_QUANTILES).round(4).tolist(),
+            "risk_quantiles": [float(v) for v in model.cohort_quantiles],
+            "n_samples": model.metrics["data"]["n_samples"],
+        },
+    )
+    # Run-dependent figures (wall time) go to the card beside "created", so
+    # metrics.json is identical across reruns of the same data and config.
+    metrics = {k: v for k, v in model.metrics.items() if k != "training_seconds"}
+    write_json(outdir / "metrics.json", metrics)
+    card = {
+        "model": "genorisk gradient-boosted risk model",
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "training_seconds": model.metrics.get("training_seconds"),
+        "training_data_sha256": training_data_sha256,
+        "config": model.config.to_dict(),
+        "params": model.params,
+        "n_rounds": model.n_rounds,
+        "features_used": model.feature_names,
+        "versions": _package_versions(),
+        "metrics": metrics,
+        "intended_use": INTENDED_USE,
+        "limits": LIMITS,
+    }
+    with atomic_output(outdir / "model_card.md") as tmp:
+        tmp.write_text(_model_card_markdown(card))
+    card["files_sha256"] = {name: sha256_file(outdir / name) for name in ARTIFACT_FILES}
+    write_json(outdir / "model_card.json", card)
+    return outdir
+
+
+def is_pickle(path: str | Path) -> bool:
+    """True when the file's bytes are a Python pickle (any protocol), whatever its name.
+
+    Parameters
+    ----------
+    path : str or Path
+        Any file.
+
+    Returns
+    -------
+    bool
+
+    Notes
+    -----
+    Protocol 2+ starts with ``0x80`` and the protocol byte; protocols 0-1 are
+    recognised by parsing opcodes with :func:`pickletools.genops`, which reads
+    but never executes them. A gzip-compressed pickle (joblib) is looked into.
+    """
+    with open(path, "rb") as fh:
+        head = fh.read(1 << 16)
+    if head[:2] == b"\x1f\x8b":
+        try:
+            with gzip.open(path, "rb") as fh:
+                head = fh.read(1 << 16)
+        except OSError:
+            return False
+    if len(head) >= 2 and head[0] == 0x80 and 2 <= head[1] <= 5:
+        return True
+    if not head or head[:1] in (b"{", b"[", b"#", b"\n", b" "):  # JSON, UBJSON and text
+        return False
+    try:
+        for opcode, _arg, _pos in pickletools.genops(head):
+            if opcode.name == "STOP":
+                return True
+    except Exception:  # noqa: BLE001 - any parse failure means "not a pickle"
+        return False
+    return False
+
+
+def load_model(outdir: str | Path) -> TrainedModel:
+    """Load an artifact written by :func:`save_model`.
+
+    Parameters
+    ----------
+    outdir : str or Path
+        Artifact directory.
+
+    Returns
+    -------
+    TrainedModel
+        Without the training-only fields (``oof_margin``, ``oof_predictions``).
+
+    Raises
+    ------
+    InputError
+        Naming the file: any pickle in the directory whatever its name, a
+        missing file, a ``model.ubj`` that is not UBJSON, a file whose SHA-256
+        differs from the model card's, or a malformed part.
+    """
+    outdir = Path(outdir)
+    if not outdir.is_dir():
+        raise InputError(outdir, "model directory does not exist")
+    for path in sorted(outdir.iterdir()):
+        if path.is_file() and is_pickle(path):
+            raise InputError(
+                path,
+                "is a Python pickle; genorisk never loads pickles (they can run code). "
+                "Retrain and save with genorisk.model.save_model",
+            )
+    for name in ARTIFACT_FILES + ("model_card.json",):
+        if not (outdir / name).is_file():
+            raise InputError(outdir / name, "missing model artifact file")
+    card = read_json(outdir / "model_card.json")
+    for name, digest in card.get("files_sha256", {}).items():
+        if sha256_file(outdir / name) != digest:
+            raise InputError(outdir / name, "SHA-256 differs from model_card.json: file changed after training")
+    with open(outdir / "model.ubj", "rb") as fh:
+        if fh.read(1) != b"{":
+            raise InputError(outdir / "model.ubj", "not an XGBoost UBJSON model")
+    booster = xgb.Booster()
+    booster.load_model(str(outdir / "model.ubj"))
+    schema = read_json(outdir / "features.schema.json")
+    validate_schema(schema, path=str(outdir / "features.schema.json"))
+    calibrator = Calibrator.from_dict(read_json(outdir / "calibrator.json"), path=str(outdir / "calibrator.json"))
+    cohort = read_json(outdir / "cohort_risks.json")
+    try:
+        config = ModelConfig.from_dict(card["config"], source=str(outdir / "model_card.json"))
+    except ValueError as err:  # a card written by another genorisk version
+        raise InputError(outdir / "model_card.json", f"config: {err}") from err
+    offset = LinearOffset.from_dict(read_json(outdir / "linear_offset.json"), path=str(outdir / "linear_offset.json"))
+    booster.set_param({"nthread": config.threads})
+    return TrainedModel(
+        booster=booster,
+        schema=schema,
+        config=config,
+        params=card["params"],
+        n_rounds=int(card["n_rounds"]),
+        calibrator=calibrator,
+        cohort_quantiles=np.asarray(cohort["risk_quantiles"], dtype=np.float64),
+        metrics=read_json(outdir / "metrics.json"),
+        offset=offset,
+    )

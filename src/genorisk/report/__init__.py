@@ -1,0 +1,94 @@
+"""Per-patient and cohort reports a clinician can read and a program can parse.
+
+A patient's ``result.json`` (written by the scoring step; its contract is
+``schemas/report.schema.json``, the single source of truth) becomes
+
+* ``report.json`` - the result, validated, plus a ``report`` section saying
+  whether the result can be relied on and why not;
+* ``report.html`` - one self-contained page: inline CSS and inline SVG charts,
+  no scripts, nothing fetched from anywhere (a Content-Security-Policy in the
+  page forbids it, so a browser refuses even if something slipped in);
+* ``report.pdf`` - optional, the same page printed by WeasyPrint with a URL
+  fetcher that refuses everything except ``data:`` URLs.
+
+One module per job:
+
+* :mod:`~genorisk.report.schema` - the JSON Schemas and the cross-field checks
+  (:func:`validate_result`, :func:`check_cohort_summary`);
+* :mod:`~genorisk.report.wording` - plain-language wording and
+  :func:`assess_reliability` with its :data:`QC_THRESHOLDS`;
+* :mod:`~genorisk.report.charts` - the SVG charts (geometry only; the
+  templates draw them);
+* :mod:`~genorisk.report.render` - :class:`ReportRenderer` and the functions
+  that write the files, owner-only and atomically, and :func:`html_to_pdf`;
+* :mod:`~genorisk.report.examples` - complete, valid examples of both contracts.
+
+The templates are package data in ``genorisk/templates``. The names below are
+the public API; import them from ``genorisk.report``. The command line is
+``genorisk report`` (:mod:`genorisk.cli`).
+"""
+
+from genorisk.report.charts import (
+    SVG_STYLES,
+    Chart,
+    curve_chart,
+    distribution_chart,
+    drivers_chart,
+    hbar_chart,
+    nice_ticks,
+    percent_tick,
+    risk_histogram,
+)
+from genorisk.report.examples import example_cohort, example_result
+from genorisk.report.render import (
+    DIR_MODE,
+    FILE_MODE,
+    ReportRenderer,
+    html_to_pdf,
+    render_cohort_report,
+    render_patient_report,
+    render_patient_reports,
+)
+from genorisk.report.schema import check_cohort_summary, load_schema, validate_result
+from genorisk.report.wording import (
+    NOT_CONFIGURED,
+    QC_THRESHOLDS,
+    assess_reliability,
+    describe_percentile,
+    format_percent,
+    natural_frequency,
+    ordinal,
+    risk_in_words,
+)
+
+__all__ = [
+    "DIR_MODE",
+    "FILE_MODE",
+    "NOT_CONFIGURED",
+    "QC_THRESHOLDS",
+    "SVG_STYLES",
+    "Chart",
+    "ReportRenderer",
+    "assess_reliability",
+    "check_cohort_summary",
+    "curve_chart",
+    "describe_percentile",
+    "distribution_chart",
+    "drivers_chart",
+    "example_cohort",
+    "example_result",
+    "format_percent",
+    "hbar_chart",
+    "html_to_pdf",
+    "load_schema",
+    "natural_frequency",
+    "nice_ticks",
+    "ordinal",
+    "percent_tick",
+    "render_cohort_report",
+    "render_patient_report",
+    "render_patient_reports",
+    "risk_histogram",
+    "risk_in_words",
+    "validate_result",
+]

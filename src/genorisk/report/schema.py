@@ -1,0 +1,178 @@
+"""The report contracts: the packaged JSON Schemas and the cross-field rules beyond them.
+
+``schemas/report.schema.json`` (a patient's ``result.json`` / ``report.json``)
+and ``schemas/cohort_report.schema.json`` (the cohort summary) are the single
+source of truth of the formats; this module checks documents against them,
+refuses NaN and infinity (which JSON Schema lets pass) and adds the rules a
+schema cannot say (an interval contains its probability, quantiles do not
+decrease, ``n_matched <= n_variants``, ...). Every failure is an `InputError`
+naming the file, the patient and the field.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+import os
+from collections.abc import Callable, Iterable, Mapping
+from importlib import resources
+from typing import Any, NoReturn
+
+import jsonschema
+import numpy as np
+import referencing
+
+from genorisk.errors import InputError
+
+
+@functools.cache
+def load_schema(name: str) -> dict:
+    """Return the packaged JSON Schema ``name`` (``"report"`` or ``"cohort_report"``)."""
+    text = resources.files("genorisk").joinpath("schemas", f"{name}.schema.json").read_text()
+    return json.loads(text)
+
+
+@functools.cache
+def _validator(name: str) -> jsonschema.protocols.Validator:
+    # Both schemas go in one registry so the cohort schema can reuse the
+    # model card definition of the patient schema by relative $ref.
+    schemas = {n: load_schema(n) for n in ("report", "cohort_report")}
+    registry = referencing.Registry().with_resources(
+        (s["$id"], referencing.Resource.from_contents(s)) for s in schemas.values()
+    )
+    cls = jsonschema.validators.validator_for(schemas[name])
+    return cls(schemas[name], registry=registry, format_checker=cls.FORMAT_CHECKER)
+
+
+def _dotted(path: Iterable[Any]) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top level)"
+
+
+def _non_finite(obj: Any, path: tuple = ()) -> tuple | None:
+    """Path of the first NaN or infinity in ``obj`` (JSON Schema lets them pass)."""
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return path
+    if isinstance(obj, Mapping):
+        for k, v in obj.items():
+            if (p := _non_finite(v, path + (k,))) is not None:
+                return p
+    elif isinstance(obj, (list, tuple)):
+        for i, v in enumerate(obj):
+            if (p := _non_finite(v, path + (i,))) is not None:
+                return p
+    return None
+
+
+def _schema_check(name: str, doc: Any, source, who: str) -> None:
+    if (bad := _non_finite(doc)) is not None:
+        raise InputError(source, "value is NaN or infinite", record=f"{who}{_dotted(bad)}")
+    validator = _validator(name)
+    if validator.is_valid(doc):  # the common case, about 25% faster than collecting errors
+        return
+    errors = sorted(validator.iter_errors(doc), key=lambda e: (len(e.absolute_path), str(e.absolute_path)))
+    if errors:
+        err = errors[0]
+        message = err.message if len(err.message) <= 300 else err.message[:297] + "..."
+        more = f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
+        raise InputError(source, f"{message}{more}", record=f"{who}{_dotted(err.absolute_path)}")
+
+
+def validate_result(result: Mapping, *, source: str | os.PathLike | None = None) -> None:
+    """Check a patient result against ``report.schema.json`` and its cross-field rules.
+
+    Parameters
+    ----------
+    result : mapping
+        A patient result (``result.json``) or a report (``report.json``).
+    source : path, optional
+        The file it came from, named in errors.
+
+    Raises
+    ------
+    InputError
+        Naming the file, the patient and the field (``risk.interval``) and the
+        problem. Beyond the schema: no NaN/infinity; ``interval[0] <=
+        probability <= interval[1]``; cohort quantiles non-decreasing;
+        ``n_matched <= n_variants`` and ``match_rate`` equal to their ratio
+        (to 1e-3); a driver's ``direction`` agrees with the sign of its
+        ``contribution``; ``auc_ci`` contains ``auc``.
+    """
+    pid = result.get("patient_id") if isinstance(result, Mapping) else None
+    who = f"patient {pid}: " if isinstance(pid, str) else ""
+    _schema_check("report", result, source, who)
+
+    def fail(field_path: str, problem: str) -> NoReturn:
+        raise InputError(source, problem, record=f"{who}{field_path}")
+
+    risk = result["risk"]
+    lo, hi = risk["interval"]
+    if not lo <= risk["probability"] <= hi:
+        fail("risk.interval", f"interval [{lo}, {hi}] does not contain the probability {risk['probability']}")
+    dist = result["cohort_distribution"]
+    if dist is not None:
+        q = np.asarray(dist["quantiles"], dtype=float)
+        if (steps := np.flatnonzero(np.diff(q) < 0)).size:
+            i = int(steps[0]) + 1
+            fail(f"cohort_distribution.quantiles[{i}]", f"quantiles decrease ({q[i - 1]} then {q[i]})")
+    for i, score in enumerate(result["polygenic_scores"] or []):
+        n, m = score["n_variants"], score["n_matched"]
+        if m > n:
+            fail(f"polygenic_scores[{i}]", f"n_matched {m} > n_variants {n}")
+        if n and abs(score["match_rate"] - m / n) > 1e-3:
+            fail(
+                f"polygenic_scores[{i}].match_rate",
+                f"match_rate {score['match_rate']} != n_matched/n_variants {m / n:.4f}",
+            )
+    for i, d in enumerate(result["drivers"] or []):
+        c = d["contribution"]
+        if (c > 0 and d["direction"] != "raises risk") or (c < 0 and d["direction"] != "lowers risk"):
+            fail(f"drivers[{i}].direction", f"direction {d['direction']!r} contradicts contribution {c}")
+    _check_model_card(result["model"], fail)
+
+
+def _check_model_card(model: Mapping, fail: Callable[[str, str], NoReturn]) -> None:
+    if model["auc_ci"] is None:
+        return
+    if model["auc"] is None:
+        fail("model.auc", "auc is null but auc_ci is given")
+    lo, hi = model["auc_ci"]
+    if not lo <= model["auc"] <= hi:
+        fail("model.auc_ci", f"auc_ci [{lo}, {hi}] does not contain the auc {model['auc']}")
+
+
+def check_cohort_summary(cohort: Mapping, *, source: str | os.PathLike | None = None) -> None:
+    """Check a cohort summary against ``cohort_report.schema.json`` and its cross-field rules.
+
+    Beyond the schema: ``n_passed <= n_samples``; ROC ``fpr``/``tpr`` and the
+    calibration arrays have equal lengths; score ``n_matched <= n_variants``;
+    ``auc_ci`` contains ``auc``. Raises `InputError` naming the field.
+    """
+    _schema_check("cohort_report", cohort, source, "")
+
+    def fail(field_path: str, problem: str) -> NoReturn:
+        raise InputError(source, problem, record=field_path)
+
+    qc = cohort["qc"]
+    if qc["n_passed"] > qc["n_samples"]:
+        fail("qc.n_passed", f"n_passed {qc['n_passed']} > n_samples {qc['n_samples']}")
+    perf = cohort["performance"]
+    curves = [("performance.roc", perf["roc"])] + [
+        (f"performance.baselines[{i}].roc", b.get("roc")) for i, b in enumerate(perf["baselines"])
+    ]
+    for where, roc in curves:
+        if roc is not None and len(roc["fpr"]) != len(roc["tpr"]):
+            fail(where, f"fpr has {len(roc['fpr'])} points but tpr has {len(roc['tpr'])}")
+    cal = perf["calibration"]
+    if cal is not None and not len(cal["predicted"]) == len(cal["observed"]) == len(cal["n"]):
+        fail("performance.calibration", "predicted, observed and n differ in length")
+    for i, s in enumerate(cohort["scores"] or []):
+        if s["n_matched"] > s["n_variants"]:
+            fail(f"scores[{i}]", f"n_matched {s['n_matched']} > n_variants {s['n_variants']}")
+    _check_model_card(cohort["model"], fail)
+    for i, b in enumerate(perf["baselines"]):
+        if b["auc_ci"] is not None and not b["auc_ci"][0] <= b["auc"] <= b["auc_ci"][1]:
+            fail(f"performance.baselines[{i}].auc_ci", f"auc_ci {b['auc_ci']} does not contain the auc {b['auc']}")

@@ -1,0 +1,154 @@
+"""Plain-language wording of risks, and whether a patient's result can be relied on.
+
+Quality thresholds behind the derived concerns (`QC_THRESHOLDS`, the
+defaults; the workflow passes the config's ``report.min_call_rate``,
+``report.min_model_variant_coverage`` and ``features.min_match_rate``, whose
+schema defaults these equal):
+
+* ``min_call_rate`` 0.95 - the usual per-sample call-rate filter of GWAS QC
+  (0.95-0.98); below it so many genotypes are missing that the estimate rests
+  on less of the genome than the model was validated with.
+* ``min_model_variant_coverage`` 0.90 - with more than a tenth of the model's
+  variants missing the patient is scored by a different model than the one
+  that was validated.
+* ``min_score_match_rate`` 0.75 - pgsc_calc's rule: a polygenic score is used
+  only if at least 75 % of its variants match.
+* sex-check mismatch and ancestry outlier flags are concerns whenever set.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+QC_THRESHOLDS: dict[str, float] = {
+    "min_call_rate": 0.95,
+    "min_model_variant_coverage": 0.90,
+    "min_score_match_rate": 0.75,
+}
+
+#: Shown for a section whose value is null (the stage was not configured).
+#: Shown for a section whose value is null (the stage was not configured).
+NOT_CONFIGURED = {
+    "cohort_distribution": "No reference cohort was scored in this run, so the risk cannot be placed "
+    "within a population distribution.",
+    "drivers": "Explanations were not computed in this run.",
+    "notable_variants": "Not assessed: variant annotation (ClinVar and population frequencies) was "
+    "not configured for this run. Absence of a table does not mean absence of clinically relevant variants.",
+    "polygenic_scores": "No polygenic scoring files were configured for this run.",
+}
+
+
+def format_percent(p: float | None, digits: int = 1) -> str:
+    """``0.1234 -> '12.3%'``; below 0.1 % -> ``'<0.1%'``; None -> ``'not available'``."""
+    if p is None:
+        return "not available"
+    if 0 < p < 0.5 * 10 ** (-digits) / 100:
+        return f"<{10 ** (-digits):g}%"
+    return f"{100 * p:.{digits}f}%"
+
+
+def natural_frequency(p: float) -> str:
+    """Risk as a natural frequency: ``0.123 -> 'about 12 in 100'``, ``0.004 -> 'about 4 in 1,000'``."""
+    if round(100 * p) >= 1:
+        return f"about {round(100 * p)} in 100"
+    if round(1000 * p) >= 1:
+        return f"about {round(1000 * p)} in 1,000"
+    return "fewer than 1 in 1,000"
+
+
+def risk_in_words(p: float) -> str:
+    """A sentence with the risk as a natural frequency (``0.123 -> 'Of 100 people ..., about 12 ...'``)."""
+    if round(100 * p) >= 1:
+        return f"Of 100 people with a result like this, about {round(100 * p)} would be expected to have the condition."
+    if round(1000 * p) >= 1:
+        return (
+            f"Of 1,000 people with a result like this, about {round(1000 * p)} would be expected to have the condition."
+        )
+    return "Fewer than 1 in 1,000 people with a result like this would be expected to have the condition."
+
+
+def ordinal(n: float) -> str:
+    """``1 -> '1st'``, ``22 -> '22nd'``, ``13 -> '13th'`` (rounded to an integer first)."""
+    k = int(round(n))
+    suffix = "th" if 10 <= k % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(k % 10, "th")
+    return f"{k}{suffix}"
+
+
+def describe_percentile(percentile: float) -> str:
+    """``84.2 -> 'higher than about 84 of every 100 people'`` (bounded to 1..99 so it is never absolute)."""
+    k = min(99, max(1, round(percentile)))
+    return f"higher than about {k} of every 100 people"
+
+
+def assess_reliability(result: Mapping, thresholds: Mapping[str, float] | None = None) -> dict:
+    """The ``report`` section: whether a result can be relied on, and why not.
+
+    Parameters
+    ----------
+    result : mapping
+        A validated patient result.
+    thresholds : mapping, optional
+        Overrides of `QC_THRESHOLDS` (same keys).
+
+    Returns
+    -------
+    dict
+        ``{"reliable": bool, "concerns": [{"code", "message"}], "qc_thresholds": {...}}``.
+        Concerns are the stage ``warnings`` (code ``stage_warning``) followed by
+        those derived here: ``low_call_rate``, ``low_model_coverage``,
+        ``sex_mismatch``, ``ancestry_outlier``, ``model_not_evaluated``, ``low_score_match``.
+    """
+    t = {**QC_THRESHOLDS, **(thresholds or {})}
+    unknown = set(t) - set(QC_THRESHOLDS)
+    if unknown:
+        raise ValueError(f"unknown QC threshold(s): {', '.join(sorted(unknown))}")
+    qc = result["qc"]
+    concerns: list[dict[str, str]] = []
+    seen: set[str] = set()
+
+    def add(code: str, message: str) -> None:
+        if message not in seen:
+            seen.add(message)
+            concerns.append({"code": code, "message": message})
+
+    for w in result["warnings"]:
+        add("stage_warning", w)
+    if qc["call_rate"] < t["min_call_rate"]:
+        add(
+            "low_call_rate",
+            f"Genotype call rate is {format_percent(qc['call_rate'])}, below the "
+            f"{format_percent(t['min_call_rate'], 0)} quality threshold: many genotypes are missing, so the "
+            "estimate rests on less data than the model was validated with.",
+        )
+    if qc["model_variant_coverage"] < t["min_model_variant_coverage"]:
+        add(
+            "low_model_coverage",
+            f"Only {format_percent(qc['model_variant_coverage'])} of the model's variants "
+            f"were found in this sample ({qc['n_model_variants_missing']:,} missing; threshold "
+            f"{format_percent(t['min_model_variant_coverage'], 0)}): the model was not validated on data like this.",
+        )
+    if qc["sex_check"] == "mismatch":
+        add(
+            "sex_mismatch",
+            f"Recorded sex ({qc['recorded_sex'] or 'not recorded'}) does not match the sex inferred "
+            f"from the genotypes ({qc['inferred_sex'] or 'unknown'}): possible sample mix-up. Resolve before use.",
+        )
+    if qc["ancestry_outlier"]:
+        dist = qc["ancestry_distance"]
+        add(
+            "ancestry_outlier",
+            "Genetic ancestry is far from that of the training cohort"
+            + (f" (distance {dist:.2f})" if dist is not None else "")
+            + ": the model's accuracy for this patient is unknown.",
+        )
+    if result["model"]["auc"] is None:
+        add("model_not_evaluated", "The model's accuracy was not evaluated on held-out data.")
+    for s in result["polygenic_scores"] or []:
+        if s["match_rate"] < t["min_score_match_rate"]:
+            add(
+                "low_score_match",
+                f"Polygenic score {s['id']} matched only {format_percent(s['match_rate'])} of its "
+                f"variants ({s['n_matched']:,} of {s['n_variants']:,}; threshold "
+                f"{format_percent(t['min_score_match_rate'], 0)}): that score is not reliable.",
+            )
+    return {"reliable": not concerns, "concerns": concerns, "qc_thresholds": t}

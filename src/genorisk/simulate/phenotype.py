@@ -1,0 +1,270 @@
+"""The liability-threshold phenotype: variance components, covariates and the AUC ceiling.
+
+    liability = G_additive + G_burden + G_dominance + G_epistasis + G_gxage
+                + C (age, sex) + E
+
+Each genetic component is scaled so that its variance in the cohort is the
+requested liability-scale variance, C explains ``covariate_variance`` and
+E ~ N(0, 1 - sum of the others), so var(liability) = 1; cases are people whose
+liability exceeds Phi^-1(1 - K).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import cast
+
+import numpy as np
+import pandas as pd
+from scipy.stats import norm
+
+from ..io import atomic_output
+from .config import SimulationConfig
+
+
+def auc_ceiling(h2: float, prevalence: float) -> float:
+    """Highest ROC AUC any predictor can reach under the liability-threshold model.
+
+    Wray et al. 2010 (PLoS Genetics, doi:10.1371/journal.pgen.1000864), eq. 3:
+    with T = Phi^-1(1-K), z = phi(T), i = z/K and v = -i K/(1-K),
+
+        AUC = Phi((i - v) h2 / sqrt(h2 [(1 - h2 i (i - T)) + (1 - h2 v (v - T))]))
+
+    Parameters
+    ----------
+    h2 : float
+        Liability-scale variance the predictor can capture, in (0, 1]. For a
+        simulated cohort, the true genetic variance (total, when non-additive
+        effects are simulated), plus covariate variance when the predictor
+        sees the covariates.
+    prevalence : float
+        Disease prevalence K, in (0, 1).
+
+    Returns
+    -------
+    float
+        The AUC ceiling, e.g. 0.744 for h2=0.2, K=0.1.
+    """
+    if not 0.0 < h2 <= 1.0:
+        raise ValueError(f"h2 must be in (0, 1], got {h2}")
+    if not 0.0 < prevalence < 1.0:
+        raise ValueError(f"prevalence must be in (0, 1), got {prevalence}")
+    k = prevalence
+    t = norm.ppf(1.0 - k)
+    i = norm.pdf(t) / k
+    v = -i * k / (1.0 - k)
+    denom = math.sqrt(h2 * ((1.0 - h2 * i * (i - t)) + (1.0 - h2 * v * (v - t))))
+    return float(norm.cdf((i - v) * h2 / denom))
+
+
+@dataclass
+class Phenotype:
+    """The drawn phenotype of every simulated person and the truth behind it.
+
+    Attributes
+    ----------
+    components : dict of str to ndarray
+        Liability contribution per person of each component (``additive``,
+        ``burden``, the enabled non-additive ones, ``covariates``).
+    realised : dict of str to float
+        Each component's variance in the cohort, and ``genetic_total``.
+    genetic : ndarray
+        Total genetic value per person (every component but the covariates).
+    liability : ndarray
+        Genetic value + covariates + environment.
+    threshold : float
+        Phi^-1(1 - K).
+    status : ndarray of int
+        1 for a case (liability above the threshold).
+    sex : ndarray of str
+        ``"female"`` or ``"male"``.
+    age : ndarray of int
+    causal : ndarray of int
+        Site indices of the causal common variants, sorted.
+    effects : ndarray
+        Their effects, liability units per alt allele.
+    common : ndarray of int
+        Site indices with cohort MAF >= ``causal_min_maf`` (the causal candidates).
+    burden_genes : list of str
+    burden_sites : ndarray of int
+        Rare coding sites in the burden genes.
+    burden_scale : float
+        Liability per minor allele in the burden genes.
+    """
+
+    components: dict[str, np.ndarray]
+    realised: dict[str, float]
+    genetic: np.ndarray
+    liability: np.ndarray
+    threshold: float
+    status: np.ndarray
+    sex: np.ndarray
+    age: np.ndarray
+    causal: np.ndarray
+    effects: np.ndarray
+    common: np.ndarray
+    burden_genes: list[str]
+    burden_sites: np.ndarray
+    burden_scale: float
+
+
+def _standardise(x: np.ndarray, target_var: float, ref: slice) -> tuple[np.ndarray, float, float]:
+    """Scale ``x`` so that its variance over the cohort rows ``ref`` is ``target_var``."""
+    mu, sd = float(x[ref].mean()), float(x[ref].std())
+    if target_var <= 0 or sd == 0:
+        return np.zeros_like(x, dtype=float), mu, 0.0
+    scale = math.sqrt(target_var) / sd
+    return (x - mu) * scale, mu, scale
+
+
+def draw_phenotype(
+    rng: np.random.Generator,
+    cfg: SimulationConfig,
+    dos: np.ndarray,
+    cohort_af: np.ndarray,
+    gene_at: np.ndarray,
+    cohort: slice,
+    patients: pd.DataFrame,
+    patient_rows: np.ndarray,
+    causal_candidates: np.ndarray | None = None,
+) -> Phenotype:
+    """Draw causal variants, effects, covariates and liability for every simulated person.
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+        The simulation's generator; the draws are made in a fixed order, so
+        the same seed gives the same phenotype.
+    cfg : SimulationConfig
+    dos : ndarray, (sites, people)
+        True alt-allele dosages (see :func:`~genorisk.simulate.genotypes.true_dosage`).
+    cohort_af : ndarray
+        Alt-allele frequency per site in the cohort.
+    gene_at : ndarray of str
+        Gene per site if in a coding exon, else ``""``.
+    cohort : slice
+        The cohort's people: variances are scaled over them.
+    patients : DataFrame
+        The patient sheet; its optional ``sex`` and ``age`` columns are kept, so
+        the truth matches the input.
+    patient_rows : ndarray of int
+        The person index of each sheet row.
+    causal_candidates : ndarray of int, optional
+        Sites the causal variants are drawn from; by default every site with
+        cohort MAF >= ``causal_min_maf``. Genome-wide mode passes a uniform
+        sample of those sites across chromosomes (the others are not in ``dos``).
+
+    Returns
+    -------
+    Phenotype
+    """
+    maf = np.minimum(cohort_af, 1 - cohort_af)
+    n_people: int = dos.shape[1]
+    components: dict[str, np.ndarray] = {}
+    realised: dict[str, float] = {}
+
+    # Additive common-variant component.
+    common = np.flatnonzero(maf >= cfg.causal_min_maf) if causal_candidates is None else np.sort(causal_candidates)
+    n_causal = min(cfg.n_causal, len(common))
+    causal = np.sort(rng.choice(common, size=n_causal, replace=False))
+    beta = rng.normal(0.0, 1.0, size=n_causal)
+    x_causal = dos[causal].astype(np.float64)
+    raw = beta @ x_causal
+    components["additive"], _, scale = _standardise(raw, cfg.h2, cohort)
+    effects = beta * scale  # liability units per alt allele
+
+    # Rare-variant burden in coding sequence of a few protein-coding genes.
+    rare_coding = (maf < cfg.rare_maf) & (gene_at != "")
+    candidates = sorted({g for g in gene_at[rare_coding]})
+    # Prefer genes with the most rare coding variants so the burden is visible.
+    counts = {g: int(((gene_at == g) & rare_coding).sum()) for g in candidates}
+    burden_genes = sorted(sorted(candidates, key=lambda g: (-counts[g], g))[: cfg.burden_genes])
+    burden_sites = np.flatnonzero(rare_coding & np.isin(gene_at, burden_genes))
+    # A rare coding allele is "damaging" if it is the minor allele in our truth.
+    minor_dos = np.where(cohort_af[burden_sites, None] <= 0.5, dos[burden_sites], 2 - dos[burden_sites]).astype(float)
+    burden_count = minor_dos.sum(axis=0) if len(burden_sites) else np.zeros(n_people)
+    components["burden"], _, burden_scale = _standardise(burden_count, cfg.burden, cohort)
+
+    # Non-additive components.
+    if cfg.dominance > 0:
+        dom_idx = rng.choice(n_causal, size=max(1, n_causal // 4), replace=False)
+        carrier = (x_causal[dom_idx] >= 1).astype(float)  # complete dominance
+        components["dominance"], _, _ = _standardise(rng.normal(size=len(dom_idx)) @ carrier, cfg.dominance, cohort)
+    if cfg.epistasis > 0:
+        pairs = rng.choice(n_causal, size=(cfg.n_epistatic_pairs, 2), replace=True)
+        prod = sum(rng.normal() * x_causal[a] * x_causal[b] for a, b in pairs)
+        components["epistasis"], _, _ = _standardise(np.asarray(prod, float), cfg.epistasis, cohort)
+
+    sex = np.where(rng.random(n_people) < 0.5, "female", "male")
+    age = rng.integers(40, 81, size=n_people)
+    # Patients keep the age and sex their sheet records, so the truth matches the input.
+    if "sex" in patients:
+        given = patients["sex"].to_numpy()
+        sex[patient_rows] = np.where(np.isin(given, ["male", "female"]), given, sex[patient_rows])
+    if "age" in patients:
+        given_age = pd.to_numeric(patients["age"], errors="coerce").to_numpy()
+        age[patient_rows] = np.where(np.isnan(given_age), age[patient_rows], given_age).astype(int)
+    age_z = (age - 60.0) / 11.8
+    if cfg.gxage > 0:
+        components["gxage"], _, _ = _standardise(components["additive"] * age_z, cfg.gxage, cohort)
+
+    cov_raw = 0.7 * age_z + 0.3 * (sex == "male")
+    components["covariates"], _, _ = _standardise(cov_raw, cfg.covariate_variance, cohort)
+    genetic = cast(np.ndarray, sum(v for k, v in components.items() if k != "covariates"))
+    for k, v in components.items():
+        realised[k] = float(v[cohort].var())
+    realised["genetic_total"] = float(genetic[cohort].var())
+    env_var = 1.0 - realised["genetic_total"] - realised["covariates"]
+    liability = genetic + components["covariates"] + rng.normal(0.0, math.sqrt(env_var), size=n_people)
+    threshold = float(norm.ppf(1.0 - cfg.prevalence))
+    status = (liability > threshold).astype(int)
+    return Phenotype(
+        components=components,
+        realised=realised,
+        genetic=genetic,
+        liability=liability,
+        threshold=threshold,
+        status=status,
+        sex=sex,
+        age=age,
+        causal=causal,
+        effects=effects,
+        common=common,
+        burden_genes=burden_genes,
+        burden_sites=burden_sites,
+        burden_scale=burden_scale,
+    )
+
+
+def write_cohort_tables(outdir: Path, cohort_ids: list[str], pheno: Phenotype, cohort: slice | np.ndarray) -> None:
+    """Write the cohort's ``phenotypes.tsv`` and its per-person truth ``cohort_truth.tsv``.
+
+    Parameters
+    ----------
+    outdir : Path
+        The simulation's output folder.
+    cohort_ids : list of str
+        Sample IDs of the cohort, in row order.
+    pheno : Phenotype
+        The drawn phenotype of every simulated person.
+    cohort : slice or ndarray
+        Index (or mask) of the cohort's people among everyone simulated.
+    """
+    phenotypes = pd.DataFrame(
+        {
+            "sample_id": cohort_ids,
+            "status": pheno.status[cohort],
+            "age": pheno.age[cohort],
+            "sex": pheno.sex[cohort],
+        }
+    )
+    with atomic_output(outdir / "phenotypes.tsv") as tmp:
+        phenotypes.to_csv(tmp, sep="\t", index=False)
+    # Per-person truth: lets tests and analyses check h2 against the written VCF.
+    cohort_truth = pd.DataFrame({"sample_id": cohort_ids, "liability": np.round(pheno.liability[cohort], 6)})
+    for name, values in pheno.components.items():
+        cohort_truth[name] = np.round(values[cohort], 6)
+    with atomic_output(outdir / "cohort_truth.tsv") as tmp:
+        cohort_truth.to_csv(tmp, sep="\t", index=False)
