@@ -15,7 +15,7 @@ def main():
     phenotypes = phenotypes.drop(index=[s for s in excluded["sample"] if s in phenotypes.index])
     bad_variants = pd.read_csv(snakemake.input.excluded_variants, sep="\t", dtype={"chrom": str})
     features, schema = cohort_features(
-        snakemake.input.vcf,
+        snakemake.input.store,
         phenotypes,
         min_maf=snakemake.params.min_maf,
         min_call_rate=snakemake.params.min_call_rate,
@@ -29,6 +29,9 @@ def main():
         burden_max_af=snakemake.params.burden_max_af,
         burden_min_carriers=snakemake.params.burden_min_carriers,
         chunk_size=snakemake.params.chunk_size,
+        min_info=snakemake.params.min_info,
+        info_key=snakemake.params.info_key,
+        in_fold_selection=snakemake.params.in_fold_selection,
     )
     with atomic_output(snakemake.output.features) as tmp:
         features.to_parquet(tmp)

@@ -124,3 +124,18 @@ def local_demo(tmp_path_factory) -> Path:
     workdir = prepare_workdir(tmp_path_factory.mktemp("local_demo"))
     run_snakemake(workdir)
     return workdir
+
+
+def simulate_small_cohort(out: Path) -> Path:
+    """A small simulated cohort (400 people, 1 Mb of chr21, constant size, seed 11) in ``out``; its VCF."""
+    import pandas as pd
+
+    from genorisk.simulate import SimulationConfig, simulate
+
+    cfg = SimulationConfig(
+        seed=11, n_cohort=400, n_reference=50, start=25_000_001, end=26_000_000, demography="constant",
+        outlier_population=None, n_causal=20, burden_genes=1, prevalence=0.3, pgs_gwas_n=0,
+    )  # fmt: skip
+    patients = pd.DataFrame({"patient_id": ["P1"], "vcf": [str(out / "patients" / "P1.vcf.gz")], "sample": ["S1"]})
+    simulate(cfg, patients, out, REPO / "resources/annotation/Homo_sapiens.GRCh38.chr21.ensembl.gff3.gz")
+    return out / "cohort.vcf.gz"

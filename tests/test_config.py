@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -110,7 +111,7 @@ def test_report_thresholds_default_to_the_schema():
         (lambda c: c["patients"].update(batch_size=0), "patients.batch_size", "less than the minimum"),
         (lambda c: c.update(genome_build="hg19"), "genome_build", "is not one of"),
         (lambda c: c["features"].update(min_maf=0.7), "features.min_maf", "greater than the maximum"),
-        (lambda c: c["cohort"].pop("vcf"), "cohort", "'vcf' is a required property"),
+        (lambda c: c["cohort"].pop("phenotypes"), "cohort", "'phenotypes' is a required property"),
         (
             lambda c: c["annotation"].update(population_af={"info_key": "AF"}),
             "annotation.population_af",
@@ -346,3 +347,43 @@ def test_bad_phenotypes_name_the_row(tmp_path, body, words):
     path.write_text(body)
     with pytest.raises(ConfigError, match=words.replace("(", r"\(").replace(")", r"\)")):
         read_phenotypes(path)
+
+
+@pytest.mark.parametrize(
+    "cohort, words",
+    [
+        ({}, "need exactly one of vcf, vcfs, pfile, bfile, bgen: none is given"),
+        ({"vcf": "a.vcf.gz", "pfile": "b"}, "2 are given (vcf, pfile)"),
+        ({"pfile": "b", "bgen_sample": "c.sample"}, "bgen_sample is only for a bgen input"),
+    ],
+)
+def test_cohort_genotypes_need_exactly_one_form(cohort, words):
+    from genorisk.config import cohort_genotype_form
+
+    with pytest.raises(ConfigError, match=re.escape(words)):
+        cohort_genotype_form(cohort, source="config.yaml")
+
+
+def test_cohort_vcf_parts_of_each_form(tmp_path):
+    from genorisk.config import cohort_vcf_parts
+
+    for chrom in ("chr2", "chr10", "chr1", "chrX"):
+        (tmp_path / f"imp.{chrom}.dose.vcf.gz").touch()
+    pattern = str(tmp_path / "imp.{chrom}.dose.vcf.gz")
+    parts = cohort_vcf_parts({"vcfs": pattern})
+    assert list(parts) == ["cohort.chr1", "cohort.chr2", "cohort.chr10", "cohort.chrX"]  # karyotypic order
+    assert parts["cohort.chr10"] == str(tmp_path / "imp.chr10.dose.vcf.gz")
+    assert cohort_vcf_parts({"vcf": "a.vcf.gz"}) == {"cohort": "a.vcf.gz"}
+    assert cohort_vcf_parts({"vcfs": ["x.vcf.gz", "y.vcf.gz"]}) == {
+        "cohort.part01": "x.vcf.gz",
+        "cohort.part02": "y.vcf.gz",
+    }
+    assert cohort_vcf_parts({"pfile": "p"}) == {}
+    assert cohort_vcf_parts({"vcfs": "sim/c.chr{chrom}.vcf.gz"}, simulated_chroms=["1", "2"]) == {
+        "cohort.1": "sim/c.chr1.vcf.gz",
+        "cohort.2": "sim/c.chr2.vcf.gz",
+    }
+    with pytest.raises(ConfigError, match="no file matches"):
+        cohort_vcf_parts({"vcfs": str(tmp_path / "none.{chrom}.vcf.gz")})
+    with pytest.raises(ConfigError, match="listed twice"):
+        cohort_vcf_parts({"vcfs": ["x.vcf.gz", "x.vcf.gz"]})

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import simulate_small_cohort
 from sklearn.model_selection import StratifiedKFold
 
 from genorisk.model.fold_stats import (
@@ -29,15 +30,8 @@ def simulated_store(tmp_path_factory):
     """A small simulated cohort (chr21 segment), converted to a pgen by plink2; with its 0/1 status."""
     if shutil.which("plink2") is None:
         pytest.skip("plink2 not installed")
-    from genorisk.simulate import SimulationConfig, simulate
-
     out = tmp_path_factory.mktemp("sim")
-    cfg = SimulationConfig(
-        seed=11, n_cohort=400, n_reference=50, start=25_000_001, end=26_000_000, demography="constant",
-        outlier_population=None, n_causal=20, burden_genes=1, prevalence=0.3, pgs_gwas_n=0,
-    )  # fmt: skip
-    patients = pd.DataFrame({"patient_id": ["P1"], "vcf": [str(out / "patients" / "P1.vcf.gz")], "sample": ["S1"]})
-    simulate(cfg, patients, out, REPO / "resources/annotation/Homo_sapiens.GRCh38.chr21.ensembl.gff3.gz")
+    simulate_small_cohort(out)
     subprocess.run(
         ["plink2", "--vcf", str(out / "cohort.vcf.gz"), "--vcf-half-call", "missing", "--max-alleles", "2",
          "--threads", "1", "--memory", "1000", "--make-pgen", "--out", str(out / "store")],

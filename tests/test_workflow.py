@@ -132,6 +132,16 @@ def test_model_change_reruns_training_and_scoring_only(demo_run):
         assert untouched not in jobs, jobs
 
 
+def test_imputation_filter_change_reruns_feature_selection_onward_only(demo_run):
+    cfg = yaml.safe_load((demo_run / "config.yaml").read_text())
+    cfg["features"]["min_info"] = 0.3
+    (demo_run / "config_info.yaml").write_text(yaml.safe_dump(cfg))
+    jobs = planned_jobs(run_snakemake(demo_run, "-n", configfile="config_info.yaml"))
+    assert jobs.get("cohort_features") == 1 and jobs.get("train_model") == 1, jobs
+    for untouched in ["simulate_demo", "validate_cohort", "normalize_cohort", "make_store", "cohort_qc"]:
+        assert untouched not in jobs, jobs
+
+
 def test_annotation_change_reruns_annotation_and_everything_after(demo_run):
     cfg = yaml.safe_load((demo_run / "config.yaml").read_text())
     cfg["annotation"]["population_af"]["info_key"] = "AC"

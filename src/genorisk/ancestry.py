@@ -569,10 +569,4 @@ def project_vcf(model: AncestryModel, vcf: str | PathLike, samples: Sequence[str
 
 
 def _vcf_samples(vcf) -> list[str]:
-    from cyvcf2 import VCF
-
-    reader = VCF(str(vcf), lazy=True)
-    try:
-        return list(reader.samples)
-    finally:
-        reader.close()
+    return genotypes.source_samples(vcf)  # a VCF/BCF or a genotype store

@@ -28,7 +28,8 @@ import jsonschema
 import pandas as pd
 import yaml
 
-from .errors import ConfigError
+from .errors import ConfigError, InputError
+from .genome import expand_chrom_pattern
 
 #: The config schema shipped with the package (``workflow/schemas/config.schema.yaml`` links to it).
 CONFIG_SCHEMA = Path(str(resources.files("genorisk").joinpath("schemas", "config.schema.yaml")))
@@ -423,3 +424,71 @@ def read_truth(path: str | Path) -> dict[str, float]:
             bounds = "(0, 1)" if key == "prevalence" else "(0, 1]"
             raise ConfigError(path, f"{key} must be in {bounds}, got {value}", record=f"key {key}")
     return out
+
+
+# ----------------------------------------------------------------------------
+# The cohort's genotype input
+# ----------------------------------------------------------------------------
+
+#: The forms the cohort's genotypes may come in (config keys of ``cohort:``).
+GENOTYPE_FORMS = ("vcf", "vcfs", "pfile", "bfile", "bgen")
+
+
+def cohort_genotype_form(cohort: Mapping[str, Any], *, source: str = "config") -> str:
+    """Which of :data:`GENOTYPE_FORMS` the (validated) ``cohort:`` section uses.
+
+    Raises
+    ------
+    ConfigError
+        None or more than one form given, or ``bgen_sample`` without ``bgen``.
+    """
+    given = [form for form in GENOTYPE_FORMS if cohort.get(form)]
+    if len(given) != 1:
+        problem = "none is given" if not given else f"{len(given)} are given ({', '.join(given)})"
+        raise ConfigError(
+            source,
+            f"the cohort's genotypes need exactly one of {', '.join(GENOTYPE_FORMS)}: {problem}",
+            record="key cohort",
+        )
+    if cohort.get("bgen_sample") and given[0] != "bgen":
+        raise ConfigError(source, "bgen_sample is only for a bgen input", record="key cohort.bgen_sample")
+    return given[0]
+
+
+def cohort_vcf_parts(
+    cohort: Mapping[str, Any], *, simulated_chroms: Iterable[str] | None = None, source: str = "config"
+) -> dict[str, str]:
+    """The cohort's VCF inputs as parts (each validated and normalised by its own job).
+
+    Parameters
+    ----------
+    cohort : mapping
+        The validated ``cohort:`` section.
+    simulated_chroms : iterable of str, optional
+        For a ``{chrom}`` pattern of files the demo simulation writes: the
+        chromosome names to put in.
+    source : str
+        The config file, for messages.
+
+    Returns
+    -------
+    dict of str to str
+        Part name -> VCF path: ``{"cohort": vcf}`` for one VCF;
+        ``{"cohort.<chrom>": path}`` for a pattern; ``{"cohort.part<NN>": path}``
+        for a list; empty for the PLINK and BGEN forms.
+    """
+    form = cohort_genotype_form(cohort, source=source)
+    if form == "vcf":
+        return {"cohort": cohort["vcf"]}
+    if form != "vcfs":
+        return {}
+    vcfs = cohort["vcfs"]
+    if isinstance(vcfs, str):
+        try:
+            parts = expand_chrom_pattern(vcfs, simulated_chroms)
+        except InputError as err:
+            raise ConfigError(source, f"{err.problem}: {vcfs}", record="key cohort.vcfs") from None
+        return {f"cohort.{chrom}": str(path) for chrom, path in parts.items()}
+    if len(set(vcfs)) != len(vcfs):
+        raise ConfigError(source, "a file is listed twice", record="key cohort.vcfs")
+    return {f"cohort.part{i:02d}": path for i, path in enumerate(vcfs, start=1)}

@@ -57,8 +57,10 @@ __all__ = [
     "chromosome_class",
     "contig_length",
     "contig_lengths",
+    "contig_sort_key",
     "contig_style",
     "detect_genome_build",
+    "expand_chrom_pattern",
     "fasta_contigs",
     "in_par",
     "is_autosome",
@@ -163,6 +165,50 @@ def chromosome_class(name: str) -> str:
 def is_autosome(name: str) -> bool:
     """True unless ``name`` is a sex chromosome, PAR code or the mitochondrion (see :data:`NON_AUTOSOMES`)."""
     return canonical_contig(name) not in NON_AUTOSOMES
+
+
+_KARYOTYPE = {**{str(i): i for i in range(1, 23)}, "X": 23, "Y": 24, "XY": 25, "MT": 26}
+
+
+def contig_sort_key(name: str) -> tuple[int, str]:
+    """Karyotypic order of a contig in any spelling: 1-22, X, Y, XY, MT, then other contigs by name."""
+    key = canonical_contig(name)
+    return (_KARYOTYPE.get(key, 100), "" if key in _KARYOTYPE else key)
+
+
+def expand_chrom_pattern(pattern: str | os.PathLike, chroms: Iterable[str] | None = None) -> dict[str, Path]:
+    """The files of a per-chromosome path pattern, chromosome -> path, in karyotypic order.
+
+    Parameters
+    ----------
+    pattern : str or PathLike
+        A path with ``{chrom}`` exactly once, e.g. ``imputed/chr{chrom}.dose.vcf.gz``.
+    chroms : iterable of str, optional
+        Chromosome names to put in (files a job will write, in the order
+        given); by default the files that exist, ``{chrom}`` matching any
+        text without ``/``.
+
+    Raises
+    ------
+    InputError
+        ``{chrom}`` missing or repeated, or no file matches.
+    """
+    text = str(pattern)
+    if text.count("{chrom}") != 1:
+        raise InputError(text, "a per-chromosome pattern needs {chrom} exactly once")
+    if chroms is not None:
+        return {c: Path(text.replace("{chrom}", c)) for c in chroms}
+    head, tail = text.split("{chrom}")
+    matcher = re.compile(re.escape(head) + r"(?P<chrom>[^/]+?)" + re.escape(tail) + "$")
+    folder = Path(head).parent if "/" in head else Path(".")
+    found: dict[str, Path] = {}
+    for path in folder.iterdir() if folder.is_dir() else ():
+        name = str(path) if "/" in head else path.name
+        if m := matcher.match(name):
+            found[m.group("chrom")] = Path(name)
+    if not found:
+        raise InputError(text, "no file matches this {chrom} pattern")
+    return {c: found[c] for c in sorted(found, key=contig_sort_key)}
 
 
 def primary_chromosome(name: str) -> str | None:

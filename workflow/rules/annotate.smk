@@ -23,8 +23,8 @@ rule validate_resources:
 
 checkpoint plan_annotation_chunks:
     input:
-        vcf=rules.normalize_cohort.output.vcf,
-        csi=rules.normalize_cohort.output.csi,
+        vcf=rules.make_store.output.sites,
+        csi=rules.make_store.output.sites_csi,
     output:
         regions=f"{OUTDIR}/annotation/chunks.json",
     log:
@@ -40,8 +40,8 @@ checkpoint plan_annotation_chunks:
 rule annotate_chunk:
     input:
         unpack(annotation_inputs),
-        vcf=rules.normalize_cohort.output.vcf,
-        csi=rules.normalize_cohort.output.csi,
+        vcf=rules.make_store.output.sites,
+        csi=rules.make_store.output.sites_csi,
         regions=rules.plan_annotation_chunks.output.regions,
         resources_checked=rules.validate_resources.output.report,
     output:

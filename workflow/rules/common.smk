@@ -6,6 +6,8 @@ import sys
 from pathlib import Path
 
 from genorisk.config import (
+    cohort_genotype_form,
+    cohort_vcf_parts,
     read_patient_sheet,
     read_phenotypes,
     read_truth,
@@ -86,6 +88,42 @@ try:
 except ConfigError as err:
     stop("invalid cohort input", err)
 
+# The cohort's genotypes: one VCF, per-chromosome VCFs, a PLINK 2 or PLINK 1 fileset,
+# or BGEN. VCF inputs are validated and normalised per file ("part"); every form
+# then becomes one store of per-chromosome pgen files (rule make_store).
+try:
+    COHORT = config["cohort"]
+    GENOTYPE_FORM = cohort_genotype_form(COHORT, source=CONFIG_SOURCE)
+    _vcfs = COHORT.get("vcfs")
+    VCF_PARTS = cohort_vcf_parts(
+        COHORT,
+        simulated_chroms=(
+            [str(c) for c in SIM["genome_wide"]["chromosomes"]]
+            if SIM
+            and SIM.get("genome_wide")
+            and isinstance(_vcfs, str)
+            and produced_by_simulation(_vcfs)
+            else None
+        ),
+        source=CONFIG_SOURCE,
+    )
+except ConfigError as err:
+    stop("invalid cohort genotypes", err)
+
+
+def cohort_genotype_files(wildcards=None):
+    """The PLINK/BGEN files of the cohort (VCF forms come through their normalised parts)."""
+    if GENOTYPE_FORM == "pfile":
+        return [f"{COHORT['pfile']}.{ext}" for ext in ("pgen", "pvar", "psam")]
+    if GENOTYPE_FORM == "bfile":
+        return [f"{COHORT['bfile']}.{ext}" for ext in ("bed", "bim", "fam")]
+    if GENOTYPE_FORM == "bgen":
+        return [COHORT["bgen"]] + (
+            [COHORT["bgen_sample"]] if COHORT["bgen_sample"] else []
+        )
+    return []
+
+
 # Patients the demo simulation writes: its rows are the simulation's params, so
 # editing other rows of the sheet does not rerun the simulation.
 SIM_PATIENTS = (
@@ -106,6 +144,7 @@ BATCHES = {
 wildcard_constraints:
     batch=r"b\d{5}",
     chunk=r"\d+",
+    part=r"cohort(\.[A-Za-z0-9_]+)?",
 
 
 def batch_patients(wildcards):
@@ -233,7 +272,7 @@ def annotation_chunk_files(kind):
 
 def all_outputs():
     outs = [
-        f"{OUTDIR}/qc/cohort.validation.json",
+        *[f"{OUTDIR}/qc/{part}.validation.json" for part in VCF_PARTS],
         f"{OUTDIR}/model/metrics.json",
         f"{OUTDIR}/cohort/cohort_report.html",
     ]

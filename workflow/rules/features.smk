@@ -4,8 +4,8 @@
 
 rule cohort_features:
     input:
-        vcf=rules.normalize_cohort.output.vcf,
-        csi=rules.normalize_cohort.output.csi,
+        store=rules.make_store.output.manifest,
+        pgen=rules.make_store.output.pgen,
         phenotypes=config["cohort"]["phenotypes"],
         excluded_samples=rules.cohort_qc.output.excluded_samples,
         excluded_variants=rules.cohort_qc.output.excluded_variants,
@@ -31,6 +31,15 @@ rule cohort_features:
         burden_max_af=config["features"]["burden_max_af"],
         burden_min_carriers=config["features"]["burden_min_carriers"],
         covariates=COVARIATES,
+        min_info=config["features"]["min_info"],
+        info_key=config["features"]["info_key"],
+        # Only the dosage variants training's in-fold rankings can pick are kept:
+        # the folds and the per-fold budget are the model's.
+        in_fold_selection={
+            "n_folds": config["model"]["n_folds"],
+            "seed": config["model"]["seed"],
+            "keep_per_fold": config["model"]["max_dosage_features"],
+        },
     script:
         "../../scripts/cohort_features.py"
 

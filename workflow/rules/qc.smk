@@ -1,16 +1,18 @@
-# Validation of input VCFs (genorisk.vcf) and cohort QC (genorisk.qc). A file
-# that fails stops its job with an error naming the file, the record and the problem.
+# Validation of input VCFs (genorisk.vcf), the genotype store (genorisk.store) and
+# cohort QC on it (genorisk.qc). A file that fails stops its job with an error
+# naming the file, the record and the problem. A VCF cohort given as several
+# files (one per chromosome) is validated and normalised one file ("part") per job.
 
 
 rule validate_cohort:
     input:
-        vcf=config["cohort"]["vcf"],
+        vcf=lambda wildcards: VCF_PARTS[wildcards.part],
     output:
-        report=f"{OUTDIR}/qc/cohort.validation.json",
+        report=f"{OUTDIR}/qc/{{part}}.validation.json",
     log:
-        f"{OUTDIR}/logs/validate_cohort.log",
+        f"{OUTDIR}/logs/validate_cohort/{{part}}.log",
     benchmark:
-        f"{OUTDIR}/benchmarks/validate_cohort.tsv"
+        f"{OUTDIR}/benchmarks/validate_cohort/{{part}}.tsv"
     conda:
         "../../envs/genorisk.yaml"
     params:
@@ -22,26 +24,54 @@ rule validate_cohort:
 rule normalize_cohort:
     input:
         unpack(fasta_input),
-        vcf=config["cohort"]["vcf"],
+        vcf=lambda wildcards: VCF_PARTS[wildcards.part],
         validation=rules.validate_cohort.output.report,
     output:
-        vcf=f"{OUTDIR}/normalized/cohort.vcf.gz",
-        csi=f"{OUTDIR}/normalized/cohort.vcf.gz.csi",
-        counts=f"{OUTDIR}/qc/normalization.json",
+        vcf=f"{OUTDIR}/normalized/{{part}}.vcf.gz",
+        csi=f"{OUTDIR}/normalized/{{part}}.vcf.gz.csi",
+        counts=f"{OUTDIR}/qc/{{part}}.normalization.json",
     log:
-        f"{OUTDIR}/logs/normalize_cohort.log",
+        f"{OUTDIR}/logs/normalize_cohort/{{part}}.log",
     benchmark:
-        f"{OUTDIR}/benchmarks/normalize_cohort.tsv"
+        f"{OUTDIR}/benchmarks/normalize_cohort/{{part}}.tsv"
     conda:
         "../../envs/genorisk.yaml"
     script:
         "../../scripts/normalize_cohort.py"
 
 
+rule make_store:
+    input:
+        vcfs=expand(f"{OUTDIR}/normalized/{{part}}.vcf.gz", part=VCF_PARTS),
+        csis=expand(f"{OUTDIR}/normalized/{{part}}.vcf.gz.csi", part=VCF_PARTS),
+        genotypes=cohort_genotype_files(),
+        phenotypes=config["cohort"]["phenotypes"],
+    output:
+        manifest=f"{OUTDIR}/store/store.json",
+        pgen=directory(f"{OUTDIR}/store/pgen"),
+        sites=f"{OUTDIR}/store/sites.vcf.gz",
+        sites_csi=f"{OUTDIR}/store/sites.vcf.gz.csi",
+    log:
+        f"{OUTDIR}/logs/make_store.log",
+    benchmark:
+        f"{OUTDIR}/benchmarks/make_store.tsv"
+    conda:
+        "../../envs/genorisk.yaml"
+    params:
+        form=GENOTYPE_FORM,
+        # a {chrom} pattern is not a wildcard: a function keeps it as written
+        source=lambda wildcards: COHORT[GENOTYPE_FORM],
+        bgen_sample=config["cohort"]["bgen_sample"],
+        dosage=config["cohort"]["dosage"],
+        genome_build=config["genome_build"],
+    script:
+        "../../scripts/make_store.py"
+
+
 rule cohort_qc:
     input:
-        vcf=rules.normalize_cohort.output.vcf,
-        csi=rules.normalize_cohort.output.csi,
+        manifest=rules.make_store.output.manifest,
+        pgen=rules.make_store.output.pgen,
         phenotypes=config["cohort"]["phenotypes"],
     output:
         variants=f"{OUTDIR}/qc/variant_qc.parquet",

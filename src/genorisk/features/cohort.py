@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, cast
 
@@ -65,6 +65,9 @@ def cohort_features(
     burden_max_af: float = 0.01,
     burden_min_carriers: int = 5,
     chunk_size: int = 20000,
+    min_info: float | None = None,
+    info_key: str = "R2",
+    in_fold_selection: Mapping[str, int] | None = None,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Define and compute the cohort's feature matrix.
 
@@ -76,6 +79,15 @@ def cohort_features(
     first missing one); VCF samples without a phenotype are not used.
     ``exclude_variants`` (chrom, pos, ref, alt: those that failed QC) are
     never dosage features; polygenic scores keep their own matching rules.
+    ``min_info`` (with ``info_key``) is the imputation-quality filter: a
+    variant below it is never a dosage, burden or polygenic-score feature.
+
+    ``in_fold_selection`` (``n_folds``, ``seed``, ``keep_per_fold``: the
+    model's outer folds and ``max_dosage_features``) keeps only the dosage
+    variants that training's in-fold rankings can pick, computed from the
+    ``status`` column without the dense matrix of every passing variant (see
+    :func:`~genorisk.features.select_dosage_variants`); training then selects
+    exactly what it would select from every passing variant.
 
     Returns
     -------
@@ -98,6 +110,12 @@ def cohort_features(
         male=male,
         exclude=exclude,
         chunk_size=chunk_size,
+        min_info=min_info,
+        info_key=info_key,
+        labels=phenotypes["status"].to_numpy().astype(int) if in_fold_selection else None,
+        n_folds=in_fold_selection["n_folds"] if in_fold_selection else None,
+        seed=in_fold_selection["seed"] if in_fold_selection else None,
+        keep_per_fold=in_fold_selection["keep_per_fold"] if in_fold_selection else None,
     )
     names = [_variant_name(*v) for v in variants[["chrom", "pos", "ref", "alt"]].itertuples(index=False)]
     variant_rows: Iterator[Any] = variants.itertuples(index=False)  # Any: pandas-stubs type each field as any scalar
@@ -118,11 +136,26 @@ def cohort_features(
         for n, v in zip(names, variant_rows, strict=False)
     ]
     pgs, pgs_entries = pgs_features(
-        vcf, phenotypes.index, score_files, allele_freqs, male=male, min_match_rate=min_match_rate
+        vcf,
+        phenotypes.index,
+        score_files,
+        allele_freqs,
+        male=male,
+        min_match_rate=min_match_rate,
+        min_info=min_info,
+        info_key=info_key,
     )
     if annotation is not None:
         burden, burden_entries = burden_features(
-            vcf, samples, annotation, allele_freqs, max_af=burden_max_af, min_carriers=burden_min_carriers, male=male
+            vcf,
+            samples,
+            annotation,
+            allele_freqs,
+            max_af=burden_max_af,
+            min_carriers=burden_min_carriers,
+            male=male,
+            min_info=min_info,
+            info_key=info_key,
         )
     else:
         burden, burden_entries = pd.DataFrame(index=phenotypes.index), []
@@ -142,7 +175,13 @@ def cohort_features(
         "schema_version": SCHEMA_VERSION,
         "features": entries + pgs_entries + burden_entries + pc_entries + cov_entries,
         # How the cohort's ALT alleles fared in dosage selection (see select_dosage_variants).
-        "dosage_selection": {**selection_counts, "min_maf": min_maf, "min_call_rate": min_call_rate},
+        "dosage_selection": {
+            **selection_counts,
+            "min_maf": min_maf,
+            "min_call_rate": min_call_rate,
+            **({"min_info": min_info, "info_key": info_key} if min_info is not None else {}),
+            **({"in_fold_selection": dict(in_fold_selection)} if in_fold_selection else {}),
+        },
     }
     if ancestry is not None:
         schema["ancestry"] = ancestry
@@ -166,6 +205,8 @@ def pgs_features(
     *,
     male: np.ndarray | None = None,
     min_match_rate: float = 0.75,
+    min_info: float | None = None,
+    info_key: str = "R2",
 ) -> tuple[pd.DataFrame, list[dict]]:
     """Polygenic score features of the cohort, and their frozen definitions.
 
@@ -183,7 +224,13 @@ def pgs_features(
         return pd.DataFrame(index=samples), []
     file_of = {read_scoring_file(f).score_id: Path(f).name for f in score_files}
     result = compute_scores(
-        vcf, [str(f) for f in score_files], min_match_rate=min_match_rate, male=male, samples=list(samples)
+        vcf,
+        [str(f) for f in score_files],
+        min_match_rate=min_match_rate,
+        male=male,
+        samples=list(samples),
+        min_info=min_info,
+        info_key=info_key,
     )
     af = allele_freqs.set_index(["chrom", "pos", "ref", "alt"])["af"]
     columns, entries = {}, []
@@ -252,6 +299,8 @@ def burden_features(
     max_af: float = 0.01,
     min_carriers: int = 5,
     male: np.ndarray | None = None,
+    min_info: float | None = None,
+    info_key: str = "R2",
 ) -> tuple[pd.DataFrame, list[dict]]:
     """Gene-level burden counts and ClinVar carrier flags, with frozen definitions.
 
@@ -274,7 +323,15 @@ def burden_features(
     sel = table[qualifies].assign(pathogenic=pathogenic[qualifies]).reset_index(drop=True)
     if sel.empty:
         return pd.DataFrame(index=samples), []
-    _, dos = genotypes.read_dosages(vcf, sel[["chrom", "pos", "ref", "alt"]], samples=samples, male=male)
+    found, dos = genotypes.read_dosages(
+        vcf, sel[["chrom", "pos", "ref", "alt"]], samples=samples, male=male, min_info=min_info, info_key=info_key
+    )
+    if min_info is not None:
+        # A variant below the imputation-quality filter is not read: it is in no gene's definition.
+        keep = found["found"].to_numpy(dtype=bool)
+        sel, dos = sel[keep].reset_index(drop=True), dos[keep]
+        if sel.empty:
+            return pd.DataFrame(index=samples), []
     dos = np.nan_to_num(dos, nan=0.0)
     columns, entries = {}, []
     for gene, rows in sel.groupby("gene", sort=True):

@@ -29,13 +29,26 @@ GT allele indexes beyond the record's ALT count are refused with
 Layout: :mod:`.reader` (the public readers), :mod:`.chunks` (:class:`DosageChunk`
 and re-chunking), :mod:`.dosage` (allele indexes -> dosages), and the two
 engines, :mod:`.text_engine` (numpy over VCF text) and :mod:`.cyvcf2_engine`
-(htslib: BCF, regions, DS).
+(htslib: BCF, regions, DS, INFO filter).
+
+Every reader also takes a genotype store (:mod:`genorisk.store`: a
+``store.json`` manifest of per-chromosome PLINK 2 filesets, or an opened
+``GenotypeStore``) in place of the VCF, and gives the same chunks and
+matrices from it.
 """
 
 from genorisk.genome import X_CHROMOSOMES, canonical_contig
 from genorisk.genotypes.chunks import VARIANT_COLUMNS, DosageChunk
 from genorisk.genotypes.dosage import gt_allele_dosages
-from genorisk.genotypes.reader import column_order, iter_dosage_chunks, open_vcf_checked, read_dosages, variant_keys
+from genorisk.genotypes.reader import (
+    column_order,
+    is_store_source,
+    iter_dosage_chunks,
+    open_vcf_checked,
+    read_dosages,
+    source_samples,
+    variant_keys,
+)
 from genorisk.vcf.index import index_regions
 
 # Kept importable from here: scores.py uses them (canonical_contig was normalize_chrom).
@@ -47,9 +60,11 @@ __all__ = [
     "column_order",
     "gt_allele_dosages",
     "index_regions",
+    "is_store_source",
     "iter_dosage_chunks",
     "normalize_chrom",
     "open_vcf_checked",
     "read_dosages",
+    "source_samples",
     "variant_keys",
 ]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, MutableMapping
 from pathlib import Path
 
 import numpy as np
@@ -61,9 +61,23 @@ def _x_male_mask(chrom: str, male: np.ndarray | None) -> np.ndarray | None:
 
 
 def cyvcf2_blocks(
-    vcf: VCF, path: Path, regions, male: np.ndarray | None, use_ds: bool, n_samples: int, progress
+    vcf: VCF,
+    path: Path,
+    regions,
+    male: np.ndarray | None,
+    use_ds: bool,
+    n_samples: int,
+    progress,
+    *,
+    info_filter: tuple[str, float] | None = None,
+    counts: MutableMapping[str, int] | None = None,
 ) -> Iterator[Block]:
-    """One block per record, decoded by htslib through cyvcf2."""
+    """One block per record, decoded by htslib through cyvcf2.
+
+    ``info_filter`` = (INFO key, minimum) drops records whose value is below
+    the minimum (the lowest value of a Number=A key); records without the key
+    stay. Dropped records are counted in ``counts["below_min_info"]``.
+    """
     has_ds = use_ds and header_has_format(vcf, "DS")
     for rec in _records(vcf, path, regions):
         progress(1)
@@ -71,10 +85,23 @@ def cyvcf2_blocks(
         n_alt = len(alts)
         if n_alt == 0:
             continue  # ALT "." (monomorphic reference site): no ALT to count
+        if info_filter is not None and _below_info(rec, *info_filter):
+            if counts is not None:
+                counts["below_min_info"] = counts.get("below_min_info", 0) + 1
+            continue
         rows, ac, an = _record_dosages(rec, n_alt, path, has_ds, _x_male_mask(rec.CHROM, male), n_samples)
         cols = empty_cols()
         add_record_cols(cols, rec.CHROM, rec.POS, rec.ID, rec.REF, alts)
         yield Block(cols, rows, ac, an)
+
+
+def _below_info(rec, key: str, minimum: float) -> bool:
+    value = rec.INFO.get(key)
+    if value is None:
+        return False
+    values = value if isinstance(value, tuple) else (value,)
+    numbers = [float(v) for v in values if isinstance(v, int | float) and not np.isnan(v)]
+    return bool(numbers) and min(numbers) < minimum
 
 
 def header_has_format(vcf: VCF, key: str) -> bool:

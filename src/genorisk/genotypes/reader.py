@@ -5,7 +5,7 @@ from __future__ import annotations
 import gzip
 import logging
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, MutableMapping, Sequence
 from os import PathLike
 from pathlib import Path
 
@@ -43,8 +43,28 @@ def column_order(decoded: list[str], names: list[str]) -> np.ndarray | None:
     return np.array([pos[s] for s in names], dtype=np.intp)
 
 
+def is_store_source(source: object) -> bool:
+    """True for a genotype store: a :class:`genorisk.store.GenotypeStore` or a manifest path (``*store.json``)."""
+    if hasattr(source, "iter_chunks") and hasattr(source, "chroms"):
+        return True
+    return isinstance(source, str | PathLike) and Path(source).name.endswith("store.json")
+
+
+def source_samples(source) -> list[str]:
+    """Sample names of a genotype source (VCF/BCF or store), in column order."""
+    if is_store_source(source):
+        from genorisk.store import open_store
+
+        return list(open_store(source).samples)
+    vcf = VCF(str(source), lazy=True)
+    try:
+        return list(vcf.samples)
+    finally:
+        vcf.close()
+
+
 def iter_dosage_chunks(
-    path: str | PathLike,
+    path,
     *,
     samples: Sequence[str] | None = None,
     regions: Iterable[str] | None = None,
@@ -52,13 +72,20 @@ def iter_dosage_chunks(
     male: np.ndarray | Sequence[bool] | None = None,
     use_ds: bool = True,
     engine: str = "auto",
+    min_info: float | None = None,
+    info_key: str = "R2",
+    counts: MutableMapping[str, int] | None = None,
 ) -> Iterator[DosageChunk]:
-    """Stream per-ALT dosages of a VCF/BCF in chunks of ``chunk_size`` rows.
+    """Stream per-ALT dosages of a VCF/BCF or a genotype store in chunks of ``chunk_size`` rows.
 
     Parameters
     ----------
-    path : str or PathLike
-        VCF (plain, bgzipped or gzipped) or BCF.
+    path : str, PathLike or GenotypeStore
+        VCF (plain, bgzipped or gzipped) or BCF; or a genotype store (its
+        manifest ``store.json`` / ``*.store.json``, or an opened
+        :class:`genorisk.store.GenotypeStore`), read through pgenlib with the
+        same chunks a VCF of the same genotypes gives (``engine`` and
+        ``use_ds`` do not apply; the store holds what the import took).
     samples : sequence of str, optional
         Samples to read, in the order wanted; default all, in file order.
     regions : iterable of str, optional
@@ -78,7 +105,17 @@ def iter_dosage_chunks(
     engine : {"auto", "text", "cyvcf2"}
         ``text`` decodes VCF text with numpy (about 3.5x faster than cyvcf2
         on GT-only VCF); ``cyvcf2`` uses htslib and is needed for BCF,
-        ``regions`` and DS. ``auto`` picks ``text`` when it can.
+        ``regions``, DS and ``min_info``. ``auto`` picks ``text`` when it can.
+    min_info : float, optional
+        The imputation-quality filter: drop variants whose INFO ``info_key``
+        is below ``min_info`` (a variant without the key, a typed one, is
+        kept). For a VCF this reads INFO through cyvcf2 (the text engine is
+        not used); for a Number=A key the record's lowest value counts.
+    info_key : str
+        INFO key of the imputation quality (``R2``: Minimac/Beagle).
+    counts : mutable mapping, optional
+        Filled with ``counts["below_min_info"]``: variants (records) the
+        ``min_info`` filter dropped (0 without a filter), for the schema.
 
     Yields
     ------
@@ -92,11 +129,28 @@ def iter_dosage_chunks(
         count, a non-numeric allele or POS, or a wrong column count (names
         the file and the line or ``chrom:pos``).
     """
-    path = Path(path)
     if chunk_size < 1:
         raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
     if engine not in ("auto", "text", "cyvcf2"):
         raise ValueError(f"engine must be 'auto', 'text' or 'cyvcf2', got {engine!r}")
+    if counts is not None:
+        counts.setdefault("below_min_info", 0)
+    if is_store_source(path):
+        from genorisk.store import open_store
+
+        yield from open_store(path).iter_chunks(
+            samples=samples,
+            male=male,
+            regions=regions,
+            chunk_size=chunk_size,
+            min_info=min_info,
+            info_key=info_key,
+            counts=counts,
+        )
+        return
+    path = Path(path)
+    if min_info is not None and engine == "text":
+        raise ValueError("engine='text' does not read INFO; min_info needs engine='cyvcf2' (or 'auto')")
     vcf, all_samples, names = open_vcf_checked(path, samples)
     male_arr = None
     if male is not None:
@@ -106,7 +160,7 @@ def iter_dosage_chunks(
 
     is_bcf = _is_bcf(path)
     if engine == "auto":
-        text_ok = not is_bcf and regions is None and not (use_ds and header_has_format(vcf, "DS"))
+        text_ok = not is_bcf and regions is None and min_info is None and not (use_ds and header_has_format(vcf, "DS"))
         engine = "text" if text_ok else "cyvcf2"
     if engine == "text" and (is_bcf or regions is not None):
         vcf.close()
@@ -143,7 +197,10 @@ def iter_dosage_chunks(
                 counted[order] = True
             blocks = text_blocks(path, len(decoded), male_arr, progress, counted=counted)
         else:
-            blocks = cyvcf2_blocks(vcf, path, regions, male_arr, use_ds, len(decoded), progress)
+            info_filter = None if min_info is None else (info_key, float(min_info))
+            blocks = cyvcf2_blocks(
+                vcf, path, regions, male_arr, use_ds, len(decoded), progress, info_filter=info_filter, counts=counts
+            )
         for chunk in rechunk(blocks, chunk_size, order, names):
             n_rows += len(chunk.variants)
             yield chunk
@@ -185,20 +242,24 @@ def variant_keys(variants: pd.DataFrame) -> pd.Series:
     )
 
 
-def read_dosages(path: str | PathLike, variants: pd.DataFrame | None = None, **kw) -> tuple[pd.DataFrame, np.ndarray]:
+def read_dosages(path, variants: pd.DataFrame | None = None, **kw) -> tuple[pd.DataFrame, np.ndarray]:
     """Read a whole dosage matrix, or the rows for given variants.
 
     Parameters
     ----------
-    path : str or PathLike
-        VCF/BCF, as for :func:`iter_dosage_chunks`.
+    path : str, PathLike or GenotypeStore
+        VCF/BCF or genotype store, as for :func:`iter_dosage_chunks`. From a
+        store, only the requested variants are read (pgenlib
+        ``read_dosages_list``, found through the ``.pvar`` table), with the
+        result a VCF of the same genotypes gives.
     variants : pandas.DataFrame, optional
         Columns ``chrom``, ``pos``, ``ref``, ``alt``: the rows wanted, in this
         order. Chromosome names match with or without ``chr``. When a key
         occurs more than once in the file, the first occurrence is used.
     **kw
         Passed to :func:`iter_dosage_chunks` (``samples``, ``regions``,
-        ``chunk_size``, ``male``, ``use_ds``).
+        ``chunk_size``, ``male``, ``use_ds``, ``min_info``, ``info_key``,
+        ``counts``).
 
     Returns
     -------
@@ -223,6 +284,23 @@ def read_dosages(path: str | PathLike, variants: pd.DataFrame | None = None, **k
     missing_cols = {"chrom", "pos", "ref", "alt"} - set(variants.columns)
     if missing_cols:
         raise ValueError(f"variants lacks columns {sorted(missing_cols)}")
+    if is_store_source(path) and kw.get("regions") is None:
+        from genorisk.store import open_store
+
+        unknown = set(kw) - {"samples", "male", "min_info", "info_key", "chunk_size", "use_ds", "engine", "counts"}
+        if unknown:
+            raise TypeError(f"read_dosages got unexpected arguments {sorted(unknown)}")
+        table, matrix = open_store(path).read_dosages(
+            variants,
+            samples=kw.get("samples"),
+            male=kw.get("male"),
+            min_info=kw.get("min_info"),
+            info_key=kw.get("info_key"),
+        )
+        n_absent = int((~table["found"].to_numpy(dtype=bool)).sum())
+        if n_absent:
+            log.info("%s: %d of %d requested variants not in the store", Path(path).name, n_absent, len(table))
+        return table, matrix
     wanted = variants.reset_index(drop=True).copy()
     # (chrom without "chr", pos, ref, alt) -> requested rows; popped at its first record.
     norm: dict[str, str] = {}
@@ -271,10 +349,4 @@ def read_dosages(path: str | PathLike, variants: pd.DataFrame | None = None, **k
 
 
 def _sample_names(path, samples) -> list[str]:
-    if samples is not None:
-        return list(samples)
-    vcf = VCF(str(path), lazy=True)
-    try:
-        return list(vcf.samples)
-    finally:
-        vcf.close()
+    return list(samples) if samples is not None else source_samples(path)

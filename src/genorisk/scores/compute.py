@@ -317,6 +317,8 @@ def compute_scores(
     samples: Sequence[str] | None = None,
     missing: str = "mean",
     chunk_size: int = 4096,
+    min_info: float | None = None,
+    info_key: str = "R2",
 ) -> ScoreResult:
     """Score every sample of ``vcf_path`` with several scoring files in one pass.
 
@@ -342,6 +344,10 @@ def compute_scores(
         Missing-dosage policy, see the module docstring.
     chunk_size : int
         VCF rows per chunk (memory: about chunk_size x samples x 16 bytes).
+    min_info, info_key : optional
+        Imputation-quality filter: target variants whose INFO ``info_key`` is
+        below ``min_info`` are not read, so score variants there are unmatched
+        ("not in target").
 
     Returns
     -------
@@ -380,7 +386,11 @@ def compute_scores(
             if len(rows):
                 _add_contributions(part, rows, ts, ranks, weights, sums, missing, male_arr)
 
-    for chunk in iter_dosage_chunks(vcf_path, samples=samples, chunk_size=chunk_size, male=male):
+    # A variant below the imputation-quality filter is not read: it is not in the target.
+    chunks = iter_dosage_chunks(
+        vcf_path, samples=samples, chunk_size=chunk_size, male=male, min_info=min_info, info_key=info_key
+    )
+    for chunk in chunks:
         names = chunk.samples
         if sums is None:
             sums = np.zeros((len(names), len(files)), dtype=np.float64)

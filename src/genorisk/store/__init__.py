@@ -23,11 +23,15 @@ from genorisk.store.inputs import (
     read_psam,
     read_sample_file,
 )
-from genorisk.store.reader import iter_store_chunks, read_store_variants, store_samples
+from genorisk.store.manifest import FORMAT_TAG, GenotypeStore, is_store, open_store, write_manifest
+from genorisk.store.reader import StoreFileset, iter_store_chunks, read_store_variants, store_samples
 from genorisk.store.samples import format_ids, reconcile_samples
 
 __all__ = [
+    "FORMAT_TAG",
     "FORMS",
+    "GenotypeStore",
+    "StoreFileset",
     "BgenHeader",
     "GenotypeSource",
     "check_distinct_chroms",
@@ -39,7 +43,9 @@ __all__ = [
     "describe_pfile",
     "describe_vcf",
     "format_ids",
+    "is_store",
     "iter_store_chunks",
+    "open_store",
     "output_chr_code",
     "read_bgen_header",
     "read_psam",
@@ -48,4 +54,5 @@ __all__ = [
     "reconcile_samples",
     "run_plink2",
     "store_samples",
+    "write_manifest",
 ]

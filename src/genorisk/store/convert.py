@@ -199,6 +199,12 @@ def _convert_source(
             read += ["--sample", str(src.sample_file)]
     chroms = list(src.chroms) if src.chroms is not None else _bgen_chroms(src)
     code = output_chr_code(chroms)
+    # PLINK and BGEN files spell contigs as plink codes (21, X), whatever the build's
+    # convention: GRCh38 data is spelled chr21/chrX (UCSC, GATK, the PGS Catalog's
+    # harmonised files), so the store names its contigs so for GRCh38 and stays plain
+    # for GRCh37. A VCF keeps its own spelling (annotation reads its records).
+    if src.form != "vcf" and build is not None and build.lower() in ("grch38", "hg38"):
+        code = "chrM"
     common = ["--allow-extra-chr", "--output-chr", code, "--memory", str(memory_mb), "--threads", str(threads)]
     has_x = src.chroms is None or any(canonical_contig(c) == "X" for c in chroms)
     flags = [*read, *common]

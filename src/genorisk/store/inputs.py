@@ -19,8 +19,6 @@ chromosome in two files.
 
 from __future__ import annotations
 
-import glob
-import re
 import struct
 import subprocess
 from collections.abc import Sequence
@@ -32,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from genorisk.errors import InputError
-from genorisk.genome import canonical_contig, open_text
+from genorisk.genome import canonical_contig, expand_chrom_pattern, open_text
 
 #: The input forms :func:`describe_inputs` knows.
 FORMS = ("vcf", "pfile", "bfile", "bgen")
@@ -120,26 +118,8 @@ def _expand(genotypes) -> list[Path]:
     out: list[Path] = []
     for item in items:
         text = str(item)
-        if "{chrom}" not in text:
-            out.append(Path(text))
-            continue
-        head, tail = text.split("{chrom}", 1)
-        if "{chrom}" in tail:
-            raise InputError(text, "the pattern contains {chrom} more than once")
-        found = glob.glob(glob.escape(head) + "*" + glob.escape(tail))
-        matcher = re.compile(re.escape(head) + r"(?P<chrom>[^/]+?)" + re.escape(tail) + "$")
-        hits = [(m.group("chrom"), f) for f in found if (m := matcher.match(f))]
-        if not hits:
-            raise InputError(text, "no file matches this {chrom} pattern")
-        out += [Path(f) for _, f in sorted(hits, key=lambda h: _chrom_sort_key(h[0]))]
+        out += list(expand_chrom_pattern(text).values()) if "{chrom}" in text else [Path(text)]
     return out
-
-
-def _chrom_sort_key(chrom: str) -> tuple[int, str]:
-    c = canonical_contig(chrom)
-    if c.isdigit():
-        return (int(c), "")
-    return ({"X": 23, "Y": 24, "XY": 25, "MT": 26}.get(c, 99), c)
 
 
 def _infer_form(path: Path) -> str:

@@ -33,6 +33,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pgenlib
+import pyarrow as pa
+import pyarrow.compute as pc
+from pyarrow import csv as pa_csv
 
 from genorisk.errors import InputError
 from genorisk.genome import canonical_contig
@@ -108,12 +111,16 @@ def _pvar_layout(pvar: Path) -> tuple[int, list[str], str]:
     return skip, columns, x_name
 
 
-def _info_values(info: pd.Series | None, key: str, n: int) -> np.ndarray:
-    """The float value of INFO ``key`` per row (NaN where absent or not a number)."""
+def _info_values(info, key: str, n: int) -> np.ndarray:
+    """The float value of INFO ``key`` per row (NaN where absent or not a number), from an Arrow string column."""
     if info is None:
         return np.full(n, np.nan)
-    extracted = info.str.extract(rf"(?:^|;){re.escape(key)}=([^;]*)", expand=False)
-    return pd.to_numeric(extracted, errors="coerce").to_numpy(dtype=np.float64)
+    found = pc.extract_regex(info, rf"(?:^|;){re.escape(key)}=(?P<v>[^;]*)")
+    text = pc.struct_field(found, "v")
+    try:
+        return pc.cast(text, pa.float64()).to_numpy(zero_copy_only=False).astype(np.float64)
+    except pa.ArrowInvalid:  # a non-numeric value somewhere: NaN for it, as pandas' coerce does
+        return pd.to_numeric(pd.Series(text.to_pandas()), errors="coerce").to_numpy(dtype=np.float64)
 
 
 class StoreFileset:
@@ -130,7 +137,7 @@ class StoreFileset:
         int8 per variant: 0 diploid (autosomes, PAR1/PAR2), 1 non-PAR chrX,
         2 haploid (chrY, MT).
     info : numpy.ndarray
-        float64 per variant: INFO ``info_key`` (NaN where absent).
+        float64 per variant: INFO ``info_key`` (NaN where absent), parsed on first use.
     """
 
     def __init__(self, prefix: str | PathLike, info_key: str = "R2"):
@@ -140,13 +147,22 @@ class StoreFileset:
             raise InputError(self.pvar, f".pvar of the store fileset {self.base} not found")
         skip, columns, x_name = _pvar_layout(self.pvar)
         use = [c for c in ("#CHROM", "POS", "ID", "REF", "ALT", "INFO") if c in columns]
-        raw = pd.read_csv(
-            self.pvar, sep="\t", skiprows=skip, usecols=use, dtype=str, keep_default_na=False, engine="c"
-        )
-        raw_chrom = raw["#CHROM"]
-        codes, uniques = pd.factorize(raw_chrom)
+        try:
+            raw = pa_csv.read_csv(
+                self.pvar,
+                read_options=pa_csv.ReadOptions(skip_rows=skip, block_size=1 << 22, use_threads=False),
+                parse_options=pa_csv.ParseOptions(delimiter="\t", quote_char=False),
+                convert_options=pa_csv.ConvertOptions(
+                    include_columns=use, column_types=dict.fromkeys(use, pa.string()), strings_can_be_null=False
+                ),
+            )
+        except pa.ArrowInvalid as err:
+            raise InputError(self.pvar, f"unreadable .pvar ({err})") from None
+        encoded = pc.dictionary_encode(raw.column("#CHROM")).combine_chunks()
+        codes = encoded.indices.to_numpy(zero_copy_only=False)
+        uniques = encoded.dictionary.to_pylist()
         # Classes and reported spelling per distinct contig, then expanded by code (few contigs per fileset).
-        par = np.array([u in ("PAR1", "PAR2") for u in uniques], dtype=bool)
+        par = [u in ("PAR1", "PAR2") for u in uniques]
         canon = [canonical_contig(u) for u in uniques]
         cls = np.array(
             [
@@ -155,29 +171,41 @@ class StoreFileset:
             ],
             dtype=np.int8,
         )
-        shown = np.array([x_name if p else u for p, u in zip(par, uniques, strict=True)], dtype=object)
+        shown = [x_name if p else u for p, u in zip(par, uniques, strict=True)]
         self.ploidy_class = cls[codes] if len(codes) else np.empty(0, np.int8)
-        chrom = pd.Series(shown[codes] if len(codes) else np.empty(0, object), dtype="str")
+        chrom = pa.DictionaryArray.from_arrays(pa.array(codes, pa.int32()), pa.array(shown, pa.string())).cast(
+            pa.string()
+        )
+        pos_text = raw.column("POS")
         try:
-            pos = raw["POS"].astype(np.int64).to_numpy()
-        except ValueError:
+            pos = pc.cast(pos_text, pa.int64()).to_numpy()
+        except pa.ArrowInvalid:
             raise InputError(self.pvar, "a POS that is not an integer") from None
-        ref, alt, vid = raw["REF"].astype("str"), raw["ALT"].astype("str"), raw["ID"].astype("str")
-        made_id = chrom + ":" + raw["POS"].astype("str") + ":" + ref + ":" + alt
-        no_id = ((vid == ".") | (vid == made_id)).to_numpy(dtype=bool)
+        ref, alt, vid = raw.column("REF"), raw.column("ALT"), raw.column("ID")
+        made_id = pc.binary_join_element_wise(chrom, pos_text, ref, alt, ":")
+        no_id = pc.or_(pc.equal(vid, "."), pc.equal(vid, made_id))
+        vid = pc.if_else(no_id, pa.scalar(None, pa.string()), vid)
         self.variants = pd.DataFrame(
             {
-                "chrom": chrom.array,
+                "chrom": _str_array(chrom),
                 "pos": pos,
-                "ref": ref.array,
-                "alt": alt.array,
-                "id": vid.where(~no_id, None).array,
-                "allele_index": np.ones(len(raw), dtype=np.int32),
-                "n_alt": np.ones(len(raw), dtype=np.int32),
+                "ref": _str_array(ref),
+                "alt": _str_array(alt),
+                "id": _str_array(vid),
+                "allele_index": np.ones(len(pos), dtype=np.int32),
+                "n_alt": np.ones(len(pos), dtype=np.int32),
             }
         )
-        self.info = _info_values(raw.get("INFO"), info_key, len(raw))
-        self.canonical_chroms = list(dict.fromkeys(canonical_contig(c) for c in shown))
+        self._info_text = raw.column("INFO") if "INFO" in use else None
+        self._info_key = info_key
+        self._info: np.ndarray | None = None
+
+    @property
+    def info(self) -> np.ndarray:
+        """float64 per variant: INFO ``info_key`` (NaN where absent or not a number); parsed on first use."""
+        if self._info is None:
+            self._info = _info_values(self._info_text, self._info_key, len(self.variants))
+        return self._info
 
     def __len__(self) -> int:
         return len(self.variants)
@@ -189,6 +217,14 @@ class StoreFileset:
         if end is not None:
             inside &= pos <= end
         return np.flatnonzero(inside)
+
+
+_STR_DTYPE = pd.StringDtype("pyarrow", na_value=np.nan)  # pandas' "str": what the VCF reader's tables hold
+
+
+def _str_array(values: pa.ChunkedArray | pa.Array):
+    """An Arrow string column as pandas' ``str`` dtype (missing = NaN), without Python string objects."""
+    return pd.Series(values.to_pandas(types_mapper={pa.string(): _STR_DTYPE}.get), dtype=_STR_DTYPE).array
 
 
 def read_store_variants(prefix: str | PathLike, *, info_key: str = "R2") -> pd.DataFrame:
@@ -214,7 +250,7 @@ def read_store_variants(prefix: str | PathLike, *, info_key: str = "R2") -> pd.D
     return table
 
 
-def _open_reader(pgen: Path, pvar: Path, subset: np.ndarray | None):
+def open_pgen(pgen: Path, pvar: Path, subset: np.ndarray | None):
     try:
         pvar_reader = pgenlib.PvarReader(str(pvar).encode())
         reader = pgenlib.PgenReader(str(pgen).encode(), sample_subset=subset, pvar=pvar_reader)
@@ -223,7 +259,7 @@ def _open_reader(pgen: Path, pvar: Path, subset: np.ndarray | None):
     return pvar_reader, reader
 
 
-class _SampleView:
+class SampleView:
     """Output samples of a read: names, pgenlib subset, column order, haploid-X and 0/2-scale flags."""
 
     def __init__(self, base: Path, samples, male, haploid_x):
@@ -326,16 +362,16 @@ def iter_store_chunks(
     if chunk_size < 1:
         raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
     base = _prefix(prefix)
-    view = _SampleView(base, samples, male, haploid_x)
+    view = SampleView(base, samples, male, haploid_x)
     if fileset is None:
         fileset = StoreFileset(base, info_key)
-    for block in _store_blocks(fileset, view, chunk_size, min_info, male_het_missing, index, counts):
+    for block in store_blocks(fileset, view, chunk_size, min_info, male_het_missing, index, counts):
         yield DosageChunk(block[0], block[1], view.names, block[2], block[3])
 
 
-def _store_blocks(
+def store_blocks(
     fileset: StoreFileset,
-    view: _SampleView,
+    view: SampleView,
     chunk_size: int,
     min_info: float | None,
     male_het_missing: bool,
@@ -343,7 +379,7 @@ def _store_blocks(
     counts: MutableMapping[str, int] | None,
 ) -> Iterator[tuple[pd.DataFrame, np.ndarray, np.ndarray, np.ndarray]]:
     """(variants, dosages, ac, an) blocks of at most ``chunk_size`` variants."""
-    pvar_reader, reader = _open_reader(fileset.pgen, fileset.pvar, view.subset)
+    pvar_reader, reader = open_pgen(fileset.pgen, fileset.pvar, view.subset)
     try:
         n_variants = reader.get_variant_ct()
         if pvar_reader.get_variant_ct() != n_variants or len(fileset) != n_variants:
@@ -409,10 +445,16 @@ def finish_store_dosages(
     dosages, alt allele count, allele number
         ``d`` itself, float64 and int64 per row.
     """
-    d[d == -9] = np.nan
-    called = ~np.isnan(d)
-    an = 2 * called.sum(axis=1, dtype=np.int64)
-    ac = np.nansum(d, axis=1, dtype=np.float64)
+    if not d.flags.c_contiguous:
+        d = np.ascontiguousarray(d)
+    n = d.shape[1]
+    # Missing calls are rare: find them once as flat indexes (cheaper than a boolean mask per use).
+    flat_missing = np.flatnonzero(d == -9)
+    n_missing = np.bincount(flat_missing // n, minlength=d.shape[0]) if n else np.zeros(d.shape[0], np.int64)
+    # Sum with the -9s in, then take them out: exact in float64 (store dosages are multiples of 1/16384).
+    ac = d.sum(axis=1, dtype=np.float64) + 9.0 * n_missing
+    an = 2 * (n - n_missing).astype(np.int64)
+    d.ravel()[flat_missing] = np.nan
     x_rows = np.flatnonzero(ploidy_class == _X_NON_PAR)
     hap_cols = np.flatnonzero(haploid_x)
     if len(x_rows) and len(hap_cols):
