@@ -125,6 +125,7 @@ def test_a_phenotyped_person_missing_from_the_genotypes_is_named(local_demo, for
     (workdir / "config.yaml").write_text(yaml.safe_dump(cfg))
     proc = run_snakemake(workdir, "results/store/store.json", check=False)
     assert proc.returncode != 0
-    log = (workdir / "results/logs/make_store.log").read_text()
+    log = (workdir / "results/logs/store_part/cohort.log").read_text()
     assert "NOT_GENOTYPED" in log, log[-2000:]
+    assert not (workdir / "results/store/parts/cohort").exists()
     assert not (workdir / "results/store/store.json").exists()

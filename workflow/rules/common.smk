@@ -111,6 +111,21 @@ except ConfigError as err:
     stop("invalid cohort genotypes", err)
 
 
+# Store parts: one per input VCF, or the one PLINK/BGEN input. Each part is converted,
+# and QC-counted, by its own job; the store and QC gather them.
+STORE_PARTS = list(VCF_PARTS) or ["cohort"]
+
+
+def store_part_input(wildcards):
+    """What a store part is made from: its normalised VCF, or the PLINK/BGEN files."""
+    if VCF_PARTS:
+        return {
+            "vcf": f"{OUTDIR}/normalized/{wildcards.part}.vcf.gz",
+            "csi": f"{OUTDIR}/normalized/{wildcards.part}.vcf.gz.csi",
+        }
+    return {"genotypes": cohort_genotype_files()}
+
+
 def cohort_genotype_files(wildcards=None):
     """The PLINK/BGEN files of the cohort (VCF forms come through their normalised parts)."""
     if GENOTYPE_FORM == "pfile":

@@ -5,7 +5,7 @@
 rule cohort_features:
     input:
         store=rules.make_store.output.manifest,
-        pgen=rules.make_store.output.pgen,
+        parts=rules.make_store.input.parts,
         phenotypes=config["cohort"]["phenotypes"],
         excluded_samples=rules.cohort_qc.output.excluded_samples,
         excluded_variants=rules.cohort_qc.output.excluded_variants,

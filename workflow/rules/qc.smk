@@ -40,21 +40,16 @@ rule normalize_cohort:
         "../../scripts/normalize_cohort.py"
 
 
-rule make_store:
+rule store_part:
     input:
-        vcfs=expand(f"{OUTDIR}/normalized/{{part}}.vcf.gz", part=VCF_PARTS),
-        csis=expand(f"{OUTDIR}/normalized/{{part}}.vcf.gz.csi", part=VCF_PARTS),
-        genotypes=cohort_genotype_files(),
+        unpack(store_part_input),
         phenotypes=config["cohort"]["phenotypes"],
     output:
-        manifest=f"{OUTDIR}/store/store.json",
-        pgen=directory(f"{OUTDIR}/store/pgen"),
-        sites=f"{OUTDIR}/store/sites.vcf.gz",
-        sites_csi=f"{OUTDIR}/store/sites.vcf.gz.csi",
+        part=directory(f"{OUTDIR}/store/parts/{{part}}"),
     log:
-        f"{OUTDIR}/logs/make_store.log",
+        f"{OUTDIR}/logs/store_part/{{part}}.log",
     benchmark:
-        f"{OUTDIR}/benchmarks/make_store.tsv"
+        f"{OUTDIR}/benchmarks/store_part/{{part}}.tsv"
     conda:
         "../../envs/genorisk.yaml"
     params:
@@ -65,13 +60,51 @@ rule make_store:
         dosage=config["cohort"]["dosage"],
         genome_build=config["genome_build"],
     script:
+        "../../scripts/store_part.py"
+
+
+rule make_store:
+    input:
+        parts=expand(f"{OUTDIR}/store/parts/{{part}}", part=STORE_PARTS),
+        vcfs=expand(f"{OUTDIR}/normalized/{{part}}.vcf.gz", part=VCF_PARTS),
+        csis=expand(f"{OUTDIR}/normalized/{{part}}.vcf.gz.csi", part=VCF_PARTS),
+    output:
+        manifest=f"{OUTDIR}/store/store.json",
+        sites=f"{OUTDIR}/store/sites.vcf.gz",
+        sites_csi=f"{OUTDIR}/store/sites.vcf.gz.csi",
+    log:
+        f"{OUTDIR}/logs/make_store.log",
+    benchmark:
+        f"{OUTDIR}/benchmarks/make_store.tsv"
+    conda:
+        "../../envs/genorisk.yaml"
+    params:
+        genome_build=config["genome_build"],
+    script:
         "../../scripts/make_store.py"
+
+
+rule cohort_qc_shard:
+    input:
+        part=f"{OUTDIR}/store/parts/{{part}}",
+        phenotypes=config["cohort"]["phenotypes"],
+    output:
+        shard=directory(f"{OUTDIR}/qc/shards/{{part}}"),
+    log:
+        f"{OUTDIR}/logs/cohort_qc_shard/{{part}}.log",
+    benchmark:
+        f"{OUTDIR}/benchmarks/cohort_qc_shard/{{part}}.tsv"
+    conda:
+        "../../envs/genorisk.yaml"
+    params:
+        thresholds=config["qc"],
+    script:
+        "../../scripts/cohort_qc_shard.py"
 
 
 rule cohort_qc:
     input:
-        manifest=rules.make_store.output.manifest,
-        pgen=rules.make_store.output.pgen,
+        shards=expand(f"{OUTDIR}/qc/shards/{{part}}", part=STORE_PARTS),
         phenotypes=config["cohort"]["phenotypes"],
     output:
         variants=f"{OUTDIR}/qc/variant_qc.parquet",

@@ -65,7 +65,7 @@ from genorisk.qc.exclusions import apply_thresholds
 from genorisk.qc.hwe import hwe_exact_p
 from genorisk.qc.run import QCResult, run_qc
 from genorisk.qc.sex import PAR_REGIONS_X, infer_sex_single
-from genorisk.qc.store import ShardQC, gather_qc, shard_qc
+from genorisk.qc.store import ShardQC, gather_qc, load_shard, save_shard, shard_qc
 from genorisk.qc.thresholds import QCThresholds
 from genorisk.qc.variant_types import (
     VT_BND,
@@ -93,10 +93,12 @@ __all__ = [
     "VT_SNP",
     "apply_thresholds",
     "gather_qc",
+    "load_shard",
     "htslib_variant_type",
     "hwe_exact_p",
     "infer_sex_single",
     "run_qc",
+    "save_shard",
     "shard_qc",
     "write_qc",
 ]

@@ -36,6 +36,7 @@ Each variant row describes a record with one ALT (``allele_index`` 1,
 
 from __future__ import annotations
 
+import json
 import math
 import subprocess
 import tempfile
@@ -94,6 +95,39 @@ class ShardQC:
     male: np.ndarray
     hwe_on: str
     thresholds: QCThresholds = field(default_factory=QCThresholds)
+
+
+def save_shard(shard: ShardQC, folder: str | PathLike) -> Path:
+    """Write a :class:`ShardQC` to a folder, for a gather job: no pickle.
+
+    ``variants.parquet`` (the per-variant counts), ``arrays.npz`` (per-sample
+    counts and sex) and ``shard.json`` (samples, HWE samples, thresholds).
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    shard.variants.to_parquet(folder / "variants.parquet", index=False)
+    arrays = {"male": shard.male, **{f"count_{k}": v for k, v in shard.counts.items()}}
+    np.savez(folder / "arrays.npz", **arrays)  # type: ignore[arg-type]  # numpy's stub types **kwds as allow_pickle
+    meta = {"samples": list(shard.samples), "hwe_on": shard.hwe_on, "thresholds": shard.thresholds.to_dict()}
+    (folder / "shard.json").write_text(json.dumps(meta))
+    return folder
+
+
+def load_shard(folder: str | PathLike) -> ShardQC:
+    """Read a :class:`ShardQC` written by :func:`save_shard`."""
+    folder = Path(folder)
+    meta = json.loads((folder / "shard.json").read_text())
+    with np.load(folder / "arrays.npz", allow_pickle=False) as arrays:
+        counts = {k.removeprefix("count_"): arrays[k] for k in arrays.files if k.startswith("count_")}
+        male = arrays["male"]
+    return ShardQC(
+        samples=meta["samples"],
+        variants=pd.read_parquet(folder / "variants.parquet"),
+        counts=counts,
+        male=male,
+        hwe_on=meta["hwe_on"],
+        thresholds=QCThresholds.from_dict(meta["thresholds"]),
+    )
 
 
 def read_psam(prefix: str | PathLike) -> pd.DataFrame:
