@@ -4,6 +4,7 @@ import pandas as pd
 
 from genorisk.config import read_phenotypes
 from genorisk.features import cohort_features
+from genorisk.features.variants import read_annotation_candidates
 from genorisk.io import atomic_output, write_json
 from genorisk.runner import run_step
 
@@ -14,6 +15,8 @@ def main():
     excluded = pd.read_csv(snakemake.input.excluded_samples, sep="\t", dtype=str)
     phenotypes = phenotypes.drop(index=[s for s in excluded["sample"] if s in phenotypes.index])
     bad_variants = pd.read_csv(snakemake.input.excluded_variants, sep="\t", dtype={"chrom": str})
+    # Only the alleles that can be burden or carrier alleles: memory follows them, not the genome.
+    annotation, consequences_computed = read_annotation_candidates(snakemake.input.annotation)
     features, schema = cohort_features(
         snakemake.input.store,
         phenotypes,
@@ -23,7 +26,8 @@ def main():
         score_files=list(snakemake.input.scores),
         min_match_rate=snakemake.params.min_match_rate,
         exclude_variants=bad_variants[["chrom", "pos", "ref", "alt"]],
-        annotation=pd.read_parquet(snakemake.input.annotation),
+        annotation=annotation,
+        consequences_computed=consequences_computed,
         ancestry_panel=snakemake.input.ancestry_panel[0] if snakemake.input.ancestry_panel else None,
         n_components=snakemake.params.n_components,
         burden_max_af=snakemake.params.burden_max_af,

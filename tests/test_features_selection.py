@@ -330,3 +330,37 @@ def test_bad_labels_and_unsorted_input_are_refused(monkeypatch):
         select_dosage_variants("x.vcf", samples, **kw, labels=y, n_folds=2, seed=0, keep_per_fold=5)
     assert "x.vcf" in str(err.value)
     select_dosage_variants("x.vcf", samples, **kw)  # the dense path does not need order
+
+
+@pytest.mark.parametrize("with_consequences", [False, True])
+def test_annotation_candidates_give_the_same_rare_damaging_alleles(tmp_path, with_consequences):
+    """read_annotation_candidates keeps every allele rare_damaging can pick, in either consequence mode."""
+    from genorisk.features.variants import rare_damaging, read_annotation_candidates
+
+    rng = np.random.default_rng(3)
+    n = 2000
+    table = pd.DataFrame(
+        {
+            "chrom": "chr21",
+            "pos": np.arange(n) + 1000,
+            "ref": "A",
+            "alt": rng.choice(["C", "G", "<DEL>", "*"], n, p=[0.45, 0.45, 0.05, 0.05]),
+            "allele_class": None,
+            "gene": rng.choice([None, "APP", "SOD1"], n),
+            "region_class": rng.choice(["CDS", "splice_region", "intron", "intergenic", "3_prime_UTR"], n),
+            "consequence": (
+                rng.choice([None, "missense", "synonymous", "stop_gained", "intron"], n) if with_consequences else None
+            ),
+            "clinvar_significance": rng.choice([None, None, None, "Pathogenic", "Benign", "Likely_pathogenic"], n),
+            "population_af": rng.choice([np.nan, 0.001, 0.2], n),
+        }
+    )
+    table["allele_class"] = np.where(table["alt"].str.len() == 1, "SNV", "symbolic")
+    path = tmp_path / "variants.parquet"
+    table.to_parquet(path)
+    candidates, computed = read_annotation_candidates(path)
+    assert computed is with_consequences and len(candidates) < n
+    cols = ["chrom", "pos", "ref", "alt"]
+    want = table[rare_damaging(table, max_af=0.01)][cols].reset_index(drop=True)
+    got = candidates[rare_damaging(candidates, max_af=0.01, consequences_computed=computed)][cols]
+    pd.testing.assert_frame_equal(got.reset_index(drop=True), want)

@@ -60,6 +60,7 @@ def cohort_features(
     min_match_rate: float = 0.75,
     exclude_variants: pd.DataFrame | None = None,
     annotation: pd.DataFrame | None = None,
+    consequences_computed: bool | None = None,
     ancestry_panel: str | Path | None = None,
     n_components: int = 5,
     burden_max_af: float = 0.01,
@@ -156,6 +157,7 @@ def cohort_features(
             male=male,
             min_info=min_info,
             info_key=info_key,
+            consequences_computed=consequences_computed,
         )
     else:
         burden, burden_entries = pd.DataFrame(index=phenotypes.index), []
@@ -301,6 +303,7 @@ def burden_features(
     male: np.ndarray | None = None,
     min_info: float | None = None,
     info_key: str = "R2",
+    consequences_computed: bool | None = None,
 ) -> tuple[pd.DataFrame, list[dict]]:
     """Gene-level burden counts and ClinVar carrier flags, with frozen definitions.
 
@@ -316,7 +319,7 @@ def burden_features(
         allele_freqs.rename(columns={"af": "cohort_af"}), on=["chrom", "pos", "ref", "alt"], how="left"
     )
     qualifies = (
-        rare_damaging(table, max_af=max_af, cohort_af=table["cohort_af"])
+        rare_damaging(table, max_af=max_af, cohort_af=table["cohort_af"], consequences_computed=consequences_computed)
         & (table["cohort_af"].fillna(0) <= 0.5).to_numpy()
     )
     pathogenic = is_pathogenic(table["clinvar_significance"])

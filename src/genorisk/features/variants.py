@@ -42,7 +42,13 @@ def is_pathogenic(significance: pd.Series) -> np.ndarray:
     return (sig.str.contains("pathogenic") & ~sig.str.contains("conflicting") & ~sig.str.contains("benign")).to_numpy()
 
 
-def rare_damaging(table: pd.DataFrame, *, max_af: float, cohort_af: pd.Series | None = None) -> np.ndarray:
+def rare_damaging(
+    table: pd.DataFrame,
+    *,
+    max_af: float,
+    cohort_af: pd.Series | None = None,
+    consequences_computed: bool | None = None,
+) -> np.ndarray:
     """Alleles of an annotation table that are rare and predicted damaging, or ClinVar P/LP.
 
     Rare: population AF (or, where the population resource lacks the allele,
@@ -50,18 +56,55 @@ def rare_damaging(table: pd.DataFrame, *, max_af: float, cohort_af: pd.Series | 
     consequences were computed, else a CDS or splice-region position; only
     sequence alleles (SNV, MNV, indel) qualify, since a ``*`` allele restates
     an upstream deletion and symbolic alleles have no allele-level evidence.
+    ``consequences_computed`` says which (default: whether any row of
+    ``table`` has a consequence; give it for a table read in part, see
+    :func:`read_annotation_candidates`).
     """
     af = table["population_af"].astype(float)
     if cohort_af is not None:
         af = af.fillna(cohort_af.astype(float))
     rare = (af < max_af).to_numpy()
-    if table["consequence"].notna().any():
+    if consequences_computed is None:
+        consequences_computed = bool(table["consequence"].notna().any())
+    if consequences_computed:
         damaging = table["consequence"].isin(DAMAGING_CONSEQUENCES).to_numpy()
     else:
         damaging = table["region_class"].isin(DAMAGING_REGION_CLASSES).to_numpy()
     if "allele_class" in table:
         damaging = damaging & table["allele_class"].isin(SEQUENCE_CLASSES).to_numpy()
     return (rare & damaging & table["gene"].notna().to_numpy()) | is_pathogenic(table["clinvar_significance"])
+
+
+def read_annotation_candidates(path: str | Path) -> tuple[pd.DataFrame, bool]:
+    """The rows of an annotation table that can be burden or carrier alleles, and the consequence mode.
+
+    Reads ``cohort.variants.parquet`` filtered as it is read (pyarrow), so
+    memory follows the coding, splice and ClinVar alleles, not every allele
+    of the genome: a row is kept when it has a ClinVar significance, or a
+    gene and a damaging consequence (when consequences were computed) or a
+    CDS/splice-region position (when not). :func:`rare_damaging` on the rows
+    kept, with the mode returned, gives what it gives on the whole table.
+
+    Returns
+    -------
+    table : pandas.DataFrame
+        The candidate rows, all columns.
+    consequences_computed : bool
+        Whether any allele of the whole table has a consequence.
+    """
+    import pyarrow.compute as pc
+    import pyarrow.dataset as ds
+
+    dataset = ds.dataset(str(path), format="parquet")
+    consequence = dataset.to_table(columns=["consequence"]).column("consequence")
+    consequences_computed = bool(pc.any(pc.is_valid(consequence)).as_py())
+    damaging = (
+        ds.field("consequence").isin(sorted(DAMAGING_CONSEQUENCES))
+        if consequences_computed
+        else ds.field("region_class").isin(sorted(DAMAGING_REGION_CLASSES))
+    )
+    keep = ds.field("clinvar_significance").is_valid() | (ds.field("gene").is_valid() & damaging)
+    return dataset.to_table(filter=keep).to_pandas(), consequences_computed
 
 
 #: Rounding allowance of in-fold selection (see :func:`select_dosage_variants`): the streamed
