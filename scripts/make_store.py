@@ -20,8 +20,9 @@ def main():
     logging.getLogger("genorisk.store").info(
         "store: %d chromosomes from %d parts", len(prefixes), len(snakemake.input.parts)
     )
-    if snakemake.input.vcfs:
-        sites_from_vcfs(list(snakemake.input.vcfs), snakemake.output.sites, threads=snakemake.threads)
+    if snakemake.params.vcf_parts:  # each VCF part wrote its sites in its own job
+        parts = [Path(folder) / "sites.vcf.gz" for folder in snakemake.input.parts]
+        sites_from_vcfs(parts, snakemake.output.sites, threads=snakemake.threads)
     else:
         sites_from_store(snakemake.output.manifest, snakemake.output.sites, build=snakemake.params.genome_build)
 

@@ -7,6 +7,7 @@ from pathlib import Path
 from genorisk.config import read_phenotypes
 from genorisk.runner import run_step
 from genorisk.store import convert_to_store, describe_inputs, format_ids, reconcile_samples
+from genorisk.store.sites import sites_from_vcfs
 
 SEX_CODE = {"male": 1, "female": 2}
 
@@ -51,6 +52,10 @@ def main():
         "contig_order": [c for s in sources for c in (s.chroms or ())],
         "sex": sex,
     }
+    if vcf_form:
+        # The part's records without samples, for annotation: read here, in the part's own
+        # (parallel) job, so make_store only concatenates small sites-only files.
+        sites_from_vcfs([snakemake.input.vcf], out / "sites.vcf.gz", threads=snakemake.threads)
     (out / "part.json").write_text(json.dumps(part, indent=1) + "\n")
     log.info("%s: %d chromosomes, %d samples (%s input)", out.name, len(prefixes), len(genotyped), params.form)
 

@@ -66,8 +66,6 @@ rule store_part:
 rule make_store:
     input:
         parts=expand(f"{OUTDIR}/store/parts/{{part}}", part=STORE_PARTS),
-        vcfs=expand(f"{OUTDIR}/normalized/{{part}}.vcf.gz", part=VCF_PARTS),
-        csis=expand(f"{OUTDIR}/normalized/{{part}}.vcf.gz.csi", part=VCF_PARTS),
     output:
         manifest=f"{OUTDIR}/store/store.json",
         sites=f"{OUTDIR}/store/sites.vcf.gz",
@@ -80,6 +78,7 @@ rule make_store:
         "../../envs/genorisk.yaml"
     params:
         genome_build=config["genome_build"],
+        vcf_parts=bool(VCF_PARTS),
     script:
         "../../scripts/make_store.py"
 

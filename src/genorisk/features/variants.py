@@ -10,27 +10,14 @@ import numpy as np
 import pandas as pd
 
 from genorisk import genotypes
-from genorisk.annotate import SEQUENCE_CLASSES, allele_classes
+from genorisk.annotate import CSQ_SEVERITY, SEQUENCE_CLASSES, allele_classes
 from genorisk.errors import InputError
 
 log = logging.getLogger("genorisk.features")
 
-#: Consequences (bcftools csq) counted as damaging.
-DAMAGING_CONSEQUENCES = frozenset(
-    {
-        "splice_acceptor",
-        "splice_donor",
-        "stop_gained",
-        "frameshift",
-        "stop_lost",
-        "start_lost",
-        "inframe_altering",
-        "inframe_insertion",
-        "inframe_deletion",
-        "missense",
-        "splice_region",
-    }
-)
+#: Consequences (bcftools csq) counted as damaging: every term at least as severe as
+#: splice_region in the annotation's severity order.
+DAMAGING_CONSEQUENCES = frozenset(CSQ_SEVERITY[: CSQ_SEVERITY.index("splice_region") + 1])
 #: Without a reference FASTA there are no consequences; a coding or splice
 #: position is then the (documented, coarser) proxy for "damaging".
 DAMAGING_REGION_CLASSES = frozenset({"CDS", "splice_region"})

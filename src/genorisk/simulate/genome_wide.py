@@ -43,7 +43,7 @@ from ..genome import contig_lengths
 from ..io import atomic_output, write_json
 from .config import SIMULATED_LABEL, GenomeWideConfig, SimulationConfig
 from .genotypes import Genotypes, coding_gene_per_site, mask_missing_calls, simulate_tree_sequence
-from .phenotype import auc_ceiling, draw_phenotype, write_cohort_tables
+from .phenotype import draw_phenotype, phenotype_truth, write_cohort_tables
 from .resources import (
     POPFREQ_HEADER,
     clinvar_records,
@@ -447,39 +447,16 @@ def simulate_phenotype(
                 for i, ((name, _), c) in enumerate(zip(contigs, genome.chromosomes, strict=True))
             ],
         },
-        "n_cohort": cfg.n_cohort,
-        "prevalence": cfg.prevalence,
-        "liability_threshold": pheno.threshold,
-        "case_fraction": float(status[cohort].mean()),
-        "h2": cfg.h2,
-        "h2_total": gen_h2,
-        "variance_components": realised,
-        "auc_ceiling_genetic": auc_ceiling(gen_h2, cfg.prevalence),
-        "auc_ceiling": auc_ceiling(gen_h2 + realised["covariates"], cfg.prevalence),
-        "causal_variants": [
-            {
-                "chrom": str(chroms[s]),
-                "pos": int(positions[s]),
-                "ref": str(refs[s]),
-                "alt": str(alts[s]),
-                "effect": round(float(e), 8),
-                "cohort_af": round(float(cohort_af[s]), 6),
-            }
-            for s, e in zip(causal_global, pheno.effects, strict=True)
-        ],
-        "burden_genes": pheno.burden_genes,
-        "burden_variants": [
-            {
-                "chrom": str(chroms[s]),
-                "pos": int(positions[s]),
-                "ref": str(refs[s]),
-                "alt": str(alts[s]),
-                "gene": str(gene_at[s]),
-                "cohort_af": round(float(cohort_af[s]), 6),
-            }
-            for s in burden_global
-        ],
-        "burden_effect_per_allele": pheno.burden_scale,
+        **phenotype_truth(
+            cfg,
+            pheno,
+            cohort,
+            pd.DataFrame(
+                {"chrom": chroms, "pos": positions, "ref": refs, "alt": alts, "gene": gene_at, "cohort_af": cohort_af}
+            ),
+            causal_global,
+            burden_global,
+        ),
         "pgs": pgs_info,
     }
     write_json(outdir / "truth.json", truth)

@@ -268,3 +268,55 @@ def write_cohort_tables(outdir: Path, cohort_ids: list[str], pheno: Phenotype, c
         cohort_truth[name] = np.round(values[cohort], 6)
     with atomic_output(outdir / "cohort_truth.tsv") as tmp:
         cohort_truth.to_csv(tmp, sep="\t", index=False)
+
+
+def phenotype_truth(
+    cfg: SimulationConfig,
+    pheno: Phenotype,
+    cohort: slice | np.ndarray,
+    sites: pd.DataFrame,
+    causal: np.ndarray,
+    burden_sites: np.ndarray,
+) -> dict:
+    """The ``truth.json`` entries every simulation mode shares, from ``n_cohort`` on, in file order.
+
+    Parameters
+    ----------
+    cfg : SimulationConfig
+    pheno : Phenotype
+        The drawn phenotype.
+    cohort : slice or ndarray
+        The cohort's people among everyone simulated.
+    sites : pandas.DataFrame
+        ``chrom, pos, ref, alt, gene, cohort_af`` of every simulated site.
+    causal, burden_sites : ndarray
+        Rows of ``sites`` of the causal variants (in ``pheno.effects`` order)
+        and of the rare burden variants.
+    """
+    gen_h2 = pheno.realised["genetic_total"]
+    af, gene = sites["cohort_af"].to_numpy(dtype=float), sites["gene"].to_numpy(dtype=object)
+
+    def site(s: int) -> dict:
+        row = sites.iloc[int(s)]
+        return {"chrom": str(row["chrom"]), "pos": int(row["pos"]), "ref": str(row["ref"]), "alt": str(row["alt"])}
+
+    return {
+        "n_cohort": cfg.n_cohort,
+        "prevalence": cfg.prevalence,
+        "liability_threshold": pheno.threshold,
+        "case_fraction": float(pheno.status[cohort].mean()),
+        "h2": cfg.h2,
+        "h2_total": gen_h2,
+        "variance_components": pheno.realised,
+        "auc_ceiling_genetic": auc_ceiling(gen_h2, cfg.prevalence),
+        "auc_ceiling": auc_ceiling(gen_h2 + pheno.realised["covariates"], cfg.prevalence),
+        "causal_variants": [
+            {**site(s), "effect": round(float(e), 8), "cohort_af": round(float(af[s]), 6)}
+            for s, e in zip(causal, pheno.effects, strict=True)
+        ],
+        "burden_genes": pheno.burden_genes,
+        "burden_variants": [
+            {**site(s), "gene": str(gene[s]), "cohort_af": round(float(af[s]), 6)} for s in burden_sites
+        ],
+        "burden_effect_per_allele": pheno.burden_scale,
+    }

@@ -20,7 +20,7 @@ from .genotypes import (
     simulate_haplotypes,
     true_dosage,
 )
-from .phenotype import auc_ceiling, draw_phenotype, write_cohort_tables
+from .phenotype import draw_phenotype, phenotype_truth, write_cohort_tables
 from .resources import clinvar_records, write_ancestry_panel, write_clinvar, write_pgs, write_popfreq
 from .vcf_writer import write_vcf
 
@@ -194,39 +194,23 @@ def simulate(
         }
         if cfg.chrx_bp
         else None,
-        "n_cohort": cfg.n_cohort,
-        "prevalence": cfg.prevalence,
-        "liability_threshold": pheno.threshold,
-        "case_fraction": float(status[cohort].mean()),
-        "h2": cfg.h2,
-        "h2_total": gen_h2,
-        "variance_components": realised,
-        "auc_ceiling_genetic": auc_ceiling(gen_h2, cfg.prevalence),
-        "auc_ceiling": auc_ceiling(gen_h2 + realised["covariates"], cfg.prevalence),
-        "causal_variants": [
-            {
-                "chrom": CHROM,
-                "pos": int(geno.positions[s]),
-                "ref": str(geno.refs[s]),
-                "alt": str(geno.alts[s]),
-                "effect": round(float(e), 8),
-                "cohort_af": round(float(cohort_af[s]), 6),
-            }
-            for s, e in zip(pheno.causal, pheno.effects, strict=True)
-        ],
-        "burden_genes": pheno.burden_genes,
-        "burden_variants": [
-            {
-                "chrom": CHROM,
-                "pos": int(geno.positions[s]),
-                "ref": str(geno.refs[s]),
-                "alt": str(geno.alts[s]),
-                "gene": str(gene_at[s]),
-                "cohort_af": round(float(cohort_af[s]), 6),
-            }
-            for s in pheno.burden_sites
-        ],
-        "burden_effect_per_allele": pheno.burden_scale,
+        **phenotype_truth(
+            cfg,
+            pheno,
+            cohort,
+            pd.DataFrame(
+                {
+                    "chrom": CHROM,
+                    "pos": geno.positions,
+                    "ref": geno.refs,
+                    "alt": geno.alts,
+                    "gene": gene_at,
+                    "cohort_af": cohort_af,
+                }
+            ),  # fmt: skip
+            pheno.causal,
+            pheno.burden_sites,
+        ),
         "pgs": pgs_info,
     }
     write_json(outdir / "truth.json", truth)
