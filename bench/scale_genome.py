@@ -40,6 +40,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -63,6 +64,7 @@ GENOTYPE_RULES = (
     "cohort_qc_shard",
     "cohort_qc",
     "annotate_chunk",
+    "cohort_variant_stats",
     "cohort_features",
 )
 
@@ -106,10 +108,22 @@ def write_config(folder: Path, people: int, bp: int, n_folds: int, n_trials: int
     (folder / "config.yaml").write_text(json.dumps(config, indent=1) + "\n")
 
 
-def run_workflow(folder: Path, cores: int, timeout: float) -> dict:
-    """Run the whole workflow in ``folder``; return its wall time and status (log in run.log)."""
+def run_workflow(
+    folder: Path, cores: int, timeout: float, targets: Sequence[str] = (), forcerun: Sequence[str] = ()
+) -> dict:
+    """Run the workflow in ``folder`` (whole, or up to ``targets``); return its wall time and status (run.log).
+
+    ``forcerun`` rules are rerun; with ``targets`` or ``forcerun`` only changed
+    inputs (mtime) rerun other jobs, so a rule can be measured again on a finished run.
+    """
     env = dict(os.environ, PATH=f"{VENV_BIN}:{os.environ.get('PATH', '')}")
     argv = [SNAKEMAKE, "-s", str(ROOT / "Snakefile"), "--configfile", "config.yaml", "--cores", str(cores)]
+    if targets or forcerun:
+        argv += ["--rerun-triggers", "mtime"]
+    if forcerun:
+        argv += ["--forcerun", *forcerun]
+    if targets:
+        argv += ["--", *targets]
     start = time.perf_counter()
     with open(folder / "run.log", "wb") as log:
         try:
@@ -398,6 +412,32 @@ def fits(sizes: list[dict]) -> dict[str, dict]:
 SHARDED_BY_CHROMOSOME = {"simulate_chromosome", "validate_cohort", "normalize_cohort", "store_part", "cohort_qc_shard"}
 
 
+ANCESTRY_STEP = """
+import sys
+from genorisk.config import read_phenotypes
+from genorisk.features import ancestry_features
+phenotypes = read_phenotypes(sys.argv[2])
+_, _, model = ancestry_features(sys.argv[1], list(phenotypes.index), n_components=5)
+print(sorted(model))
+"""
+
+
+def feature_steps(folder: Path) -> dict:
+    """Peak RSS and wall of steps inside cohort_features, each in its own process on the finished store.
+
+    ``ancestry``: :func:`genorisk.features.ancestry_features` over the whole store
+    (the genome-wide pass cohort_features makes for the PCs, with its chunking).
+    """
+    results = folder / "results"
+    log_path = folder / "feature_steps.log"
+    wall, rss = timed(
+        [PYTHON, "-c", ANCESTRY_STEP, str(results / "store/store.json"), str(folder / SIM_DIR / "phenotypes.tsv")],
+        folder,
+        log_path,
+    )
+    return {"ancestry": {"wall_s": wall, "rss_mib": rss}}
+
+
 def _cells(rows: list[dict | None], key: str, fmt: str) -> str:
     return " / ".join("-" if r is None else format(r[key], fmt) for r in rows)
 
@@ -411,6 +451,7 @@ def write_markdown(result: dict, path: Path) -> None:
         f"{result['date']}, {result['machine']['cpus']} CPUs, snakemake --cores {result['cores']}; "
         f"model n_folds {result['n_folds']}, n_trials {result['n_trials']}.",
         "",
+        *([f"Command: `{result['command']}`", ""] if result.get("command") else []),
         "| size | people | bp/chrom | variants | max variants/chrom | workflow wall s | status | AUC | ceiling |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
@@ -439,6 +480,18 @@ def write_markdown(result: dict, path: Path) -> None:
             f"| {name} | {_cells(rows, 'jobs', 'd')} | {_cells(rows, 'max_s', '.1f')} | "
             f"{_cells(rows, 'total_s', '.0f')} | {_cells(rows, 'max_rss_mb', '.0f')} | {growth} |"
         )
+    steps = [s for s in sizes if s.get("feature_steps")]
+    if steps:
+        lines += [
+            "",
+            "Steps inside cohort_features, each alone on the finished store (own process): wall s, peak RSS MiB.",
+            "",
+            "| size | variants | step | wall s | peak RSS MiB |",
+            "|---|---|---|---|---|",
+        ]
+        for s in steps:
+            for step, r in s["feature_steps"].items():
+                lines.append(f"| {s['label']} | {s['n_variants']} | {step} | {r['wall_s']:.1f} | {r['rss_mib']:.0f} |")
     sbs = [s for s in sizes if s.get("side_by_side")]
     if sbs:
         lines += [
@@ -494,6 +547,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=1200, help="seconds per workflow before it is stopped")
     parser.add_argument("--name", default="scale_genome", help="results file stem in bench/results")
     parser.add_argument("--reuse", action="store_true", help="collect an existing completed run, do not rerun")
+    parser.add_argument("--target", nargs="*", default=[], help="run the workflow up to these files only")
+    parser.add_argument("--forcerun", nargs="*", default=[], help="rules to run again on an existing run")
+    parser.add_argument("--no-side-by-side", action="store_true", help="skip the plink2 side-by-side timings")
+    parser.add_argument(
+        "--feature-steps", action="store_true", help="also measure ancestry (inside cohort_features) on its own"
+    )
     args = parser.parse_args(argv)
 
     sizes = []
@@ -502,12 +561,12 @@ def main(argv: list[str] | None = None) -> int:
         label = f"{args.people}x22x{mb:g}Mb"
         folder = args.workdir / label
         size: dict = {"label": label, "people": args.people, "bp_per_chromosome": bp, "folder": str(folder)}
-        if args.reuse and (folder / "results/model/metrics.json").exists():
+        if args.reuse and (folder / "workflow.json").exists():
             size["workflow"] = json.loads((folder / "workflow.json").read_text())
         else:
             write_config(folder, args.people, bp, args.n_folds, args.n_trials, args.seed)
             print(f"[scale] {label}: running the workflow in {folder}", flush=True)
-            size["workflow"] = run_workflow(folder, args.cores, args.timeout)
+            size["workflow"] = run_workflow(folder, args.cores, args.timeout, args.target, args.forcerun)
             (folder / "workflow.json").write_text(json.dumps(size["workflow"]))
         print(f"[scale] {label}: {size['workflow']['status']} in {size['workflow']['wall_s']:.0f} s", flush=True)
         results = folder / "results"
@@ -520,7 +579,10 @@ def main(argv: list[str] | None = None) -> int:
             size["max_variants_per_chromosome"] = max(per_chrom.values())
         if (results / "model/metrics.json").exists():
             size["metrics"] = model_metrics(results)
-        if size["workflow"]["status"] == "ok":
+        if size["workflow"]["status"] == "ok" and args.feature_steps:
+            print(f"[scale] {label}: steps inside cohort_features", flush=True)
+            size["feature_steps"] = feature_steps(folder)
+        if size["workflow"]["status"] == "ok" and not args.no_side_by_side:
             print(f"[scale] {label}: side by side with plink2", flush=True)
             size["side_by_side"] = side_by_side(folder, args.repeat)
         sizes.append(size)
@@ -532,6 +594,7 @@ def main(argv: list[str] | None = None) -> int:
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
         "cores": args.cores,
+        "command": " ".join(["bench/scale_genome.py", *(argv if argv is not None else sys.argv[1:])]),
         "n_folds": args.n_folds,
         "n_trials": args.n_trials,
         "sizes": sizes,

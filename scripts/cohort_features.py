@@ -36,6 +36,7 @@ def main():
         min_info=snakemake.params.min_info,
         info_key=snakemake.params.info_key,
         in_fold_selection=snakemake.params.in_fold_selection,
+        variant_stats=list(snakemake.input.variant_stats),
     )
     with atomic_output(snakemake.output.features) as tmp:
         features.to_parquet(tmp)

@@ -1,9 +1,9 @@
-"""Adapter: rule cohort_qc -> genorisk.qc.gather_qc over the shards, write_qc."""
+"""Adapter: rule cohort_qc -> genorisk.qc.write_gathered_qc over the shard folders (streams the variant rows)."""
 
 from pathlib import Path
 
 from genorisk.config import read_phenotypes
-from genorisk.qc import QCThresholds, gather_qc, load_shard, write_qc
+from genorisk.qc import QCThresholds, write_gathered_qc
 from genorisk.runner import run_step
 
 
@@ -12,11 +12,13 @@ def main():
     thresholds = QCThresholds.from_dict(snakemake.params.thresholds, source="config: qc")
     # Shards in genome order: parts in input order, chromosomes in part order (the
     # folder also holds Snakemake's .snakemake_timestamp file).
-    shards = [
-        load_shard(d) for folder in map(Path, snakemake.input.shards) for d in sorted(folder.iterdir()) if d.is_dir()
-    ]
-    result = gather_qc(shards, recorded_sex=phenotypes["sex"].to_dict() if "sex" in phenotypes else None)
-    write_qc(result, Path(snakemake.output.summary).parent, thresholds)
+    folders = [d for folder in map(Path, snakemake.input.shards) for d in sorted(folder.iterdir()) if d.is_dir()]
+    write_gathered_qc(
+        folders,
+        Path(snakemake.output.summary).parent,
+        recorded_sex=phenotypes["sex"].to_dict() if "sex" in phenotypes else None,
+        thresholds=thresholds,
+    )
 
 
 run_step(snakemake, main)

@@ -1,7 +1,8 @@
-"""Adapter: rule cohort_qc_shard -> genorisk.qc.shard_qc over one store part's chromosomes."""
+"""Adapter: rule cohort_qc_shard -> genorisk.qc.shard_qc over one store part's chromosomes (rows + exclusions)."""
 
 import json
 import logging
+import time
 from pathlib import Path
 
 from genorisk.config import read_phenotypes
@@ -17,6 +18,7 @@ def main():
     chromosomes = json.loads((part / "part.json").read_text())["chromosomes"]
     out = Path(snakemake.output.shard)
     for i, (chrom, name) in enumerate(chromosomes.items()):
+        t0 = time.perf_counter()
         shard = shard_qc(
             part / name,
             samples=list(phenotypes.index),
@@ -25,7 +27,11 @@ def main():
             threads=snakemake.threads,
         )
         save_shard(shard, out / f"{i:03d}")
-        log.info("%s: %d variants counted", chrom, len(shard.variants))
+        dt = time.perf_counter() - t0
+        log.info(
+            "%s: %d variants, %d excluded, in %.1f s (%.0f variants/s)",
+            chrom, len(shard.variants), len(shard.excluded_variants), dt, len(shard.variants) / max(dt, 1e-9),
+        )  # fmt: skip
 
 
 run_step(snakemake, main)

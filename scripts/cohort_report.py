@@ -7,6 +7,7 @@ from genorisk.config import read_phenotypes
 from genorisk.io import read_json, write_json
 from genorisk.report import render_cohort_report
 from genorisk.runner import run_step
+from genorisk.scores import audit_reason_counts
 
 
 def main():
@@ -23,6 +24,8 @@ def main():
         importance=read_json(inputs.importance),
         patient_results=results,
         min_match_rate=snakemake.params.min_match_rate,
+        refused_patients=[e for path in inputs.refused for e in read_json(path)],
+        score_audit=audit_reason_counts(inputs.audits),
     )
     write_json(snakemake.output.summary, summary)
     render_cohort_report(

@@ -16,10 +16,13 @@ def main():
     cohort_risks = read_json(inputs.cohort_risks)
     features = read_feature_matrix(inputs.features)
     qc = read_json(inputs.qc)
-    scored = {s["sample_id"]: s for s in score_patients(model, features, path=inputs.features)}
+    # Refused patients (patients/batches/<batch>/refused.json) have no features and no result.
+    scored = {s["sample_id"]: s for s in score_patients(model, features, path=inputs.features)} if len(features) else {}
     results = []
     for patient in snakemake.params.patients:
         pid = patient["patient_id"]
+        if pid not in qc:
+            continue
         results.append(
             patient_result(
                 patient,

@@ -14,10 +14,12 @@ from genorisk.ancestry import (
     ancestry_distance,
     cohort_scores,
     fit_ancestry,
+    fit_ancestry_dosages,
     project,
     project_vcf,
 )
 from genorisk.genotypes import read_dosages
+from genorisk.ld_pruning import LDPruner
 from genorisk.simulate import write_vcf
 
 START = 25_000_001
@@ -213,3 +215,55 @@ def test_json_round_trip_projects_identically(sim, with_reference):
         AncestryModel.from_dict({"format": "pickle"})
     with pytest.raises(ValueError, match="variants"):
         project(m, np.zeros((1, m.n_variants + 1)))
+
+
+@pytest.mark.parametrize(
+    ("n_samples", "n_variants", "size", "step"), [(20000, 1500, 10, 3), (5000, 777, 10, 4), (300, 4000, 100, 20)]
+)
+def test_streamed_pruning_is_locate_unlinked(n_samples, n_variants, size, step):
+    """LDPruner fed in any chunk sizes keeps exactly allel.locate_unlinked's variants (several blocks, LD runs)."""
+    rng = np.random.default_rng(n_variants)
+    fresh = rng.integers(0, 3, size=(n_variants, n_samples)).astype(np.int8)
+    gn = fresh.copy()
+    for i in range(1, n_variants):  # runs of copies of the previous variant, 10% of calls redrawn: strong LD
+        if rng.random() < 0.7:
+            gn[i] = np.where(rng.random(n_samples) < 0.1, fresh[i], gn[i - 1])
+    gn[rng.random(gn.shape) < 0.01] = -1
+    expected = np.flatnonzero(allel.locate_unlinked(gn, size=size, step=step, threshold=0.1))
+    assert 0 < len(expected) < n_variants
+    keys = pd.DataFrame({"row": np.arange(n_variants)})
+    for feed in (1, 37, n_variants):
+        pruner = LDPruner(n_samples, size=size, step=step, threshold=0.1)
+        assert pruner.blen < n_variants  # several of allel's blocks
+        for a in range(0, n_variants, feed):
+            pruner.add(keys.iloc[a : a + feed], gn[a : a + feed])
+        assert pruner.finish()["row"].tolist() == expected.tolist()
+
+
+def test_subsample_before_reading_equals_the_fit_on_every_pruned_variant(sim, cohort_only):
+    """max_variants below the pruned count: the same columns and model as fitting every pruned variant's dosages."""
+    _, vcf, groups, _ = sim
+    pruned = cohort_only.fit_info["n_after_ld_pruning"]
+    small = fit_ancestry(vcf, groups["cohort"], n_components=3, max_variants=pruned // 2, seed=3)
+    whole = fit_ancestry(vcf, groups["cohort"], n_components=3, max_variants=10**6)
+    _, dos = read_dosages(vcf, whole.variants, samples=groups["cohort"])
+    oracle = fit_ancestry_dosages(whole.variants, dos.T, n_components=3, max_variants=pruned // 2, seed=3)
+    pd.testing.assert_frame_equal(small.variants, oracle.variants)
+    np.testing.assert_array_equal(small.loadings, oracle.loadings)
+    assert small.n_variants == pruned // 2
+
+
+def test_cell_limit_bounds_the_fit_and_still_separates_populations(sim):
+    """max_cells lowers the variant limit to cells // people; PC1 still splits CEU from YRI."""
+    _, vcf, groups, _ = sim
+    cohort = groups["cohort"][:200] + groups["ref_yri"]
+    limit = 150 * len(cohort)  # room for 150 variants
+    m = fit_ancestry(vcf, cohort, n_components=4, max_cells=limit)
+    assert m.n_variants == 150 and m.fit_info["max_variants"] == 150, m.fit_info
+    assert m.fit_info["n_after_ld_pruning"] > 150
+    pc1 = cohort_scores(m)[:, 0]
+    is_yri = np.array([s.startswith("REFYRI") for s in cohort])
+    assert pc1[is_yri].min() > pc1[~is_yri].max() or pc1[is_yri].max() < pc1[~is_yri].min()
+    # Without the limit every pruned variant is used and fit_info says nothing about a limit.
+    whole = fit_ancestry(vcf, cohort, n_components=4)
+    assert whole.n_variants == whole.fit_info["n_after_ld_pruning"] and "max_variants" not in whole.fit_info

@@ -221,8 +221,25 @@ def test_a_real_cohort_config_inherits_nothing_from_the_demo(real_cohort):
     assert "simulate_demo" not in text and "resources/demo" not in text
     assert "patient_reports_b00000" in text and "patient_reports_b00001" in text
     for pid in ("P1", "P2", "P3"):
-        for name in ("result.json", "report.json", "report.html"):
-            assert f"results/patients/{pid}/{name}" in text, (pid, name)
+        # Each patient's folder is declared: it gets the reports, or error.json if its VCF is refused.
+        assert re.search(rf"results/patients/{pid}\b(?!/)", text), pid
+        assert f"results/patients/vcfs/{pid}-" in text, pid  # its VCF is prepared by its own job
+
+
+def test_a_sheet_without_a_model_covariate_stops_the_run_at_start_up(real_cohort, tmp_path):
+    """cohort.covariates are [age, sex]: a sheet without age is refused unless patients.covariate_defaults names it."""
+    sheet = tmp_path / "patients.tsv"
+    sheet.write_text("".join(f"{pid}\t{real_cohort / pid}.vcf.gz\tfemale\n" for pid in ("P1", "P2")))
+    sheet.write_text("patient_id\tvcf\tsex\n" + sheet.read_text())
+    cfg = yaml.safe_load((real_cohort / "config.yaml").read_text())
+    cfg["patients"]["sheet"] = str(sheet)
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(cfg))
+    proc = dry_run(tmp_path / "config.yaml")
+    assert proc.returncode != 0
+    assert "invalid patient sample sheet" in proc.stderr and "covariate 'age'" in proc.stderr, proc.stderr[-2000:]
+    cfg["patients"]["covariate_defaults"] = {"age": 60}
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(cfg))
+    assert dry_run(tmp_path / "config.yaml").returncode == 0
 
 
 @pytest.mark.parametrize(
@@ -387,3 +404,37 @@ def test_cohort_vcf_parts_of_each_form(tmp_path):
         cohort_vcf_parts({"vcfs": str(tmp_path / "none.{chrom}.vcf.gz")})
     with pytest.raises(ConfigError, match="listed twice"):
         cohort_vcf_parts({"vcfs": ["x.vcf.gz", "x.vcf.gz"]})
+
+
+def test_a_missing_covariate_column_is_an_error_unless_the_config_names_a_default(tmp_path, vcf):
+    path = write_sheet(tmp_path, f"patient_id\tvcf\tsex\nP1\t{vcf}\tfemale\nP2\t{vcf}\tmale\n")
+    with pytest.raises(ConfigError) as err:
+        read_patient_sheet(path, covariates=["age", "sex"], covariate_defaults={})
+    assert "header" in str(err.value) and "covariate 'age'" in str(err.value)
+    assert "patients.covariate_defaults.age" in str(err.value)
+    sheet = read_patient_sheet(path, covariates=["age", "sex"], covariate_defaults={"age": 60})
+    assert list(sheet["age"]) == ["60", "60"] and list(sheet["sheet_line"]) == [2, 3]
+    # A blank cell of a column the sheet has stays missing; the default fills absent columns only.
+    path = write_sheet(tmp_path, f"patient_id\tvcf\tage\nP1\t{vcf}\t\n")
+    assert list(read_patient_sheet(path, covariates=["age"], covariate_defaults={"age": 60})["age"]) == [""]
+
+
+def test_simulated_patients_are_named_by_the_simulation_not_guessed_from_the_path(tmp_path):
+    user = tmp_path / "demo" / "mine.vcf.gz"  # a user's file inside the simulation's folder
+    user.parent.mkdir()
+    user.write_bytes(b"")
+    body = f"patient_id\tvcf\nP1\t{tmp_path}/demo/P1.vcf.gz\nU1\t{user}\n"
+    sheet = read_patient_sheet(write_sheet(tmp_path, body), produced_under=tmp_path / "demo")
+    assert list(sheet["simulated"]) == [True, False]  # P1 not written yet: the simulation's; U1 exists
+    (tmp_path / "demo" / "P1.vcf.gz").write_bytes(b"")
+    named = read_patient_sheet(write_sheet(tmp_path, body), produced_under=tmp_path / "demo", simulated_patients=["P1"])
+    assert list(named["simulated"]) == [True, False]
+    # The sheet's column, when present, decides.
+    body = f"patient_id\tvcf\tsimulated\nP1\t{tmp_path}/demo/P1.vcf.gz\tno\nU1\t{user}\tno\n"
+    assert not read_patient_sheet(write_sheet(tmp_path, body), produced_under=tmp_path / "demo")["simulated"].any()
+
+
+@pytest.mark.parametrize("pid", ["batches", "vcfs"])
+def test_patient_ids_the_workflow_uses_as_folders_are_refused(tmp_path, vcf, pid):
+    with pytest.raises(ConfigError, match=f"patient_id '{pid}' is reserved"):
+        read_patient_sheet(write_sheet(tmp_path, f"patient_id\tvcf\n{pid}\t{vcf}\n"))

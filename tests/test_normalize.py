@@ -87,6 +87,45 @@ def test_split_leftalign_dedup_and_counts(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.vcf", "norm.vcf.gz", "norm.vcf.gz.csi"]
 
 
+def test_gvcf_variant_sites_become_biallelic_and_blocks_are_kept(tmp_path):
+    """GATK (<NON_REF>) and DeepVariant/bcftools (<*>) gVCF records through validation and normalisation."""
+    from genorisk.callable import gvcf_reference_blocks
+
+    seq = sequence()
+    alt = {p: next(b for b in "ACGT" if b != seq[p - 1]) for p in (150, 160)}
+    vcf = tmp_path / "in.g.vcf"
+    vcf.write_text(
+        "##fileformat=VCFv4.2\n##contig=<ID=1,length=19696>\n"
+        '##ALT=<ID=NON_REF,Description="any other allele">\n'
+        '##INFO=<ID=END,Number=1,Type=Integer,Description="end">\n'
+        '##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">\n'
+        '##FORMAT=<ID=GQ,Number=1,Type=Integer,Description="GQ">\n'
+        '##FORMAT=<ID=AD,Number=R,Type=Integer,Description="AD">\n'
+        "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tS1\n"
+        f"1\t100\t.\t{seq[99]}\t<NON_REF>\t.\t.\tEND=149\tGT:GQ\t0/0:40\n"
+        f"1\t150\t.\t{seq[149]}\t{alt[150]},<NON_REF>\t50\t.\t.\tGT:GQ:AD\t0/1:60:7,5,0\n"
+        f"1\t151\t.\t{seq[150]}\t<*>\t.\t.\tEND=159\tGT:GQ\t0/0:40\n"
+        f"1\t160\t.\t{seq[159]}\t{alt[160]},<*>\t50\t.\t.\tGT:GQ:AD\t1/1:60:0,9,0\n"
+    )
+    report = validate_vcf(vcf, genome_build=None)
+    assert report.counts["reference_blocks"] == 4
+    out = tmp_path / "norm.vcf.gz"
+    counts = normalize_vcf(vcf, out, fasta=FASTA, validation=report)
+    assert counts["records_in"] == 4 and counts["multiallelic_split"] == 2 and counts["records_out"] == 6
+    got = records(out)
+    # The real allele is a plain biallelic record with its own genotype and per-allele tags.
+    assert f"1\t150\t.\t{seq[149]}\t{alt[150]}\t0/1:60:7,5" in got
+    assert f"1\t160\t.\t{seq[159]}\t{alt[160]}\t1/1:60:0,9" in got
+    # Blocks keep END (read back from the normalised file); the <NON_REF> left by splitting 150 is no block.
+    blocks = gvcf_reference_blocks(out, "S1")
+    assert blocks is not None and blocks.n_regions == 2 and blocks.n_bp == 50 + 9  # 100..149, 151..159
+    assert blocks.contains("1", np.array([149, 150, 151])).tolist() == [True, False, True]
+    dosages = read_dosages(out, variants=None, samples=["S1"])
+    table = dosages[0]
+    at = table["alt"].isin([alt[150], alt[160]]).to_numpy()
+    assert table["pos"][at].tolist() == [150, 160] and dosages[1][at, 0].tolist() == [1.0, 2.0]
+
+
 def test_ref_mismatch_against_the_fasta_is_an_error_and_writes_nothing(tmp_path):
     seq = sequence()
     wrong_ref, alt = [b for b in "ACGT" if b != seq[99]][:2]

@@ -81,7 +81,10 @@ def test_sex_mismatch_and_ancestry_outlier_warn():
     assert ok["qc"]["sex_check"] == "consistent" and not ok["warnings"]
     bad = _result("female", "male")
     assert bad["qc"]["sex_check"] == "mismatch" and any("differs" in w for w in bad["warnings"])
-    assert _result("female", "unknown")["qc"]["sex_check"] == "unknown"
+    # The check cannot run without chrX data: "not checked", with the reason in words (issue #14).
+    undecided = _result("female", "unknown")["qc"]
+    assert undecided["sex_check"] == "not checked"
+    assert "no chrX data" in undecided["sex_check_reason"], undecided
     far = _result(
         "male",
         "male",

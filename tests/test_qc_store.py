@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import json
 import shutil
 import subprocess
 from pathlib import Path
@@ -11,8 +12,20 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from genorisk.qc import QCThresholds, apply_thresholds, run_qc
-from genorisk.qc.store import ShardQC, gather_qc, shard_qc
+from genorisk.errors import InputError
+from genorisk.qc import (
+    QCThresholds,
+    ShardQC,
+    apply_thresholds,
+    gather_qc,
+    load_shard,
+    run_qc,
+    save_shard,
+    shard_qc,
+    write_gathered_qc,
+    write_qc,
+)
+from genorisk.qc.gather import ROW_GROUP_ROWS
 
 pytestmark = pytest.mark.skipif(shutil.which("plink2") is None, reason="plink2 not installed")
 
@@ -105,6 +118,82 @@ def test_handmade_cohort_shards_equal_run_qc(tmp_path):
     want = run_qc(vcf, samples=subset, recorded_sex=sex, thresholds=th)
     got = gather_qc([shard_qc(store, samples=subset, thresholds=th)], recorded_sex=sex)
     assert_same_qc(want, got)
+
+
+OUTPUTS = ("variant_qc.parquet", "sample_qc.tsv", "excluded_variants.tsv", "excluded_samples.tsv", "qc_summary.json")
+
+
+def test_streamed_gather_writes_the_files_of_write_qc(tmp_path):
+    """Shards decide their variants, the gather streams them: the same bytes as write_qc(run_qc(vcf))."""
+    rng = np.random.default_rng(5)
+    samples = [f"S{i:02d}" for i in range(40)]
+    males = set(samples[::2])
+    sex = {s: "male" if s in males else "female" for s in samples}
+    status = {s: int(i % 3 == 0) for i, s in enumerate(samples)}
+    vcf = tmp_path / "x.vcf.gz"
+    _write_vcf(vcf, samples, males, rng)
+    store = to_store(vcf, sex, tmp_path / "store")
+    th = QCThresholds(
+        sex_min_variants=10, min_variant_call_rate=0.97, min_maf=0.2, hwe_p_min=0.05, heterozygosity_sd=1.0
+    )
+    write_qc(run_qc(vcf, recorded_sex=sex, status=status, thresholds=th), tmp_path / "want")
+    regions = ["chr1:1-1500", "chr1:1501-", "PAR1", "chrX"]
+    folders = [
+        save_shard(shard_qc(store, region=r, status=status, thresholds=th), tmp_path / "shards" / f"{i:03d}")
+        for i, r in enumerate(regions)
+    ]
+    summary = write_gathered_qc(folders, tmp_path / "got", recorded_sex=sex, thresholds=th)
+    for name in OUTPUTS:
+        assert (tmp_path / "got" / name).read_bytes() == (tmp_path / "want" / name).read_bytes(), name
+    assert summary["n_variants_excluded"] > 0 and summary["n_samples_excluded"] > 0
+    assert set(summary["variants_excluded_by_reason"]) == {"low_call_rate", "low_maf", "hwe"}
+    # A saved shard reads back as it was.
+    again = load_shard(folders[1])
+    pd.testing.assert_frame_equal(again.excluded_variants, apply_thresholds(gather_qc([again]), th)[0])
+
+    # The shards judged their variants with their thresholds: the gather refuses others, and old shard folders.
+    with pytest.raises(InputError, match="other thresholds"):
+        write_gathered_qc(folders, tmp_path / "other", thresholds=QCThresholds())
+    meta = json.loads((folders[0] / "shard.json").read_text())
+    (folders[0] / "shard.json").write_text(json.dumps({k: v for k, v in meta.items() if k != "format"}))
+    with pytest.raises(InputError, match="rerun cohort_qc_shard"):
+        write_gathered_qc(folders, tmp_path / "old")
+    assert not (tmp_path / "other").exists() or not any((tmp_path / "other").glob("*.tsv"))
+
+
+@pytest.mark.integration
+def test_streamed_gather_of_more_rows_than_a_row_group(tmp_path):
+    """Past one row group the Parquet file is written in blocks; its rows are those of the in-memory gather."""
+    import pyarrow.parquet as pq
+
+    rng = np.random.default_rng(6)
+    samples = [f"S{i}" for i in range(6)]
+    n = ROW_GROUP_ROWS + 3000
+    bases = np.array(list("ACGT"))
+    ref = rng.integers(0, 4, n)
+    alt = (ref + rng.integers(1, 4, n)) % 4
+    gt = np.array(["0/0", "0/1", "1/1", "./."])[rng.choice(4, size=(n, len(samples)), p=[0.5, 0.3, 0.15, 0.05])]
+    head = "##fileformat=VCFv4.2\n" + '##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">\n'
+    head += "##contig=<ID=chr1,length=248956422>\n"
+    head += "\t".join(["#CHROM", "POS", "ID", "REF", "ALT", "QUAL", "FILTER", "INFO", "FORMAT", *samples]) + "\n"
+    rows = (
+        f"chr1\t{100 + 10 * i}\t.\t{bases[ref[i]]}\t{bases[alt[i]]}\t.\tPASS\t.\tGT\t" + "\t".join(gt[i]) + "\n"
+        for i in range(n)
+    )
+    vcf = tmp_path / "big.vcf.gz"
+    with gzip.open(vcf, "wt", compresslevel=1) as fh:
+        fh.write(head + "".join(rows))
+    store = to_store(vcf, {s: "female" for s in samples}, tmp_path / "store")
+    middle = 100 + 10 * (n // 2)
+    folders = [
+        save_shard(shard_qc(store, region=r), tmp_path / "shards" / str(i))
+        for i, r in enumerate([f"chr1:1-{middle}", f"chr1:{middle + 1}-"])
+    ]
+    write_gathered_qc(folders, tmp_path / "got")
+    written = pq.ParquetFile(tmp_path / "got" / "variant_qc.parquet")
+    assert [written.metadata.row_group(i).num_rows for i in range(written.num_row_groups)] == [ROW_GROUP_ROWS, 3000]
+    want = gather_qc([load_shard(f) for f in folders]).variants
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "got" / "variant_qc.parquet"), want)
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ import pysam
 import pytest
 
 from genorisk.errors import InputError
-from genorisk.scores import compute_scores, read_scoring_file
+from genorisk.scores import compute_scores, is_ref_effect, read_scoring_file
 
 DATA = Path(__file__).parent / "data" / "pgs"
 PLINK2 = shutil.which("plink2")
@@ -388,3 +388,353 @@ def test_small_chunks_give_the_same_scores(sim):
     np.testing.assert_allclose(small.sums.to_numpy(), big.sums.to_numpy(), rtol=0, atol=1e-12)
     pd.testing.assert_frame_equal(small.audit, big.audit)
     assert (big.audit["target_alt"].str.len() == 1).all() and big.summary.loc["SIM", "n_matched"] == len(w)
+
+
+# ------------------------------------------------------------ builds and liftover
+
+CHAIN = DATA / "test_hg19ToHg38.over.chain"  # chr21 GRCh37 -> GRCh38 (and chr22), made for these tests
+GRCH38_CHR21 = 46_709_983
+
+
+def _lift_truth(p37: int) -> tuple[int, str] | None:
+    """The GRCh38 position and strand of a GRCh37 chr21 position under the test chain (None: does not lift)."""
+    if 9_000_001 <= p37 <= 10_000_000:
+        return p37 - 1_000_000, "+"
+    if 10_001_001 <= p37 <= 10_501_000:
+        return p37 - 1_001_000, "+"
+    if 20_000_001 <= p37 <= 20_001_000:
+        return GRCH38_CHR21 - 26_000_000 - p37 + 20_000_000 + 1, "-"
+    return None
+
+
+@pytest.fixture(scope="module")
+def lift_case(tmp_path_factory):
+    """A GRCh38 chr21 store, the same score in GRCh37 (to lift) and in GRCh38 (the truth), and the rows that fail."""
+    from genorisk.store import convert_to_store, write_manifest
+
+    d = tmp_path_factory.mktemp("lift")
+    rng = np.random.default_rng(5)
+    samples = [f"P{i:02d}" for i in range(30)]
+    pairs = [("A", "C"), ("A", "G"), ("C", "T"), ("G", "T"), ("T", "C"), ("G", "A")]
+    lifted = [*rng.choice(np.arange(9_000_001, 10_000_001), 20, replace=False)]
+    lifted += [*rng.choice(np.arange(10_001_001, 10_501_001), 10, replace=False)]
+    lifted += [*rng.choice(np.arange(20_000_001, 20_001_001), 6, replace=False)]
+    failing = {
+        "unmapped": [10_000_100, 10_000_900, 5_000_000, 40_000_000],  # chain gap, outside any chain
+        "multiple": [30_000_010, 30_000_500],  # two chains cover them
+    }
+    records, rows37, rows38 = [], [], []
+    for p37 in sorted(int(p) for p in lifted):
+        p38, strand = _lift_truth(p37)
+        ref, alt = pairs[rng.integers(len(pairs))]
+        effect, other = (alt, ref) if rng.random() < 0.6 else (ref, alt)
+        weight = float(rng.normal(0, 0.5))
+        gts = ["/".join(map(str, rng.integers(0, 2, 2))) for _ in samples]
+        records.append((p38, ref, alt, gts))
+        rows38.append((p38, effect, other, weight))
+        e37, o37 = (effect.translate(COMP), other.translate(COMP)) if strand == "-" else (effect, other)
+        rows37.append((p37, e37, o37, weight))
+    for positions in failing.values():
+        rows37 += [(p, "A", "G", 0.25) for p in positions]
+    rows37.append((20_000_300, "AT", "A", 0.5))  # an indel on the minus strand: its first base would move
+    lines = [
+        "##fileformat=VCFv4.2",
+        f"##contig=<ID=chr21,length={GRCH38_CHR21}>",
+        '##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">',
+        "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\t" + "\t".join(samples),
+    ]
+    for p38, ref, alt, gts in sorted(records):
+        lines.append(f"chr21\t{p38}\t.\t{ref}\t{alt}\t.\tPASS\t.\tGT\t" + "\t".join(gts))
+    (d / "t.vcf").write_text("\n".join(lines) + "\n")
+    vcf = d / "t.vcf.gz"
+    pysam.tabix_compress(str(d / "t.vcf"), str(vcf), force=True)
+    prefixes = convert_to_store(vcf, d / "store", sex=dict.fromkeys(samples, 2), build="GRCh38")
+    store = write_manifest(d / "store" / "store.json", prefixes)
+
+    def write(path, build, rows):
+        body = "".join(f"21\t{p}\t{e}\t{o}\t{w!r}\n" for p, e, o, w in rows)
+        path.write_text(
+            f"#pgs_id=LIFT\n#genome_build={build}\nchr_name\tchr_position\teffect_allele\tother_allele\teffect_weight\n"
+            + body
+        )
+        return path
+
+    score37 = write(d / "LIFT_GRCh37.txt", "GRCh37", rows37)
+    score38 = write(d / "LIFT_GRCh38.txt", "GRCh38", rows38)
+    n_failed = sum(len(v) for v in failing.values()) + 1
+    return store, vcf, score37, score38, n_failed, len(rows38)
+
+
+def test_build_mismatch_without_chain_names_file_and_builds(lift_case):
+    from genorisk.scores import target_scoring_file
+
+    _, _, score37, _, _, _ = lift_case
+    with pytest.raises(InputError) as err:
+        target_scoring_file(score37, "GRCh38")
+    msg = str(err.value)
+    assert str(score37) in msg and "GRCh37" in msg and "GRCh38" in msg and "liftover.chain" in msg
+    # A harmonised file of the other build (and no author build) is refused too.
+    with pytest.raises(InputError, match=r"PGS000802_hmPOS_GRCh37.txt: header: positions are in GRCh37"):
+        target_scoring_file(DATA / "PGS000802_hmPOS_GRCh37.txt", "hg38")
+
+
+def test_harmonised_columns_of_the_target_build_are_used(tmp_path):
+    from genorisk.scores import target_scoring_file
+
+    sf = target_scoring_file(DATA / "PGS000001_hmPOS_GRCh38.txt", "GRCh38")
+    assert sf.positions == "harmonised" and sf.build == "GRCh38"
+    pd.testing.assert_frame_equal(sf.variants, read_scoring_file(DATA / "PGS000001_hmPOS_GRCh38.txt").variants)
+    # Harmonised in GRCh37 but author-reported in GRCh38: the author positions are the GRCh38 ones.
+    text = (DATA / "PGS000802_hmPOS_GRCh37.txt").read_text().replace("#genome_build=NR", "#genome_build=GRCh38")
+    (tmp_path / "s.txt").write_text(text)
+    sf = target_scoring_file(tmp_path / "s.txt", "GRCh38")
+    assert sf.positions == "author"
+    raw = pd.read_csv(tmp_path / "s.txt", sep="\t", comment="#")
+    assert sf.variants["pos"].tolist() == raw["chr_position"].tolist()
+    assert sf.variants["pos"].tolist() != raw["hm_pos"].tolist()
+    # The same file for a GRCh37 cohort: the harmonised positions.
+    sf37 = target_scoring_file(tmp_path / "s.txt", "GRCh37")
+    assert sf37.positions == "harmonised" and sf37.variants["pos"].tolist() == raw["hm_pos"].tolist()
+
+
+def test_liftover_with_a_local_chain_counts_failures(lift_case):
+    from genorisk.scores import target_scoring_file
+
+    store, vcf, score37, score38, n_failed, n_lifted = lift_case
+    sf = target_scoring_file(score37, "GRCh38", chain=CHAIN)
+    assert sf.positions == "lifted" and sf.build == "GRCh38"
+    assert sf.lift["lift"].value_counts().to_dict() == {"lifted": n_lifted, "unmapped": n_failed - 2, "multiple": 2}
+    truth = read_scoring_file(score38).variants
+    ok = sf.lift["lift"].to_numpy() == "lifted"
+    for c in ("chrom", "pos", "effect_allele", "other_allele", "effect_weight"):
+        assert sf.variants.loc[ok, c].tolist() == truth[c].tolist(), c
+    for source in (store, vcf):
+        got = compute_scores(source, [sf], min_match_rate=0.5)
+        want = compute_scores(source, [score38], min_match_rate=1.0)
+        np.testing.assert_allclose(got.sums["LIFT"], want.sums["LIFT"], rtol=0, atol=1e-9)
+        assert np.abs(want.sums["LIFT"]).max() > 0.5
+        s = got.summary.loc["LIFT"]
+        assert s["liftover failed"] == n_failed and s["n_matched"] == n_lifted
+        assert s["n_variants"] == n_lifted + n_failed
+
+
+def test_chain_for_the_wrong_builds_is_refused(lift_case, tmp_path):
+    from genorisk.scores import check_chain_builds, target_scoring_file
+
+    _, _, score37, _, _, _ = lift_case
+    # The same chain in the other direction (GRCh38 -> GRCh37).
+    swapped = []
+    for line in CHAIN.read_text().splitlines():
+        f = line.split()
+        if f and f[0] == "chain":
+            f = [f[0], f[1], *f[7:12], *f[2:7], f[12]]
+        swapped.append(" ".join(f))
+    wrong = tmp_path / "hg38ToHg19.over.chain"
+    wrong.write_text("\n".join(swapped) + "\n")
+    with pytest.raises(InputError) as err:
+        target_scoring_file(score37, "GRCh38", chain=wrong)
+    msg = str(err.value)
+    assert str(wrong) in msg and "wrong builds" in msg and "lifts GRCh38 to GRCh37" in msg
+    check_chain_builds(CHAIN, "GRCh37", "GRCh38")  # the right one passes
+    not_chain = tmp_path / "x.chain"
+    not_chain.write_text("hello\n")
+    with pytest.raises(InputError, match="not a UCSC chain file"):
+        check_chain_builds(not_chain, "GRCh37", "GRCh38")
+
+
+def test_scoring_file_without_build_warns_or_fails_when_required(tmp_path, caplog):
+    from genorisk.scores import target_scoring_file
+
+    path = tmp_path / "nobuild.txt"
+    path.write_text("chr_name\tchr_position\teffect_allele\tother_allele\teffect_weight\n1\t10397\tC\tA\t0.1\n")
+    with caplog.at_level("WARNING", logger="genorisk.scores"):
+        sf = target_scoring_file(path, "GRCh38")
+    assert sf.build is None and sf.variants["pos"].tolist() == [10397]
+    assert "declares no genome build" in caplog.text and "taken to be GRCh38" in caplog.text
+    with pytest.raises(InputError, match=r"nobuild.txt: header: declares no genome build .*requires"):
+        target_scoring_file(path, "GRCh38", require_build=True)
+    old = tmp_path / "ncbi36.txt"
+    old.write_text("#genome_build=NCBI36\n" + path.read_text())
+    with pytest.raises(InputError, match=r"ncbi36.txt: header: #genome_build=NCBI36: genorisk knows GRCh37/GRCh38"):
+        target_scoring_file(old, "GRCh38")
+    # rsIDs only: nothing to check, matched by rsID.
+    assert target_scoring_file(DATA / "PGS000001.txt.gz", "GRCh38", require_build=True).positions == "none"
+
+
+# ------------------------------------------------------------------ PGS Catalog IDs
+
+
+def test_pgs_ids_resolve_from_scores_dir(tmp_path):
+    from genorisk.errors import ConfigError
+    from genorisk.scores import resolve_pgs_id, resolve_score_entries, score_name
+
+    folder = tmp_path / "pgs"
+    folder.mkdir()
+    shutil.copy(DATA / "PGS000001_hmPOS_GRCh38.txt", folder)
+    shutil.copy(DATA / "PGS000001.txt.gz", folder)
+    assert resolve_pgs_id("PGS000001", folder, "hg38").name == "PGS000001_hmPOS_GRCh38.txt"
+    assert resolve_pgs_id("PGS000001", folder, "GRCh37").name == "PGS000001.txt.gz"  # no GRCh37 harmonised file
+    with pytest.raises(ConfigError) as err:
+        resolve_pgs_id("PGS000002", folder, "GRCh38")
+    assert f"pgscatalog-download --pgs PGS000002 --build GRCh38 -o {folder}" in str(err.value)
+    assert "PGS000002_hmPOS_GRCh38.txt.gz" in str(err.value)
+    with pytest.raises(ConfigError, match="scores_dir is not set"):
+        resolve_pgs_id("PGS000001", None, "GRCh38")
+    entries = resolve_score_entries(
+        ["PGS000001", "data/PGS_SIM_DEMO.txt", "w/custom.txt.gz"], scores_dir=folder, genome_build="GRCh38"
+    )
+    assert entries == {
+        "PGS000001": str(folder / "PGS000001_hmPOS_GRCh38.txt"),
+        "PGS_SIM_DEMO": "data/PGS_SIM_DEMO.txt",
+        "custom": "w/custom.txt.gz",
+    }
+    assert score_name("a/b/PGS000001_hmPOS_GRCh38.txt.gz") == "PGS000001_hmPOS_GRCh38"
+    with pytest.raises(ConfigError, match=r"scores\[0\]: score name 'my score' .* rename the file"):
+        resolve_score_entries(["w/my score.txt"], scores_dir=None, genome_build="GRCh38", source="c.yaml")
+    with pytest.raises(ConfigError, match="two scores are named 'x'"):
+        resolve_score_entries(["a/x.txt", "b/x.txt.gz"], scores_dir=None, genome_build="GRCh38")
+
+
+# ------------------------------------------------------------------ audit on disk
+
+
+def test_match_score_file_writes_audit_and_target_file(lift_case, tmp_path):
+    from genorisk.scores import AUDIT_COLUMNS, audit_reason_counts, match_score_file, read_audit
+
+    store, _, score37, score38, n_failed, n_lifted = lift_case
+    audit_path, target = tmp_path / "LIFT.audit.tsv", tmp_path / "LIFT.target.tsv"
+    match_score_file(store, score37, genome_build="GRCh38", chain=CHAIN, audit_path=audit_path, target_path=target)
+    audit = read_audit(audit_path)
+    assert tuple(audit.columns) == AUDIT_COLUMNS
+    assert len(audit) == n_lifted + n_failed == len(audit_path.read_text().splitlines()) - 1
+    failed = audit[audit["reason"] == "liftover failed"]
+    assert len(failed) == n_failed and set(failed["lift"]) == {"unmapped", "multiple"}
+    assert (failed["status"] == "unmatched").all() and failed["target_pos"].isna().all()
+    matched = audit[audit["status"] == "matched"]
+    assert len(matched) == n_lifted and (matched["lift"] == "lifted").all()
+    assert (matched["pos"] == matched["target_pos"]).all() and (matched["source_pos"] != matched["pos"]).all()
+    counts = audit_reason_counts([audit_path]).loc["LIFT"]
+    assert counts["liftover failed"] == n_failed and counts["n_matched"] == n_lifted
+    assert counts["not in target"] == 0 and counts["match_rate"] == pytest.approx(n_lifted / (n_lifted + n_failed))
+    # The target-build file reads back as the same score, failures included.
+    back = read_scoring_file(target)
+    assert back.score_id == "LIFT" and back.source_name == "LIFT_GRCh37.txt" and back.lift_failed.sum() == n_failed
+    again = compute_scores(store, [target], min_match_rate=0.5)
+    want = compute_scores(store, [score38], min_match_rate=1.0)
+    np.testing.assert_allclose(again.sums["LIFT"], want.sums["LIFT"], rtol=0, atol=1e-12)
+    assert again.summary.loc["LIFT", "liftover failed"] == n_failed
+
+
+def test_audit_reasons_on_disk(sim, tmp_path):
+    """Every reason the matcher gives is written per variant, and a failed match rate keeps its audit aside."""
+    from genorisk.scores import audit_reason_counts, audit_table, match_scores, read_audit, write_audit
+
+    vcf, score, sex, samples, male, w = sim
+    res = match_scores(vcf, [score])
+    path = write_audit(audit_table(res, [read_scoring_file(score)]), tmp_path / "SIM.audit.tsv")
+    audit = read_audit(path).set_index("pos")
+    truth = w.set_index("pos")
+    assert (audit.loc[truth.index[truth.kind == "ambiguous"], "reason"] == "strand-ambiguous dropped").all()
+    assert (audit.loc[truth.index[truth.kind == "multi"], "reason"] == "multiallelic dropped").all()
+    counts = audit_reason_counts([path]).loc["SIM"]
+    assert counts["strand-ambiguous dropped"] == (w.kind == "ambiguous").sum()
+    assert counts["multiallelic dropped"] == (w.kind == "multi").sum()
+    assert counts["n_matched"] == res.summary.loc["SIM", "n_matched"]
+
+
+def test_failed_match_rate_keeps_the_audit_aside(lift_case, tmp_path):
+    from genorisk.scores import match_score_file
+
+    store, _, score37, _, _, _ = lift_case
+    audit_path = tmp_path / "LIFT.audit.tsv"
+    with pytest.raises(InputError, match=r"liftover failed; per-variant audit in .*LIFT.audit.failed.tsv"):
+        match_score_file(
+            store,
+            score37,
+            genome_build="GRCh38",
+            chain=CHAIN,
+            audit_path=audit_path,
+            target_path=tmp_path / "t.tsv",
+            min_match_rate=0.99,
+        )
+    assert not audit_path.exists() and not (tmp_path / "t.tsv").exists()
+    assert (tmp_path / "LIFT.audit.failed.tsv").exists()
+
+
+# ------------------------------------------------------- store: only matched variants read
+
+
+@pytest.fixture(scope="module")
+def sim_store(sim, tmp_path_factory):
+    from genorisk.store import convert_to_store, write_manifest
+
+    vcf, score, sex, samples, male, w = sim
+    d = tmp_path_factory.mktemp("simstore")
+    sexes = {s: 1 if m else 2 for s, m in zip(samples, male, strict=True)}
+    # The store holds biallelic records: split as the workflow's normalisation does.
+    split = d / "split.vcf.gz"
+    subprocess.run(["bcftools", "norm", "-m-any", "-Oz", "-o", str(split), str(vcf)], check=True, capture_output=True)
+    pysam.tabix_index(str(split), preset="vcf", force=True, csi=True)
+    prefixes = convert_to_store(split, d / "store", sex=sexes, build="GRCh38")
+    return write_manifest(d / "store" / "store.json", prefixes), prefixes, split
+
+
+@pytest.mark.skipif(PLINK2 is None, reason="plink2 not installed")
+def test_store_scores_agree_with_plink2_on_the_store(sim, sim_store, tmp_path):
+    """compute_scores from the store (matched variants only) equals plink2 --score on the same pgen files."""
+    vcf, score, sex, samples, male, w = sim
+    manifest, prefixes, split = sim_store
+    res = compute_scores(manifest, [score], male=male)
+    audit = res.audit[res.audit["match_type"].notna()]
+    pairs = zip(audit.match_type, audit.target_ref, audit.target_alt, strict=True)
+    effect = [r if is_ref_effect(t) else a for t, r, a in pairs]
+    total = None
+    for chrom, prefix in prefixes.items():
+        mine = audit["target_chrom"] == chrom
+        # Split records share their ID: plink2 names every variant CHROM:POS:REF:ALT here (plink2's chr spelling).
+        code = chrom.removeprefix("chr")
+        ids = [
+            f"{code}:{p}:{r}:{a}"
+            for p, r, a in zip(audit.target_pos[mine], audit.target_ref[mine], audit.target_alt[mine], strict=True)
+        ]
+        wfile = tmp_path / f"w_{chrom}.txt"
+        pd.DataFrame(
+            {"ID": ids, "A1": np.array(effect, dtype=object)[mine.to_numpy()], "S": audit.effect_weight[mine]}
+        ).to_csv(wfile, sep="\t", index=False)
+        out = tmp_path / f"p2_{chrom}"
+        subprocess.run(
+            [PLINK2, "--pfile", str(prefix), "--set-all-var-ids", "@:#:$r:$a", "--new-id-max-allele-len", "1000"]
+            + ["--score", str(wfile), "header-read", "cols=+scoresums"]
+            + ["--memory", "1000", "--threads", "1", "--out", str(out)],
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        s = pd.read_csv(f"{out}.sscore", sep="\t").set_index("#IID")["S_SUM"]
+        total = s if total is None else total + s
+    ours = res.sums["SIM"].reindex(total.index)
+    np.testing.assert_allclose(ours.to_numpy(), total.to_numpy(), rtol=1e-5, atol=1e-6)
+    assert np.abs(ours).max() > 0.02
+    # And the VCF path (every variant of the same records read) gives the same sums and audit.
+    full = compute_scores(split, [score], male=male)
+    np.testing.assert_allclose(res.sums.to_numpy(), full.sums.to_numpy(), rtol=0, atol=1e-9)
+    pd.testing.assert_frame_equal(res.audit, full.audit)
+    assert res.summary.loc["SIM", "n_matched"] > 0.8 * len(w)
+
+
+def test_store_scores_for_a_sample_subset_in_another_order(sim, sim_store):
+    """Reading a subset of samples, reordered, gives those samples' sums (males' chrX included)."""
+    vcf, score, sex, samples, male, w = sim
+    manifest, _, split = sim_store
+    pick = samples[::-3]
+    keep = np.array([samples.index(s) for s in pick])
+    # Without imputation a sample's sum is its own: the subset's sums are the full read's.
+    full = compute_scores(manifest, [score], male=male, missing="zero")
+    part = compute_scores(manifest, [score], male=male[keep], samples=pick, missing="zero")
+    assert list(part.sums.index) == pick
+    np.testing.assert_allclose(part.sums["SIM"], full.sums["SIM"].loc[pick], rtol=0, atol=1e-12)
+    pd.testing.assert_frame_equal(part.audit, full.audit)
+    # With mean imputation (the subset's means), as the VCF path gives for the same subset.
+    part = compute_scores(manifest, [score], male=male[keep], samples=pick)
+    want = compute_scores(split, [score], male=male[keep], samples=pick)
+    np.testing.assert_allclose(part.sums["SIM"], want.sums["SIM"], rtol=0, atol=1e-9)

@@ -221,6 +221,25 @@ def test_crlf_line_ends_load_with_a_warning(tmp_path):
     assert report.n_records == 5 and any("CRLF" in w for w in report.warnings)
 
 
+@pytest.mark.parametrize(
+    ("compress", "encode", "kind"),
+    [
+        (False, lambda text: b"\xef\xbb\xbf" + text.encode(), "UTF-8 byte-order mark"),
+        (True, lambda text: b"\xef\xbb\xbf" + text.encode(), "UTF-8 byte-order mark"),
+        (False, lambda text: text.encode("utf-16"), "UTF-16 byte-order mark"),  # "utf-16" writes FF FE first
+    ],
+)
+def test_byte_order_mark_is_refused_by_name(tmp_path, compress, encode, kind):
+    # htslib reads neither ("unknown file type"), so the file is refused, with words a person can act on.
+    src = _vcf(tmp_path / "c.vcf", ["P1"], _rows(5, 1))
+    data = encode(src.read_text())
+    path = tmp_path / ("bom.vcf.gz" if compress else "bom.vcf")
+    path.write_bytes(gzip.compress(data) if compress else data)
+    with pytest.raises(InputError, match=f"line 1: the file starts with a {kind}") as err:
+        validate_vcf(path, genome_build="GRCh38")
+    assert "byte-order mark" in str(err.value) and str(path) in str(err.value)
+
+
 # ---------------------------------------------------------------------------
 # Index files
 # ---------------------------------------------------------------------------

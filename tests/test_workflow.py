@@ -126,7 +126,10 @@ def test_model_change_reruns_training_and_scoring_only(demo_run):
         "plan_annotation_chunks",
         "annotate_chunk",
         "gather_annotation",
+        "cohort_variant_stats",
+        "match_score",
         "cohort_features",
+        "prepare_patient_vcf",
         "patient_features",
     ]:
         assert untouched not in jobs, jobs
@@ -138,7 +141,18 @@ def test_imputation_filter_change_reruns_feature_selection_onward_only(demo_run)
     (demo_run / "config_info.yaml").write_text(yaml.safe_dump(cfg))
     jobs = planned_jobs(run_snakemake(demo_run, "-n", configfile="config_info.yaml"))
     assert jobs.get("cohort_features") == 1 and jobs.get("train_model") == 1, jobs
-    for untouched in ["simulate_demo", "validate_cohort", "normalize_cohort", "make_store", "cohort_qc"]:
+    # Feature selection reruns per store part (the demo's store is one part), QC and the store do not.
+    assert jobs.get("cohort_variant_stats") == 1, jobs
+    for untouched in [
+        "simulate_demo",
+        "validate_cohort",
+        "normalize_cohort",
+        "store_part",
+        "make_store",
+        "cohort_qc_shard",
+        "cohort_qc",
+        "prepare_patient_vcf",
+    ]:
         assert untouched not in jobs, jobs
 
 
@@ -175,9 +189,12 @@ def test_adding_a_patient_runs_only_its_batch(demo_run):
     sheet.write_text(original + "P4\textra/P4.vcf.gz\tS_P1\tfemale\t61\n")
     try:
         jobs = planned_jobs(run_snakemake(demo_run, "-n"))
-        # P4 joins batch b00001 (batch_size 2): only that batch is scored and
-        # reported, and the cohort summary (patients' coverage) is refreshed.
+        # P4 joins batch b00001 (batch_size 2): only its VCF is prepared, only that
+        # batch is scored and reported, and the cohort summary (patients' coverage)
+        # and the intake check are refreshed.
         assert jobs == {
+            "prepare_patient_vcf": 1,
+            "check_patient_intake": 1,
             "patient_features": 1,
             "score_patients": 1,
             "patient_reports": 1,
@@ -223,3 +240,94 @@ def test_a_failed_training_leaves_the_model_in_use(demo_run, tmp_path):
     assert not (workdir / "results/training/model/model.ubj").exists()
     after = {p.name: p.read_bytes() for p in (workdir / "results/model").iterdir()}
     assert after == before
+
+
+def _hostile_copy(src, dest, sample):
+    """``src`` with its sample renamed ``sample`` and one GT naming an ALT allele the record lacks; its line."""
+    import gzip
+
+    with gzip.open(src, "rt") as f:
+        lines = f.read().splitlines(keepends=True)
+    n_header = sum(line.startswith("#") for line in lines)
+    fields = lines[n_header + 5].rstrip("\n").split("\t")
+    fields[9] = "0/7" + fields[9][3:]
+    lines[n_header + 5] = "\t".join(fields) + "\n"
+    lines[n_header - 1] = "\t".join(lines[n_header - 1].rstrip("\n").split("\t")[:9] + [sample]) + "\n"
+    plain = dest.with_suffix("")
+    plain.write_text("".join(lines))
+    subprocess.run(["bgzip", "-f", str(plain)], check=True)
+    return n_header + 6
+
+
+def test_refused_patients_never_block_the_others(demo_run, tmp_path):
+    """One hostile VCF and one sample missing from a shared VCF: the others get reports, the two get error.json."""
+    import shutil
+
+    workdir = tmp_path / "copy"
+    shutil.copytree(demo_run, workdir, symlinks=True)  # copy2 keeps the times Snakemake compares
+    extra = workdir / "intake"
+    extra.mkdir()
+    bad_line = _hostile_copy(workdir / "resources/demo/patients/P1.vcf.gz", extra / "P4.vcf.gz", "S_P4")
+    # A batch VCF of two patients (P2's and P3's samples), named by two new rows.
+    subprocess.run(
+        ["bcftools", "merge", "-Oz", "-o", str(extra / "batch.vcf.gz")]
+        + [str(workdir / f"resources/demo/patients/{p}.vcf.gz") for p in ("P2", "P3")],
+        check=True,
+    )
+    sheet = workdir / "patients.tsv"
+    sheet.write_text(
+        sheet.read_text()
+        + "P4\tintake/P4.vcf.gz\tS_P4\tfemale\t61\n"  # line 5: hostile
+        + "P5\tresources/demo/patients/P1.vcf.gz\tS_nobody\tmale\t62\n"  # line 6: sample not in P1's file
+        + "P6\tintake/batch.vcf.gz\tS_P2\tmale\t63\n"
+        + "P7\tintake/batch.vcf.gz\tS_P3\tfemale\t64\n"
+    )
+    jobs = planned_jobs(run_snakemake(workdir, "-n"))
+    # One job per distinct VCF: P4's, P1's (a new row names it) and the shared batch VCF once.
+    assert jobs.get("prepare_patient_vcf") == 3, jobs
+    for untouched in ["simulate_demo", "cohort_qc", "cohort_features", "train_model"]:
+        assert untouched not in jobs, jobs
+
+    proc = run_snakemake(workdir, check=False)
+    text = proc.stdout + proc.stderr
+    assert proc.returncode != 0, text[-3000:]
+    log = (workdir / "results/logs/check_patient_intake.log").read_text()
+    assert "2 patient(s) refused" in log and "P4 (sample sheet line 5)" in log and "P5 (sample sheet line 6)" in log
+    out = workdir / "results/patients"
+    for pid in ("P1", "P2", "P3", "P6", "P7"):
+        assert (out / pid / "report.html").stat().st_size > 0, pid
+        assert not (out / pid / "error.json").exists()
+    errors = {pid: json.loads((out / pid / "error.json").read_text()) for pid in ("P4", "P5")}
+    assert errors["P4"]["sheet_line"] == 5 and errors["P4"]["file"] == "intake/P4.vcf.gz"
+    assert errors["P4"]["record"].startswith(f"line {bad_line}") and "allele" in errors["P4"]["problem"], errors
+    assert errors["P5"]["sheet_line"] == 6 and errors["P5"]["record"] == "header (#CHROM line)"
+    assert "'S_nobody'" in errors["P5"]["problem"]
+    for pid in ("P4", "P5"):
+        assert sorted(p.name for p in (out / pid).iterdir() if not p.name.startswith(".")) == ["error.json"]
+    summary = json.loads((workdir / "results/cohort/cohort_summary.json").read_text())
+    assert [e["patient_id"] for e in summary["patients"]["refused"]] == ["P4", "P5"]
+    assert "P4" in (workdir / "results/cohort/cohort_report.html").read_text()
+    # Exit status 0 with on_error: continue; only the check reruns.
+    cfg = yaml.safe_load((workdir / "config.yaml").read_text())
+    cfg["patients"]["on_error"] = "continue"
+    (workdir / "config_continue.yaml").write_text(yaml.safe_dump(cfg))
+    assert planned_jobs(run_snakemake(workdir, "-n", configfile="config_continue.yaml")) == {
+        "check_patient_intake": 1,
+        "all": 1,
+    }
+    run_snakemake(workdir, configfile="config_continue.yaml")
+    assert "Nothing to be done" in run_snakemake(workdir, "-n", configfile="config_continue.yaml").stdout
+    # The file fixed: P4 is scored, its error.json gone; only its file and batch rerun.
+    shutil.copy(workdir / "resources/demo/patients/P1.vcf.gz", extra / "P4.vcf.gz")
+    subprocess.run(
+        ["bcftools", "reheader", "-s", "/dev/stdin", "-o", str(extra / "P4.fixed.vcf.gz"), str(extra / "P4.vcf.gz")],
+        input="S_P4\n",
+        text=True,
+        check=True,
+    )
+    (extra / "P4.fixed.vcf.gz").replace(extra / "P4.vcf.gz")
+    jobs = planned_jobs(run_snakemake(workdir, "-n", configfile="config_continue.yaml"))
+    assert jobs.get("prepare_patient_vcf") == 1 and jobs.get("patient_features") == 1, jobs
+    run_snakemake(workdir, configfile="config_continue.yaml")
+    assert (out / "P4/report.html").exists() and not (out / "P4/error.json").exists()
+    assert json.loads((out / "P4/result.json").read_text())["sample"] == "S_P4"

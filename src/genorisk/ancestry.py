@@ -56,6 +56,7 @@ from .errors import InputError
 # genorisk.genome.NON_AUTOSOMES, still importable from here.
 from .genome import NON_AUTOSOMES as NON_AUTOSOMES
 from .genome import is_autosome
+from .ld_pruning import LDPruner
 
 log = logging.getLogger("genorisk.ancestry")
 
@@ -65,6 +66,8 @@ _BASES = frozenset("ACGT")
 _AMBIGUOUS = frozenset({("A", "T"), ("T", "A"), ("C", "G"), ("G", "C")})
 # Above this many people x variants an exact SVD costs minutes and GBs; use randomized SVD.
 _EXACT_SVD_MAX_CELLS = 5_000_000
+#: Default limit of people x variants in the ancestry PCA fit (see :func:`fit_ancestry`).
+MAX_PCA_CELLS = 25_000_000
 
 
 @dataclass
@@ -272,6 +275,7 @@ def fit_ancestry(
     ld_step: int = 20,
     ld_threshold: float = 0.1,
     max_variants: int = 20000,
+    max_cells: int = MAX_PCA_CELLS,
     distance_pcs: int = 5,
     distance_quantile: float = 0.995,
     reference_vcf: str | PathLike | None = None,
@@ -296,10 +300,21 @@ def fit_ancestry(
     ld_window, ld_step, ld_threshold
         :func:`allel.locate_unlinked` window (variants), step and r**2 limit,
         on the cohort's int8 ALT counts; a pair with a missing call in either
-        variant is skipped (scikit-allel's pairwise deletion). Memory: one
-        byte per candidate variant and cohort sample.
+        variant is skipped (scikit-allel's pairwise deletion). Pruned as the
+        variants stream in (:class:`genorisk.ld_pruning.LDPruner`, exactly
+        :func:`allel.locate_unlinked`'s result): memory is one block of about
+        1 MB plus the kept variants' keys; the dosages of the (at most
+        ``max_variants``) variants used are then read again.
     max_variants : int
         Upper limit of pruned variants used; a random subset (``seed``) above it.
+    max_cells : int
+        Upper limit of people (cohort + reference) x variants in the fit: the
+        variant limit is lowered to ``max_cells // people`` (at least
+        ``4 * n_components``), so the PCA's float64 working copies (about five)
+        stay near ``5 * 8 * max_cells`` bytes whatever the cohort size. The
+        default 25 million cells is about 1 GB: 10,000 people are fitted on
+        2,500 pruned variants, enough for continental structure; the demo
+        (3,282 people x 502 variants) is far below it.
     distance_pcs : int
         Top PCs used for the Mahalanobis distance (at most ``n_components``).
         Default 5: continental structure needs 2-4 PCs; more PCs add
@@ -320,12 +335,10 @@ def fit_ancestry(
     AncestryModel
     """
     samples = list(samples)
-    # Candidates are held as int8 ALT counts (-1 = missing): 1 byte per call, and
-    # the whole set is pruned by one locate_unlinked call, exactly scikit-allel's
-    # sliding windows (pruning chunk by chunk shifts the windows and changes the
-    # selection downstream of every chunk boundary).
-    cand_variants, cand_rows = [], []
-    non_integer = False
+    # Candidates are pruned as int8 ALT counts (-1 = missing) as they stream in, with
+    # scikit-allel's own windows and blocks (LDPruner: exactly allel.locate_unlinked on
+    # the whole candidate matrix), so memory is one block, not every candidate.
+    pruner = LDPruner(len(samples), size=ld_window, step=ld_step, threshold=ld_threshold)
     n_seen = 0
     for chunk in genotypes.iter_dosage_chunks(vcf, samples=samples, chunk_size=chunk_size):
         n_seen += len(chunk.dosages)
@@ -334,26 +347,11 @@ def fit_ancestry(
         )
         if not cand.any():
             continue
-        rows = chunk.dosages[cand]
-        non_integer |= bool(np.any(rows[~np.isnan(rows)] % 1))  # DS dosages
-        cand_variants.append(chunk.variants.loc[cand, ["chrom", "pos", "ref", "alt"]])
-        cand_rows.append(_as_int8(rows))
-    if not cand_rows:
+        pruner.add(chunk.variants.loc[cand, ["chrom", "pos", "ref", "alt"]], _as_int8(chunk.dosages[cand]))
+    n_candidates = pruner.n_added
+    if not n_candidates:
         raise InputError(vcf, f"no biallelic autosomal SNV passes min_maf={min_maf} and min_call_rate={min_call_rate}")
-    candidates = pd.concat(cand_variants, ignore_index=True)
-    gn = np.concatenate(cand_rows)
-    del cand_rows
-    n_candidates = len(candidates)
-    unlinked = allel.locate_unlinked(gn, size=ld_window, step=ld_step, threshold=ld_threshold)
-    variants = candidates[unlinked].reset_index(drop=True)
-    if non_integer:
-        # Fractional DS dosages were rounded for pruning: read the exact values of the kept variants.
-        _, exact = genotypes.read_dosages(vcf, variants, samples=samples)
-        dosages = exact.T.astype(np.float64)
-    else:
-        kept = gn[unlinked]
-        dosages = np.where(kept < 0, np.nan, kept).T.astype(np.float64)  # people x variants
-    del gn
+    variants = pruner.finish()
     n_pruned = len(variants)
     log.info("ancestry: %d ALT alleles read, %d common SNVs, %d after LD pruning", n_seen, n_candidates, n_pruned)
     reference = None
@@ -364,7 +362,20 @@ def fit_ancestry(
         log.info(
             "ancestry: %d of %d pruned variants present and called in the reference panel", usable.sum(), len(usable)
         )
-        variants, dosages, reference = variants[usable].reset_index(drop=True), dosages[:, usable], ref_dos[usable].T
+        variants, reference = variants[usable].reset_index(drop=True), ref_dos[usable].T
+    n_fit = len(samples) + (0 if reference is None else len(reference))
+    max_variants = min(max_variants, max(4 * n_components, max_cells // max(n_fit, 1)))
+    if len(variants) > max_variants:
+        log.info("ancestry: %d people in the fit: a random %d of the pruned variants are used", n_fit, max_variants)
+        # fit_ancestry_dosages's own subsample (same generator, same draw), taken before reading,
+        # so only the variants used are read.
+        cols = np.sort(np.random.default_rng(seed).choice(np.arange(len(variants)), size=max_variants, replace=False))
+        variants = variants.iloc[cols].reset_index(drop=True)
+        reference = None if reference is None else reference[:, cols]
+    # The exact dosages of the variants used (hard calls: the int8 counts pruned on; DS: the fractions).
+    _, exact = genotypes.read_dosages(vcf, variants, samples=samples)
+    dosages = exact.T.astype(np.float64)
+    del exact
     model = fit_ancestry_dosages(
         variants,
         dosages,
@@ -387,6 +398,7 @@ def fit_ancestry(
             "n_alleles_read": n_seen,
             "n_common_snvs": n_candidates,
             "n_after_ld_pruning": n_pruned,
+            **({"max_variants": max_variants} if n_pruned > max_variants else {}),
         }
     )
     return model

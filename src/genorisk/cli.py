@@ -182,16 +182,20 @@ def run_report(args: argparse.Namespace) -> int:
 
 def run_simulate(args: argparse.Namespace) -> int:
     """Simulate the demo cohort, patients and resources (the workflow's ``simulate_demo``)."""
+    import pandas as pd
+
     from .config import read_patient_sheet
     from .simulate import SimulationConfig, simulate
 
     # ``outdir`` is the workflow's key for where the files go: here it is --outdir.
     section = read_config_section(args.config, "simulate", outdir=args.outdir)
-    # As in the workflow: the patients whose VCF lies under the output folder are simulated
-    # (their VCFs need not exist yet); the others are real. The simulator reads their age.
-    sheet = read_patient_sheet(args.patients, covariates=("age",), produced_under=args.outdir)
-    prefix = f"{Path(args.outdir)}/"
-    simulated = sheet[[str(Path(vcf)).startswith(prefix) for vcf in sheet["vcf"]]]
+    # As in the workflow: the sheet's `simulated` column, else the simulation's own patient list
+    # (patients_truth.tsv of an earlier run), else a not-yet-existing VCF under --outdir, names the
+    # simulated patients; never the path alone. The simulator reads their age.
+    listing = Path(args.outdir) / "patients_truth.tsv"
+    named = pd.read_csv(listing, sep="\t", dtype=str)["patient_id"].tolist() if listing.exists() else None
+    sheet = read_patient_sheet(args.patients, covariates=("age",), produced_under=args.outdir, simulated_patients=named)
+    simulated = sheet[sheet["simulated"]].drop(columns=["simulated", "sheet_line"])
     simulate(SimulationConfig.from_dict(section), simulated.reset_index(drop=True), args.outdir, args.gene_model)
     return 0
 

@@ -10,6 +10,7 @@ per-person row.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -40,12 +41,21 @@ def cohort_summary(
     importance: list[dict[str, Any]],
     patient_results: list[Mapping[str, Any]],
     min_match_rate: float,
+    refused_patients: list[Mapping[str, Any]] | None = None,
+    score_audit: pd.DataFrame | None = None,
 ) -> dict[str, Any]:
     """The cohort report's input (``cohort_report.schema.json``): aggregates only, no per-person rows.
 
     ``oof`` holds the out-of-fold predictions (columns ``y``, ``model`` and
     the baselines'); ``patient_results`` the scored patients' results (for the
-    distribution of their model-variant coverage).
+    distribution of their model-variant coverage). ``refused_patients`` are
+    the :func:`genorisk.patient_files.refusal` records of patients whose VCF was
+    refused: the one exception to "no per-person rows", a line each (patient
+    ID, sample-sheet line, file name, record, problem; no genotype, no
+    result), so whoever runs the cohort sees who got no report and why.
+    ``score_audit`` (:func:`genorisk.scores.audit_reason_counts` of the
+    ``results/scores/<score>.audit.tsv`` files, indexed by score id) adds each
+    score's unmatched variants by reason, next to its match rate.
     """
     metrics = card.get("metrics", {})
     y = oof["y"].to_numpy()
@@ -77,6 +87,7 @@ def cohort_summary(
                     "n_matched": d["n_matched"],
                     "match_rate": d["match_rate"],
                     "used": d["match_rate"] >= min_match_rate,
+                    **({"unmatched": _unmatched(score_audit, d["score_id"])} if score_audit is not None else {}),
                 }
             )
     if not len(scores):
@@ -110,6 +121,31 @@ def cohort_summary(
             "baselines": baselines,
         },
         "feature_importance": importance or None,
+        "patients": {
+            "n_reported": len(patient_results),
+            "n_flagged_qc": sum(bool((r["qc"].get("cohort_range_check") or {}).get("flags")) for r in patient_results),
+            "refused": [
+                {
+                    "patient_id": e["patient_id"],
+                    "sheet_line": e.get("sheet_line"),
+                    "file": Path(e["file"]).name,
+                    "record": e.get("record"),
+                    "problem": e["problem"],
+                }
+                for e in refused_patients or []
+            ],
+        },
         "warnings": warnings,
         "generated_by": {"genorisk": __version__},
     }
+
+
+def _unmatched(score_audit: pd.DataFrame, score_id: str) -> list[dict[str, Any]]:
+    """The score's unmatched variants by reason (reasons with none left out), from its audit."""
+    from genorisk.scores import UNMATCHED_REASONS
+
+    if score_id not in score_audit.index:
+        return []
+    row = score_audit.loc[score_id, list(UNMATCHED_REASONS)].astype(int)
+    counts = {r: int(n) for r, n in zip(UNMATCHED_REASONS, row.to_numpy(), strict=True)}
+    return [{"reason": r, "n": n} for r, n in counts.items() if n]

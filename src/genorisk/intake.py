@@ -1,30 +1,267 @@
-"""Patient intake: one patient's VCF -> validated, normalised features and QC inputs.
+"""Patient intake: each patient VCF validated and normalised once, then each patient's features.
 
-:func:`patient_inputs` is the whole intake of one sample-sheet row: validate
-the VCF, normalise it as the cohort was, compute the model's features, find
-notable (ClinVar or rare damaging) variants and infer sex. Its output feeds
+Two steps, two jobs of the workflow:
+
+* :func:`genorisk.patient_files.prepare_patient_vcf` (one job per distinct VCF of the sample sheet,
+  depending on nothing from the cohort): validate the file, check the build
+  and that each sheet row's sample is in it, and normalise it once, however
+  many patients share it. A refused file or sample is recorded in the
+  returned status, never raised: one patient's bad file must not stop the
+  others.
+* :func:`batch_patient_inputs` (one job per batch of patients): for the
+  accepted patients, the model's features, notable variants, the sex check
+  and the genotype QC against the cohort (:mod:`genorisk.patient_checks`),
+  read from the already-normalised file (a shared file's batch part, cut out
+  by the first job) for all the patients of a file at once
+  (:func:`file_patients_inputs`).
+
+:func:`patient_inputs` is one patient's part of the second step (and, given
+only the raw VCF, does both steps for one patient); both give the same
+features and QC record for a patient. Its output feeds
 :func:`genorisk.model.score_patients` and :func:`genorisk.results.patient_result`.
 """
 
 from __future__ import annotations
 
+import logging
 import subprocess
 import tempfile
-from collections.abc import Iterator, Mapping, Sequence
+import time
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from genorisk.annotate import annotate_table
+from genorisk.callable import patient_callable_regions, samples_callable_regions
 from genorisk.errors import InputError
 from genorisk.features import is_pathogenic, patient_features, rare_damaging
+from genorisk.features.patient import batch_patient_features
 from genorisk.genome import chromosome_class, in_par, open_vcf
+from genorisk.patient_checks import check_against_cohort, infer_sex_many, patient_genotype_rates
+from genorisk.patient_files import refusal
 from genorisk.qc import infer_sex_single
 from genorisk.vcf import normalize_vcf, validate_vcf
 
+log = logging.getLogger("genorisk.intake")
+
 #: Zygosity words of :func:`call_zygosity` (the report schema's enum).
 ZYGOSITIES = ("heterozygous", "homozygous", "hemizygous")
+
+
+def batch_patient_inputs(
+    patients: Sequence[Mapping[str, Any]],
+    prepared: Mapping[str, Mapping[str, Any]],
+    schema: Mapping[str, Any],
+    *,
+    cohort_sites: pd.DataFrame | None = None,
+    cohort_ranges: Mapping[str, Any] | None = None,
+    **options: Any,
+) -> tuple[pd.DataFrame | None, dict[str, Any], list[dict[str, Any]]]:
+    """Features and QC of a batch of patients from their prepared (validated, normalised) VCFs.
+
+    The patients of the batch who share a prepared file are read together,
+    from the batch's own file that :func:`~genorisk.patient_files.prepare_patient_vcf`
+    cut out of a shared VCF (else the normalised file): one dosage read of
+    the schema's alleles for all of them
+    (:func:`genorisk.features.patient.batch_patient_features`), one pass over chrX
+    for the sex check (:func:`genorisk.patient_checks.infer_sex_many`), one
+    ``bcftools stats`` for the rates against the cohort
+    (:func:`genorisk.patient_checks.patient_genotype_rates`), and their
+    callable regions with each BED read once and a file without gVCF
+    reference blocks not read for them at all
+    (:func:`genorisk.callable.samples_callable_regions`). Each patient's
+    features and QC record are exactly those of :func:`patient_inputs` for
+    that patient alone. With annotation, the sites any of them carries are
+    annotated once (:func:`batch_notable_variants`).
+
+    When reading the patients together fails with an :class:`InputError`
+    (a broken gVCF block of one sample, a bad BED of one patient), the
+    file's patients are read one by one, so that the error refuses only the
+    patient it belongs to.
+
+    Parameters
+    ----------
+    patients : sequence of mapping
+        The batch's sheet rows, each with ``vcf_key`` (:func:`~genorisk.patient_files.patient_vcf_key`).
+    prepared : mapping
+        Per ``vcf_key``, the status of :func:`~genorisk.patient_files.prepare_patient_vcf`.
+    schema : mapping
+        The cohort's feature schema.
+    cohort_sites : DataFrame, optional
+        The cohort's variant sites (``chrom``, ``pos``, ``ref``, ``alt``) for
+        the genotype QC; with ``cohort_ranges``
+        (:func:`genorisk.patient_checks.cohort_sample_ranges`). None: not checked.
+    **options
+        Keyword arguments of :func:`patient_inputs`.
+
+    Returns
+    -------
+    features : DataFrame or None
+        One row per accepted patient (batch order), indexed by patient ID;
+        None when every patient was refused.
+    qc : dict
+        Per accepted patient ID, the QC record of :func:`patient_inputs` plus
+        ``cohort_qc`` (:func:`genorisk.patient_checks.check_against_cohort`, or None).
+    refused : list of dict
+        :func:`~genorisk.patient_files.refusal` records, batch order.
+    """
+    frames: list[pd.DataFrame] = []
+    qc: dict[str, Any] = {}
+    refused: dict[str, dict[str, Any]] = {}
+    by_file: dict[str, list[Mapping[str, Any]]] = {}
+    for p in patients:
+        entry = prepared[p["vcf_key"]]["patients"][p["patient_id"]]
+        if entry["status"] == "refused":
+            refused[p["patient_id"]] = entry["error"]
+        else:
+            by_file.setdefault(p["vcf_key"], []).append(p)
+    start = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="genorisk-batch-") as tmp:
+        for key, members in by_file.items():
+            status = prepared[key]
+            # The batch's own samples, cut out of a shared file by prepare_patient_vcf, else the file.
+            batch_file = status.get("batch_files", {}).get(members[0].get("batch", ""))
+            vcf = Path(batch_file or status["normalized"])
+            samples = list(dict.fromkeys(p["sample"] for p in members))
+            rates = (
+                patient_genotype_rates(vcf, samples, cohort_sites, workdir=Path(tmp))
+                if cohort_sites is not None and cohort_ranges is not None
+                else None
+            )
+            try:
+                together = [file_patients_inputs(vcf, members, schema, status, **options)]
+            except InputError as err:
+                log.warning(
+                    "%s: reading %d patients together failed (%s); reading them one by one", key, len(members), err
+                )
+                together = []
+            for i, p in enumerate(members):
+                pid = p["patient_id"]
+                if together:
+                    frame, qc[pid] = together[0][0].iloc[[i]], together[0][1][i]
+                else:
+                    try:
+                        frame, qc[pid] = patient_inputs(
+                            p,
+                            schema,
+                            normalized=vcf,
+                            validation=status["validation"],
+                            normalization=status["normalization"],
+                            **options,
+                        )
+                    except InputError as err:
+                        # The file at fault: the patient's callable BED when it was that, else its VCF.
+                        bed = p.get("callable_bed") or options.get("callable_bed")
+                        at_fault = err.path if bed and err.path == str(bed) else p["vcf"]
+                        refused[pid] = refusal(
+                            p, file=at_fault, record=err.record, problem=err.problem, stage="features"
+                        )
+                        log.warning("patient %s refused: %s", pid, err.problem)
+                        qc.pop(pid, None)
+                        continue
+                qc[pid]["cohort_qc"] = (
+                    check_against_cohort(rates[p["sample"]], cohort_ranges)
+                    if rates is not None and cohort_ranges is not None
+                    else None
+                )
+                frames.append(frame)
+            log.info(
+                "%s: %d patients read from %s (%.1f patients/s so far)",
+                key,
+                len(members),
+                vcf.name,
+                len(qc) / max(time.monotonic() - start, 1e-9),
+            )
+    order = {p["patient_id"]: i for i, p in enumerate(patients)}
+    features = pd.concat(frames).sort_index(key=lambda ids: ids.map(order)) if frames else None
+    return features, qc, sorted(refused.values(), key=lambda r: order[r["patient_id"]])
+
+
+def file_patients_inputs(
+    vcf: str | Path,
+    patients: Sequence[Mapping[str, Any]],
+    schema: Mapping[str, Any],
+    status: Mapping[str, Any],
+    *,
+    genome_build: str | None = "GRCh38",
+    annotation: Mapping[str, Any] | None = None,
+    population_af_key: str = "AF",
+    rare_max_af: float = 0.01,
+    fasta: str | Path | None = None,
+    callable_bed: str | Path | None = None,
+    gvcf_min_gq: int = 20,
+    gvcf_min_dp: int = 0,
+) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
+    """:func:`patient_inputs` for several patients of one normalised VCF, reading the file once.
+
+    Parameters
+    ----------
+    vcf : str or Path
+        A normalised VCF holding every patient's ``sample``.
+    patients : sequence of mapping
+        Sample-sheet rows (as for :func:`patient_inputs`).
+    schema : mapping
+        The cohort's feature schema.
+    status : mapping
+        The file's :func:`~genorisk.patient_files.prepare_patient_vcf`
+        status (``validation``, ``normalization``).
+    genome_build, annotation, population_af_key, rare_max_af, fasta, callable_bed, gvcf_min_gq, gvcf_min_dp
+        As for :func:`patient_inputs` (``fasta`` is not used: the file is
+        already normalised).
+
+    Returns
+    -------
+    features : DataFrame
+        One row per patient, in order, indexed by patient ID.
+    qc : list of dict
+        Per patient, the QC record of :func:`patient_inputs`.
+
+    Raises
+    ------
+    InputError
+        A sample's gVCF blocks or a patient's BED are refused, or the file
+        cannot be read (the caller reads the patients one by one to find whose).
+    """
+    del fasta  # normalised already; accepted so that the options of patient_inputs pass through
+    samples = [p["sample"] for p in patients]
+    male = [{"male": True, "female": False}.get(p.get("sex", "")) for p in patients]
+    validation = status.get("validation") or {}
+    regions = samples_callable_regions(
+        vcf,
+        samples,
+        [p.get("callable_bed") or callable_bed for p in patients],
+        reference_blocks=(validation.get("counts") or {}).get("reference_blocks"),
+        min_gq=gvcf_min_gq,
+        min_dp=gvcf_min_dp,
+        genome_build=genome_build,
+    )
+    frame, coverage = batch_patient_features(vcf, samples, schema, patients, male=male, callable_regions=regions)
+    sexes = infer_sex_many(vcf, samples)
+    notable: list[Any] = [None] * len(patients)
+    if annotation:
+        notable = batch_notable_variants(
+            vcf,
+            samples,
+            max_af=rare_max_af,
+            male=male,
+            genome_build=genome_build,
+            population_af_key=population_af_key,
+            **annotation,
+        )
+    qc = [
+        {
+            "validation": dict(status.get("validation") or {}),
+            "normalization": dict(status.get("normalization") or {}),
+            "coverage": cov,
+            "notable_variants": found,
+            "sex": dict(sexes[p["sample"]]),
+        }
+        for p, cov, found in zip(patients, coverage, notable, strict=True)
+    ]
+    # Rows are keyed by patient ID (unique in the sheet; sample names need not be).
+    return frame.set_axis([p["patient_id"] for p in patients], axis=0).rename_axis("sample_id"), qc
 
 
 def patient_inputs(
@@ -36,21 +273,30 @@ def patient_inputs(
     population_af_key: str = "AF",
     rare_max_af: float = 0.01,
     fasta: str | Path | None = None,
+    normalized: str | Path | None = None,
+    validation: Mapping[str, Any] | None = None,
+    normalization: Mapping[str, Any] | None = None,
+    callable_bed: str | Path | None = None,
+    gvcf_min_gq: int = 20,
+    gvcf_min_dp: int = 0,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Everything scoring needs from one patient's VCF, in one place.
 
-    Validates the VCF (it must contain the sheet's sample), normalises it as
-    the cohort was (:func:`genorisk.vcf.normalize_vcf`: split, left-align
-    against ``fasta``, drop duplicates) into a temporary file, computes the
-    patient's features from the cohort's ``schema``, finds notable variants
-    when ``annotation`` resources are given (None: not configured), and infers
-    sex from chrX.
+    Given ``normalized`` (a file :func:`~genorisk.patient_files.prepare_patient_vcf` wrote, or a
+    sample subset of it), reads the patient from it. Otherwise validates the
+    patient's raw VCF (it must contain the sheet's sample) and normalises it
+    as the cohort was into a temporary file first. Then computes the
+    patient's features from the cohort's ``schema`` (absent sites filled as
+    homozygous reference inside the callable regions, when
+    :mod:`genorisk.callable` gives any), finds notable variants when
+    ``annotation`` resources are given (None: not configured), and infers sex
+    from chrX.
 
     Parameters
     ----------
     patient : mapping
         Sample-sheet row: ``patient_id``, ``vcf``, ``sample`` and optionally
-        ``sex`` (``male``/``female``).
+        ``sex`` (``male``/``female``) and ``callable_bed``.
     schema : mapping
         The cohort's feature schema (``features.schema.json``).
     genome_build : str, optional
@@ -64,6 +310,16 @@ def patient_inputs(
         Largest population allele frequency of a "rare" variant.
     fasta : str or Path, optional
         Reference for left-alignment during normalisation.
+    normalized : str or Path, optional
+        The patient's already-normalised VCF (holding ``sample``).
+    validation, normalization : mapping, optional
+        With ``normalized``: the validation report and normalisation counts
+        of the patient's file (from :func:`~genorisk.patient_files.prepare_patient_vcf`).
+    callable_bed : str or Path, optional
+        Callable regions for every patient without a ``callable_bed`` of
+        its own (``patients.callable_bed``).
+    gvcf_min_gq, gvcf_min_dp : int
+        Minimum GQ and depth of a gVCF reference block.
 
     Returns
     -------
@@ -73,28 +329,54 @@ def patient_inputs(
         ``validation``, ``normalization``, ``coverage``, ``notable_variants``
         (None when not configured) and ``sex``.
     """
-    pid, sample = patient["patient_id"], patient["sample"]
-    report = validate_vcf(patient["vcf"], genome_build=genome_build, require_samples=[sample])
-    male = {"male": True, "female": False}.get(patient.get("sex", ""))
-    with tempfile.TemporaryDirectory(prefix="genorisk-patient-") as tmp:
-        vcf = Path(tmp) / "normalized.vcf.gz"
-        normalization = normalize_vcf(patient["vcf"], vcf, fasta=fasta, validation=report)
-        frame, coverage = patient_features(vcf, sample, schema, patient, male=male)
-        notable = None
-        if annotation:
-            notable = notable_variants(
-                vcf,
-                sample,
-                max_af=rare_max_af,
-                male=male,
+    if normalized is None:
+        report = validate_vcf(patient["vcf"], genome_build=genome_build, require_samples=[patient["sample"]])
+        with tempfile.TemporaryDirectory(prefix="genorisk-patient-") as tmp:
+            vcf = Path(tmp) / "normalized.vcf.gz"
+            counts = normalize_vcf(patient["vcf"], vcf, fasta=fasta, validation=report)
+            return patient_inputs(
+                patient,
+                schema,
                 genome_build=genome_build,
+                annotation=annotation,
                 population_af_key=population_af_key,
-                **annotation,
+                rare_max_af=rare_max_af,
+                normalized=vcf,
+                validation=report.to_dict(),
+                normalization=counts,
+                callable_bed=callable_bed,
+                gvcf_min_gq=gvcf_min_gq,
+                gvcf_min_dp=gvcf_min_dp,
             )
-        sex = infer_sex_single(vcf, sample)
+    pid, sample = patient["patient_id"], patient["sample"]
+    male = {"male": True, "female": False}.get(patient.get("sex", ""))
+    extra: dict[str, Any] = {}
+    regions = patient_callable_regions(
+        normalized,
+        sample,
+        bed=patient.get("callable_bed") or callable_bed,
+        min_gq=gvcf_min_gq,
+        min_dp=gvcf_min_dp,
+        genome_build=genome_build,
+    )
+    if regions is not None:
+        extra["callable_regions"] = regions
+    frame, coverage = patient_features(normalized, sample, schema, patient, male=male, **extra)
+    notable = None
+    if annotation:
+        notable = notable_variants(
+            normalized,
+            sample,
+            max_af=rare_max_af,
+            male=male,
+            genome_build=genome_build,
+            population_af_key=population_af_key,
+            **annotation,
+        )
+    sex = infer_sex_single(normalized, sample)
     qc = {
-        "validation": report.to_dict(),
-        "normalization": normalization,
+        "validation": dict(validation or {}),
+        "normalization": dict(normalization or {}),
         "coverage": coverage,
         "notable_variants": notable,
         "sex": sex,
@@ -122,7 +404,7 @@ def notable_variants(
     should not hide a damaging variant. Each variant's ``zygosity`` comes
     from the patient's call (its ploidy and alleles; see
     :func:`call_zygosity`), with ``male`` and ``genome_build`` only for the
-    male chrX/chrY rule.
+    male chrX/chrY rule. :func:`batch_notable_variants` for one patient.
 
     Parameters
     ----------
@@ -147,40 +429,108 @@ def notable_variants(
         ``clinvar_significance``, ``clinvar_review_status``, ``rsid``,
         ``reason``.
     """
+    return batch_notable_variants(vcf, [sample], max_af=max_af, male=[male], genome_build=genome_build, **resources)[0]
+
+
+def batch_notable_variants(
+    vcf: str | Path,
+    samples: Sequence[str],
+    *,
+    max_af: float = 0.01,
+    male: Sequence[bool | None] | None = None,
+    genome_build: str | None = None,
+    **resources: Any,
+) -> list[list[dict[str, Any]]]:
+    """:func:`notable_variants` of several patients of one VCF, annotating their carried sites once.
+
+    One ``bcftools view -S -c1`` keeps the records that any of the samples
+    carries, :func:`genorisk.annotate.annotate_table` annotates them once
+    (its annotations are per allele: consequences are local, ``bcftools csq
+    -l``), and each patient's list is then made from the rows of the records
+    that patient carries, exactly as from a file of that patient alone
+    (:func:`genorisk.features.rare_damaging` is applied to each patient's
+    rows, since whether consequences were computed is judged on them).
+
+    Parameters
+    ----------
+    vcf : str or Path
+        A normalised VCF holding every name of ``samples``.
+    samples : sequence of str
+        One sample name per patient (repeats allowed).
+    max_af, genome_build, **resources
+        As for :func:`notable_variants`.
+    male : sequence of bool or None, optional
+        Per patient, the recorded sex; default all unknown.
+
+    Returns
+    -------
+    list of list of dict
+        Per patient, the list of :func:`notable_variants`.
+    """
+    male_of = list(male) if male is not None else [None] * len(samples)
+    names = list(dict.fromkeys(samples))
+    out: list[list[dict[str, Any]]] = []
     with tempfile.TemporaryDirectory(prefix="genorisk-notable-") as tmp:
         carried = Path(tmp) / "carried.vcf.gz"
-        select_sample(vcf, sample, carried, Path(tmp))
+        select_carriers(vcf, names, carried, Path(tmp))
         table = annotate_table(carried, **resources)
         if table.empty:
-            return []
-        keep = rare_damaging(table, max_af=max_af, cohort_af=pd.Series(0.0, index=table.index))
-        table = table[keep].reset_index(drop=True)
-        if table.empty:
-            return []
-        zygosity: list[str | None] = []
-        reader = open_vcf(carried)
-        try:
-            sites: Iterator[Any] = table.itertuples(index=False)  # Any: pandas-stubs type fields as any scalar
-            for site in sites:
-                z = None
-                for rec in reader(f"{site.chrom}:{int(site.pos)}-{int(site.pos)}"):
-                    if int(site.pos) == rec.POS and site.ref == rec.REF and site.alt in rec.ALT:
-                        gt = rec.genotype.array()[0, :-1]
-                        z = call_zygosity(
-                            site.chrom,
-                            site.pos,
-                            gt.tolist(),
-                            rec.ALT.index(site.alt) + 1,
-                            male=male,
-                            genome_build=genome_build,
-                        )
-                        break
-                zygosity.append(z)
-        finally:
-            reader.close()
+            return [[] for _ in samples]
+        calls = _carried_calls(carried)
+    keys = list(zip(table["chrom"].astype(str), table["pos"].astype(int), table["ref"], table["alt"], strict=True))
+    for sample, is_male in zip(samples, male_of, strict=True):
+        # The rows of the records this sample carries: the table a file of this sample alone gives.
+        mine = [any(a[sample] is not None for a in calls.get(k, [])) for k in keys]
+        part = table[mine].reset_index(drop=True)
+        if part.empty:
+            out.append([])
+            continue
+        keep = rare_damaging(part, max_af=max_af, cohort_af=pd.Series(0.0, index=part.index))
+        part = part[keep].reset_index(drop=True)
+        zygosity = []
+        part_keys = zip(part["chrom"].astype(str), part["pos"].astype(int), part["ref"], part["alt"], strict=True)
+        for key in part_keys:
+            first = next((a for a in calls.get(key, []) if a[sample] is not None), None)
+            zygosity.append(
+                None
+                if first is None
+                else call_zygosity(
+                    key[0], key[1], first[sample], first["allele_index"], male=is_male, genome_build=genome_build
+                )
+            )
+        out.append(_notable_entries(part, zygosity))
+    return out
+
+
+def _carried_calls(vcf: Path) -> dict[tuple, list[dict[str, Any]]]:
+    """Per (chrom, pos, ref, alt) of ``vcf``, its records in file order: each sample's call if it carries one.
+
+    A record's entry maps each sample name to its called allele indexes
+    (vector-end padding dropped) when the sample has a non-reference allele
+    there, else None; ``allele_index`` is the ALT's 1-based index.
+    """
+    calls: dict[tuple, list[dict[str, Any]]] = {}
+    reader = open_vcf(vcf)
+    try:
+        names = list(reader.samples)
+        for rec in reader:
+            gt = rec.genotype.array()[:, :-1]
+            entry: dict[str, Any] = {}
+            for j, name in enumerate(names):
+                alleles = [int(a) for a in gt[j] if int(a) != -2]
+                entry[name] = alleles if any(a > 0 for a in alleles) else None
+            for k, alt in enumerate(rec.ALT, start=1):
+                calls.setdefault((str(rec.CHROM), int(rec.POS), rec.REF, alt), []).append(dict(entry, allele_index=k))
+    finally:
+        reader.close()
+    return calls
+
+
+def _notable_entries(table: pd.DataFrame, zygosity: Sequence[str | None]) -> list[dict[str, Any]]:
+    """The report's notable-variant records of the annotated ``table`` rows with a zygosity (index 0..n-1)."""
     pathogenic = is_pathogenic(table["clinvar_significance"])
     out = []
-    for i, (_, row) in enumerate(table.iterrows()):  # the index is 0..n-1 (reset above)
+    for i, (_, row) in enumerate(table.iterrows()):
         if zygosity[i] is None:  # the other ALT of a record the patient carries, or a missing call
             continue
         out.append(
@@ -275,15 +625,15 @@ def call_zygosity(
     return "homozygous" if all_copies else "heterozygous"
 
 
-def select_sample(vcf: str | Path, sample: str, out: Path, tmp: Path) -> None:
-    """Write the non-reference sites of ``sample`` (``bcftools view -S -c1``) to ``out``, indexed.
+def select_carriers(vcf: str | Path, samples: Sequence[str], out: Path, tmp: Path) -> None:
+    """Write ``samples`` where any of them has a non-reference allele (``bcftools view -S -c1``) to ``out``.
 
     Parameters
     ----------
     vcf : str or Path
-        Indexed or plain VCF/BCF holding ``sample``.
-    sample : str
-        Sample name, exactly as in the header.
+        Indexed or plain VCF/BCF holding ``samples``.
+    samples : sequence of str
+        Sample names, exactly as in the header.
     out : Path
         Output ``.vcf.gz``; a tabix index is written beside it.
     tmp : Path
@@ -292,21 +642,22 @@ def select_sample(vcf: str | Path, sample: str, out: Path, tmp: Path) -> None:
     Raises
     ------
     InputError
-        bcftools could not select the sample (its message is included).
+        bcftools could not select the samples (its message is included).
 
     Notes
     -----
-    The name goes through a file (``-S``, one name per line), never the
+    The names go through a file (``-S``, one name per line), never the
     command line: ``-s`` splits names at commas and reads a leading ``^`` as
     "exclude", and both are valid in a sample name.
     """
     names = tmp / "samples.txt"
-    names.write_text(sample + "\n")
+    names.write_text("".join(s + "\n" for s in samples))
     proc = subprocess.run(
         ["bcftools", "view", "-S", str(names), "-c1", "-Oz", "-o", str(out), str(vcf)],
         capture_output=True,
         text=True,
     )
     if proc.returncode != 0:
-        raise InputError(vcf, f"could not select sample {sample!r}: {proc.stderr.strip()}")
+        shown = repr(samples[0]) if len(samples) == 1 else f"{len(samples)} samples"
+        raise InputError(vcf, f"could not select {shown}: {proc.stderr.strip()}")
     subprocess.run(["tabix", "-f", "-p", "vcf", str(out)], check=True, capture_output=True)

@@ -18,6 +18,12 @@ from genorisk import __version__
 
 RESULT_SCHEMA_VERSION = "1"
 
+#: Where reference calls for absent model variants came from (genorisk.callable), in the report's words.
+REFERENCE_SOURCES = {
+    "gvcf": "the gVCF's reference blocks",
+    "bed": "the callable-regions BED given for this patient",
+}
+
 
 def _metric(metrics: Mapping[str, Any], name: str) -> tuple[float | None, list[float] | None]:
     """(estimate, [ci_low, ci_high]) of a model metric from ``metrics.json``."""
@@ -76,6 +82,44 @@ def cohort_distribution(cohort_risks: Mapping[str, Any], n_points: int = 101) ->
     return {"quantiles": [float(q[round(i * step)]) for i in range(n_points)], "n": int(cohort_risks["n_samples"])}
 
 
+def sex_check_outcome(recorded_sex: str | None, inferred: Mapping[str, Any]) -> tuple[str, str | None]:
+    """The sex check's outcome and, when it did not run or could not conclude, why.
+
+    Parameters
+    ----------
+    recorded_sex : str or None
+        ``male``/``female`` from the sample sheet, or None.
+    inferred : mapping
+        :func:`genorisk.qc.infer_sex_single`'s record (``inferred_sex``,
+        ``n_sites``, ``het_fraction``).
+
+    Returns
+    -------
+    (str, str or None)
+        ``consistent``, ``mismatch`` or ``not checked``; the reason in words
+        for ``not checked`` (None otherwise).
+    """
+    inferred_sex = inferred.get("inferred_sex")
+    n_sites = inferred.get("n_sites")
+    if inferred_sex in ("male", "female") and recorded_sex in ("male", "female"):
+        return ("consistent" if inferred_sex == recorded_sex else "mismatch"), None
+    if inferred_sex not in ("male", "female"):
+        if not n_sites:
+            why = "this VCF has no non-reference chrX genotypes outside the pseudo-autosomal regions (no chrX data)"
+        elif n_sites < 50:
+            why = (
+                f"this VCF has only {n_sites} non-reference chrX genotypes outside the pseudo-autosomal regions "
+                "(50 needed)"
+            )
+        else:
+            why = (
+                f"the chrX genotypes are inconclusive ({inferred.get('het_fraction', 0):.0%} of {n_sites} "
+                "non-reference calls heterozygous, between the male and the female range)"
+            )
+        return "not checked", why
+    return "not checked", "no sex was recorded in the sample sheet"
+
+
 def patient_result(
     patient: Mapping[str, Any],
     scored: Mapping[str, Any],
@@ -115,11 +159,8 @@ def patient_result(
             f"called in this VCF (minimum {min_coverage:.0%}); the risk estimate may be unreliable."
         )
     recorded_sex = patient.get("sex") or None
+    sex_check, sex_check_reason = sex_check_outcome(recorded_sex, qc.get("sex") or {})
     inferred_sex = (qc.get("sex") or {}).get("inferred_sex")
-    if inferred_sex in ("male", "female") and recorded_sex in ("male", "female"):
-        sex_check = "consistent" if inferred_sex == recorded_sex else "mismatch"
-    else:
-        sex_check = "unknown"
     if sex_check == "mismatch":
         warnings.append(
             f"Recorded sex ({recorded_sex}) differs from the sex the chrX genotypes indicate ({inferred_sex}): "
@@ -134,6 +175,9 @@ def patient_result(
         )
     for w in qc["validation"].get("warnings", [])[:5]:
         warnings.append(f"Input warning: {w}")
+    range_check = qc.get("cohort_qc")
+    for flag in (range_check or {}).get("flags", []):
+        warnings.append(flag)
     return {
         "schema_version": RESULT_SCHEMA_VERSION,
         "patient_id": patient["patient_id"],
@@ -170,8 +214,13 @@ def patient_result(
             "inferred_sex": inferred_sex if inferred_sex in ("male", "female") else None,
             "recorded_sex": recorded_sex,
             "sex_check": sex_check,
+            "sex_check_reason": sex_check_reason,
             "ancestry_distance": ancestry["distance"] if ancestry else None,
             "ancestry_outlier": ancestry["outlier"] if ancestry else None,
+            "n_model_variants": int(coverage["n_model_variants"]),
+            "n_reference_filled": coverage.get("n_reference_filled"),
+            "reference_source": REFERENCE_SOURCES.get(coverage.get("reference_source") or ""),
+            "cohort_range_check": range_check,
         },
         "model": model_summary(card),
         "warnings": warnings,

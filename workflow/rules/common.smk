@@ -14,6 +14,8 @@ from genorisk.config import (
     validate_config,
 )
 from genorisk.errors import ConfigError
+from genorisk.scores import resolve_score_entries
+from genorisk.patient_files import patient_vcf_key
 
 CONFIG_SOURCE = (
     ", ".join(map(str, workflow.overwrite_configfiles)) or "config/config.yaml"
@@ -47,8 +49,22 @@ COVARIATES = config["cohort"]["covariates"]
 
 
 def produced_by_simulation(path):
-    """True for files the demo simulation writes (they need not exist before the run)."""
+    """True for the cohort files the demo simulation writes (they need not exist before the run).
+
+    Only for the cohort's and the resources' fixed names (SIM_FILES); which
+    patients are simulated is said by the simulation, not by a path (SIM_PATIENTS).
+    """
     return SIM_DIR is not None and str(Path(path)).startswith(f"{SIM_DIR}/")
+
+
+def simulation_patient_list():
+    """The patient IDs the simulation wrote (its patients_truth.tsv), or None before it ran."""
+    listing = Path(f"{SIM_DIR}/patients_truth.tsv") if SIM else None
+    if listing is None or not listing.exists():
+        return None
+    with listing.open() as lines:
+        next(lines, None)  # header: patient_id first
+        return [line.split("\t", 1)[0].strip() for line in lines if line.strip()]
 
 
 # Files the demo simulation writes.
@@ -74,7 +90,11 @@ SIM_FILES = (
 # A table the simulation writes is checked once it exists.
 try:
     PATIENTS = read_patient_sheet(
-        config["patients"]["sheet"], covariates=COVARIATES, produced_under=SIM_DIR
+        config["patients"]["sheet"],
+        covariates=COVARIATES,
+        covariate_defaults=config["patients"]["covariate_defaults"],
+        produced_under=SIM_DIR,
+        simulated_patients=simulation_patient_list(),
     )
 except ConfigError as err:
     stop("invalid patient sample sheet", err)
@@ -139,17 +159,31 @@ def cohort_genotype_files(wildcards=None):
     return []
 
 
-# Patients the demo simulation writes: its rows are the simulation's params, so
-# editing other rows of the sheet does not rerun the simulation.
+# Patients the demo simulation writes (named by the simulation or the sheet's
+# simulated column: genorisk.config.read_patient_sheet): its rows, with the sheet's
+# own columns, are the simulation's params, so editing other rows of the sheet
+# does not rerun the simulation, and a user's file is never overwritten.
 SIM_PATIENTS = (
-    PATIENTS[[produced_by_simulation(v) for v in PATIENTS["vcf"]]]
+    PATIENTS.loc[
+        PATIENTS["simulated"],
+        [
+            c
+            for c in PATIENTS.columns
+            if c not in ("simulated", "sheet_line", "callable_bed")
+        ],
+    ]
     if SIM
     else PATIENTS.iloc[:0]
 )
 
+# Each distinct patient VCF is validated and normalised once (rule
+# prepare_patient_vcf), however many rows of the sheet name it.
+PATIENTS["vcf_key"] = [patient_vcf_key(v) for v in PATIENTS["vcf"]]
+
 # Patients in sheet order, cut into batches: appending patients touches only
 # the last batch, so a rerun scores only the batch that changed.
 BATCH_SIZE = config["patients"]["batch_size"]
+PATIENTS["batch"] = [f"b{i // BATCH_SIZE:05d}" for i in range(len(PATIENTS))]
 BATCHES = {
     f"b{i // BATCH_SIZE:05d}": PATIENTS.iloc[i : i + BATCH_SIZE]
     for i in range(0, len(PATIENTS), BATCH_SIZE)
@@ -160,6 +194,7 @@ wildcard_constraints:
     batch=r"b\d{5}",
     chunk=r"\d+",
     part=r"cohort(\.[A-Za-z0-9_]+)?",
+    vcf_key=r"[A-Za-z0-9._-]+-[0-9a-f]{8}",
 
 
 def batch_patients(wildcards):
@@ -168,19 +203,74 @@ def batch_patients(wildcards):
 
 
 def patient_records(frame):
-    cols = ["patient_id", "vcf", "sample"] + [
-        c for c in ["sex", *COVARIATES] if c in PATIENTS.columns
+    cols = ["patient_id", "vcf", "sample", "sheet_line"] + [
+        c
+        for c in ["sex", "callable_bed", "vcf_key", "batch", *COVARIATES]
+        if c in frame.columns
     ]
-    return frame[list(dict.fromkeys(cols))].to_dict(orient="records")
+    records = frame[list(dict.fromkeys(cols))].to_dict(orient="records")
+    return [{**r, "sheet_line": int(r["sheet_line"])} for r in records]
+
+
+# Only what the sample check needs: editing a patient's age does not redo the file.
+PATIENT_VCFS = {
+    key: {
+        "vcf": rows["vcf"].iloc[0],
+        "patients": [
+            {"patient_id": p, "sample": s, "sheet_line": int(line), "batch": b}
+            for p, s, line, b in zip(
+                rows["patient_id"], rows["sample"], rows["sheet_line"], rows["batch"]
+            )
+        ],
+    }
+    for key, rows in PATIENTS.groupby("vcf_key", sort=False)
+}
+
+
+def patient_vcf_input(wildcards):
+    """The patient VCF a prepare_patient_vcf job reads."""
+    return PATIENT_VCFS[wildcards.vcf_key]["vcf"]
+
+
+def patient_vcf_rows(wildcards):
+    """The sheet rows naming one patient VCF (params of prepare_patient_vcf)."""
+    return PATIENT_VCFS[wildcards.vcf_key]["patients"]
+
+
+def batch_prepared(kind):
+    """The prepared files (``status.json``, ``normalized.vcf.gz``, ``.csi``) of a batch's VCFs."""
+
+    def files(wildcards):
+        keys = dict.fromkeys(BATCHES[wildcards.batch]["vcf_key"])
+        return [f"{OUTDIR}/patients/vcfs/{key}/{kind}" for key in keys]
+
+    return files
 
 
 def batch_vcfs(wildcards):
     return list(BATCHES[wildcards.batch]["vcf"])
 
 
+def patient_callable_beds():
+    """Callable-regions BEDs the sheet and the config name (inputs of patient_features)."""
+    beds = (
+        [config["patients"]["callable_bed"]]
+        if config["patients"]["callable_bed"]
+        else []
+    )
+    if "callable_bed" in PATIENTS.columns:
+        beds += [b for b in PATIENTS["callable_bed"] if b]
+    return list(dict.fromkeys(beds))
+
+
 def patient_files(frame, name):
     """``<outdir>/patients/<patient_id>/<name>`` for each patient of a batch."""
     return [f"{OUTDIR}/patients/{pid}/{name}" for pid in frame["patient_id"]]
+
+
+def patient_folders(frame):
+    """``<outdir>/patients/<patient_id>`` for each patient of a batch."""
+    return [f"{OUTDIR}/patients/{pid}" for pid in frame["patient_id"]]
 
 
 ANNOTATION = config["annotation"]
@@ -292,4 +382,26 @@ def all_outputs():
         f"{OUTDIR}/cohort/cohort_report.html",
     ]
     outs += expand(f"{OUTDIR}/patients/batches/{{batch}}/reports.json", batch=BATCHES)
+    outs.append(f"{OUTDIR}/patients/intake_check.json")
     return outs
+
+
+# Polygenic scoring files: paths, or PGS Catalog IDs resolved from scores_dir (rule match_score).
+try:
+    SCORE_FILES = resolve_score_entries(
+        config["scores"],
+        scores_dir=config["scores_dir"],
+        genome_build=config["genome_build"],
+        source=CONFIG_SOURCE,
+    )
+except ConfigError as err:
+    stop("invalid scores", err)
+
+
+wildcard_constraints:
+    score=r"[A-Za-z0-9_.\-]+",
+
+
+def score_outputs(name):
+    """The audit and the target-build scoring file of every configured score."""
+    return expand(f"{OUTDIR}/scores/{{score}}.{name}", score=SCORE_FILES)

@@ -1,18 +1,54 @@
 # Feature extraction (genorisk.features): the cohort defines the features,
-# patients get exactly those features.
+# patients get exactly those features. Dosage selection is summarised per
+# store part (one job each, in parallel); cohort_features gathers the small
+# summaries and reads only the selected variants' dosages.
+
+
+rule cohort_variant_stats:
+    input:
+        part=f"{OUTDIR}/store/parts/{{part}}",
+        phenotypes=config["cohort"]["phenotypes"],
+        excluded_samples=rules.cohort_qc.output.excluded_samples,
+        excluded_variants=rules.cohort_qc.output.excluded_variants,
+    output:
+        stats=directory(f"{OUTDIR}/features/variant_stats/{{part}}"),
+    log:
+        f"{OUTDIR}/logs/cohort_variant_stats/{{part}}.log",
+    benchmark:
+        f"{OUTDIR}/benchmarks/cohort_variant_stats/{{part}}.tsv"
+    conda:
+        "../../envs/genorisk.yaml"
+    params:
+        min_maf=config["features"]["min_maf"],
+        min_call_rate=config["features"]["min_call_rate"],
+        chunk_size=config["features"]["chunk_size"],
+        min_info=config["features"]["min_info"],
+        info_key=config["features"]["info_key"],
+        # The model's outer folds and per-fold budget: a part keeps only the
+        # candidates of some fold's genome-wide top k.
+        in_fold_selection={
+            "n_folds": config["model"]["n_folds"],
+            "seed": config["model"]["seed"],
+            "keep_per_fold": config["model"]["max_dosage_features"],
+        },
+    script:
+        "../../scripts/cohort_variant_stats.py"
 
 
 rule cohort_features:
     input:
         store=rules.make_store.output.manifest,
         parts=rules.make_store.input.parts,
+        variant_stats=expand(
+            f"{OUTDIR}/features/variant_stats/{{part}}", part=STORE_PARTS
+        ),
         phenotypes=config["cohort"]["phenotypes"],
         excluded_samples=rules.cohort_qc.output.excluded_samples,
         excluded_variants=rules.cohort_qc.output.excluded_variants,
         annotation=rules.gather_annotation.output.table,
         ancestry_panel=ancestry_panel(),
         resources_checked=rules.validate_resources.output.report,
-        scores=config["scores"],
+        scores=score_outputs("target.tsv"),
     output:
         features=f"{OUTDIR}/features/cohort.parquet",
         schema=f"{OUTDIR}/features/features.schema.json",

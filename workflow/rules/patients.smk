@@ -1,15 +1,53 @@
-# Patient intake and features (genorisk.intake, genorisk.features.patient), one job per batch.
+# Patient intake (genorisk.intake): each distinct patient VCF of the sheet is
+# validated (sample, build) and normalised once, by a job that depends on nothing
+# from the cohort; then features per batch (genorisk.features.patient).
+
+
+# One job per distinct VCF: a batch VCF shared by many rows is read once. A refused
+# file or sample is recorded in status.json (the job succeeds), so the other
+# patients go on; the normalised VCF is written only for an accepted file.
+rule prepare_patient_vcf:
+    input:
+        unpack(fasta_input),
+        vcf=patient_vcf_input,
+    output:
+        status=f"{OUTDIR}/patients/vcfs/{{vcf_key}}/status.json",
+        vcf=f"{OUTDIR}/patients/vcfs/{{vcf_key}}/normalized.vcf.gz",
+        csi=f"{OUTDIR}/patients/vcfs/{{vcf_key}}/normalized.vcf.gz.csi",
+        # A shared file cut into one file per batch (its samples), read by that batch's job.
+        batches=directory(f"{OUTDIR}/patients/vcfs/{{vcf_key}}/batches"),
+    log:
+        f"{OUTDIR}/logs/prepare_patient_vcf/{{vcf_key}}.log",
+    benchmark:
+        f"{OUTDIR}/benchmarks/prepare_patient_vcf/{{vcf_key}}.tsv"
+    # Before the cohort's long stages, so a refused file is known within seconds.
+    priority: 50
+    conda:
+        "../../envs/genorisk.yaml"
+    params:
+        patients=patient_vcf_rows,
+        genome_build=config["genome_build"],
+    script:
+        "../../scripts/prepare_patient_vcf.py"
 
 
 rule patient_features:
     input:
         unpack(annotation_inputs),
-        vcfs=batch_vcfs,
+        status=batch_prepared("status.json"),
+        vcfs=batch_prepared("normalized.vcf.gz"),
+        csis=batch_prepared("normalized.vcf.gz.csi"),
+        batch_files=batch_prepared("batches"),
+        callable_beds=patient_callable_beds(),
         schema=rules.cohort_features.output.schema,
         resources_checked=rules.validate_resources.output.report,
+        qc_summary=rules.cohort_qc.output.summary,
+        sample_qc=rules.cohort_qc.output.samples,
+        variant_qc=rules.cohort_qc.output.variants,
     output:
         features=f"{OUTDIR}/patients/batches/{{batch}}/features.parquet",
         qc=f"{OUTDIR}/patients/batches/{{batch}}/qc.json",
+        refused=f"{OUTDIR}/patients/batches/{{batch}}/refused.json",
     log:
         f"{OUTDIR}/logs/patient_features/{{batch}}.log",
     benchmark:
@@ -23,5 +61,8 @@ rule patient_features:
         population_af_key=population_af_key(),
         rare_max_af=config["features"]["burden_max_af"],
         fasta=ANNOTATION.get("fasta"),
+        callable_bed=config["patients"]["callable_bed"],
+        gvcf_min_gq=config["patients"]["gvcf_min_gq"],
+        gvcf_min_dp=config["patients"]["gvcf_min_dp"],
     script:
         "../../scripts/patient_features.py"

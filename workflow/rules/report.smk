@@ -1,7 +1,11 @@
 # Reports (genorisk.report): per patient result.json, report.json and
 # report.html (+ report.pdf), rendered a batch at a time with templates
-# compiled once. One rule per batch, so each declares its patients' files;
-# the profile sets their threads and memory under the family name patient_reports.
+# compiled once; a refused patient gets error.json instead (no report). One
+# rule per batch, so each declares its patients' folders; which of the two a
+# folder holds is known only once the patient's VCF was read, so the declared
+# output is the folder (Snakemake empties it before the job: no stale report
+# or error.json survives a rerun). The profile sets their threads and memory
+# under the family name patient_reports.
 
 batch_rule_resources("patient_reports", [f"patient_reports_{b}" for b in BATCHES])
 
@@ -12,12 +16,10 @@ for batch, patients in BATCHES.items():
             f"patient_reports_{batch}"
         input:
             results=f"{OUTDIR}/patients/batches/{batch}/results.json",
+            refused=f"{OUTDIR}/patients/batches/{batch}/refused.json",
         output:
             manifest=f"{OUTDIR}/patients/batches/{batch}/reports.json",
-            results=patient_files(patients, "result.json"),
-            json=patient_files(patients, "report.json"),
-            html=patient_files(patients, "report.html"),
-            pdf=patient_files(patients, "report.pdf") if config["report"]["pdf"] else [],
+            folders=[directory(f) for f in patient_folders(patients)],
         log:
             f"{OUTDIR}/logs/patient_reports/{batch}.log",
         benchmark:
@@ -43,6 +45,10 @@ rule cohort_report:
         results=expand(
             f"{OUTDIR}/patients/batches/{{batch}}/results.json", batch=BATCHES
         ),
+        refused=expand(
+            f"{OUTDIR}/patients/batches/{{batch}}/refused.json", batch=BATCHES
+        ),
+        audits=score_outputs("audit.tsv"),
     output:
         summary=f"{OUTDIR}/cohort/cohort_summary.json",
         html=report(
@@ -62,3 +68,34 @@ rule cohort_report:
         thresholds=report_thresholds(),
     script:
         "../../scripts/cohort_report.py"
+
+
+localrules:
+    check_patient_intake,
+
+
+# The run's exit status says whether patients were refused: with patients.on_error
+# fail (the default) this job fails, naming them, after every other output is
+# written (so the run exits non-zero, and again on each rerun until the files are
+# fixed); with continue it writes the list and the run exits 0.
+rule check_patient_intake:
+    input:
+        refused=expand(
+            f"{OUTDIR}/patients/batches/{{batch}}/refused.json", batch=BATCHES
+        ),
+        manifests=expand(
+            f"{OUTDIR}/patients/batches/{{batch}}/reports.json", batch=BATCHES
+        ),
+        cohort_report=rules.cohort_report.output.html,
+    output:
+        check=f"{OUTDIR}/patients/intake_check.json",
+    log:
+        f"{OUTDIR}/logs/check_patient_intake.log",
+    benchmark:
+        f"{OUTDIR}/benchmarks/check_patient_intake.tsv"
+    conda:
+        "../../envs/genorisk.yaml"
+    params:
+        on_error=config["patients"]["on_error"],
+    script:
+        "../../scripts/check_patient_intake.py"

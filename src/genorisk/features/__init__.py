@@ -28,7 +28,7 @@ from genorisk.features.cohort import (
     covariate_features,
     pgs_features,
 )
-from genorisk.features.patient import INDEX_MAX_FRACTION, dosage_variants, patient_features
+from genorisk.features.patient import INDEX_MAX_FRACTION, batch_patient_features, dosage_variants, patient_features
 from genorisk.features.variants import (
     DAMAGING_CONSEQUENCES,
     DAMAGING_REGION_CLASSES,
@@ -48,6 +48,7 @@ __all__ = [
     "covariate_features",
     "dosage_variants",
     "is_pathogenic",
+    "batch_patient_features",
     "patient_features",
     "pgs_features",
     "rare_damaging",

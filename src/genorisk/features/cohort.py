@@ -12,6 +12,16 @@ import pandas as pd
 
 from genorisk import genotypes
 from genorisk.errors import InputError
+from genorisk.features.variant_stats import (
+    CHUNK_BYTES,
+    AlleleFrequencies,
+    chunk_rows,
+    gather_dosage_selection,
+    labels_digest,
+    merged_allele_frequencies,
+    part_variant_stats,
+    read_part_variant_stats,
+)
 from genorisk.features.variants import is_pathogenic, rare_damaging, select_dosage_variants
 
 log = logging.getLogger("genorisk.features")
@@ -69,6 +79,8 @@ def cohort_features(
     min_info: float | None = None,
     info_key: str = "R2",
     in_fold_selection: Mapping[str, int] | None = None,
+    variant_stats: Sequence[str | Path] | None = None,
+    chunk_bytes: int = CHUNK_BYTES,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Define and compute the cohort's feature matrix.
 
@@ -88,7 +100,17 @@ def cohort_features(
     variants that training's in-fold rankings can pick, computed from the
     ``status`` column without the dense matrix of every passing variant (see
     :func:`~genorisk.features.select_dosage_variants`); training then selects
-    exactly what it would select from every passing variant.
+    exactly what it would select from every passing variant. The selection is
+    gathered from per-part summaries (:mod:`genorisk.features.variant_stats`):
+    ``variant_stats`` names their folders (rule ``cohort_variant_stats``, one
+    per store part); without it the whole ``vcf`` is summarised here as one
+    part. Either way only the selected alleles' dosages are read afterwards,
+    and allele frequencies are looked up, never held genome-wide. Without
+    ``in_fold_selection`` every passing variant is a column (one pass,
+    :func:`~genorisk.features.select_dosage_variants`).
+
+    ``chunk_size`` rows per dosage chunk, fewer when ``chunk_size x people``
+    float32 would exceed ``chunk_bytes``; results do not depend on either.
 
     Returns
     -------
@@ -103,21 +125,36 @@ def cohort_features(
     if exclude_variants is not None and len(exclude_variants):
         ev = exclude_variants
         exclude = set(zip(ev["chrom"].astype(str), ev["pos"].astype(int), ev["ref"], ev["alt"], strict=False))
-    variants, dos, allele_freqs, selection_counts = select_dosage_variants(
-        vcf,
-        samples,
-        min_maf=min_maf,
-        min_call_rate=min_call_rate,
-        male=male,
-        exclude=exclude,
-        chunk_size=chunk_size,
-        min_info=min_info,
-        info_key=info_key,
-        labels=phenotypes["status"].to_numpy().astype(int) if in_fold_selection else None,
-        n_folds=in_fold_selection["n_folds"] if in_fold_selection else None,
-        seed=in_fold_selection["seed"] if in_fold_selection else None,
-        keep_per_fold=in_fold_selection["keep_per_fold"] if in_fold_selection else None,
-    )
+    if in_fold_selection:
+        variants, dos, allele_freqs, selection_counts = _gathered_dosage_selection(
+            vcf,
+            phenotypes,
+            in_fold_selection,
+            variant_stats,
+            min_maf=min_maf,
+            min_call_rate=min_call_rate,
+            male=male,
+            exclude=exclude,
+            chunk_size=chunk_size,
+            chunk_bytes=chunk_bytes,
+            min_info=min_info,
+            info_key=info_key,
+        )
+    else:
+        if variant_stats is not None:
+            raise ValueError("variant_stats are in-fold summaries: they need in_fold_selection")
+        variants, dos, af_table, selection_counts = select_dosage_variants(
+            vcf,
+            samples,
+            min_maf=min_maf,
+            min_call_rate=min_call_rate,
+            male=male,
+            exclude=exclude,
+            chunk_size=chunk_size,
+            min_info=min_info,
+            info_key=info_key,
+        )
+        allele_freqs = AlleleFrequencies(table=af_table)
     names = [_variant_name(*v) for v in variants[["chrom", "pos", "ref", "alt"]].itertuples(index=False)]
     variant_rows: Iterator[Any] = variants.itertuples(index=False)  # Any: pandas-stubs type each field as any scalar
     entries = [
@@ -161,7 +198,10 @@ def cohort_features(
         )
     else:
         burden, burden_entries = pd.DataFrame(index=phenotypes.index), []
-    pcs, pc_entries, ancestry = ancestry_features(vcf, samples, n_components=n_components, reference_vcf=ancestry_panel)
+    pcs, pc_entries, ancestry = ancestry_features(
+        vcf, samples, n_components=n_components, reference_vcf=ancestry_panel,
+        chunk_size=chunk_size, chunk_bytes=chunk_bytes,
+    )  # fmt: skip
     cov, cov_entries = covariate_features(phenotypes, list(covariates))
     features = pd.concat(
         [
@@ -199,11 +239,53 @@ def cohort_features(
     return features, schema
 
 
+def _gathered_dosage_selection(
+    source, phenotypes: pd.DataFrame, in_fold_selection: Mapping[str, int], variant_stats, *, chunk_bytes, **kw
+) -> tuple[pd.DataFrame, np.ndarray, AlleleFrequencies, dict[str, int]]:
+    """In-fold dosage selection from part summaries, then the selected alleles' dosages (people x alleles)."""
+    samples = list(phenotypes.index)
+    if variant_stats is None:
+        parts = [
+            part_variant_stats(
+                source,
+                samples,
+                labels=phenotypes["status"].to_numpy().astype(int),
+                n_folds=in_fold_selection["n_folds"],
+                seed=in_fold_selection["seed"],
+                keep_per_fold=in_fold_selection["keep_per_fold"],
+                chunk_bytes=chunk_bytes,
+                **kw,
+            )
+        ]
+        chrom_order = None
+    else:
+        from genorisk.store import is_store, open_store
+
+        parts = [read_part_variant_stats(f) for f in variant_stats]
+        chrom_order = list(open_store(source).chroms) if is_store(source) else None
+    variants, counts = gather_dosage_selection(parts, chrom_order=chrom_order, min_info=kw["min_info"], source=source)
+    folds = parts[0].folds
+    labels = phenotypes["status"].to_numpy().astype(int)
+    if folds["keep_per_fold"] != in_fold_selection["keep_per_fold"] or folds["labels_sha256"] != labels_digest(labels):
+        raise InputError(
+            variant_stats[0] if variant_stats else source,
+            "part summaries of other people, labels or keep_per_fold than these features (stale summaries?)",
+        )
+    found, dos = genotypes.read_dosages(
+        source, variants[["chrom", "pos", "ref", "alt"]], samples=samples, male=kw["male"],
+        min_info=kw["min_info"], info_key=kw["info_key"],
+    )  # fmt: skip
+    if not found["found"].all():
+        at = found[~found["found"]].iloc[0]
+        raise InputError(source, "a selected allele is not in the genotypes", record=f"{at.chrom}:{at.pos}")
+    return variants, np.ascontiguousarray(dos.T), merged_allele_frequencies(parts), counts
+
+
 def pgs_features(
     vcf: str | Path,
     samples: pd.Index,
     score_files: Sequence[str | Path],
-    allele_freqs: pd.DataFrame,
+    allele_freqs: pd.DataFrame | AlleleFrequencies,
     *,
     male: np.ndarray | None = None,
     min_match_rate: float = 0.75,
@@ -224,7 +306,8 @@ def pgs_features(
 
     if not score_files:
         return pd.DataFrame(index=samples), []
-    file_of = {read_scoring_file(f).score_id: Path(f).name for f in score_files}
+    # The schema names the file the user configured (a target-build copy keeps its name).
+    file_of = {sf.score_id: sf.source_name for sf in map(read_scoring_file, score_files)}
     result = compute_scores(
         vcf,
         [str(f) for f in score_files],
@@ -234,7 +317,8 @@ def pgs_features(
         min_info=min_info,
         info_key=info_key,
     )
-    af = allele_freqs.set_index(["chrom", "pos", "ref", "alt"])["af"]
+    if isinstance(allele_freqs, pd.DataFrame):
+        allele_freqs = AlleleFrequencies(table=allele_freqs)
     columns, entries = {}, []
     for key, audit in result.audit.groupby("score_id", sort=False):
         score_id = cast(str, key)  # a str column; pandas-stubs type group keys as any scalar
@@ -251,6 +335,8 @@ def pgs_features(
                 strict=False,
             )
         )
+        target = pd.DataFrame(keys, columns=["chrom", "pos", "ref", "alt"])
+        cohort_af = allele_freqs.lookup(target) if keys else np.zeros(0)
         variants = [
             {
                 "chrom": c,
@@ -258,9 +344,9 @@ def pgs_features(
                 "ref": r,
                 "alt": a,
                 "alt_weight": float(-w if is_ref else w),
-                "cohort_af": round(float(af.get((c, p, r, a), np.nan)), 8),
+                "cohort_af": round(float(f), 8),
             }
-            for (c, p, r, a), w, is_ref in zip(keys, weights, ref_effect, strict=False)
+            for (c, p, r, a), w, is_ref, f in zip(keys, weights, ref_effect, cohort_af, strict=False)
         ]
         name = f"pgs_{score_id}"
         columns[name] = result.sums[score_id].reindex(samples).to_numpy(dtype="float32")
@@ -296,7 +382,7 @@ def burden_features(
     vcf: str | Path,
     samples: list[str],
     annotation: pd.DataFrame,
-    allele_freqs: pd.DataFrame,
+    allele_freqs: pd.DataFrame | AlleleFrequencies,
     *,
     max_af: float = 0.01,
     min_carriers: int = 5,
@@ -315,9 +401,11 @@ def burden_features(
     allele (AF > 0.5) are left out. A missing call counts 0 copies (and is
     counted in the patient's coverage).
     """
-    table = annotation.merge(
-        allele_freqs.rename(columns={"af": "cohort_af"}), on=["chrom", "pos", "ref", "alt"], how="left"
-    )
+    if isinstance(allele_freqs, pd.DataFrame):
+        allele_freqs = AlleleFrequencies(table=allele_freqs)
+    # Only the annotation's alleles are looked up (a filtered read), not a genome-wide table.
+    table = annotation.reset_index(drop=True)
+    table = table.assign(cohort_af=allele_freqs.lookup(table[["chrom", "pos", "ref", "alt"]]))
     qualifies = (
         rare_damaging(table, max_af=max_af, cohort_af=table["cohort_af"], consequences_computed=consequences_computed)
         & (table["cohort_af"].fillna(0) <= 0.5).to_numpy()
@@ -386,6 +474,8 @@ def ancestry_features(
     *,
     n_components: int = 5,
     reference_vcf: str | Path | None = None,
+    chunk_size: int = 20000,
+    chunk_bytes: int = CHUNK_BYTES,
 ) -> tuple[pd.DataFrame, list[dict], dict | None]:
     """Ancestry PCs of the cohort (:func:`genorisk.ancestry.fit_ancestry`).
 
@@ -394,12 +484,16 @@ def ancestry_features(
     one they describe variation within the cohort only, and the ancestry
     check is weak (the report says so). Returns the PC columns, their schema
     entries and the fitted model as JSON (stored once, at schema top level).
+    The genotypes stream in chunks of :func:`~genorisk.features.variant_stats.chunk_rows`
+    rows (``chunk_size``, fewer when they would exceed ``chunk_bytes``); the
+    fit does not depend on it.
     """
     from genorisk.ancestry import cohort_scores, fit_ancestry
 
     if n_components <= 0:
         return pd.DataFrame(index=samples), [], None
-    model = fit_ancestry(vcf, samples, n_components=n_components, reference_vcf=reference_vcf)
+    rows = chunk_rows(chunk_size, len(samples), chunk_bytes)
+    model = fit_ancestry(vcf, samples, n_components=n_components, reference_vcf=reference_vcf, chunk_size=rows)
     scores = cohort_scores(model)
     names = model.pc_names
     entries = [

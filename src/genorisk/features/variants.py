@@ -102,6 +102,94 @@ SELECTION_RELATIVE_TOLERANCE = 1e-6
 SELECTION_ABSOLUTE_TOLERANCE = 1e-9
 
 
+#: The counts of :func:`filter_dosage_chunk`, in the order the feature schema lists them.
+SELECTION_COUNTS = (
+    "alt_alleles",
+    "symbolic",
+    "spanning_deletion",
+    "other_non_acgtn",
+    "excluded_by_qc",
+    "below_min_call_rate",
+    "below_min_maf",
+    "kept",
+    "duplicates",
+)
+
+
+def filter_dosage_chunk(
+    chunk: genotypes.DosageChunk,
+    *,
+    min_maf: float,
+    min_call_rate: float,
+    exclude: set[tuple] | None = None,
+    counts: dict[str, int] | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The dosage filter of :func:`select_dosage_variants` on one chunk.
+
+    Returns the mask of SNV/indel ALT alleles that pass (not in ``exclude``,
+    call rate >= ``min_call_rate``, MAF >= ``min_maf``), the ALT allele
+    frequency (NaN where nothing is called) and the call rate of every row;
+    adds each row to ``counts`` (:data:`SELECTION_COUNTS`) under its first
+    failing reason.
+    """
+    d = chunk.dosages
+    n_called = (~np.isnan(d)).sum(axis=1)
+    call_rate = n_called / d.shape[1] if d.shape[1] else np.zeros(len(d))
+    af = chunk.alt_allele_frequency()
+    maf = np.minimum(af, 1 - af)  # NaN (nothing called) fails the MAF filter
+    v = chunk.variants
+    alt, ref = v["alt"], v["ref"]
+    cls = allele_classes(ref, alt)  # the annotation table's classes, so the counts agree with it
+    symbolic = (cls == "symbolic") | (cls == "breakend")
+    star = cls == "star"
+    acgtn = (alt.str.fullmatch(r"[ACGTN]+") & ref.str.fullmatch(r"[ACGTN]+")).to_numpy()
+    excluded = np.zeros(len(d), dtype=bool)
+    if exclude:
+        excluded = np.array([k in exclude for k in zip(v["chrom"], v["pos"], ref, alt, strict=False)], dtype=bool)
+    low_call = call_rate < min_call_rate
+    with np.errstate(invalid="ignore"):
+        low_maf = ~(maf >= min_maf)
+    keep = acgtn & ~excluded & ~low_call & ~low_maf
+    if counts is not None:
+        counts["alt_alleles"] += len(d)
+        counts["symbolic"] += int(symbolic.sum())
+        counts["spanning_deletion"] += int(star.sum())
+        counts["other_non_acgtn"] += int((~acgtn & ~symbolic & ~star).sum())
+        counts["excluded_by_qc"] += int((acgtn & excluded).sum())
+        counts["below_min_call_rate"] += int((acgtn & ~excluded & low_call).sum())
+        counts["below_min_maf"] += int((acgtn & ~excluded & ~low_call & low_maf).sum())
+        counts["kept"] += int(keep.sum())
+    return keep, af, call_rate
+
+
+def within_allowance_of_top_k(stats: np.ndarray, k: int) -> np.ndarray:
+    """Which alleles each ranking may select: within the rounding allowance of its k-th largest statistic.
+
+    Parameters
+    ----------
+    stats : ndarray, shape (m, n_rankings)
+        Trend statistics (:meth:`InFoldSelection.statistics_of`).
+    k : int
+        ``keep_per_fold``.
+
+    Returns
+    -------
+    ndarray of bool, shape (m, n_rankings)
+        Column j is every allele with ``s >= (s_k (1 - r) - 2 a) / (1 + r)``
+        in ranking j (all of them when there are at most k); r, a =
+        :data:`SELECTION_RELATIVE_TOLERANCE`, :data:`SELECTION_ABSOLUTE_TOLERANCE`.
+        Applied to any superset of a set's top k per ranking (such as the
+        union of per-part results), it gives what it gives on the whole set.
+    """
+    if len(stats) <= k:
+        return np.ones(stats.shape, dtype=bool)
+    if k == 0:
+        return np.zeros(stats.shape, dtype=bool)
+    r, a = SELECTION_RELATIVE_TOLERANCE, SELECTION_ABSOLUTE_TOLERANCE
+    s_k = -np.partition(-stats, k - 1, axis=0)[k - 1]
+    return np.asarray(stats >= (s_k * (1 - r) - 2 * a) / (1 + r))
+
+
 def select_dosage_variants(
     vcf: str | Path,
     samples: list[str],
@@ -249,20 +337,7 @@ def select_dosage_variants(
     elif n_folds is not None or seed is not None or keep_per_fold is not None:
         raise ValueError("n_folds, seed and keep_per_fold select inside the folds, which needs labels")
     kept_frames, kept_mats, af_frames = [], [], []
-    counts = dict.fromkeys(
-        [
-            "alt_alleles",
-            "symbolic",
-            "spanning_deletion",
-            "other_non_acgtn",
-            "excluded_by_qc",
-            "below_min_call_rate",
-            "below_min_maf",
-            "kept",
-            "duplicates",
-        ],
-        0,
-    )
+    counts = dict.fromkeys(SELECTION_COUNTS, 0)
     n_seen = 0
     t0 = time.perf_counter()
     info_counts: dict[str, int] = {}
@@ -271,34 +346,10 @@ def select_dosage_variants(
     )
     for chunk in chunks:
         d = chunk.dosages
-        n_called = (~np.isnan(d)).sum(axis=1)
-        call_rate = n_called / d.shape[1] if d.shape[1] else np.zeros(len(d))
-        af = chunk.alt_allele_frequency()
-        maf = np.minimum(af, 1 - af)  # NaN (nothing called) fails the MAF filter
-        v = chunk.variants
-        alt, ref = v["alt"], v["ref"]
-        cls = allele_classes(ref, alt)  # the annotation table's classes, so the counts agree with it
-        symbolic = (cls == "symbolic") | (cls == "breakend")
-        star = cls == "star"
-        acgtn = (alt.str.fullmatch(r"[ACGTN]+") & ref.str.fullmatch(r"[ACGTN]+")).to_numpy()
-        excluded = np.zeros(len(d), dtype=bool)
-        if exclude:
-            excluded = np.array(
-                [k in exclude for k in zip(v["chrom"], v["pos"], v["ref"], v["alt"], strict=False)], dtype=bool
-            )
-        low_call = call_rate < min_call_rate
-        with np.errstate(invalid="ignore"):
-            low_maf = ~(maf >= min_maf)
-        keep = acgtn & ~excluded & ~low_call & ~low_maf
-        counts["alt_alleles"] += len(d)
-        counts["symbolic"] += int(symbolic.sum())
-        counts["spanning_deletion"] += int(star.sum())
-        counts["other_non_acgtn"] += int((~acgtn & ~symbolic & ~star).sum())
-        counts["excluded_by_qc"] += int((acgtn & excluded).sum())
-        counts["below_min_call_rate"] += int((acgtn & ~excluded & low_call).sum())
-        counts["below_min_maf"] += int((acgtn & ~excluded & ~low_call & low_maf).sum())
-        counts["kept"] += int(keep.sum())
-        af_frames.append(v[["chrom", "pos", "ref", "alt"]].assign(af=np.nan_to_num(af, nan=0.0)))
+        keep, af, call_rate = filter_dosage_chunk(
+            chunk, min_maf=min_maf, min_call_rate=min_call_rate, exclude=exclude, counts=counts
+        )
+        af_frames.append(chunk.variants[["chrom", "pos", "ref", "alt"]].assign(af=np.nan_to_num(af, nan=0.0)))
         n_seen += len(d)
         if keep.any():
             frame = chunk.variants.loc[keep, ["chrom", "pos", "ref", "alt"]].copy()
@@ -389,6 +440,9 @@ class InFoldSelection:
         ``ModelConfig.max_dosage_features``.
     source : path, optional
         The file the chunks come from, named in errors.
+    keep_dosages : bool
+        Keep the kept alleles' dosages (False: statistics only, for a
+        genome part whose candidates are read again after the gather).
 
     Attributes
     ----------
@@ -399,7 +453,7 @@ class InFoldSelection:
     variants : DataFrame or None
         Kept alleles, genome order (the frame rows given to :meth:`add`).
     dosages : ndarray, float32, shape (n_kept, n_samples)
-        Their dosages, alleles in rows.
+        Their dosages, alleles in rows (no columns without ``keep_dosages``).
     statistics : ndarray, float64, shape (n_kept, n_rankings)
         Their trend statistics per ranking
         (:func:`genorisk.model.fold_stats.fold_trend_statistics`).
@@ -415,6 +469,7 @@ class InFoldSelection:
         seed: int,
         keep_per_fold: int,
         source: str | Path | None = None,
+        keep_dosages: bool = True,
     ):
         # Imported here: genorisk.model loads XGBoost, which unlabelled selection does not need.
         from genorisk.model.fold_stats import outer_folds
@@ -443,7 +498,8 @@ class InFoldSelection:
         # The float64 working copy of a block stays ~32 MB, as in training's trend test.
         self.block_rows = max(1, (4 << 20) // max(n_samples, 1))
         self.variants: pd.DataFrame | None = None
-        self.dosages = np.empty((0, n_samples), dtype=np.float32)
+        self.keep_dosages = keep_dosages
+        self.dosages = np.empty((0, n_samples if keep_dosages else 0), dtype=np.float32)
         self.statistics = np.empty((0, self.n_rankings))
         self.n_passed = 0
         self.n_duplicates = 0
@@ -559,34 +615,15 @@ class InFoldSelection:
         stats = np.concatenate([self.statistics, self.statistics_of(dosages)])
         keep = self.keep_mask(stats)
         old, new = keep[: self.n_kept], keep[self.n_kept :]
-        self.dosages = np.concatenate([self.dosages[old], dosages[new]])
+        if self.keep_dosages:
+            self.dosages = np.concatenate([self.dosages[old], dosages[new]])
         self.statistics = stats[keep]
         kept = frame[new] if self.variants is None else pd.concat([self.variants[old], frame[new]])
         self.variants = kept.reset_index(drop=True)
 
     def selected_by_ranking(self, stats: np.ndarray | None = None) -> np.ndarray:
-        """Which alleles each ranking keeps: within the rounding allowance of its k-th largest statistic.
-
-        Parameters
-        ----------
-        stats : ndarray, shape (m, n_rankings), optional
-            Statistics of candidate alleles; default the kept ones.
-
-        Returns
-        -------
-        ndarray of bool, shape (m, n_rankings)
-            Column j is every allele with ``s >= (s_k (1 - r) - 2 a) / (1 + r)``
-            in ranking j (all of them when there are at most k).
-        """
-        stats = self.statistics if stats is None else stats
-        k = self.keep_per_fold
-        if len(stats) <= k:
-            return np.ones(stats.shape, dtype=bool)
-        if k == 0:
-            return np.zeros(stats.shape, dtype=bool)
-        r, a = SELECTION_RELATIVE_TOLERANCE, SELECTION_ABSOLUTE_TOLERANCE
-        s_k = -np.partition(-stats, k - 1, axis=0)[k - 1]
-        return np.asarray(stats >= (s_k * (1 - r) - 2 * a) / (1 + r))
+        """:func:`within_allowance_of_top_k` of ``stats`` (default: the kept alleles' statistics)."""
+        return within_allowance_of_top_k(self.statistics if stats is None else stats, self.keep_per_fold)
 
     def keep_mask(self, stats: np.ndarray) -> np.ndarray:
         """Alleles that some ranking keeps (:meth:`selected_by_ranking`)."""

@@ -57,15 +57,18 @@ Layout: :mod:`.run` (the streaming pass, :func:`run_qc`), :mod:`.blocks` (the
 arithmetic over one block of records), :mod:`.samples` (the per-sample table
 and sex call), :mod:`.variant_types` (htslib variant types, Ti/Tv codes),
 :mod:`.hwe` (the exact test), :mod:`.thresholds`, :mod:`.exclusions`,
-:mod:`.write` (the output files) and :mod:`.sex` (one person's sex, for
-patient intake).
+:mod:`.write` (the output files), :mod:`.sex` (one person's sex, for
+patient intake), and for a PLINK 2 store :mod:`.store` (:func:`shard_qc`, one
+genome shard) and :mod:`.gather` (:func:`write_gathered_qc`, the shards into
+the output files, memory flat in the number of variants).
 """
 
-from genorisk.qc.exclusions import apply_thresholds
+from genorisk.qc.exclusions import apply_thresholds, sample_exclusions, variant_exclusions
+from genorisk.qc.gather import ShardQC, gather_qc, load_shard, save_shard, write_gathered_qc
 from genorisk.qc.hwe import hwe_exact_p
 from genorisk.qc.run import QCResult, run_qc
-from genorisk.qc.sex import PAR_REGIONS_X, infer_sex_single
-from genorisk.qc.store import ShardQC, gather_qc, load_shard, save_shard, shard_qc
+from genorisk.qc.sex import PAR_REGIONS_X, infer_sex_single, sex_from_het_counts
+from genorisk.qc.store import shard_qc
 from genorisk.qc.thresholds import QCThresholds
 from genorisk.qc.variant_types import (
     VT_BND,
@@ -97,8 +100,12 @@ __all__ = [
     "htslib_variant_type",
     "hwe_exact_p",
     "infer_sex_single",
+    "sex_from_het_counts",
     "run_qc",
+    "sample_exclusions",
     "save_shard",
     "shard_qc",
+    "variant_exclusions",
+    "write_gathered_qc",
     "write_qc",
 ]

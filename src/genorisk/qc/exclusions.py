@@ -27,33 +27,50 @@ def apply_thresholds(result: QCResult, thresholds: QCThresholds | None = None) -
     Returns
     -------
     excluded_variants : pandas.DataFrame
-        ``chrom, pos, ref, alt, reason, detail``: one row per failing ALT row.
-        ``reason`` holds codes ``low_call_rate``, ``low_maf``, ``hwe`` joined
-        by "; "; ``detail`` the values against the thresholds.
+        :func:`variant_exclusions` of ``result.variants``.
     excluded_samples : pandas.DataFrame
-        ``sample, reason, detail`` with codes ``low_call_rate``,
-        ``het_outlier``, ``titv_out_of_range``, ``sex_mismatch`` (the latter
-        only with ``sex_check="exclude"``; with ``"warn"`` it is logged).
-        NaN statistics (nothing called) never pass a minimum.
+        :func:`sample_exclusions` of ``result.samples``.
     """
     th = thresholds or result.thresholds
-    v = result.variants
+    return variant_exclusions(result.variants, th), sample_exclusions(result.samples, th)
+
+
+def variant_exclusions(v: pd.DataFrame, th: QCThresholds) -> pd.DataFrame:
+    """The variant rows that fail QC, with the reasons.
+
+    Each row is judged on its own statistics, so the rows of a genome shard
+    give the same answer as the whole table (the shard jobs decide, the gather
+    only concatenates).
+
+    Parameters
+    ----------
+    v : pandas.DataFrame
+        Per-variant QC rows (:attr:`QCResult.variants` or a shard's part of them).
+    th : QCThresholds
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``chrom, pos, ref, alt, reason, detail``: one row per failing ALT row.
+        ``reason`` holds codes ``low_call_rate``, ``low_maf``, ``hwe`` joined
+        by "; "; ``detail`` the values against the thresholds. NaN statistics
+        (nothing called) never pass a minimum.
+    """
+    # numpy arrays, not Series.iat, in the per-row text: same digits, ~10x faster on many failing rows
+    call_rate, maf, hwe_p = (v[k].to_numpy() for k in ("call_rate", "maf", "hwe_p"))
     v_reasons: list[tuple[np.ndarray, str, Any]] = [
         (
-            ~(v["call_rate"].to_numpy() >= th.min_variant_call_rate),
+            ~(call_rate >= th.min_variant_call_rate),
             "low_call_rate",
-            lambda i: f"call_rate={v['call_rate'].iat[i]:.4g} < {th.min_variant_call_rate:g}",
+            lambda i: f"call_rate={call_rate[i]:.4g} < {th.min_variant_call_rate:g}",
         ),
     ]
     if th.min_maf > 0:
-        v_reasons.append(
-            (~(v["maf"].to_numpy() >= th.min_maf), "low_maf", lambda i: f"maf={v['maf'].iat[i]:.4g} < {th.min_maf:g}")
-        )
+        v_reasons.append((~(maf >= th.min_maf), "low_maf", lambda i: f"maf={maf[i]:.4g} < {th.min_maf:g}"))
     if th.hwe_p_min is not None:
-        hp = v["hwe_p"].to_numpy()
-        v_reasons.append((hp < th.hwe_p_min, "hwe", lambda i: f"hwe_p={v['hwe_p'].iat[i]:.3g} < {th.hwe_p_min:g}"))
+        v_reasons.append((hwe_p < th.hwe_p_min, "hwe", lambda i: f"hwe_p={hwe_p[i]:.3g} < {th.hwe_p_min:g}"))
     reason, detail, keep = _collect(len(v), v_reasons)
-    excluded_variants = pd.DataFrame(
+    return pd.DataFrame(
         {
             "chrom": v["chrom"].to_numpy()[keep],
             "pos": v["pos"].to_numpy()[keep],
@@ -64,7 +81,25 @@ def apply_thresholds(result: QCResult, thresholds: QCThresholds | None = None) -
         }
     ).astype({"chrom": "str", "ref": "str", "alt": "str", "reason": "str", "detail": "str"})
 
-    s = result.samples
+
+def sample_exclusions(s: pd.DataFrame, th: QCThresholds) -> pd.DataFrame:
+    """The samples that fail QC, with the reasons.
+
+    Parameters
+    ----------
+    s : pandas.DataFrame
+        The per-sample table (:attr:`QCResult.samples`), all samples: the
+        heterozygosity bounds are the cohort's mean +/- SD.
+    th : QCThresholds
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``sample, reason, detail`` with codes ``low_call_rate``,
+        ``het_outlier``, ``titv_out_of_range``, ``sex_mismatch`` (the latter
+        only with ``sex_check="exclude"``; with ``"warn"`` it is logged).
+        NaN statistics (nothing called) never pass a minimum.
+    """
     s_reasons: list[tuple[np.ndarray, str, Any]] = [
         (
             ~(s["call_rate"].to_numpy() >= th.min_sample_call_rate),
@@ -117,10 +152,16 @@ def apply_thresholds(result: QCResult, thresholds: QCThresholds | None = None) -
             ", ".join(s["sample"][mismatch].iloc[:10]),
         )
     reason, detail, keep = _collect(len(s), s_reasons)
-    excluded_samples = pd.DataFrame(
-        {"sample": s["sample"].to_numpy()[keep], "reason": reason, "detail": detail}
-    ).astype("str")
-    return excluded_variants, excluded_samples
+    return pd.DataFrame({"sample": s["sample"].to_numpy()[keep], "reason": reason, "detail": detail}).astype("str")
+
+
+def count_reasons(reasons) -> dict[str, int]:
+    """Rows per reason code (a row with two reasons counts under both), codes sorted."""
+    counts: dict[str, int] = {}
+    for r in reasons:
+        for code in str(r).split("; "):
+            counts[code] = counts.get(code, 0) + 1
+    return dict(sorted(counts.items()))
 
 
 def _collect(n: int, checks) -> tuple[list[str], list[str], np.ndarray]:

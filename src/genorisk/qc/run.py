@@ -9,18 +9,19 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from os import PathLike
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from cyvcf2 import VCF
 
 from genorisk.errors import InputError
-from genorisk.genotypes import column_order, open_vcf_checked
 from genorisk.qc.blocks import ChunkBuffer, SampleCounters, empty_variant_frame, process_chunk
 from genorisk.qc.hwe import hwe_exact_p
 from genorisk.qc.samples import sample_qc_table
 from genorisk.qc.thresholds import QCThresholds
+
+if TYPE_CHECKING:
+    from cyvcf2 import VCF
 
 log = logging.getLogger("genorisk.qc")
 
@@ -107,6 +108,9 @@ def run_qc(
         Unreadable file, unknown samples, or a GT allele index beyond the
         record's ALT count (names the file and ``chrom:pos``).
     """
+    # The VCF reader is imported here: the store QC jobs import this module without reading a VCF.
+    from genorisk.genotypes import column_order
+
     path = Path(vcf)
     if chunk_size < 1:
         raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
@@ -194,6 +198,10 @@ def _is_control(value) -> bool:
 
 
 def _open(path: Path, samples: Sequence[str] | None) -> tuple[VCF, list[str]]:
+    from cyvcf2 import VCF
+
+    from genorisk.genotypes import open_vcf_checked
+
     reader, all_samples, names = open_vcf_checked(path, samples)
     if samples is None:
         return reader, names

@@ -57,6 +57,31 @@ def infer_sex_single(
                     n_het += 1
     finally:
         vcf_reader.close()
+    return sex_from_het_counts(
+        n_het, n_nonref, min_sites=min_sites, male_max_het=male_max_het, female_min_het=female_min_het
+    )
+
+
+def sex_from_het_counts(
+    n_het: int, n_nonref: int, *, min_sites: int = 50, male_max_het: float = 0.02, female_min_het: float = 0.10
+) -> dict[str, Any]:
+    """The sex call of :func:`infer_sex_single` from a person's chrX non-PAR counts.
+
+    Parameters
+    ----------
+    n_het : int
+        Heterozygous calls among ``n_nonref``.
+    n_nonref : int
+        Non-reference chrX non-PAR SNV calls.
+    min_sites, male_max_het, female_min_het
+        As in :func:`infer_sex_single`.
+
+    Returns
+    -------
+    dict
+        ``inferred_sex``, ``n_sites`` (= ``n_nonref``) and ``het_fraction`` (None without sites).
+    """
+    n_het, n_nonref = int(n_het), int(n_nonref)
     het_fraction = n_het / n_nonref if n_nonref else None
     if het_fraction is None or n_nonref < min_sites:  # None: no sites at all (min_sites=0 used to crash here)
         sex = "unknown"

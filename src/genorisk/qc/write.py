@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from os import PathLike
 from pathlib import Path
 
 import pandas as pd
 
 from genorisk.io import atomic_output, write_json
-from genorisk.qc.exclusions import apply_thresholds
+from genorisk.qc.exclusions import apply_thresholds, count_reasons
 from genorisk.qc.run import QCResult
 from genorisk.qc.thresholds import QCThresholds
 
@@ -33,29 +34,41 @@ def write_qc(result: QCResult, outdir: str | PathLike, thresholds: QCThresholds 
         ("excluded_samples.tsv", excluded_samples),
     ):
         with atomic_output(outdir / name) as tmp:
-            frame.to_csv(tmp, sep="\t", index=False, na_rep="NA", float_format="%.6g")
-    summary = {
-        "n_records": result.cohort["n_records"],
-        "n_variant_rows": result.cohort["n_alt_rows"],
-        "n_samples": result.cohort["n_samples"],
-        "n_variants_excluded": int(len(excluded_variants)),
-        "n_samples_excluded": int(len(excluded_samples)),
-        "variants_excluded_by_reason": _count_reasons(excluded_variants["reason"]),
-        "samples_excluded_by_reason": _count_reasons(excluded_samples["reason"]),
-        "cohort_ts": result.cohort["ts"],
-        "cohort_tv": result.cohort["tv"],
-        "cohort_titv": result.cohort["titv"],
-        "hwe_tested_on": result.cohort["hwe_on"],
-        "sex_check": {k: int(v) for k, v in result.samples["sex_check"].value_counts().sort_index().items()},
-        "thresholds": th.to_dict(),
-    }
+            write_tsv(frame, tmp)
+    summary = qc_summary(
+        result.cohort, result.samples, len(excluded_variants), count_reasons(excluded_variants["reason"]),
+        excluded_samples, th,
+    )  # fmt: skip
     write_json(outdir / "qc_summary.json", summary)
     return summary
 
 
-def _count_reasons(reasons: pd.Series) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for r in reasons:
-        for code in str(r).split("; "):
-            counts[code] = counts.get(code, 0) + 1
-    return dict(sorted(counts.items()))
+def write_tsv(frame: pd.DataFrame, path: str | PathLike) -> None:
+    """A QC table as TSV, the one convention of every QC table (the gather appends shard rows verbatim)."""
+    frame.to_csv(path, sep="\t", index=False, na_rep="NA", float_format="%.6g")
+
+
+def qc_summary(
+    cohort: Mapping,
+    samples: pd.DataFrame,
+    n_variants_excluded: int,
+    variants_excluded_by_reason: Mapping[str, int],
+    excluded_samples: pd.DataFrame,
+    th: QCThresholds,
+) -> dict:
+    """The ``qc_summary.json`` content (:func:`write_qc`; the shard gather passes summed variant counts)."""
+    return {
+        "n_records": cohort["n_records"],
+        "n_variant_rows": cohort["n_alt_rows"],
+        "n_samples": cohort["n_samples"],
+        "n_variants_excluded": int(n_variants_excluded),
+        "n_samples_excluded": int(len(excluded_samples)),
+        "variants_excluded_by_reason": dict(sorted(variants_excluded_by_reason.items())),
+        "samples_excluded_by_reason": count_reasons(excluded_samples["reason"]),
+        "cohort_ts": cohort["ts"],
+        "cohort_tv": cohort["tv"],
+        "cohort_titv": cohort["titv"],
+        "hwe_tested_on": cohort["hwe_on"],
+        "sex_check": {k: int(v) for k, v in samples["sex_check"].value_counts().sort_index().items()},
+        "thresholds": th.to_dict(),
+    }

@@ -53,6 +53,7 @@ from genorisk.report.schema import check_cohort_summary, load_schema, validate_r
 from genorisk.report.wording import (
     NOT_CONFIGURED,
     QC_THRESHOLDS,
+    absent_variants_in_words,
     assess_reliability,
     describe_percentile,
     format_percent,
@@ -69,6 +70,7 @@ __all__ = [
     "SVG_STYLES",
     "Chart",
     "ReportRenderer",
+    "absent_variants_in_words",
     "assess_reliability",
     "check_cohort_summary",
     "curve_chart",

@@ -29,6 +29,7 @@ from genorisk.report.schema import check_cohort_summary, validate_result
 from genorisk.report.wording import (
     NOT_CONFIGURED,
     QC_THRESHOLDS,
+    absent_variants_in_words,
     assess_reliability,
     describe_percentile,
     format_percent,
@@ -115,7 +116,11 @@ class ReportRenderer:
             num=_num,
             commas=lambda n: f"{n:,}",
         )
-        env.globals.update(NOT_CONFIGURED=NOT_CONFIGURED, genorisk_version=__version__)
+        env.globals.update(
+            NOT_CONFIGURED=NOT_CONFIGURED,
+            genorisk_version=__version__,
+            absent_variants_in_words=absent_variants_in_words,
+        )
         self.env = env
         self.patient_template = env.get_template("patient.html.j2")
         self.cohort_template = env.get_template("cohort.html.j2")

@@ -80,6 +80,44 @@ def describe_percentile(percentile: float) -> str:
     return f"higher than about {k} of every 100 people"
 
 
+def absent_variants_in_words(qc: Mapping) -> str:
+    """How many of the model's variants the patient's VCF lacked, and why that matters, in words.
+
+    Parameters
+    ----------
+    qc : mapping
+        A result's ``qc`` section: ``n_model_variants_missing`` (absent from
+        the VCF), and when present ``n_model_variants``, ``n_reference_filled``
+        and ``reference_source``.
+
+    Returns
+    -------
+    str
+        One or two sentences; results written before ``n_model_variants``
+        existed get the count alone.
+    """
+    n_absent = int(qc["n_model_variants_missing"])
+    total = qc.get("n_model_variants")
+    of = f" of the model's {total:,} variants" if total is not None else " of the model's variants"
+    filled = qc.get("n_reference_filled")
+    source = qc.get("reference_source")
+    fill_text = ""
+    if filled:
+        fill_text = (
+            f" {filled:,} other absent variant{'s were' if filled != 1 else ' was'} filled in as homozygous reference "
+            f"(no copy of the risk allele) from {source or 'the reference calls given'}."
+        )
+    if n_absent == 0:
+        return f"All{of} were called in this VCF." + fill_text
+    return (
+        f"{n_absent:,}{of} {'were' if n_absent != 1 else 'was'} absent from this VCF and could not be filled in. "
+        "The model treats an absent variant as unknown, not as 'no risk allele', so the estimate rests on fewer "
+        "of the variants it was validated with and moves towards what is typical for the cohort. A VCF that lists "
+        "variant sites only leaves every site where the person matches the reference absent; a gVCF, or a "
+        "callable-regions BED from the sequencing lab, lets those sites count as reference calls." + fill_text
+    )
+
+
 def assess_reliability(result: Mapping, thresholds: Mapping[str, float] | None = None) -> dict:
     """The ``report`` section: whether a result can be relied on, and why not.
 

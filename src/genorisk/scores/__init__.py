@@ -14,12 +14,23 @@ Three steps:
    Unmatched variants get a reason: ``not in target``, ``strand-ambiguous
    dropped`` (A/T or C/G SNP, unless ``keep_ambiguous``), ``multiallelic
    dropped`` (unless ``keep_multiallelic``), ``duplicate`` (two target records
-   match equally well, or two score rows claim the same target allele) or
-   ``allele mismatch``. A score whose match rate is below ``min_match_rate``
+   match equally well, or two score rows claim the same target allele),
+   ``allele mismatch`` or ``liftover failed`` (no single image of the
+   position in the target build). A score whose match rate is below ``min_match_rate``
    fails with an :class:`~genorisk.errors.InputError` giving the counts per
    reason.
 3. :func:`compute_scores` sums ``weight x effect-allele dosage`` per sample
-   for every score in one pass over the VCF (:mod:`genorisk.genotypes`).
+   for every score in one pass over a VCF (:mod:`genorisk.genotypes`); from a
+   genotype store it matches on the variant tables and reads only the matched
+   variants (:mod:`genorisk.scores.store_scores`), as ``plink2 --score`` does.
+
+Around them: :func:`target_scoring_file` checks the file's declared build
+against the cohort's and lifts positions with a local chain file
+(:mod:`genorisk.scores.build`); :func:`resolve_score_entries` turns PGS
+Catalog IDs into files of ``scores_dir`` (:mod:`genorisk.scores.resolve`);
+:func:`match_score_file` writes the per-variant audit and the scoring file in
+the target build, and :func:`audit_reason_counts` sums audits by reason
+(:mod:`genorisk.scores.audit`).
 
 Conventions (chosen to agree with ``plink2 --score ... cols=+scoresums``):
 
@@ -46,22 +57,66 @@ The match is resolved per (chrom, pos) group, which assumes the VCF is sorted
 refused with an InputError rather than scored twice.
 """
 
-from genorisk.scores.compute import MATCH_TYPES, UNMATCHED_REASONS, ScoreResult, compute_scores, is_ref_effect
+from genorisk.scores.audit import (
+    AUDIT_COLUMNS,
+    audit_reason_counts,
+    audit_table,
+    match_score_file,
+    read_audit,
+    write_audit,
+    write_target_scoring_file,
+)
+from genorisk.scores.build import (
+    check_chain_builds,
+    declared_build,
+    lift_scoring_file,
+    scoring_file_header,
+    target_scoring_file,
+)
+from genorisk.scores.compute import ScoreResult, compute_scores, match_scores
+from genorisk.scores.matching import MATCH_TYPES, UNMATCHED_REASONS, is_ref_effect
+from genorisk.scores.resolve import (
+    is_pgs_id,
+    pgs_download_command,
+    resolve_pgs_id,
+    resolve_score_entries,
+    score_name,
+)
 from genorisk.scores.scoring_file import (
     DOSAGE_WEIGHT_COLUMNS,
+    LIFT_FAILURES,
     SCORE_VARIANT_COLUMNS,
     ScoringFile,
     read_scoring_file,
 )
 
 __all__ = [
+    "AUDIT_COLUMNS",
     "DOSAGE_WEIGHT_COLUMNS",
+    "LIFT_FAILURES",
     "MATCH_TYPES",
     "SCORE_VARIANT_COLUMNS",
     "UNMATCHED_REASONS",
     "ScoreResult",
     "ScoringFile",
+    "audit_reason_counts",
+    "audit_table",
+    "check_chain_builds",
     "compute_scores",
+    "declared_build",
+    "is_pgs_id",
     "is_ref_effect",
+    "lift_scoring_file",
+    "match_score_file",
+    "match_scores",
+    "pgs_download_command",
+    "read_audit",
     "read_scoring_file",
+    "resolve_pgs_id",
+    "resolve_score_entries",
+    "score_name",
+    "scoring_file_header",
+    "target_scoring_file",
+    "write_audit",
+    "write_target_scoring_file",
 ]

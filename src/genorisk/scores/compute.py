@@ -1,7 +1,8 @@
-"""Matching score variants to a target VCF and summing weighted dosages per sample.
+"""Summing weighted dosages per sample over the matched variants (:func:`compute_scores`), and matching alone.
 
 See :mod:`genorisk.scores` for the match types, reasons and dosage
-conventions (pgsc_calc's matching, plink2's sums).
+conventions (pgsc_calc's matching, plink2's sums); the matcher is
+:mod:`genorisk.scores.matching`, the store path :mod:`genorisk.scores.store_scores`.
 """
 
 from __future__ import annotations
@@ -10,68 +11,19 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from os import PathLike
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from genorisk.errors import InputError
-from genorisk.genome import canonical_contig, chromosome_class
+from genorisk.genome import chromosome_class
 from genorisk.genotypes import DosageChunk, iter_dosage_chunks
+from genorisk.scores.matching import _REF_EFFECT, UNMATCHED_REASONS, _Matcher
 from genorisk.scores.scoring_file import DOSAGE_WEIGHT_COLUMNS, ScoringFile, read_scoring_file
+from genorisk.store import is_store, open_store
 
 log = logging.getLogger("genorisk.scores")
-
-#: Match types, best first (pgsc_calc's order, then the no-other-allele types).
-MATCH_TYPES = (
-    "refalt",
-    "altref",
-    "refalt_flip",
-    "altref_flip",
-    "no_oa_ref",
-    "no_oa_alt",
-    "no_oa_ref_flip",
-    "no_oa_alt_flip",
-)
-#: Reasons a score variant is not used.
-UNMATCHED_REASONS = (
-    "not in target",
-    "strand-ambiguous dropped",
-    "multiallelic dropped",
-    "duplicate",
-    "allele mismatch",
-)
-
-_COMPLEMENT = str.maketrans("ACGT", "TGCA")
-
-
-# --------------------------------------------------------------- matching
-
-
-def _complement(a: str) -> str:
-    return a.translate(_COMPLEMENT)
-
-
-def _is_ambiguous(ref: str, alt: str) -> bool:
-    return len(ref) == 1 and len(alt) == 1 and _complement(ref) == alt
-
-
-def is_ref_effect(match_type: str) -> bool:
-    """True when a match type (:data:`MATCH_TYPES`) pairs the effect allele with the target's REF.
-
-    Such a variant's score dosage is ``ploidy - ALT dosage``, not the ALT dosage.
-    """
-    return match_type.startswith(("refalt", "no_oa_ref"))
-
-
-# Reason codes (indexes into UNMATCHED_REASONS) and the order in which one of
-# them is reported for a variant with several failed pairings.
-_NOT_IN_TARGET, _AMBIGUOUS, _MULTIALLELIC, _DUPLICATE, _MISMATCH = range(5)
-_REASON_PRIORITY = np.array([9, 1, 0, 9, 2], dtype=np.int8)  # by reason code: multiallelic, ambiguous, mismatch
-#: Match-type indexes whose effect allele is REF (refalt, refalt_flip, no_oa_ref, no_oa_ref_flip).
-_REF_EFFECT = np.array([is_ref_effect(t) for t in MATCH_TYPES])
-_FLIP = np.array([t.endswith("_flip") for t in MATCH_TYPES])
-_POS_LIMIT = 1 << 32  # positions are packed with a chromosome code into one int64 key
 
 
 @dataclass
@@ -97,215 +49,6 @@ class ScoreResult:
     summary: pd.DataFrame
 
 
-class _Matcher:
-    """Match state of every score row (all files), updated chunk by chunk.
-
-    Score rows with a position are found by binary search of packed
-    (chromosome code, position) keys; rows with only an rsID through a dict.
-    """
-
-    def __init__(self, table: pd.DataFrame, vcf_path, keep_ambiguous: bool, keep_multiallelic: bool):
-        n = len(table)
-        self.vcf_path = vcf_path
-        self.keep_ambiguous = keep_ambiguous
-        self.keep_multiallelic = keep_multiallelic
-        self.score = table["score"].to_numpy(dtype=np.int64)
-        self.rank = np.full(n, -1, dtype=np.int8)  # index into MATCH_TYPES, -1 = unmatched
-        self.closed = np.zeros(n, dtype=bool)  # matched or duplicate: never matched again
-        self.reason = np.full(n, _NOT_IN_TARGET, dtype=np.int8)
-        self.target_chrom = np.full(n, None, dtype=object)
-        self.target_pos = np.zeros(n, dtype=np.int64)
-        self.target_ref = np.full(n, None, dtype=object)
-        self.target_alt = np.full(n, None, dtype=object)
-
-        effect = table["effect_allele"].astype(object).to_numpy()
-        other_col = table["other_allele"].astype(object)
-        other = other_col.where(other_col.notna(), None).to_numpy()
-        self.effect, self.other = effect, other
-        comp: dict[str | None, str | None] = {
-            a: _complement(a) for a in {*effect.tolist(), *other.tolist()} if a is not None
-        }
-        comp[None] = None
-        self.effect_c = np.array([comp[e] for e in effect.tolist()], dtype=object)
-        self.other_c = np.array([comp[o] for o in other.tolist()], dtype=object)
-        self.has_other = np.array([o is not None for o in other], dtype=bool)
-
-        chrom, pos = table["chrom"], table["pos"]
-        located = (chrom.notna() & pos.notna()).to_numpy()
-        rows = np.flatnonzero(located)
-        codes, names = pd.factorize(chrom.to_numpy(dtype=object)[rows])
-        self.chrom_code = {c: i for i, c in enumerate(names)}
-        p = pos.to_numpy(dtype=np.int64, na_value=0)[rows]
-        valid = (p >= 1) & (p < _POS_LIMIT)  # no VCF record can have another position
-        keys = (codes[valid].astype(np.int64) << 32) | p[valid]
-        order = np.argsort(keys, kind="stable")
-        self.sorted_rows = rows[valid][order]
-        self.sorted_keys = keys[order]
-        self.key_done = np.zeros(len(keys), dtype=bool)  # positions scored in an earlier chunk
-        self.by_id: dict[str, list[int]] = {}
-        rsid = table["rsid"]
-        for r in np.flatnonzero(~located & rsid.notna().to_numpy()).tolist():
-            self.by_id.setdefault(cast(str, rsid.iat[r]), []).append(r)  # a str column; stubs: any scalar
-        # Two rows of one score with the same position and alleles: both unusable.
-        dup = table.duplicated(["score", "chrom", "pos", "effect_allele", "other_allele"], keep=False).to_numpy()
-        dup = dup & pos.notna().to_numpy()
-        self._close_as_duplicate(np.flatnonzero(dup))
-
-    def _close_as_duplicate(self, rows: np.ndarray) -> None:
-        self.closed[rows] = True
-        self.reason[rows] = _DUPLICATE
-
-    def _pairs(self, v: pd.DataFrame, raw_chrom: np.ndarray, pos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(target row, score row) pairs at the same position or rsID; open score rows only."""
-        inv, uniq = pd.factorize(raw_chrom)
-        code_of = np.array([self.chrom_code.get(canonical_contig(c), -1) for c in uniq], dtype=np.int64)
-        codes = code_of[inv]
-        ok = (codes >= 0) & (pos >= 1) & (pos < _POS_LIMIT)
-        tkey = np.where(ok, (codes << 32) | np.where(ok, pos, 0), -1)
-        lo = np.searchsorted(self.sorted_keys, tkey, "left")
-        hi = np.searchsorted(self.sorted_keys, tkey, "right")
-        count = hi - lo
-        hit = np.flatnonzero(count)
-        if len(hit):
-            done = self.key_done[lo[hit]]
-            if done.any():
-                t = int(hit[np.argmax(done)])
-                raise InputError(
-                    self.vcf_path,
-                    "records of this position are not adjacent (VCF not sorted?); cannot match scores in one pass",
-                    record=f"{raw_chrom[t]}:{pos[t]}",
-                )
-            self.key_done[lo[hit]] = True
-        c = count[hit]
-        pair_t = np.repeat(hit, c)
-        within = np.arange(len(pair_t)) - np.repeat(np.cumsum(c) - c, c)
-        pair_r = self.sorted_rows[np.repeat(lo[hit], c) + within]
-        if self.by_id:
-            ids = v["id"]
-            extra_t, extra_r = [], []
-            for t in np.flatnonzero(ids.isin(list(self.by_id)).to_numpy()).tolist():
-                for r in self.by_id[cast(str, ids.iat[t])]:  # isin(by_id) above: a str; stubs: any scalar
-                    extra_t.append(t)
-                    extra_r.append(r)
-            if extra_t:
-                pair_t = np.concatenate([pair_t, np.array(extra_t, dtype=np.int64)])
-                pair_r = np.concatenate([pair_r, np.array(extra_r, dtype=np.int64)])
-        open_ = ~self.closed[pair_r]
-        return pair_t[open_], pair_r[open_]
-
-    def match_chunk(self, v: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Match the chunk's records; return the chosen (score row, target row, match type index)."""
-        raw_chrom = v["chrom"].to_numpy(dtype=object)
-        pos = v["pos"].to_numpy(dtype=np.int64)
-        pt, pr = self._pairs(v, raw_chrom, pos)
-        empty = np.zeros(0, dtype=np.int64)
-        if not len(pt):
-            return empty, empty, empty
-        ref = v["ref"].to_numpy(dtype=object)
-        alt = v["alt"].to_numpy(dtype=object)
-        n_alt = v["n_alt"].to_numpy()
-        allele_index = v["allele_index"].to_numpy()
-
-        # Best match type of every pair, vectorised (MATCH_TYPES order).
-        r_, a_ = ref[pt], alt[pt]
-        ea, oa, cea, coa = self.effect[pr], self.other[pr], self.effect_c[pr], self.other_c[pr]
-        has = self.has_other[pr]
-        rank = np.select(
-            [
-                has & (ea == r_) & (oa == a_),
-                has & (ea == a_) & (oa == r_),
-                has & (cea == r_) & (coa == a_),
-                has & (cea == a_) & (coa == r_),
-                ~has & (ea == r_),
-                ~has & (ea == a_),
-                ~has & (cea == r_),
-                ~has & (cea == a_),
-            ],
-            np.arange(8),
-            -1,
-        )
-        # Pairs that cannot be used, with the reason.
-        fail = np.full(len(pt), -1, dtype=np.int8)
-        fail[rank < 0] = _MISMATCH
-        matched = rank >= 0
-        if not self.keep_multiallelic:
-            fail[matched & (n_alt[pt] > 1)] = _MULTIALLELIC
-        ambiguous = np.array([_is_ambiguous(x, y) for x, y in zip(r_.tolist(), a_.tolist(), strict=False)], dtype=bool)
-        amb = matched & (fail < 0) & ambiguous
-        if self.keep_ambiguous:
-            fail[amb & _FLIP[np.maximum(rank, 0)]] = _MISMATCH  # ambiguous SNPs are never flipped
-        else:
-            fail[amb] = _AMBIGUOUS
-        cand = fail < 0
-
-        # Resolve: best match type per score row. A REF effect allele names a
-        # record (all its ALT rows), an ALT effect allele names one row; more
-        # than one equally good record or row (duplicated records) -> duplicate.
-        rec_of_row = np.cumsum(allele_index == 1) - 1
-        cr, ct, ck = pr[cand], pt[cand], rank[cand]
-        o = np.lexsort((ct, ck, cr))
-        cr, ct, ck = cr[o], ct[o], ck[o]
-        starts = np.flatnonzero(np.r_[True, cr[1:] != cr[:-1]]) if len(cr) else empty
-        best = ck == np.repeat(ck[starts], np.diff(np.r_[starts, len(cr)]))
-        br, bt, bk = cr[best], ct[best], ck[best]
-        tgt = np.where(_REF_EFFECT[bk], rec_of_row[bt], bt)  # ascending within a row's best set
-        new_row = np.r_[True, br[1:] != br[:-1]] if len(br) else np.zeros(0, dtype=bool)
-        changes = new_row | np.r_[True, tgt[1:] != tgt[:-1]] if len(br) else new_row
-        gstart = np.flatnonzero(new_row)
-        n_targets = np.add.reduceat(changes.astype(np.int64), gstart) if len(gstart) else empty
-        self._close_as_duplicate(br[gstart[n_targets > 1]])
-        one = gstart[n_targets == 1]
-        rows, ts, ranks, tg = br[one], bt[one], bk[one], tgt[one]
-        # Two score rows of one score on the same target allele: both duplicates.
-        claim = (self.score[rows] << 34) | (_REF_EFFECT[ranks].astype(np.int64) << 33) | tg
-        twice = pd.Series(claim).duplicated(keep=False).to_numpy()
-        if twice.any():
-            self._close_as_duplicate(rows[twice])
-            rows, ts, ranks = rows[~twice], ts[~twice], ranks[~twice]
-
-        # Score rows without any usable pairing: the most telling reason.
-        nocand = ~cand & ~np.isin(pr, cr)
-        if nocand.any():
-            fr = pr[nocand]
-            prio = _REASON_PRIORITY[fail[nocand]]
-            o = np.lexsort((prio, fr))
-            fr, fcode = fr[o], fail[nocand][o]
-            first = np.r_[True, fr[1:] != fr[:-1]]
-            self.reason[fr[first]] = fcode[first]
-
-        self.rank[rows] = ranks
-        self.closed[rows] = True
-        self.reason[rows] = -1
-        self.target_chrom[rows] = raw_chrom[ts]
-        self.target_pos[rows] = pos[ts]
-        self.target_ref[rows] = ref[ts]
-        self.target_alt[rows] = alt[ts]
-        return rows, ts, ranks.astype(np.int64)
-
-    def audit(self, files: list[ScoringFile], table: pd.DataFrame) -> pd.DataFrame:
-        match_type = np.array([None, *MATCH_TYPES], dtype=object)[self.rank + 1]
-        reason = np.array([*UNMATCHED_REASONS, None], dtype=object)[self.reason]  # -1 (matched) -> None
-        matched = self.rank >= 0
-        return pd.DataFrame(
-            {
-                "score_id": np.array([f.score_id for f in files], dtype=object)[self.score],
-                "line": table["line"].to_numpy(),
-                "chrom": table["chrom"],
-                "pos": table["pos"],
-                "rsid": table["rsid"],
-                "effect_allele": table["effect_allele"],
-                "other_allele": table["other_allele"],
-                "effect_weight": table["effect_weight"],
-                "match_type": match_type,
-                "reason": reason,
-                "target_chrom": self.target_chrom,
-                "target_pos": pd.arrays.IntegerArray(self.target_pos, ~matched),
-                "target_ref": self.target_ref,
-                "target_alt": self.target_alt,
-            }
-        )
-
-
 def compute_scores(
     vcf_path: str | PathLike,
     score_files: Sequence[str | PathLike | ScoringFile],
@@ -325,7 +68,8 @@ def compute_scores(
     Parameters
     ----------
     vcf_path : str or PathLike
-        Target VCF/BCF (sorted by position).
+        Target VCF/BCF (sorted by position), or a genotype store manifest
+        (``store.json``, :func:`genorisk.store.open_store`).
     score_files : sequence
         Paths of scoring files, or :class:`ScoringFile` objects. Score ids must
         be distinct.
@@ -358,10 +102,79 @@ def compute_scores(
     Matching is vectorised per chunk (binary search of packed position keys,
     then array comparisons of alleles); additive weights are applied as one
     matrix product per chunk, with missing calls handled through the
-    per-variant mean, which gives exactly the imputed sum.
+    per-variant mean, which gives exactly the imputed sum. From a store, the
+    variant tables are matched first and only the matched variants' dosages
+    are read (pgenlib ``read_dosages_list``, ``chunk_size`` at a time), as
+    ``plink2 --score`` reads only the score's variants; sums equal the VCF
+    path's on the same records.
     """
     if missing not in ("mean", "zero"):
         raise ValueError(f"missing must be 'mean' or 'zero', got {missing!r}")
+    files, table, lift_failed = _score_table(score_files)
+    matcher = _Matcher(table, vcf_path, keep_ambiguous, keep_multiallelic, lift_failed)
+    weights = _Weights(table, len(files))
+    male_arr = None if male is None else np.asarray(male, dtype=bool)
+    if is_store(vcf_path):
+        # Only the matched variants are read (plink2 --score reads only the score's variants too).
+        from genorisk.scores.store_scores import score_store
+
+        sums, names = score_store(
+            open_store(vcf_path), matcher, weights, samples, male_arr, missing, chunk_size, min_info, info_key
+        )
+    else:
+        sums, names = _score_vcf(vcf_path, matcher, weights, samples, male_arr, missing, chunk_size, min_info, info_key)
+    return _result(files, table, matcher, sums, names, min_match_rate)
+
+
+def match_scores(
+    source: str | PathLike,
+    score_files: Sequence[str | PathLike | ScoringFile],
+    *,
+    min_match_rate: float = 0.75,
+    keep_ambiguous: bool = False,
+    keep_multiallelic: bool = False,
+    min_info: float | None = None,
+    info_key: str = "R2",
+) -> ScoreResult:
+    """Match scoring files to a target's variants without scoring anyone.
+
+    Parameters are those of :func:`compute_scores`. For a genotype store only
+    the variant tables (``.pvar``) are read; a VCF is read in full.
+
+    Returns
+    -------
+    ScoreResult
+        ``audit`` and ``summary`` as :func:`compute_scores` gives them;
+        ``sums`` has no rows.
+
+    Raises
+    ------
+    InputError
+        As :func:`compute_scores`, with ``err.result`` holding the audit when
+        the match rate is too low.
+    """
+    if not is_store(source):
+        result = compute_scores(
+            source,
+            score_files,
+            min_match_rate=min_match_rate,
+            keep_ambiguous=keep_ambiguous,
+            keep_multiallelic=keep_multiallelic,
+            min_info=min_info,
+            info_key=info_key,
+        )
+        return ScoreResult(result.sums.iloc[:0], result.audit, result.summary)
+    from genorisk.scores.store_scores import match_store
+
+    files, table, lift_failed = _score_table(score_files)
+    matcher = _Matcher(table, source, keep_ambiguous, keep_multiallelic, lift_failed)
+    for _ in match_store(open_store(source), matcher, min_info, info_key):
+        pass
+    return _result(files, table, matcher, np.zeros((0, len(files))), [], min_match_rate)
+
+
+def _score_table(score_files) -> tuple[list[ScoringFile], pd.DataFrame, np.ndarray]:
+    """The scoring files, their variants as one table (column ``score``), and which rows did not lift."""
     files = [f if isinstance(f, ScoringFile) else read_scoring_file(f) for f in score_files]
     ids = [f.score_id for f in files]
     if len(set(ids)) != len(ids):
@@ -372,10 +185,12 @@ def compute_scores(
         t.insert(0, "score", j)
         frames.append(t)
     table = pd.concat(frames, ignore_index=True)
-    matcher = _Matcher(table, vcf_path, keep_ambiguous, keep_multiallelic)
-    weights = _Weights(table, len(files))
+    lift_failed = np.concatenate([f.lift_failed for f in files]) if files else np.zeros(0, dtype=bool)
+    return files, table, lift_failed
 
-    male_arr = None if male is None else np.asarray(male, dtype=bool)
+
+def _score_vcf(vcf_path, matcher, weights, samples, male_arr, missing, chunk_size, min_info, info_key):
+    """Match and score in one pass over a VCF's chunks; (sums, sample names)."""
     sums = None
     names: list[str] = []
     carry: DosageChunk | None = None
@@ -388,12 +203,12 @@ def compute_scores(
 
     # A variant below the imputation-quality filter is not read: it is not in the target.
     chunks = iter_dosage_chunks(
-        vcf_path, samples=samples, chunk_size=chunk_size, male=male, min_info=min_info, info_key=info_key
+        vcf_path, samples=samples, chunk_size=chunk_size, male=male_arr, min_info=min_info, info_key=info_key
     )
     for chunk in chunks:
         names = chunk.samples
         if sums is None:
-            sums = np.zeros((len(names), len(files)), dtype=np.float64)
+            sums = np.zeros((len(names), weights.n_scores), dtype=np.float64)
         if carry is not None and len(carry.variants) and not _same_position(carry.variants, chunk.variants):
             score(carry)  # the held-back position is complete: no need to copy it into this chunk
             carry = None
@@ -405,9 +220,13 @@ def compute_scores(
     if carry is not None:
         score(carry)
     if sums is None:
-        sums = np.zeros((0, len(files)))
-        names = []
+        return np.zeros((0, weights.n_scores)), []
+    return sums, names
 
+
+def _result(files: list[ScoringFile], table, matcher, sums, names, min_match_rate: float) -> ScoreResult:
+    """The ScoreResult; InputError (holding it) when a score's match rate is below ``min_match_rate``."""
+    ids = [f.score_id for f in files]
     audit = matcher.audit(files, table)
     summary = _summary(files, audit, min_match_rate)
     result = ScoreResult(pd.DataFrame(sums, index=pd.Index(names, name="sample"), columns=ids), audit, summary)
@@ -511,13 +330,13 @@ def _add_contributions(chunk: DosageChunk, rows, ts, ranks, w: _Weights, sums, m
     const = np.where(is_ref, 2.0 * weight, 0.0)
     score = w.score[rows]
     dos = d if len(ts) == len(d) and (ts == np.arange(len(d))).all() else d[ts]
-    row_sum = dos.sum(axis=1, dtype=np.float64)
-    gaps = np.isnan(row_sum)  # rows with a missing call
+    # Rows with a missing call: a float32 sum is NaN exactly then (no cast to float64 needed to find them).
+    gaps = np.isnan(dos.sum(axis=1))
     if gaps.any():
         g = np.flatnonzero(gaps)
         dg = dos[g]
         absent = np.isnan(dg)
-        called = (~absent).sum(axis=1)
+        called = dg.shape[1] - np.count_nonzero(absent, axis=1)
         dg[absent] = 0.0
         if missing == "mean":
             with np.errstate(invalid="ignore", divide="ignore"):

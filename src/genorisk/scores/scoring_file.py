@@ -51,6 +51,19 @@ class ScoringFile:
         ``dosage_1_weight``, ``dosage_2_weight`` (NaN for additive rows).
     n_complex_skipped : int
         Rows with complex (non-sequence) alleles, skipped.
+    positions : str
+        Where ``chrom``/``pos`` come from: ``"harmonised"`` (``hm_chr``/``hm_pos``),
+        ``"author"`` (``chr_name``/``chr_position``), ``"lifted"`` (author or
+        harmonised positions lifted to another build, :func:`genorisk.scores.lift_scoring_file`)
+        or ``"none"`` (rsIDs only).
+    build : str or None
+        Genome build of ``chrom``/``pos`` when known (``GRCh37``/``GRCh38``).
+    lift : pandas.DataFrame or None
+        After a liftover, aligned with ``variants``: ``source_chrom``,
+        ``source_pos`` (the positions before lifting) and ``lift`` (``"lifted"``,
+        ``"unmapped"``, ``"multiple"``, ``"no position"``). Rows that did
+        not lift keep their source positions in ``variants`` and are never
+        matched (reason ``liftover failed``).
     """
 
     path: Path
@@ -58,6 +71,21 @@ class ScoringFile:
     header: dict[str, str]
     variants: pd.DataFrame
     n_complex_skipped: int = 0
+    positions: str = "author"
+    build: str | None = None
+    lift: pd.DataFrame | None = None
+
+    @property
+    def lift_failed(self) -> np.ndarray:
+        """bool per variant: its position did not lift (all False without a liftover)."""
+        if self.lift is None:
+            return np.zeros(len(self.variants), dtype=bool)
+        return self.lift["lift"].isin(LIFT_FAILURES).to_numpy()
+
+    @property
+    def source_name(self) -> str:
+        """The file name the score came from (``#source_file`` of a target-build file written by genorisk)."""
+        return self.header.get("source_file") or self.path.name
 
 
 def _read_text(path: Path) -> str:
@@ -79,6 +107,8 @@ def _flag(value: str, path: Path, line: int, col: str) -> bool:
     raise InputError(path, f"{col} {value!r} is not True/False", record=f"line {line}")
 
 
+#: ``lift`` values of :attr:`ScoringFile.lift` that mean the position did not lift.
+LIFT_FAILURES = ("unmapped", "multiple")
 _TRUE = frozenset({"true", "1", "t", "yes"})
 _FALSE = frozenset({"false", "0", "f", "no", ""})
 #: Columns of :attr:`ScoringFile.variants`, in order.
@@ -96,13 +126,18 @@ SCORE_VARIANT_COLUMNS = (
 )
 
 
-def read_scoring_file(path: str | PathLike) -> ScoringFile:
+def read_scoring_file(path: str | PathLike, *, positions: str = "auto") -> ScoringFile:
     """Read a PGS Catalog scoring file or a user weight file.
 
     Parameters
     ----------
     path : str or PathLike
         Tab- or whitespace-delimited text, plain or gzipped.
+    positions : {"auto", "harmonised", "author"}
+        Which position columns to read: ``"auto"`` takes ``hm_chr``/``hm_pos``
+        when the file has them, else ``chr_name``/``chr_position``;
+        ``"author"`` always the author-reported ones (used when the harmonised
+        build is not the one wanted, :func:`genorisk.scores.target_scoring_file`).
 
     Returns
     -------
@@ -158,18 +193,61 @@ def read_scoring_file(path: str | PathLike) -> ScoringFile:
         break
     if columns is None:
         raise InputError(path, "no column header line (effect_allele, effect_weight, ...)")
+    if positions not in ("auto", "harmonised", "author"):
+        raise ValueError(f"positions must be 'auto', 'harmonised' or 'author', got {positions!r}")
+    has_hm = "hm_chr" in columns or "hm_pos" in columns
+    if positions == "harmonised" and not has_hm:
+        raise InputError(path, "no harmonised positions (hm_chr/hm_pos columns)", record=f"line {i_header + 1}")
+    use_hm = has_hm and positions != "author"
+    if not use_hm and has_hm and not {"chr_name", "chr_position"} <= set(columns) and "rsID" not in columns:
+        raise InputError(
+            path, "no author-reported positions (chr_name/chr_position) or rsID", record=f"line {i_header + 1}"
+        )
     body = lines[i_header + 1 :]
     first_line_no = i_header + 2
-    parsed = _parse_body_columns(columns, body, tabbed, first_line_no)
+    parsed = _parse_body_columns(columns, body, tabbed, first_line_no, use_hm)
     if parsed is None:
-        parsed = _parse_body_rows(path, columns, body, tabbed, first_line_no)
+        parsed = _parse_body_rows(path, columns, body, tabbed, first_line_no, use_hm)
     variants, n_complex = parsed
     if not len(variants):
         raise InputError(path, "no usable variants", record=f"lines 1-{len(lines)}")
     score_id = header.get("pgs_id") or path.name.split(".")[0]
+    # A target-build file written by genorisk carries the original file's skipped count.
+    n_complex += int(header.get("genorisk_complex_skipped", "0") or 0)
     if n_complex:
         log.warning("%s: skipped %d variants with complex alleles (HLA haplotypes etc.)", path.name, n_complex)
-    return ScoringFile(path, score_id, header, variants, n_complex)
+    if use_hm:
+        where = "harmonised"
+    elif variants["pos"].notna().any():
+        where = "author"
+    else:
+        where = "none"
+    lift = _lift_column(path, columns, lines, variants, tabbed) if "lift" in columns else None
+    return ScoringFile(path, score_id, header, variants, n_complex, where, None, lift)
+
+
+def _lift_column(path: Path, columns: list[str], lines: list[str], variants: pd.DataFrame, tabbed: bool):
+    """The ``lift`` column of a target-build file written by genorisk, aligned with ``variants``."""
+    at = {c: columns.index(c) if c in columns else None for c in ("lift", "source_chrom", "source_pos")}
+    cols: dict[str, list] = {c: [] for c in at}
+    for line_no in variants["line"].tolist():
+        values = lines[line_no - 1].split("\t") if tabbed else lines[line_no - 1].split()
+        for c, k in at.items():
+            cols[c].append(values[k].strip() if k is not None and k < len(values) else "")
+        if cols["lift"][-1] not in ("lifted", "no position", *LIFT_FAILURES):
+            value = cols["lift"][-1]
+            raise InputError(
+                path, f"lift {value!r} is not lifted/unmapped/multiple/no position", record=f"line {line_no}"
+            )
+        if not cols["source_pos"][-1].isdigit():
+            cols["source_pos"][-1] = None
+    return pd.DataFrame(
+        {
+            "source_chrom": pd.array([c or None for c in cols["source_chrom"]], dtype="str"),
+            "source_pos": pd.array(cols["source_pos"], dtype="Int64"),
+            "lift": cols["lift"],
+        }
+    )
 
 
 def _variants_table(cols: Mapping[str, list | np.ndarray]) -> pd.DataFrame:
@@ -191,7 +269,7 @@ def _variants_table(cols: Mapping[str, list | np.ndarray]) -> pd.DataFrame:
     )
 
 
-def _parse_body_rows(path: Path, columns: list[str], body: list[str], tabbed: bool, first_line_no: int):
+def _parse_body_rows(path: Path, columns: list[str], body: list[str], tabbed: bool, first_line_no: int, use_hm: bool):
     """Row-by-row parse of the variant lines: the reference rules, and every error message."""
     cols: dict[str, list] = {c: [] for c in SCORE_VARIANT_COLUMNS}
     n_complex = 0
@@ -202,7 +280,7 @@ def _parse_body_rows(path: Path, columns: list[str], body: list[str], tabbed: bo
         values = line.split("\t") if tabbed else line.split()
         if len(values) < len(columns):
             values += [""] * (len(columns) - len(values))
-        row = _parse_row(path, dict(zip(columns, (v.strip() for v in values), strict=False)), line_no)
+        row = _parse_row(path, dict(zip(columns, (v.strip() for v in values), strict=False)), line_no, use_hm)
         if row is None:
             n_complex += 1
             continue
@@ -219,7 +297,7 @@ class _Unusual(Exception):
     """Raised inside the column-wise parser: let the row-by-row parser decide."""
 
 
-def _parse_body_columns(columns: list[str], body: list[str], tabbed: bool, first_line_no: int):
+def _parse_body_columns(columns: list[str], body: list[str], tabbed: bool, first_line_no: int, use_hm: bool):
     """Column-wise parse of well-formed variant lines; None when the row parser must decide.
 
     Gives exactly the table of :func:`_parse_body_rows` (tested on every
@@ -279,9 +357,8 @@ def _parse_body_columns(columns: list[str], body: list[str], tabbed: bool, first
             for o, h in zip(pick(col("other_allele")), pick(col("hm_inferOtherAllele")), strict=False)
         ]
         other = [o if o and _DNA.match(o) else None for o in other]
-        harmonized = "hm_chr" in by_name or "hm_pos" in by_name
-        chrom_s = pick(col("hm_chr") if harmonized else col("chr_name"))
-        pos_s = pick(col("hm_pos") if harmonized else col("chr_position"))
+        chrom_s = pick(col("hm_chr") if use_hm else col("chr_name"))
+        pos_s = pick(col("hm_pos") if use_hm else col("chr_position"))
         rsid = [(a or b) for a, b in zip(pick(col("hm_rsID")), pick(col("rsID")), strict=False)]
         rsid = [None if r in ("", ".") else r for r in rsid]
         located = [bool(c and p) for c, p in zip(chrom_s, pos_s, strict=False)]
@@ -376,7 +453,7 @@ def _check_columns(path: Path, columns: list[str], line_no: int) -> None:
         )
 
 
-def _parse_row(path: Path, rec: dict[str, str], line_no: int) -> dict | None:
+def _parse_row(path: Path, rec: dict[str, str], line_no: int, use_hm: bool) -> dict | None:
     where = f"line {line_no}"
     effect = rec.get("effect_allele", "").upper()
     if _flag(rec.get("is_haplotype", ""), path, line_no, "is_haplotype") or _flag(
@@ -391,7 +468,7 @@ def _parse_row(path: Path, rec: dict[str, str], line_no: int) -> dict | None:
     if other and not _DNA.match(other):
         # hm_inferOtherAllele can list several candidates ("A/G"); not usable as one allele.
         other = ""
-    harmonized = "hm_chr" in rec or "hm_pos" in rec
+    harmonized = use_hm
     chrom_s, pos_s = (
         (rec.get("hm_chr", ""), rec.get("hm_pos", ""))
         if harmonized

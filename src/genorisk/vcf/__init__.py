@@ -29,7 +29,8 @@ such case is a warning in the report). The peer-data corpus
 (``tests/data/peer-data``) pins every rule to real files. In short:
 
 Fatal (InputError)
-    File: empty or headerless; raw zlib or unknown bytes; BGZF without its
+    File: empty or headerless; a Unicode byte-order mark (UTF-8 or UTF-16;
+    htslib reads neither, and the message names it); raw zlib or unknown bytes; BGZF without its
     end-of-file block or with a block cut short; compressed data that ends early;
     bytes that are not UTF-8 (unless ``##fileEncoding`` names another encoding).
     Header: ``##fileformat`` other than ``VCFv4.0`` .. ``VCFv4.5``; meta lines
@@ -51,7 +52,8 @@ Fatal (InputError)
     the alleles and the GT ploidy; INFO Number=1 values with commas (for numbers
     and keys the specification defines); INFO Integers outside int32 or in the
     BCF-reserved range (INFO/END may be 64-bit); INFO Floats that are not
-    numbers; a record identical to a neighbour at the same position; with
+    numbers; a gVCF reference block (ALT ``<NON_REF>`` or ``<*>`` alone) whose
+    INFO/END is before its POS; a record identical to a neighbour at the same position; with
     ``genome_build``, POS beyond that build's length of a known contig ("wrong
     genome build?", also when the header gives no lengths).
 

@@ -252,6 +252,14 @@ def normalize_vcf(
     split and deduplicate at once). Symbolic alleles (``<DEL>``) and ``*`` are
     kept; the feature stages leave them out of SNV/indel features.
 
+    gVCF input passes through as well: a variant site ``A G,<NON_REF>``
+    (or ``<*>``) becomes the biallelic ``A G`` with its own genotype, plus an
+    ``A <NON_REF>`` record holding the rest of the call; reference blocks
+    (``<NON_REF>``/``<*>`` alone) are kept unchanged with their ``INFO/END``
+    (declared when the input leaves it undeclared), so
+    :func:`genorisk.callable.gvcf_reference_blocks` reads the same blocks from
+    the normalised file as from the original.
+
     Contigs are renamed to the FASTA's spelling (``chr1`` <-> ``1``) for
     ``bcftools norm`` and back afterwards: the output keeps the input's names.
     The index is CSI (``.csi``), which also holds positions beyond 2^29 that

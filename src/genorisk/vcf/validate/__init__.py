@@ -29,6 +29,20 @@ class Validator(HeaderChecks, RecordChecks, SampleCellChecks):
     """One validating pass: the header, record and sample-cell checks over one state."""
 
 
+def _byte_order_mark_problem(first_line: bytes) -> str:
+    """What to say about a first line that starts with a Unicode byte-order mark."""
+    if first_line.startswith(b"\xef\xbb\xbf"):
+        return (
+            "the file starts with a UTF-8 byte-order mark (BOM, bytes EF BB BF, added by some Windows editors); "
+            "VCF must start with ##fileformat and htslib cannot read it: save it as UTF-8 without BOM "
+            "(e.g. sed -i '1s/^\\xEF\\xBB\\xBF//' FILE)"
+        )
+    return (
+        "the file starts with a UTF-16 byte-order mark (BOM): it is UTF-16 text, and VCF must be UTF-8 "
+        "(convert it, e.g. iconv -f UTF-16 -t UTF-8)"
+    )
+
+
 def _validate_text(v: Validator, compression: str) -> None:
     path, spath, h = v.path, v.spath, v.header
     in_header = True
@@ -54,6 +68,8 @@ def _validate_text(v: Validator, compression: str) -> None:
                     v.warn.add("crlf", f"{where}: Windows (CRLF) line ends")
             else:
                 raw = raw[:-1]
+            if lineno == 1 and raw.startswith((b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")):
+                raise InputError(spath, _byte_order_mark_problem(raw), record=where)
             try:
                 line = raw.decode(encoding)
             except UnicodeDecodeError as err:

@@ -124,6 +124,8 @@ class RecordChecks(ValidationState):
             self.check_filter(filt, where)
         if info != ".":
             self.check_info(info, n_alleles, where)
+            if alt in ("<NON_REF>", "<*>") and "END=" in info:
+                self.check_block_end(info, pos, where)
         # order, duplicates
         self.track_order(chrom, pos, line, where)
         # samples
@@ -185,6 +187,22 @@ class RecordChecks(ValidationState):
                     self.spath, f"ALT allele {a[:60]!r} is not bases, '*', <ID> or a breakend", record=where
                 )
         return len(alleles) + 1, has_bnd
+
+    def check_block_end(self, info: str, pos: int, where: str) -> None:
+        """A gVCF reference block (ALT ``<NON_REF>``/``<*>`` alone) must end at or after its POS.
+
+        Only blocks: other records with END < POS occur in real files (the
+        VCF 4.1 SV example) and lose nothing, but a block's span is what makes
+        absent sites homozygous reference (:mod:`genorisk.callable`).
+        """
+        for item in info.split(";"):
+            if item.startswith("END="):
+                value = item[4:]
+                if INT_RE.fullmatch(value) and int(value) < pos:
+                    raise InputError(
+                        self.spath, f"gVCF reference block END {value} is before its POS {pos}", record=where
+                    )
+                return
 
     def check_filter(self, filt: str, where: str) -> None:
         for f in filt.split(";"):
