@@ -23,7 +23,7 @@ from genorisk.genotypes import DosageChunk
 from genorisk.scores.compute import _add_contributions, _Weights
 from genorisk.scores.matching import _Matcher
 from genorisk.store import GenotypeStore, StoreFileset, reconcile_samples
-from genorisk.store.reader import finish_store_dosages, open_pgen
+from genorisk.store.reader import open_pgen, read_store_rows
 
 log = logging.getLogger("genorisk.scores")
 
@@ -123,14 +123,7 @@ def score_store(
         try:
             for a in range(0, len(unique), chunk_size):
                 idx = unique[a : a + chunk_size]
-                buf = np.empty((len(idx), len(names)), dtype=np.float32)
-                reader.read_dosages_list(idx.astype(np.uint32), buf)
-                d = buf[:, view.order] if view.order is not None else buf
-                cls = fileset.ploidy_class[idx]
-                if cls.any():  # chrX, Y or MT rows: the store reader's ploidy conventions
-                    d, _, _ = finish_store_dosages(d, cls, view.male, view.haploid_x, False)
-                else:  # diploid rows: only missing (-9) -> NaN, as finish_store_dosages does for them
-                    d[d == -9] = np.nan
+                d = read_store_rows(reader, idx, view, fileset.ploidy_class)
                 chunk = DosageChunk(fileset.variants.take(idx).reset_index(drop=True), d, names)
                 sel = (inverse >= a) & (inverse < a + len(idx))
                 _add_contributions(chunk, rows[sel], inverse[sel] - a, ranks[sel], weights, sums, missing, male)

@@ -34,8 +34,8 @@ from genorisk.io import atomic_output
 from genorisk.store.reader import (
     SampleView,
     StoreFileset,
-    finish_store_dosages,
     open_pgen,
+    read_store_rows,
     rechunk_store,
     store_blocks,
     store_samples,
@@ -201,10 +201,7 @@ class GenotypeStore:
             try:
                 for a in range(0, len(unique), chunk_size):
                     idx = unique[a : a + chunk_size]
-                    buf = np.empty((len(idx), len(names)), dtype=np.float32)
-                    reader.read_dosages_list(idx.astype(np.uint32), buf)
-                    d = buf[:, view.order] if view.order is not None else buf
-                    d, _, _ = finish_store_dosages(d, fileset.ploidy_class[idx], view.male, view.haploid_x, False)
+                    d = read_store_rows(reader, idx, view, fileset.ploidy_class)
                     sel = (inverse >= a) & (inverse < a + len(idx))
                     out[target[sel]] = d[inverse[sel] - a]
             finally:

@@ -29,6 +29,7 @@ import re
 from collections.abc import Iterable, Iterator, MutableMapping, Sequence
 from os import PathLike
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 import pandas as pd
@@ -484,6 +485,44 @@ def finish_store_dosages(
         an[hap_rows] = (~np.isnan(d[hap_rows])).sum(axis=1)
         ac[hap_rows] = np.nansum(d[hap_rows], axis=1, dtype=np.float64)
     return d, ac, an
+
+
+class SampleColumns(Protocol):
+    """What a read needs of its output samples (:class:`SampleView` has it)."""
+
+    names: list[str]
+    order: np.ndarray | None
+    male: np.ndarray
+    haploid_x: np.ndarray
+
+
+def read_store_rows(reader, rows: np.ndarray, view: SampleColumns, ploidy_class: np.ndarray) -> np.ndarray:
+    """Rows ``rows`` of an open pgen (:func:`open_pgen` with ``view.subset``) as genorisk dosages.
+
+    Parameters
+    ----------
+    reader : pgenlib.PgenReader
+    rows : numpy.ndarray of int
+        Sorted, unique variant indexes of the fileset.
+    view : SampleColumns
+        The output samples (names, column order, male and haploid-X flags), e.g. a :class:`SampleView`.
+    ploidy_class : numpy.ndarray
+        :attr:`StoreFileset.ploidy_class` of the whole fileset.
+
+    Returns
+    -------
+    numpy.ndarray, float32, shape (len(rows), len(view.names))
+        NaN = missing; chrX/Y/MT rows follow :func:`finish_store_dosages`.
+    """
+    buf = np.empty((len(rows), len(view.names)), dtype=np.float32)
+    reader.read_dosages_list(np.asarray(rows, dtype=np.uint32), buf)
+    d = buf[:, view.order] if view.order is not None else buf
+    cls = ploidy_class[rows]
+    if cls.any():
+        d, _, _ = finish_store_dosages(d, cls, view.male, view.haploid_x, False)
+    else:  # diploid rows: only missing (-9) -> NaN, all finish_store_dosages does to them
+        d[d == -9] = np.nan
+    return d
 
 
 def rechunk_store(
