@@ -1,0 +1,1 @@
+# Pharmacogenomics (genorisk.pgx): named-allele diplotypes per patient (issue #15).
