@@ -14,14 +14,15 @@ times, each command its own process (wall from the parent, peak RSS from
 
 * **plink2**: ``plink2 --pfile <chrom> --hardy --het --missing --threads 1``, one
   process per chromosome (as a per-chromosome job would run it), walls summed;
-* **ours, as the workflow runs it**: ``scripts/cohort_qc_shard.py`` once per
-  store part (a process each, with a stand-in ``snakemake`` object, threads 1),
-  walls summed. Each process also reports the seconds spent after its imports
-  ("compute"), so Python start-up and imports ("start-up") are given apart;
-* **gather**: ``scripts/cohort_qc.py`` over all shard folders (wall, peak RSS),
-  and again over the shard list repeated ``--gather-copies`` times (the same
-  rows several times: the gather's memory at 2x, 3x ... the variants; the
-  outputs are then not a real cohort's).
+* **ours, as the workflow runs it**: the shard job ``scripts/cohort_qc_shard.sh``
+  (bash and plink2, no Python) once per store part, walls summed, then the
+  gather ``scripts/cohort_qc.py`` over all parts (a Python process with a
+  stand-in ``snakemake`` object, threads 1), which reports the seconds spent
+  after its imports ("compute"), so Python start-up and imports ("start-up")
+  are given apart. Interleaved: plink2, shards, gather, per repeat;
+* **gather memory**: the gather again over the part list repeated
+  ``--gather-copies`` times (the same rows several times: the gather's memory
+  at 2x, 3x ... the variants; the outputs are then not a real cohort's).
 
 ``--code DIR`` runs another checkout's ``src``/``scripts`` (e.g. the code
 before a change, from ``git archive``) with the same commands. Writes
@@ -46,9 +47,9 @@ from pathlib import Path
 BENCH_DIR = Path(__file__).resolve().parent
 ROOT = BENCH_DIR.parent
 PYTHON = str(ROOT / ".venv" / "bin" / "python") if (ROOT / ".venv").exists() else sys.executable
-# What the adapters import before or while they work (start-up, reported apart; scipy.special is
-# imported lazily by the HWE test, pyarrow.parquet by pandas on first write).
-ADAPTER_IMPORTS = ("genorisk.config", "genorisk.qc", "genorisk.runner", "pgenlib", "pyarrow.parquet", "scipy.special")
+# What the gather imports before or while it works (start-up, reported apart; pyarrow.csv and
+# pyarrow.parquet are imported on first use; pgenlib and scipy only for chrX/Y/MT filesets).
+ADAPTER_IMPORTS = ("genorisk.config", "genorisk.qc", "genorisk.runner", "pyarrow.csv", "pyarrow.parquet")
 
 
 class _Namespace:
@@ -64,16 +65,11 @@ def child(argv: list[str]) -> None:
     script, spec = argv[0], json.loads(argv[1])
     for name in ADAPTER_IMPORTS:
         importlib.import_module(name)
-    # The config schema read that QCThresholds.from_dict does in each job (genorisk.config, not QC), timed
-    # once here on its own so the report can give QC's compute without it; the job still does its own.
-    t0 = time.perf_counter()
-    importlib.import_module("genorisk.config").load_schema()
-    schema_s = time.perf_counter() - t0
     t0 = time.perf_counter()
     snakemake = _Namespace(
         input=_Namespace(**spec["input"]),
         output=_Namespace(**spec["output"]),
-        params=_Namespace(thresholds=spec["thresholds"]),
+        params=_Namespace(**spec["params"]),
         threads=1,
         log=[],
         rule=Path(script).stem,
@@ -83,11 +79,14 @@ def child(argv: list[str]) -> None:
     except SystemExit as exc:
         if exc.code:
             raise
-    print(json.dumps({"compute_s": time.perf_counter() - t0, "schema_s": schema_s}))
+    print(json.dumps({"compute_s": time.perf_counter() - t0}))
 
 
-def timed(argv: list[str], env: dict | None = None) -> tuple[float, float, str]:
-    """Wall seconds, peak RSS (MiB, the process's own ``ru_maxrss`` from ``wait4``) and stdout of one command."""
+def timed(argv: list[str], env: dict | None = None) -> tuple[float, float, str, float]:
+    """Wall seconds, peak RSS (MiB), stdout and CPU seconds (user + system) of one command.
+
+    RSS and CPU come from ``wait4``: the process and the children it waited for (a shard job's plink2 runs).
+    """
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         start = time.perf_counter()
         proc = subprocess.Popen(argv, stdout=out, stderr=err, env=env)
@@ -98,7 +97,7 @@ def timed(argv: list[str], env: dict | None = None) -> tuple[float, float, str]:
             err.seek(0)
             raise SystemExit(f"qc_speed: command failed: {' '.join(argv)}\n{err.read().decode()[-2000:]}")
         out.seek(0)
-        return wall, usage.ru_maxrss / 1024.0, out.read().decode()
+        return wall, usage.ru_maxrss / 1024.0, out.read().decode(), usage.ru_utime + usage.ru_stime
 
 
 def locate(work: Path) -> dict:
@@ -125,75 +124,80 @@ def locate(work: Path) -> dict:
     }
 
 
+def gather_spec(info: dict, shard_dirs: list[Path], out: Path, copies: int = 1) -> dict:
+    return {
+        "input": {
+            "shards": [str(d) for d in shard_dirs] * copies,
+            "parts": [str(p) for p in info["parts"]] * copies,
+            "phenotypes": str(info["phenotypes"]),
+        },
+        "output": {"summary": str(out / "qc_summary.json")},
+        "params": {"thresholds": info["thresholds"], "outdir": str(out)},
+    }
+
+
 def run_store(work: Path, scratch: Path, code: Path, repeat: int, gather_copies: list[int]) -> dict:
     info = locate(work)
     env = dict(os.environ, PYTHONPATH=str(code / "src"))
     scripts = code / "scripts"
     scratch.mkdir(parents=True, exist_ok=True)
     shard_dirs = [scratch / "shards" / part.name for part in info["parts"]]
-    runs: dict[str, list] = {"plink2": [], "ours": []}
+    runs: dict[str, list] = {"plink2": [], "shards": [], "gather": []}
     for _ in range(repeat):
-        walls, rss = [], []
+        walls, rss, cpu = [], [], []
         for prefix in info["prefixes"]:
             argv = ["plink2", "--pfile", str(prefix), "--hardy", "--het", "--missing"]
             argv += ["--threads", "1", "--memory", "1000", "--out", str(scratch / f"plink_{prefix.name}")]
-            w, r, _ = timed(argv)
+            w, r, _, c = timed(argv)
             walls.append(w)
             rss.append(r)
-        runs["plink2"].append({"wall_s": sum(walls), "max_rss_mib": max(rss), "processes": len(walls)})
-        walls, rss, compute, schema = [], [], [], []
+            cpu.append(c)
+        runs["plink2"].append(
+            {"wall_s": sum(walls), "cpu_s": sum(cpu), "max_rss_mib": max(rss), "processes": len(walls)}
+        )
+        walls, rss, cpu = [], [], []
         for part, out in zip(info["parts"], shard_dirs, strict=True):
-            spec = {
-                "input": {"part": str(part), "phenotypes": str(info["phenotypes"])},
-                "output": {"shard": str(out)},
-                "thresholds": info["thresholds"],
-            }
-            argv = [PYTHON, __file__, "--child", str(scripts / "cohort_qc_shard.py"), json.dumps(spec)]
-            w, r, stdout = timed(argv, env=env)
+            argv = ["bash", str(scripts / "cohort_qc_shard.sh"), str(part), str(info["phenotypes"]), str(out), "1"]
+            w, r, _, c = timed(argv)
             walls.append(w)
             rss.append(r)
-            report = json.loads(stdout.strip().splitlines()[-1])
-            compute.append(report["compute_s"])
-            schema.append(report["schema_s"])
-        runs["ours"].append(
-            {
-                # less the benchmark's own extra schema read (the job's read is in compute_s)
-                "wall_s": sum(walls) - sum(schema),
-                "compute_s": sum(compute),
-                "schema_s": sum(schema),
-                "startup_s": sum(walls) - sum(compute) - sum(schema),
-                "max_rss_mib": max(rss),
-                "processes": len(walls),
-            }
+            cpu.append(c)
+        runs["shards"].append(
+            {"wall_s": sum(walls), "cpu_s": sum(cpu), "max_rss_mib": max(rss), "processes": len(walls)}
+        )
+        spec = gather_spec(info, shard_dirs, scratch / "gather_x1")
+        argv = [PYTHON, __file__, "--child", str(scripts / "cohort_qc.py"), json.dumps(spec)]
+        w, r, stdout, c = timed(argv, env=env)
+        compute = json.loads(stdout.strip().splitlines()[-1])["compute_s"]
+        runs["gather"].append(
+            {"wall_s": w, "cpu_s": c, "compute_s": compute, "startup_s": w - compute, "max_rss_mib": r}
         )
     gather = []
     for copies in gather_copies:
-        spec = {
-            "input": {"shards": [str(d) for d in shard_dirs] * copies, "phenotypes": str(info["phenotypes"])},
-            "output": {"summary": str(scratch / f"gather_x{copies}" / "qc_summary.json")},
-            "thresholds": info["thresholds"],
-        }
+        if copies == 1:
+            one = runs["gather"][-1]
+            gather.append({"copies": 1, "variant_rows": info["n_variants"], **one})
+            continue
+        spec = gather_spec(info, shard_dirs, scratch / f"gather_x{copies}", copies)
         argv = [PYTHON, __file__, "--child", str(scripts / "cohort_qc.py"), json.dumps(spec)]
-        w, r, stdout = timed(argv, env=env)
+        w, r, stdout, _ = timed(argv, env=env)
         compute = json.loads(stdout.strip().splitlines()[-1])["compute_s"]
         gather.append(
-            {
-                "copies": copies,
-                "variant_rows": info["n_variants"] * copies,
-                "wall_s": w,
-                "compute_s": compute,
-                "max_rss_mib": r,
-            }
-        )
+            {"copies": copies, "variant_rows": info["n_variants"] * copies, "wall_s": w, "compute_s": compute,
+             "max_rss_mib": r}
+        )  # fmt: skip
     med = {
-        k: {f: statistics.median(x[f]) for f in v[0] if f != "processes"} | {"processes": v[0]["processes"]}
+        k: {f: statistics.median(r[f] for r in v) for f in v[0] if f != "processes"}
+        | ({"processes": v[0]["processes"]} if "processes" in v[0] else {})
         for k, v in runs.items()
-        if v
-        for x in [{f: [r[f] for r in v] for f in v[0]}]
     }
-    one = next((g for g in gather if g["copies"] == 1), None)
-    total_wall = med["ours"]["wall_s"] + (one["wall_s"] if one else 0.0)
-    total_compute = med["ours"]["compute_s"] + (one["compute_s"] if one else 0.0)
+    total = [s["wall_s"] + g["wall_s"] for s, g in zip(runs["shards"], runs["gather"], strict=True)]
+    compute = [s["wall_s"] + g["compute_s"] for s, g in zip(runs["shards"], runs["gather"], strict=True)]
+    ratios = [t / p["wall_s"] for t, p in zip(total, runs["plink2"], strict=True)]
+    cpu_ratios = [
+        (s["cpu_s"] + g["cpu_s"]) / p["cpu_s"]
+        for s, g, p in zip(runs["shards"], runs["gather"], runs["plink2"], strict=True)
+    ]
     return {
         "work": str(work),
         "variants": info["n_variants"],
@@ -201,10 +205,11 @@ def run_store(work: Path, scratch: Path, code: Path, repeat: int, gather_copies:
         "parts": len(info["parts"]),
         "runs": runs,
         "median": med,
-        "total_wall_s": total_wall,
-        "total_compute_s": total_compute,
-        "ratio_wall": total_wall / med["plink2"]["wall_s"],
-        "ratio_compute": total_compute / med["plink2"]["wall_s"],
+        "total_wall_s": statistics.median(total),
+        "total_compute_s": statistics.median(compute),
+        "ratio_wall": statistics.median(ratios),
+        "ratio_compute": statistics.median(c / p["wall_s"] for c, p in zip(compute, runs["plink2"], strict=True)),
+        "ratio_cpu": statistics.median(cpu_ratios),
         "gather": gather,
     }
 
@@ -213,13 +218,15 @@ def markdown(doc: dict) -> str:
     lines = [
         "## qc_speed: QC of a whole pgen store, ours (shard jobs + gather) vs plink2 --hardy --het --missing",
         "",
-        "Ours = `scripts/cohort_qc_shard.py` once per store part (here one chromosome each) plus one",
-        "`scripts/cohort_qc.py` gather, each its own process, as the workflow runs them; plink2 = one process per",
-        "chromosome. Both single-threaded, interleaved on the same store. *Compute* is each process's time after",
-        "its imports, including one read of the config schema per shard job (`QCThresholds.from_dict`, timed",
-        "apart in the *schema* column); *start-up* is the rest (interpreter, imports; Snakemake's own script",
-        "preamble is not included). Ratios are ours / plink2 summed wall; *ratio QC compute* leaves out start-up",
-        "and the schema reads.",
+        "Ours = `scripts/cohort_qc_shard.sh` once per store part (bash + one plink2 pass per chromosome fileset:",
+        "`--geno-counts --sample-counts` over the phenotyped samples, `--hardy` over the controls; here one",
+        "chromosome per part) plus one `scripts/cohort_qc.py` gather (Python: parses plink2's tables, applies the",
+        "thresholds, writes the QC files), each its own process, as the workflow runs them; plink2 = one",
+        "`plink2 --hardy --het --missing` process per chromosome. All single-threaded, interleaved on the same",
+        "store (plink2, shards, gather, per repeat). *Start-up* is the gather's interpreter and imports (the shard",
+        "jobs start no Python; Snakemake's own per-job cost is not included); *compute* is the rest. Ratios are",
+        "ours / plink2, medians of the per-repeat ratios. *CPU* is user + system time from `wait4` (a shard job's",
+        "includes its plink2 runs): less sensitive than wall time to other load on the machine.",
         "",
     ]
     for label, run in doc["runs"].items():
@@ -228,30 +235,35 @@ def markdown(doc: dict) -> str:
             f"### {label}",
             "",
             f"{meta['date']}, {meta['cpus']} CPUs ({meta.get('load', 'load not recorded')}), {meta['machine']}; "
-            f"median of {meta['repeat']} interleaved runs (gather: one run).",
+            f"median of {meta['repeat']} interleaved runs.",
             "",
-            "| variants | plink2 s | ours s: shards + gather | of which start-up | ours compute s: shards + gather | "
-            "of which schema | ratio wall | ratio QC compute | plink2 max RSS MiB | shard max RSS MiB |",
-            "|---|---|---|---|---|---|---|---|---|---|",
+            "| variants | plink2 s | ours s: shards + gather = total | of which start-up | ours compute s | "
+            "ratio wall | ratio compute | CPU s plink2 / ours | ratio CPU | plink2 max RSS MiB | "
+            "shard max RSS MiB | gather max RSS MiB |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|",
         ]
         for s in run["stores"]:
-            p, o = s["median"]["plink2"], s["median"]["ours"]
-            one = next((g for g in s["gather"] if g["copies"] == 1), None)
-            g_wall, g_comp = (one["wall_s"], one.get("compute_s", float("nan"))) if one else (0.0, 0.0)
-            total_wall = o["wall_s"] + g_wall
-            total_compute = o["compute_s"] + g_comp
-            schema = o.get("schema_s", 0.0)
-            startup = total_wall - total_compute
-            n_proc = o["processes"] + (1 if one else 0)
+            p, sh, g = s["median"]["plink2"], s["median"]["shards"], s["median"]["gather"]
             lines.append(
-                f"| {s['variants']:,} | {p['wall_s']:.2f} | {o['wall_s']:.2f} + {g_wall:.2f} = {total_wall:.2f} | "
-                f"{startup:.2f} ({startup / n_proc:.2f} x {n_proc} processes) | "
-                f"{o['compute_s']:.2f} + {g_comp:.2f} = {total_compute:.2f} | {schema:.2f} | "
-                f"{total_wall / p['wall_s']:.1f}x | {(total_compute - schema) / p['wall_s']:.1f}x | "
-                f"{p['max_rss_mib']:.0f} | {o['max_rss_mib']:.0f} |"
+                f"| {s['variants']:,} | {p['wall_s']:.2f} | {sh['wall_s']:.2f} + {g['wall_s']:.2f} = "
+                f"{s['total_wall_s']:.2f} | {g['startup_s']:.2f} (1 process) | {s['total_compute_s']:.2f} | "
+                f"{s['ratio_wall']:.2f}x | {s['ratio_compute']:.2f}x | "
+                f"{p['cpu_s']:.2f} / {sh['cpu_s'] + g['cpu_s']:.2f} | {s['ratio_cpu']:.2f}x | {p['max_rss_mib']:.0f} | "
+                f"{sh['max_rss_mib']:.0f} | {g['max_rss_mib']:.0f} |"
             )
-        lines += ["", "Gather (cohort_qc) by variant rows gathered (xN: the shard list given N times):", ""]
-        lines += ["| variant rows | shard folders | wall s | peak RSS MiB |", "|---|---|---|---|"]
+        lines += ["", "Per repeat (s): plink2 / shards / gather (start-up):", ""]
+        for s in run["stores"]:
+            cells = [
+                f"{p['wall_s']:.2f} / {sh['wall_s']:.2f} / {g['wall_s']:.2f} ({g['startup_s']:.2f})"
+                for p, sh, g in zip(s["runs"]["plink2"], s["runs"]["shards"], s["runs"]["gather"], strict=True)
+            ]
+            lines.append(f"- {s['variants']:,} variants: " + "; ".join(cells))
+        lines += [
+            "",
+            "Gather (cohort_qc) by variant rows gathered (xN: the part list given N times; x1: the last repeat):",
+        ]
+        lines += [""]
+        lines += ["| variant rows | store parts | wall s | peak RSS MiB |", "|---|---|---|---|"]
         for s in run["stores"]:
             for g in s["gather"]:
                 copies = f" (x{g['copies']})" if g["copies"] > 1 else ""
@@ -286,8 +298,9 @@ def main() -> None:
         s = stores[-1]
         rss = [round(g["max_rss_mib"]) for g in s["gather"]]
         print(
-            f"{work.name}: {s['variants']} variants, ours/plink2 wall {s['ratio_wall']:.1f}x, "
-            f"compute {s['ratio_compute']:.1f}x (shards + gather); gather RSS {rss} MiB",
+            f"{work.name}: {s['variants']} variants, ours/plink2 wall {s['ratio_wall']:.2f}x, "
+            f"CPU {s['ratio_cpu']:.2f}x, "
+            f"compute {s['ratio_compute']:.2f}x (shards + gather); gather RSS {rss} MiB",
             file=sys.stderr,
         )
     json_path = args.out.with_suffix(".json")

@@ -30,6 +30,7 @@ def main():
         consequences_computed=consequences_computed,
         ancestry_panel=snakemake.input.ancestry_panel[0] if snakemake.input.ancestry_panel else None,
         n_components=snakemake.params.n_components,
+        outlier_rate=snakemake.params.outlier_rate,
         burden_max_af=snakemake.params.burden_max_af,
         burden_min_carriers=snakemake.params.burden_min_carriers,
         chunk_size=snakemake.params.chunk_size,

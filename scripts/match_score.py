@@ -1,4 +1,4 @@
-"""Adapter: rule match_score -> genorisk.scores.match_score_file (build check/liftover, match, audit)."""
+"""Adapter: rule match_score -> genorisk.scores.match_score_file (build check/liftover, match, audit, matched table)."""
 
 from genorisk.runner import run_step
 from genorisk.scores import match_score_file
@@ -14,6 +14,7 @@ def main():
         require_build=snakemake.params.require_build,
         audit_path=snakemake.output.audit,
         target_path=snakemake.output.scoring_file,
+        matched_path=snakemake.output.matched,
         min_match_rate=snakemake.params.min_match_rate,
         min_info=snakemake.params.min_info,
         info_key=snakemake.params.info_key,

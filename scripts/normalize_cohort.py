@@ -17,6 +17,7 @@ def main():
         fasta=snakemake.input.get("fasta"),
         threads=snakemake.threads,
         validation=validation,
+        region=snakemake.params.region,
     )
     logging.getLogger("genorisk.normalize").info("%s", counts)
     write_json(snakemake.output.counts, counts)

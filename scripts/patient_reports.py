@@ -1,13 +1,15 @@
 """Adapter: rule patient_reports_<batch> -> each patient's result.json + genorisk.report.render_patient_reports.
 
-A refused patient's folder gets error.json (genorisk.patient_files.refusal) and no report.
+A refused patient's folder gets error.json (genorisk.patient_files.refusal) and no report. With
+pgx.enabled the batch's pgx.json is an input: each result gets its patient's Medicines section
+(genorisk.report.pharmacogenomics_section; a patient refused by pgx alone keeps the disease report).
 """
 
 import os
 from pathlib import Path
 
 from genorisk.io import read_json, write_json
-from genorisk.report import ReportRenderer, render_patient_reports
+from genorisk.report import ReportRenderer, pharmacogenomics_section, render_patient_reports
 from genorisk.runner import run_step
 
 
@@ -20,6 +22,15 @@ def main():
     named = {r["patient_id"] for r in results} | {e["patient_id"] for e in refused}
     if {f.parent for f in folders} != {patients_dir} or {f.name for f in folders} != named:
         raise RuntimeError("the rule's outputs and the batch's results name different patient folders")
+    pgx_path = getattr(snakemake.input, "pgx", None)
+    if pgx_path is not None:
+        pgx = read_json(pgx_path)["patients"]
+        unknown = [r["patient_id"] for r in results if r["patient_id"] not in pgx]
+        if unknown:
+            raise RuntimeError(f"{pgx_path} has no object for patient(s) {', '.join(unknown)}")
+        for result in results:
+            pid = result["patient_id"]
+            result["pharmacogenomics"] = pharmacogenomics_section(pgx[pid], patient_id=pid, source=pgx_path)
     for folder in folders:
         # Patient folders are owner-only: they hold one person's health data.
         folder.mkdir(mode=0o700, parents=True, exist_ok=True)

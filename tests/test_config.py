@@ -382,23 +382,25 @@ def test_cohort_genotypes_need_exactly_one_form(cohort, words):
 
 
 def test_cohort_vcf_parts_of_each_form(tmp_path):
-    from genorisk.config import cohort_vcf_parts
+    from genorisk.config import VcfPart, cohort_vcf_parts
 
     for chrom in ("chr2", "chr10", "chr1", "chrX"):
         (tmp_path / f"imp.{chrom}.dose.vcf.gz").touch()
     pattern = str(tmp_path / "imp.{chrom}.dose.vcf.gz")
     parts = cohort_vcf_parts({"vcfs": pattern})
     assert list(parts) == ["cohort.chr1", "cohort.chr2", "cohort.chr10", "cohort.chrX"]  # karyotypic order
-    assert parts["cohort.chr10"] == str(tmp_path / "imp.chr10.dose.vcf.gz")
-    assert cohort_vcf_parts({"vcf": "a.vcf.gz"}) == {"cohort": "a.vcf.gz"}
+    assert parts["cohort.chr10"] == VcfPart(str(tmp_path / "imp.chr10.dose.vcf.gz"))
+    # One VCF without an index (here: not there yet) is one part; an indexed one is split by
+    # chromosome (tests/test_shards.py).
+    assert cohort_vcf_parts({"vcf": "a.vcf.gz"}) == {"cohort": VcfPart("a.vcf.gz")}
     assert cohort_vcf_parts({"vcfs": ["x.vcf.gz", "y.vcf.gz"]}) == {
-        "cohort.part01": "x.vcf.gz",
-        "cohort.part02": "y.vcf.gz",
+        "cohort.part01": VcfPart("x.vcf.gz"),
+        "cohort.part02": VcfPart("y.vcf.gz"),
     }
     assert cohort_vcf_parts({"pfile": "p"}) == {}
     assert cohort_vcf_parts({"vcfs": "sim/c.chr{chrom}.vcf.gz"}, simulated_chroms=["1", "2"]) == {
-        "cohort.1": "sim/c.chr1.vcf.gz",
-        "cohort.2": "sim/c.chr2.vcf.gz",
+        "cohort.1": VcfPart("sim/c.chr1.vcf.gz"),
+        "cohort.2": VcfPart("sim/c.chr2.vcf.gz"),
     }
     with pytest.raises(ConfigError, match="no file matches"):
         cohort_vcf_parts({"vcfs": str(tmp_path / "none.{chrom}.vcf.gz")})

@@ -129,3 +129,30 @@ def test_a_phenotyped_person_missing_from_the_genotypes_is_named(local_demo, for
     assert "NOT_GENOTYPED" in log, log[-2000:]
     assert not (workdir / "results/store/parts/cohort").exists()
     assert not (workdir / "results/store/store.json").exists()
+
+
+@pytest.mark.parametrize(
+    "form, shard_mb",
+    [("vcf", None), ("vcf", 0.5), ("pfile", 0.5)],
+    ids=["one-vcf-per-chromosome", "one-vcf-chunks", "pfile-chunks"],
+)
+def test_genome_shards_give_the_same_features_and_model(local_demo, forms, form, shard_mb, tmp_path):
+    """One indexed VCF is split by chromosome through its index, and cohort.shard_mb cuts each
+    chromosome into region chunks (one job each); the gathers give the one-part run's results."""
+    genotypes = {"vcf": str(local_demo / "resources/demo/cohort.vcf.gz")} if form == "vcf" else forms[form]
+    workdir = _config_without_simulation(local_demo, tmp_path / "shards", {**genotypes, "shard_mb": shard_mb})
+    run_snakemake(workdir, "results/model/metrics.json")
+    new, ref = workdir / "results", local_demo / "results"
+    shards = sorted(p.name for p in (new / "qc/shards").iterdir())
+    if form == "vcf":
+        assert (new / "qc/cohort.chr21.validation.json").exists() and (new / "qc/cohort.chrX.validation.json").exists()
+    if shard_mb:
+        assert any(name.startswith("cohort.chr21_c") for name in shards), shards
+        assert len([n for n in shards if n.startswith("cohort.chr21_c")]) > 1, shards
+    else:
+        assert shards == ["cohort.chr21", "cohort.chrX"], shards
+    for rel in SAME_TABLES:
+        read = pd.read_parquet if rel.endswith(".parquet") else (lambda p: pd.read_csv(p, sep="\t"))
+        pd.testing.assert_frame_equal(read(new / rel), read(ref / rel), obj=f"{form} {shard_mb}: {rel}")
+    for rel in SAME_BYTES:
+        assert (new / rel).read_bytes() == (ref / rel).read_bytes(), f"{form} {shard_mb}: {rel} differs"

@@ -90,7 +90,10 @@ def test_sex_mismatch_and_ancestry_outlier_warn():
         "male",
         {"distance": 9.0, "outlier": True, "threshold": 4.2, "fraction_missing": 0.0, "reference_panel": True},
     )
-    assert far["qc"]["ancestry_outlier"] is True and any("ancestry" in w for w in far["warnings"])
+    # The ancestry limit withholds the risk (report.outlier_policy default) and says why, once.
+    assert far["qc"]["ancestry_outlier"] is True and far["risk"]["status"] == "withheld"
+    assert "edge of the training cohort's ancestry range" in far["risk"]["withheld_reason"]
+    assert not any("ancestry" in w for w in far["warnings"])
     assert far["vcf"] == "p1.vcf.gz"  # file name only, not the path
 
 

@@ -24,6 +24,7 @@ from genorisk.qc import (
     shard_qc,
     write_gathered_qc,
     write_qc,
+    write_store_qc,
 )
 from genorisk.qc.gather import ROW_GROUP_ROWS
 
@@ -65,10 +66,13 @@ def assert_same_qc(want, got) -> None:
         pd.testing.assert_frame_equal(a, b)
 
 
-def _write_vcf(path: Path, samples: list[str], males: set[str], rng: np.random.Generator) -> None:
+def _write_vcf(
+    path: Path, samples: list[str], males: set[str], rng: np.random.Generator, multi_base_snv: bool = True
+) -> None:
     """chr1 SNVs, indels and a multi-base SNV; chrX PAR1 (diploid males) and non-PAR (haploid males)."""
     sites = [("chr1", 1000 + 10 * i, "ACGT"[i % 4], "GTAC"[i % 4]) for i in range(60)]
-    sites += [("chr1", 2000, "A", "AT"), ("chr1", 2010, "CTT", "C"), ("chr1", 2020, "ACT", "AGT")]
+    sites += [("chr1", 2000, "A", "AT"), ("chr1", 2010, "CTT", "C")]
+    sites += [("chr1", 2020, "ACT", "AGT")] if multi_base_snv else []
     sites += [("chrX", 100_000 + 100 * i, "C", "T") for i in range(5)]  # PAR1 of GRCh38
     sites += [("chrX", 5_000_000 + 100 * i, "AGCT"[i % 4], "GATC"[i % 4]) for i in range(70)]
     lines = ["##fileformat=VCFv4.2", '##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">']
@@ -159,6 +163,71 @@ def test_streamed_gather_writes_the_files_of_write_qc(tmp_path):
     with pytest.raises(InputError, match="rerun cohort_qc_shard"):
         write_gathered_qc(folders, tmp_path / "old")
     assert not (tmp_path / "other").exists() or not any((tmp_path / "other").glob("*.tsv"))
+
+
+def _store_part(store: Path, part: Path) -> Path:
+    """The store's chromosomes as a store part folder: one fileset each, part.json (as genorisk.store lays it)."""
+    part.mkdir(parents=True)
+    for name, select in (("chr1", ["--chr", "chr1"]), ("chrX", ["--not-chr", "chr1"])):
+        subprocess.run(
+            ["plink2", "--pfile", str(store), *select, "--output-chr", "chrM", "--make-pgen", "--threads", "1",
+             "--memory", "1000", "--out", str(part / name)],
+            check=True, capture_output=True,
+        )  # fmt: skip
+    (part / "part.json").write_text(json.dumps({"chromosomes": {"chr1": "chr1", "chrX": "chrX"}}))
+    return part
+
+
+@pytest.mark.parametrize("multi_base_snv", [False, True])
+def test_plink2_shard_job_and_store_gather_equal_run_qc(tmp_path, multi_base_snv):
+    """The workflow's QC: scripts/cohort_qc_shard.sh (plink2 only) per part, write_store_qc; run_qc's decisions.
+
+    chr1 holds SNVs and indels (the het rate's SNV-only plink2 run) and, in one case, a multi-base SNV
+    (that fileset is then counted by shard_qc); chrX always goes to shard_qc. Everything equals
+    write_qc(run_qc(vcf)) byte for byte except hwe_p, which is plink2's (6 significant digits).
+    """
+    rng = np.random.default_rng(8)
+    samples = [f"S{i:02d}" for i in range(40)]
+    males = set(samples[::2])
+    sex = {s: "male" if s in males else "female" for s in samples}
+    status = {s: int(i % 3 == 0) for i, s in enumerate(samples)}
+    vcf = tmp_path / "x.vcf.gz"
+    _write_vcf(vcf, samples, males, rng, multi_base_snv=multi_base_snv)
+    store = to_store(vcf, sex, tmp_path / "store")
+    part = _store_part(store, tmp_path / "parts" / "cohort")
+    analysed = samples[::-1][:-2]  # another order, and two genotyped people without a phenotype
+    phenotypes = tmp_path / "phenotypes.tsv"
+    phenotypes.write_text("sample_id\tstatus\tsex\n" + "".join(f"{s}\t{status[s]}\t{sex[s]}\n" for s in analysed))
+    shard = tmp_path / "qc" / "shards" / "cohort"
+    subprocess.run(
+        ["bash", str(REPO / "scripts/cohort_qc_shard.sh"), str(part), str(phenotypes), str(shard)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    assert (shard / "chr1.snps.scount").exists()  # chr1 has indels
+    th = QCThresholds(sex_min_variants=10, min_variant_call_rate=0.92, hwe_p_min=0.3, heterozygosity_sd=1.0)
+    summary = write_store_qc(
+        [part], [shard], tmp_path / "got", samples=analysed, status=status, recorded_sex=sex, thresholds=th
+    )
+    write_qc(run_qc(vcf, samples=analysed, recorded_sex=sex, status=status, thresholds=th), tmp_path / "want")
+    for name in OUTPUTS[1:]:
+        assert (tmp_path / "got" / name).read_bytes() == (tmp_path / "want" / name).read_bytes(), name
+    got = pd.read_parquet(tmp_path / "got" / "variant_qc.parquet")
+    want = pd.read_parquet(tmp_path / "want" / "variant_qc.parquet")
+    np.testing.assert_allclose(got.pop("hwe_p"), want.pop("hwe_p"), rtol=5e-6)
+    pd.testing.assert_frame_equal(got, want)
+    assert set(summary["variants_excluded_by_reason"]) == {"low_call_rate", "hwe"}
+
+
+def test_plink2_p_close_to_the_threshold_is_recomputed_exactly():
+    from genorisk.qc import hwe_exact_p
+    from genorisk.qc.plink_counts import _decided_p
+
+    counts = np.array([[400, 200, 20], [30, 10, 5], [0, 0, 0]])  # hom_ref, het, hom_alt
+    exact = hwe_exact_p(counts[:, 1], counts[:, 0], counts[:, 2])
+    printed = np.array([f"{p:.6g}" for p in exact[:2]] + ["nan"], dtype=float)
+    th = QCThresholds(hwe_p_min=float(printed[0]))  # the first row's printed p is the threshold itself
+    p = _decided_p(printed, counts, th)
+    assert p[0] == exact[0] and p[1] == printed[1] and np.isnan(p[2])
 
 
 @pytest.mark.integration

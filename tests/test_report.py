@@ -373,12 +373,14 @@ def test_thresholds_are_inclusive_and_configurable():
 
 def test_missing_stages_are_said_plainly():
     r = _clean()
-    r.update(cohort_distribution=None, drivers=None, notable_variants=None, polygenic_scores=None)
+    r.update(
+        cohort_distribution=None, drivers=None, notable_variants=None, polygenic_scores=None, pharmacogenomics=None
+    )
     r["risk"]["prevalence"] = None
     html = _page(r)
     for text in R.NOT_CONFIGURED.values():
         assert text.split(":")[0] in html
-    assert "<svg" not in html and "not given for this model" in html
+    assert "<svg" not in html and "no comparison is made" in html
     r["notable_variants"], r["polygenic_scores"], r["drivers"] = [], [], []
     html = _page(r)
     assert "None found: no ClinVar pathogenic" in html and "no score could be computed" in html
@@ -445,9 +447,14 @@ def test_cohort_report_shows_every_panel(tmp_path):
         "Logistic: PRS + age + sex",
         "Feature importance",
         "Rare damaging variants in BRCA2",
+        "ROC AUC difference +0.039 (95% CI +0.012 to +0.066)",
+        "PR AUC",
+        "ECE",
+        "Genetic ancestry",
+        "coronary artery disease",
     ):
         assert text in html, text
-    assert len(re.findall(r"<svg\b", html)) == 5
+    assert len(re.findall(r"<svg\b", html)) == 6  # match rates, ROC, calibration, AUCs, ancestry map, importance
 
 
 @pytest.mark.parametrize(
@@ -585,3 +592,423 @@ def test_thresholds_from_the_config_reach_both_reports(tmp_path):
     assert "threshold 99%" in out.read_text()
     default = R.render_cohort_report(cohort, tmp_path / "d.html")
     assert "threshold 75%" in default.read_text()
+
+
+# -- the result record: absolute risk, outlier policy, scores in context (issue #13 items 2-5) -----------
+
+
+def _result_inputs(*, coverage=0.98, distance=1.0, n_cases=300):
+    from genorisk.model import score_distribution
+
+    rng = np.random.default_rng(0)
+    patient = {"patient_id": "P1", "sample": "S1", "vcf": "/data/P1.vcf.gz", "sex": "female"}
+    scored = {
+        "risk": 0.3,
+        "risk_interval": [0.25, 0.36],
+        "interval_level": 0.95,
+        "percentile": 80.0,
+        "drivers": [
+            {
+                "group": "polygenic score PGS1",
+                "label": "polygenic score PGS1",
+                "contribution": 0.4,
+                "direction": "raises risk",
+            },
+            {"group": "ancestry (PCs)", "label": "ancestry (PCs)", "contribution": 1.7, "direction": "raises risk"},
+            {"group": "age", "label": "age", "contribution": -0.2, "direction": "lowers risk"},
+        ],
+    }
+    qc = {
+        "validation": {"warnings": []},
+        "sex": {"inferred_sex": "female", "n_sites": 400, "het_fraction": 0.3},
+        "coverage": {
+            "n_model_variants": 1000,
+            "n_missing": int(round((1 - coverage) * 1000)),
+            "coverage": coverage,
+            "call_rate": 0.99,
+            "polygenic_scores": [{"id": "PGS1", "value": 1.5, "n_variants": 100, "n_matched": 90, "match_rate": 0.9}],
+            "ancestry": {"distance": distance, "outlier": False, "threshold": 4.5},
+        },
+    }
+    card = {
+        "metrics": {
+            "data": {"n_samples": 1000, "n_cases": n_cases},
+            "model": {"roc_auc": {"estimate": 0.8, "ci_low": 0.77, "ci_high": 0.83}},
+        },
+        "files_sha256": {"model.ubj": "ab" * 32},
+        "intended_use": "Research.",
+        "limits": [],
+        "ancestry_limit": {
+            "threshold": 4.0,
+            "outlier_rate": 0.005,
+            "heldout_quantiles": {"p": [0.99, 0.995, 0.999], "distance": [3.5, 4.0, 5.0]},
+        },
+    }
+    cohort_risks = {
+        "risk_quantiles": np.sort(rng.beta(2, 5, 1001)).tolist(),
+        "n_samples": 1000,
+        "polygenic_scores": {
+            "PGS1": {
+                "cohort": score_distribution(rng.normal(0, 1, 5000)),
+                "ancestry": {"n_pcs": 2, "mean_coef": [0.5, 0.1, 0.0], "var_coef": [0.0, 0.0, 0.0]},
+                "method": "cohort",
+                "ancestry_method": "Z_norm2",
+            }
+        },
+    }
+    return patient, scored, qc, card, cohort_risks
+
+
+TRAIT = {
+    "id": "cad",
+    "name": "coronary artery disease",
+    "column": "status",
+    "prevalence": 0.05,
+    "population": "UK adults",
+    "time_frame": "by age 75",
+}
+
+
+def test_risk_is_re_anchored_to_the_configured_prevalence_and_named():
+    from genorisk.model import prior_shift
+    from genorisk.results import patient_result
+
+    args = _result_inputs()
+    r = patient_result(*args, trait=TRAIT, ancestry_pcs=[1.0, 2.0, 0.0])
+    R.validate_result(r)
+    assert (
+        r["schema_version"] == "3" and r["pharmacogenomics"] is None and r["trait"]["name"] == "coronary artery disease"
+    )
+    want = float(prior_shift(0.3, 0.3, 0.05))  # odds 3/7 x (0.05/0.95) / (0.3/0.7)
+    assert r["risk"]["probability"] == pytest.approx(want) and want == pytest.approx(0.05 / 0.95 / (1 + 0.05 / 0.95))
+    assert r["risk"]["percentile"] == 80.0 and r["risk"]["prevalence"] == 0.05
+    assert r["risk"]["prevalence_source"] == "population" and r["risk"]["anchoring"] == "prior shift"
+    q = r["cohort_distribution"]["quantiles"]
+    assert q == pytest.approx(prior_shift(np.asarray(args[4]["risk_quantiles"])[::10], 0.3, 0.05).tolist())
+    html = _page(r)
+    assert "Population average (UK adults):</strong> 5.0%" in html and "not given" not in html
+    assert "coronary artery disease (time frame: by age 75)" in html and "Elkan 2001" in html
+    # Without a prevalence: the cohort's case fraction is the average, said so.
+    r = patient_result(*_result_inputs())
+    assert r["risk"]["probability"] == 0.3 and r["risk"]["prevalence"] == 0.3
+    assert r["trait"]["name"] == "the condition"
+    html = _page(r)
+    assert "Cohort average:</strong> 30.0%" in html and "case fraction is used" in html
+
+
+def test_ancestry_pcs_are_an_adjustment_never_a_driver():
+    from genorisk.results import patient_result
+
+    r = patient_result(*_result_inputs(), trait=TRAIT)
+    assert [d["group"] for d in r["drivers"]] == ["polygenic score PGS1", "age"]
+    assert r["ancestry_adjustment"] == {"contribution": 1.7, "odds_factor": pytest.approx(np.exp(1.7))}
+    html = _page(r)
+    assert "Ancestry adjustment:" in html and "ancestry (PCs)" not in html
+
+
+def test_polygenic_score_in_context():
+    from genorisk.results import patient_result
+
+    r = patient_result(*_result_inputs(), trait=TRAIT, ancestry_pcs=[1.0, 2.0, 0.0])
+    s = r["polygenic_scores"][0]
+    cohort = _result_inputs()[4]["polygenic_scores"]["PGS1"]["cohort"]
+    assert s["value"] == 1.5 and s["z"] == pytest.approx((1.5 - cohort["mean"]) / cohort["sd"])
+    assert 90 < s["percentile"] < 97  # N(0, 1): 1.5 is the 93rd percentile
+    assert s["z_ancestry"] == pytest.approx(1.5 - (0.5 + 0.1 * 1.0))  # mean 0.6 at these PCs, variance 1
+    html = _page(r)
+    assert f"{s['z_ancestry']:+.2f}" in html and "not available" not in html.split("Polygenic scores")[1][:2000]
+
+
+@pytest.mark.parametrize("policy", ["withhold", "widen"])
+def test_outlier_policy(policy):
+    from genorisk.results import patient_result
+
+    r = patient_result(*_result_inputs(distance=11.1), trait=TRAIT, outlier_policy=policy)
+    R.validate_result(r)
+    assert r["qc"]["ancestry_outlier"] and r["qc"]["ancestry_threshold"] == 4.0
+    report, html = R.ReportRenderer().patient_document(r)
+    text = html.replace("&#39;", "'")
+    assert text.count("at the edge of the training cohort's ancestry range") == 1
+    assert "not trained on people like them" not in text
+    if policy == "withhold":
+        assert r["risk"]["status"] == "withheld" and r["risk"]["probability"] is None
+        assert [c["code"] for c in report["report"]["concerns"]] == ["risk_withheld"]
+        assert "No risk number is shown for this person" in html and "Z (ancestry-adjusted)" in html
+    else:
+        assert r["risk"]["status"] == "widened" and "widened" in r["risk"]["interval_note"]
+        lo, hi = r["risk"]["interval"]
+        q = r["cohort_distribution"]["quantiles"]
+        assert lo <= q[3] and hi >= q[97]  # the middle 95 % of the cohort's risks, not the calibration band
+        assert "Why the interval is wide" in html
+    # The rate re-derives the limit from the stored held-out quantiles: at 0.1 %, distance 4.5 is inside.
+    r = patient_result(*_result_inputs(distance=4.5), trait=TRAIT, outlier_rate=0.001)
+    assert r["qc"]["ancestry_threshold"] == pytest.approx(5.0) and r["risk"]["status"] == "shown"
+    r = patient_result(*_result_inputs(distance=4.5), trait=TRAIT, outlier_rate=0.005)
+    assert r["risk"]["status"] == "withheld"
+
+
+@pytest.mark.parametrize("policy", ["withhold", "widen"])
+def test_no_usable_genotype_data_never_gets_a_risk_number(policy):
+    from genorisk.results import patient_result
+
+    r = patient_result(*_result_inputs(coverage=0.0), trait=TRAIT, outlier_policy=policy)
+    R.validate_result(r)
+    assert r["risk"]["status"] == "withheld" and r["risk"]["probability"] is None and r["risk"]["percentile"] is None
+    assert "No usable genotype data" in r["risk"]["withheld_reason"]
+    html = _page(r)
+    assert "11.3%" not in html and "percentile)" not in html.split("Estimated risk")[1].split("Polygenic")[0]
+    # Below the coverage limit but not zero: the policy decides.
+    r = patient_result(*_result_inputs(coverage=0.5), trait=TRAIT, outlier_policy=policy)
+    assert r["risk"]["status"] == ("withheld" if policy == "withhold" else "widened")
+
+
+def test_honest_variant_labels():
+    import pandas as pd
+
+    from genorisk.features.variants import notable_reasons
+
+    table = pd.DataFrame(
+        {
+            "clinvar_significance": ["Pathogenic", "Likely_benign", None, "Benign/Likely_benign", "Conflicting"],
+        }
+    )
+    assert notable_reasons(table, consequences_computed=False) == [
+        "ClinVar pathogenic/likely pathogenic",
+        "rare variant, ClinVar benign/likely benign",
+        "rare coding variant (consequence not computed)",
+        "rare variant, ClinVar benign/likely benign",
+        "rare coding variant (consequence not computed)",
+    ]
+    assert notable_reasons(table, consequences_computed=True)[2] == "rare predicted damaging"
+    assert notable_reasons(table, consequences_computed=True)[1] == "rare variant, ClinVar benign/likely benign"
+
+
+# -- the Medicines section (issue #15) -----------------------------------------
+
+
+def _write_demo_pgx_vcf(path: Path, samples: list[str], *, drop_genes: tuple[str, ...] = ()) -> Path:
+    """The demo's simulated PGx records (genorisk.simulate.pgx, the plan's diplotypes) as a bgzipped, indexed VCF."""
+    from genorisk.pgx.definitions import load_definitions
+    from genorisk.simulate.pgx import contig_lines, demo_pgx_sites
+
+    sites = demo_pgx_sites(len(samples))
+    dropped = {p.pos for g in drop_genes for p in load_definitions([g])[g].positions}
+    lines = ["##fileformat=VCFv4.2", '##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">']
+    lines += [f"##contig=<ID={name},length={length}>" for name, length in contig_lines(sites.contigs, [])]
+    lines.append("#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\t" + "\t".join(samples))
+    for i in range(len(sites.positions)):
+        if int(sites.positions[i]) in dropped:
+            continue
+        gts = ["./." if (c < 0).any() else f"{c[0]}|{c[1]}" for c in sites.calls[i]]
+        fixed = [sites.chroms[i], str(sites.positions[i]), sites.ids[i], sites.refs[i], sites.alts[i]]
+        lines.append("\t".join([*fixed, ".", "PASS", ".", "GT", *gts]))
+    text = path.with_suffix("")
+    text.write_text("\n".join(lines) + "\n")
+    subprocess.run(["bgzip", "-f", str(text)], check=True)
+    subprocess.run(["tabix", "-f", "-p", "vcf", str(path)], check=True)
+    return path
+
+
+@pytest.fixture(scope="module")
+def demo_pgx(tmp_path_factory):
+    """Real pgx objects (genorisk.pgx) of demo patients P001 (CYP2C19 *2/*17) and P004 (a missing call);
+    TPMT's positions are left out of the file, so TPMT is not called."""
+    from genorisk.pgx.call import call_sample
+
+    vcf = _write_demo_pgx_vcf(
+        tmp_path_factory.mktemp("pgx") / "demo.vcf.gz", [f"P00{i}" for i in range(1, 7)], drop_genes=("TPMT",)
+    )
+    return vcf, {pid: {"patient_id": pid, **call_sample(vcf, pid)} for pid in ("P001", "P004")}
+
+
+def _text(html: str) -> str:
+    """The page's text, as a reader sees it (markup dropped, entities decoded)."""
+    parts: list[str] = []
+
+    class Text(HTMLParser):
+        def handle_starttag(self, tag, attrs):
+            parts.append(" ")  # cells and lines read apart
+
+        def handle_data(self, data):
+            parts.append(data)
+
+    Text().feed(html)
+    return re.sub(r"\s+", " ", "".join(parts))
+
+
+def _medicines(html: str) -> str:
+    return html.split('<section class="medicines"', 1)[1].split("</section>", 1)[0]
+
+
+def _with_pgx(pgx: dict | None, patient_id: str = "P001", seed: int = 0) -> dict:
+    result = R.example_result(patient_id, seed=seed)
+    result["pharmacogenomics"] = R.pharmacogenomics_section(pgx, patient_id=patient_id)
+    return result
+
+
+def test_medicines_section_from_a_real_pgx_call(tmp_path, demo_pgx):
+    _, pgx = demo_pgx
+    paths = R.render_patient_report(_with_pgx(pgx["P001"]), tmp_path / "P001")
+    report = json.loads(paths["json"].read_text())
+    jsonschema.Draft202012Validator(_schema("report")).validate(report)
+    section = report["pharmacogenomics"]
+    assert report["schema_version"] == "3" and section["status"] == "called"
+    genes = {g["gene"]: g for g in section["genes"]}
+    assert [d["name"] for d in genes["CYP2C19"]["diplotypes"]] == ["*2/*17"]
+    assert genes["CYP2C19"]["phenotype"] == "Intermediate Metabolizer"
+    # TPMT failed (positions absent, nothing says they were sequenced); the other genes and the risk stay.
+    assert genes["TPMT"]["status"] == "not_called" and len(genes["TPMT"]["absent_positions"]) > 0
+    assert sum(g["status"] == "called" for g in section["genes"]) >= 10
+    assert section["not_attempted"][0]["gene"] == "CYP2D6"
+    assert section["definitions"]["build"] == "GRCh38" and "Research use" in section["research_use"]
+    clopidogrel = next(d for d in section["drugs"] if d["drug"] == "clopidogrel")
+    assert clopidogrel["actionable"] and clopidogrel["citation"]["pmid"] == 35034351
+
+    html = paths["html"].read_text()
+    page, medicines = _text(html), _text(_medicines(html))
+    assert "Estimated risk of" in page and "estimated risk" in page
+    assert page.index("What drives this estimate") < page.index("Medicines:") < page.index("Notable variants")
+    assert "*2/*17" in medicines and "Intermediate Metabolizer" in medicines
+    assert "PMID 35034351" in medicines and "<a " not in _medicines(html) and "pubmed" not in html.lower()
+    assert section["research_use"] in medicines
+    assert "CYP2D6 none not determined Not attempted needs copy-number" in medicines
+    assert "TPMT none not determined Not called " in medicines and "absent from the VCF" in medicines
+    assert "IFNL3 rs12979860 reference (C)/rs12979860 reference (C) No phenotype mapping Called" in medicines
+    # Drugs whose recommendation changes prescribing first (clopidogrel for this intermediate metabolizer), then
+    # those with a standard-prescribing recommendation, then none; thiopurines keeps NUDT15's, TPMT says why not.
+    drugs = [d["drug"] for d in section["drugs"]]
+    shown = sorted(drugs, key=lambda d: medicines.index(d))
+    rank = {d["drug"]: (d["changes_prescribing"], d["actionable"]) for d in section["drugs"]}
+    assert [rank[d] for d in shown] == sorted(rank.values(), reverse=True)
+    assert clopidogrel["changes_prescribing"] and shown[0] == "clopidogrel"
+    assert rank["atazanavir"] == (False, True)  # UGT1A1 normal: a recommendation, standard prescribing
+    assert _medicines(html).count('status-warn">changes prescribing') == sum(r[0] for r in rank.values())
+    assert "TPMT was not called: no genotype-based guidance" in medicines
+    # One sentence per distinct text: warfarin's genes that share a recommendation show it once, tagged with both.
+    warfarin = next(d for d in section["drugs"] if d["drug"] == "warfarin")["genes"]
+    texts = [g["recommendation"] for g in warfarin]
+    for text in set(texts):
+        assert medicines.count(text) == 1
+        tag = " and ".join(g["gene"] for g in warfarin if g["recommendation"] == text)
+        assert f"{tag}: {text}" in medicines
+    # The whole section is built from the file: rerendering report.json gives the same bytes.
+    again = R.render_patient_report(report, tmp_path / "again")
+    assert again["html"].read_bytes() == paths["html"].read_bytes()
+
+
+def test_missing_position_gives_a_partial_row_listing_it(tmp_path, demo_pgx):
+    """P004: CYP2C19 read everywhere but rs12248560, the *17 position. The positions read fit *1/*1 best by
+    PharmCAT's score, but *1/*17 and *17/*17 fit them as well: the phenotype is Indeterminate, not Normal."""
+    _, pgx = demo_pgx
+    section = R.pharmacogenomics_section(pgx["P004"], patient_id="P004")
+    c19 = next(g for g in section["genes"] if g["gene"] == "CYP2C19")
+    assert c19["status"] == "partial" and c19["missing_positions"] == [{"position": 94761900, "rsid": "rs12248560"}]
+    rows = [(d["name"], d["phenotype"], d.get("differs_at_missing_positions", False)) for d in c19["diplotypes"]]
+    assert rows == [
+        ("*1/*1", "Normal Metabolizer", False),
+        ("*1/*17", "Rapid Metabolizer", True),
+        ("*17/*17", "Ultrarapid Metabolizer", True),
+    ]
+    assert c19["phenotype"] == "Indeterminate" and "*1/*17, *17/*17 fit the positions read" in c19["reason"]
+    # No recommendation rests on the missing position: both CYP2C19 drugs say why they have none.
+    for drug in ("clopidogrel", "SSRIs (citalopram, escitalopram)"):
+        entry = next(d for d in section["drugs"] if d["drug"] == drug)
+        assert not entry["actionable"] and not entry["changes_prescribing"]
+        assert entry["genes"][0]["recommendation"] is None and "indeterminate" in entry["genes"][0]["reason"]
+    result = _with_pgx(pgx["P004"], "P004")
+    R.validate_result(result, source="r.json")
+    medicines = _text(_medicines(_page(result)))
+    assert "Partly called" in medicines and "1 missing call: rs12248560 (chr10:94761900)" in medicines
+    assert "CYP2C19 *1/*1 Not ruled out, because of missing positions: *1/*17 or *17/*17 Indeterminate" in medicines
+    assert "Normal Metabolizer Partly called" not in medicines
+
+
+def test_medicines_strings_from_files_are_escaped():
+    pgx = R.example_pharmacogenomics()
+    pgx["genes"][0]["gene"] = "<script>alert('gene')</script>"
+    pgx["genes"][0]["diplotypes"][0]["name"] = '*2/<img src=x onerror="alert(1)">'
+    pgx["drugs"][0]["drug"] = "clopidogrel <b>bold</b> & co"
+    pgx["drugs"][0]["genes"][0]["recommendation"] = "<a href='https://example.org/x'>click</a>"
+    pgx["drugs"][0]["citation"]["title"] = "</td></tr></table><h1>injected</h1>"
+    pgx["not_attempted"][0]["reason"] = "<iframe src='https://example.org'></iframe>"
+    result = R.example_result("P0001")
+    result["pharmacogenomics"] = pgx
+    html = _page(result)
+    section = _medicines(html)
+    for raw in ("<script>", "<img", "<b>bold", "<a href", "<h1>", "<iframe"):
+        assert raw not in section
+    text = _text(section)
+    for shown in (
+        "<script>alert('gene')</script>",
+        '*2/<img src=x onerror="alert(1)">',
+        "clopidogrel <b>bold</b> & co",
+        "<a href='https://example.org/x'>click</a>",
+        "</td></tr></table><h1>injected</h1>",
+    ):
+        assert shown in text
+    assert "https://" not in html.replace("https://genorisk.invalid", "").split("<body>", 1)[1].replace(
+        "https://example.org", ""
+    )
+
+
+def test_pgx_refused_patient_keeps_the_disease_report(tmp_path, demo_pgx):
+    """Sample missing from the file at calling time: pgx refuses it (stage pgx); the risk is still reported."""
+    from genorisk.pgx.call import call_batch
+
+    vcf, _ = demo_pgx
+    patients = [{"patient_id": "P009", "sample": "NOT_IN_FILE", "vcf": "p.vcf.gz", "vcf_key": "k", "sheet_line": 9}]
+    statuses = {"k": {"normalized": str(vcf), "patients": {"P009": {"status": "accepted"}}}}
+    pgx = call_batch(patients, statuses)["patients"]["P009"]
+    assert pgx["status"] == "refused" and pgx["error"]["stage"] == "pgx"
+    paths = R.render_patient_report(_with_pgx(pgx, "P009"), tmp_path / "P009")
+    report = json.loads(paths["json"].read_text())
+    assert report["pharmacogenomics"]["status"] == "refused" and report["risk"]["probability"] is not None
+    page = _text(paths["html"].read_text())
+    medicines = _text(_medicines(paths["html"].read_text()))
+    assert "estimated risk" in page and report["report"]["reliable"] == R.assess_reliability(report)["reliable"]
+    assert "Not assessed for this person" in medicines and "NOT_IN_FILE" in medicines
+    assert "does not affect the disease risk above" in medicines
+
+
+def test_pgx_disabled_or_not_configured_is_said_plainly(demo_pgx):
+    from genorisk.pgx.call import call_batch
+
+    patients = [{"patient_id": "P001", "sample": "P001", "vcf": "p.vcf.gz", "vcf_key": "k"}]
+    disabled = call_batch(patients, {}, enabled=False)["patients"]["P001"]
+    medicines = _text(_medicines(_page(_with_pgx(disabled))))
+    assert "Not assessed: pgx.enabled is false in the config" in medicines
+    medicines = _text(_medicines(_page(_with_pgx(None))))
+    assert R.NOT_CONFIGURED["pharmacogenomics"] in medicines
+
+
+def _gene(section: dict, name: str) -> dict:
+    return next(g for g in section["genes"] if g["gene"] == name)
+
+
+@pytest.mark.parametrize(
+    "mutate, record, problem",
+    [
+        (lambda s: _gene(s, "CYP2C9").update(diplotypes=[]), "pharmacogenomics.genes[1].diplotypes", "no diplotype"),
+        (lambda s: _gene(s, "TPMT").update(reason=None), "pharmacogenomics.genes[3].reason", "no reason"),
+        (lambda s: _gene(s, "SLCO1B1").update(phenotype="Normal Function"), "genes[2].phenotype", "Indeterminate"),
+        (lambda s: s["drugs"][0].update(actionable=False), "pharmacogenomics.drugs[0].actionable", "actionable"),
+        (lambda s: s.update(definitions=None), "pharmacogenomics", "genome_build and definitions"),
+        (lambda s: s["drugs"][0]["citation"].pop("pmid"), "pharmacogenomics.drugs[0].citation", "pmid"),
+        (lambda s: s["genes"][0].update(status="maybe"), "pharmacogenomics.genes[0].status", "maybe"),
+    ],
+)
+def test_bad_pharmacogenomics_section_is_refused(mutate, record, problem):
+    result = R.example_result("P0001")
+    mutate(result["pharmacogenomics"])
+    with pytest.raises(InputError, match=problem) as err:
+        R.validate_result(result, source="r.json")
+    assert record in str(err.value) and "patient P0001" in str(err.value)
+
+
+def test_pgx_object_of_another_patient_or_without_a_field_is_refused(demo_pgx):
+    _, pgx = demo_pgx
+    with pytest.raises(InputError, match="is for patient 'P001'"):
+        R.pharmacogenomics_section(pgx["P001"], patient_id="P004", source="pgx.json")
+    broken = {**pgx["P001"], "genes": [{k: v for k, v in g.items() if k != "phased"} for g in pgx["P001"]["genes"]]}
+    with pytest.raises(InputError, match=r"pharmacogenomics.genes\[0\].*missing field\(s\) phased"):
+        R.pharmacogenomics_section(broken, patient_id="P001", source="pgx.json")

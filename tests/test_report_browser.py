@@ -236,11 +236,85 @@ def test_patient_report_without_optional_stages_in_browser(driver, tmp_path):
     assert "No quality problems were found" in seen["text"]
 
 
+def test_withheld_risk_in_browser(driver, tmp_path):
+    """outlier_policy withhold: no risk number, the reason once, the ancestry-adjusted Z still shown."""
+    result = R.example_result("P0003", seed=5)
+    reason = (
+        "This person lies at the edge of the training cohort's ancestry range (ancestry distance 11.1; the limit 4.1 "
+        "flags about 0.5% of people from the cohort's own population). The model's accuracy beyond that range was "
+        "not measured. No risk number is shown."
+    )
+    result["risk"].update(status="withheld", probability=None, interval=None, percentile=None, withheld_reason=reason)
+    result["qc"].update(ancestry_outlier=True, ancestry_distance=11.1)
+    paths = R.render_patient_report(result, tmp_path / "P0003")
+    seen = _visit(driver, paths["html"], ARTIFACTS / "patient_report_withheld.png")
+    _assert_clean(seen, n_svg=0)  # no risk chart, no drivers chart
+    text = seen["text"]
+    assert "No risk number is shown for this person" in text
+    assert text.count("at the edge of the training cohort's ancestry range") == 1
+    assert "%" not in text.split("Estimated risk", 1)[1].split("Polygenic scores", 1)[0].split("No risk number")[0]
+    z = f"{result['polygenic_scores'][0]['z_ancestry']:+.2f}"
+    assert z in text and "Z (ancestry-adjusted)" in text
+    assert "calibrated risk estimate" not in text and "times the average" not in text
+    saved = json.loads(paths["json"].read_text())
+    assert [c["code"] for c in saved["report"]["concerns"]] == ["risk_withheld"] and not saved["report"]["reliable"]
+
+
+# Cells of the Medicines tables whose content is wider than the cell (cut or spilling over).
+_CELL_OVERFLOW_JS = r"""
+(() => [...document.querySelectorAll('section.medicines td, section.medicines th')]
+  .filter(c => c.scrollWidth > c.clientWidth + 1)
+  .map(c => c.textContent.trim().slice(0, 60)))()
+"""
+
+
+def _medicines_result(patient_id: str) -> dict:
+    """A demo-like report: the demo's P001 plan (CYP2C19 *2/*17) with a tie, an uncalled gene and CYP2D6."""
+    result = R.example_result(patient_id, seed=3)
+    pgx = result["pharmacogenomics"]
+    tpmt = next(g for g in pgx["genes"] if g["gene"] == "TPMT")
+    tpmt["absent_positions"] = [{"position": 18130000 + i, "rsid": f"rs{1000000 + i}"} for i in range(40)]
+    pgx["drugs"][0]["drug"] = "clopidogrel <b>not bold</b>"
+    return result
+
+
+def test_medicines_section_in_browser(driver, tmp_path):
+    result = _medicines_result("P0004")
+    paths = R.render_patient_report(result, tmp_path / "P0004")
+    seen = _visit(driver, paths["html"], ARTIFACTS / "patient_report_medicines.png")
+    _assert_clean(seen, n_svg=2)  # the risk charts only: the section adds tables, not charts
+    assert driver.evaluate(_CELL_OVERFLOW_JS) == []
+    text = seen["text"]
+    medicines = text.split("Medicines:", 1)[1].split("Notable variants", 1)[0]
+    assert "Research use only" in medicines and "clinician or pharmacist" in medicines
+    assert "clopidogrel <b>not bold</b>" in medicines and "*2/*17" in medicines
+    assert "Intermediate Metabolizer" in medicines and "PMID 35034351" in medicines
+    assert "Not attempted" in medicines and "a VCF of small variants cannot give" in medicines
+    assert "Not called" in medicines and "and 32 more (all listed in report.json)" in medicines
+    assert "*1/*1 or *1/*5" in medicines and "Partly called" in medicines
+    assert driver.evaluate("document.querySelectorAll('section.medicines a').length") == 0
+    # The risk is still there, above the section.
+    assert text.index("estimated risk") < text.index("Medicines:")
+
+
 def test_cohort_report_in_browser(driver, tmp_path):
-    out = R.render_cohort_report(R.example_cohort(), tmp_path / "cohort.html")
+    cohort = R.example_cohort()
+    cohort["performance"]["baselines"][0]["name"] = (
+        "Logistic regression: pgs_PGS_SIM_DEMO, pc1, pc2, pc3, pc4, pc5, age, sex_male (the full name, never cut)"
+    )
+    out = R.render_cohort_report(cohort, tmp_path / "cohort.html")
     seen = _visit(driver, out, ARTIFACTS / "cohort_report.png")
-    _assert_clean(seen, n_svg=5)
-    assert "ROC curve" in seen["text"] and "Calibration" in seen["text"]
+    _assert_clean(seen, n_svg=6)
+    text = seen["text"]
+    assert "ROC curve" in text and "Calibration" in text and "Genetic ancestry" in text
+    assert "ROC AUC difference +0.039 (95% CI +0.012 to +0.066)" in text
+    assert "PR AUC" in text and "ECE" in text and "Brier score" in text
+    # The legend holds every word of the baseline's name (wrapped, not cut).
+    legend = driver.evaluate(
+        "[...document.querySelectorAll('svg')].map(s => [...s.querySelectorAll('text')].map(t => t.textContent)"
+        ".join(' ')).join(' | ')"
+    )
+    assert "(the full name, never cut)" in legend
 
 
 def test_the_checks_catch_a_bad_page(driver, tmp_path):

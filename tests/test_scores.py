@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 from pathlib import Path
@@ -338,6 +339,8 @@ def test_column_parser_equals_row_parser(name, monkeypatch):
         ("1\t100\tA\tG\t0.5\n\n# note\n1\t200\tC\tT\t-2\n", False),  # blank and comment lines among variants
         ("1 100  A G 0.5\n 1 200 C T -2\n", True),  # whitespace-delimited (header below made tab-free)
         ("1\t100\tA\tG\tbig\n", False),
+        # Unicode padding str.strip removes, a digit separator float() reads, a multi-allele and a "." other allele.
+        ("1\t100\t\xa0a\tG/T\t0.5\n1\t200\tc\x1f\t.\t1_0\n", True),
     ],
 )
 def test_column_parser_edge_cases_match_row_parser(tmp_path, monkeypatch, body, used_columns):
@@ -738,3 +741,111 @@ def test_store_scores_for_a_sample_subset_in_another_order(sim, sim_store):
     part = compute_scores(manifest, [score], male=male[keep], samples=pick)
     want = compute_scores(split, [score], male=male[keep], samples=pick)
     np.testing.assert_allclose(part.sums["SIM"], want.sums["SIM"], rtol=0, atol=1e-9)
+
+
+def test_matched_table_sums_equal_compute_scores(sim, sim_store, tmp_path):
+    """match_score's matched table, summed without the scoring file, gives compute_scores' sums exactly.
+
+    Two scores at once (one with dominant, recessive and dosage-weight rows),
+    chrX with males, a reordered sample subset, both missing-call policies.
+    """
+    from genorisk.scores import (
+        MATCHED_COLUMNS,
+        match_score_file,
+        read_matched_score,
+        score_matched,
+        write_matched_score,
+    )
+
+    vcf, score, sex, samples, male, w = sim
+    manifest, _, _ = sim_store
+    model = tmp_path / "model_score.txt"
+    with open(model, "w") as fh:
+        fh.write("#pgs_id=MODEL\n#genome_build=GRCh38\n")
+        fh.write(
+            "chr_name\tchr_position\teffect_allele\tother_allele\teffect_weight\tis_dominant\tis_recessive"
+            "\tdosage_0_weight\tdosage_1_weight\tdosage_2_weight\n"
+        )
+        for i, r in enumerate(w.itertuples()):
+            dom, rec = i % 5 == 1, i % 5 == 2
+            doses = "\t0.01\t-0.02\t0.03" if i % 7 == 3 and not (dom or rec) else "\t\t\t"
+            fh.write(
+                f"{r.chrom.removeprefix('chr')}\t{r.pos}\t{r.effect}\t{r.other}\t{r.weight!r}\t{dom}\t{rec}{doses}\n"
+            )
+    paths = []
+    for f in (score, model):
+        name = Path(f).stem
+        out = tmp_path / f"{name}.matched.parquet"
+        res = match_score_file(
+            manifest,
+            f,
+            genome_build="GRCh38",
+            audit_path=tmp_path / f"{name}.audit.tsv",
+            target_path=tmp_path / f"{name}.target.tsv",
+            matched_path=out,
+            min_match_rate=0.5,
+        )
+        m = read_matched_score(out)
+        assert tuple(m.variants.columns) == MATCHED_COLUMNS
+        assert len(m.variants) == int(res.summary["n_matched"].iat[0]) > 0.8 * len(w)
+        assert m.scores[0]["source_file"] == Path(f).name and m.scores[0]["n_variants"] == len(w)
+        paths.append(out)
+    # The matched rows in the audit's order, with the audit's targets.
+    audit = pd.read_csv(tmp_path / "sim_score.audit.tsv", sep="\t", dtype={"target_chrom": str})
+    hit = audit[audit["status"] == "matched"]
+    m = read_matched_score(paths[0]).variants
+    assert m["target_pos"].tolist() == hit["target_pos"].astype(int).tolist()
+    assert m["match_type"].tolist() == hit["match_type"].tolist()
+    pick = samples[::-3]
+    keep = np.array([samples.index(s) for s in pick])
+    for missing in ("mean", "zero"):
+        for sel, sex_of in ((None, male), (pick, male[keep]), (None, None)):
+            want = compute_scores(
+                manifest, [score, model], male=sex_of, samples=sel, missing=missing, min_match_rate=0.5
+            )
+            got = score_matched(manifest, paths, male=sex_of, samples=sel, missing=missing)
+            pd.testing.assert_frame_equal(got, want.sums, check_exact=True)
+    assert np.abs(got.to_numpy()).max() > 0.02
+    # A table from another store is refused, not summed.
+    stale = read_matched_score(paths[0])
+    stale.store_variants = {c: n + 1 for c, n in stale.store_variants.items()}
+    with pytest.raises(InputError, match="rerun the matching"):
+        score_matched(manifest, [stale])
+    bad = tmp_path / "bad.parquet"
+    write_matched_score(bad, stale.variants, res.summary.iloc[:0], [], match={}, store_variants={})
+    (tmp_path / "plain.parquet").write_bytes(b"")
+    with pytest.raises(InputError, match="matched score"):
+        read_matched_score(tmp_path / "plain.parquet")
+
+
+def test_pgs_features_from_the_matched_table_equal_those_from_the_scoring_file(sim, sim_store, tmp_path):
+    """cohort_features' PGS columns and frozen definitions: the same from match_score's table as from its file."""
+    from genorisk.features.cohort import pgs_features
+    from genorisk.scores import match_score_file
+
+    vcf, score, sex, samples, male, w = sim
+    manifest, _, _ = sim_store
+    out = {k: tmp_path / f"SIM.{k}" for k in ("audit.tsv", "target.tsv", "matched.parquet")}
+    match_score_file(
+        manifest,
+        score,
+        genome_build="GRCh38",
+        audit_path=out["audit.tsv"],
+        target_path=out["target.tsv"],
+        matched_path=out["matched.parquet"],
+        min_match_rate=0.5,
+    )
+    pick = pd.Index(samples[::-2])
+    keep = np.array([samples.index(s) for s in pick])
+    freqs = pd.DataFrame({"chrom": ["chr1"], "pos": [1], "ref": ["A"], "alt": ["C"], "af": [0.5]})
+    kw = {"male": male[keep], "min_match_rate": 0.5}
+    got, got_entries = pgs_features(manifest, pick, [out["matched.parquet"]], freqs, **kw)
+    want, want_entries = pgs_features(manifest, pick, [out["target.tsv"]], freqs, **kw)
+    pd.testing.assert_frame_equal(got, want, check_exact=True)
+    assert json.dumps(got_entries) == json.dumps(want_entries)  # cohort_af NaN where the table has none
+    assert len(got_entries[0]["definition"]["variants"]) > 0.8 * len(w)
+    assert got_entries[0]["definition"]["file"] == Path(score).name
+    with pytest.raises(InputError, match="match rate"):
+        pgs_features(manifest, pick, [out["matched.parquet"]], freqs, male=male[keep], min_match_rate=0.99)
+    with pytest.raises(InputError, match="rerun match_score"):
+        pgs_features(manifest, pick, [out["matched.parquet"]], freqs, min_info=0.3, **kw)

@@ -368,3 +368,53 @@ def test_genome_wide_config_keys():
         validate_section("simulate", {"outdir": "sim", "genome_wide": {"chromosomes": [23]}})
     with pytest.raises(ConfigError, match="simulate.genome_wide.bp_per_chromosome"):
         validate_section("simulate", {"outdir": "sim", "genome_wide": {"bp_per_chromosome": 30_000_000}})
+
+
+def _called_diplotypes(vcf: Path, sample: str) -> tuple[dict[str, str], dict[str, list[str]]]:
+    from genorisk.pgx.call import call_sample
+
+    out = call_sample(vcf, sample)
+    # the call itself, not the diplotypes a missing position leaves open
+    names = {
+        g["gene"]: "|".join(d["name"] for d in g["diplotypes"] if not d.get("differs_at_missing_positions"))
+        for g in out["genes"]
+    }
+    missing = {g["gene"]: [m["rsid"] for m in g["missing_positions"]] for g in out["genes"] if g["missing_positions"]}
+    return names, missing
+
+
+def test_demo_pgx_plan_is_called_back_from_its_records(tmp_path):
+    from genorisk.simulate.pgx import DEMO_PLAN, contig_lines, demo_pgx_sites
+    from genorisk.simulate.vcf_writer import write_vcf
+
+    sites = demo_pgx_sites(len(DEMO_PLAN) + 1)
+    assert sites.truth[0]["pgx_diplotypes"].split(";")[2] == "CYP2C19=*2/*17"
+    assert sites.truth[len(DEMO_PLAN)] == sites.truth[0]  # the plan cycles
+    for k, truth in enumerate(sites.truth[: len(DEMO_PLAN)]):
+        vcf = tmp_path / f"p{k}.vcf.gz"
+        write_vcf(
+            vcf, sites.positions, sites.refs, sites.alts, calls=sites.calls[:, k : k + 1], samples=["S"],
+            ids=sites.ids, chroms=sites.chroms, contigs=contig_lines(sites.contigs, []),
+        )  # fmt: skip
+        called, missing = _called_diplotypes(vcf, "S")
+        expected = dict(item.split("=", 1) for item in truth["pgx_diplotypes"].split(";"))
+        assert called == expected, k
+        assert missing == ({"CYP2C19": ["rs12248560"]} if truth["pgx_missing"] else {})
+
+
+@pytest.mark.integration
+def test_patient_vcfs_carry_the_pgx_region_and_the_same_chr21_sites(small_sim):
+    out, truth = small_sim
+    vcf = out / "patients/P1.vcf.gz"
+    report = validate_vcf(vcf, genome_build="GRCh38", require_records=True)
+    header = subprocess.run(["bcftools", "view", "-h", str(vcf)], capture_output=True, text=True, check=True).stdout
+    assert "##contig=<ID=chr10,length=133797422" in header
+    chr21 = subprocess.run(["bcftools", "view", "-H", "-r", "chr21", str(vcf)], capture_output=True, check=True)
+    cohort = subprocess.run(["bcftools", "view", "-H", str(out / "cohort.vcf.gz")], capture_output=True, check=True)
+    # The chr21 sites are the cohort's: the PGx region adds records, it moves none.
+    assert chr21.stdout.count(b"\n") == truth["n_sites"] == cohort.stdout.count(b"\n")
+    assert report.n_records > truth["n_sites"]
+    pt = pd.read_csv(out / "patients_truth.tsv", sep="\t", keep_default_na=False)
+    assert pt.loc[0, "pgx_diplotypes"].split(";")[2] == "CYP2C19=*2/*17"
+    called, _ = _called_diplotypes(vcf, "S1")
+    assert called["CYP2C19"] == "*2/*17"

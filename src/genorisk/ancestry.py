@@ -16,8 +16,11 @@ stored (float32) parameters.
 
 How far a person is from the cohort is the Mahalanobis distance of its top
 ``distance_pcs`` PC scores from the cohort's scores (cohort mean and
-covariance); the outlier threshold is the ``distance_quantile`` (default
-99.5th percentile) of the cohort's own distances.
+covariance). The outlier threshold flags ``outlier_rate`` (default 0.5 %)
+of the cohort's own population: it is the ``1 - outlier_rate`` quantile of
+*held-out* cohort distances (:func:`heldout_distances`: K-fold, each fold
+projected onto a PCA fitted without it), since a new person is projected,
+not fitted, and so lies closer to the centre than the in-sample distances.
 
 Known limits (say them in reports):
 
@@ -45,11 +48,11 @@ from dataclasses import dataclass, field
 from os import PathLike
 from typing import Any
 
-import allel
 import numpy as np
 import pandas as pd
 
 from . import genotypes
+from .ancestry_pca import HELDOUT_PROBABILITIES, heldout_distances, pca_parameters
 from .errors import InputError
 
 # Chromosomes left out of the PCA (sex chromosomes: dosage depends on sex; mitochondria) are
@@ -64,8 +67,6 @@ FORMAT = "genorisk.ancestry/1"
 
 _BASES = frozenset("ACGT")
 _AMBIGUOUS = frozenset({("A", "T"), ("T", "A"), ("C", "G"), ("G", "C")})
-# Above this many people x variants an exact SVD costs minutes and GBs; use randomized SVD.
-_EXACT_SVD_MAX_CELLS = 5_000_000
 #: Default limit of people x variants in the ancestry PCA fit (see :func:`fit_ancestry`).
 MAX_PCA_CELLS = 25_000_000
 
@@ -96,6 +97,11 @@ class AncestryModel:
         Distances above it are ancestry outliers.
     fit_info : dict
         Settings and counts of the fit (JSON-ready).
+    limit_info : dict
+        How the outlier threshold was set: ``method``, ``outlier_rate``,
+        ``in_sample_threshold`` and, when measured out of fold,
+        ``heldout_folds``, ``heldout_flag_rate`` and ``heldout_quantiles``
+        (aggregate upper quantiles of the held-out distances).
     cohort_scores_ : numpy.ndarray or None, shape (n_cohort, n_components)
         The cohort's PC scores (cohort order); see :func:`cohort_scores`.
     samples : list of str or None
@@ -113,6 +119,7 @@ class AncestryModel:
     distance_quantile: float
     distance_threshold: float
     fit_info: dict = field(default_factory=dict)
+    limit_info: dict = field(default_factory=dict)
     cohort_scores_: np.ndarray | None = None
     samples: list[str] | None = None
 
@@ -173,6 +180,7 @@ class AncestryModel:
                 "n_pcs": self.distance_pcs,
                 "quantile": self.distance_quantile,
                 "threshold": float(self.distance_threshold),
+                **self.limit_info,
             },
             "fit": self.fit_info,
         }
@@ -211,6 +219,7 @@ class AncestryModel:
             distance_quantile=float(d["distance"]["quantile"]),
             distance_threshold=float(d["distance"]["threshold"]),
             fit_info=dict(d.get("fit", {})),
+            limit_info={k: v for k, v in d["distance"].items() if k not in ("kind", "n_pcs", "quantile", "threshold")},
             cohort_scores_=scores,
         )
 
@@ -277,7 +286,9 @@ def fit_ancestry(
     max_variants: int = 20000,
     max_cells: int = MAX_PCA_CELLS,
     distance_pcs: int = 5,
-    distance_quantile: float = 0.995,
+    distance_quantile: float | None = None,
+    outlier_rate: float = 0.005,
+    heldout_folds: int = 5,
     reference_vcf: str | PathLike | None = None,
     reference_samples: Sequence[str] | None = None,
     chunk_size: int = 20000,
@@ -319,8 +330,12 @@ def fit_ancestry(
         Top PCs used for the Mahalanobis distance (at most ``n_components``).
         Default 5: continental structure needs 2-4 PCs; more PCs add
         within-cohort noise to the distance.
-    distance_quantile : float
-        Quantile of the cohort's distances taken as outlier threshold.
+    outlier_rate : float
+        Share of the cohort's own population flagged (config
+        ``ancestry.outlier_rate``, default 0.5 %), measured on held-out
+        cohort people (:func:`heldout_distances`, ``heldout_folds`` folds).
+    distance_quantile : float, optional
+        Overrides ``1 - outlier_rate`` as the quantile of the distances.
     reference_vcf, reference_samples
         Optional reference panel (other populations) added to the PCA fit
         only; the distance summary uses the cohort alone. Model variants are
@@ -383,6 +398,8 @@ def fit_ancestry(
         max_variants=max_variants,
         distance_pcs=distance_pcs,
         distance_quantile=distance_quantile,
+        outlier_rate=outlier_rate,
+        heldout_folds=heldout_folds,
         reference_dosages=reference,
         seed=seed,
     )
@@ -411,7 +428,9 @@ def fit_ancestry_dosages(
     n_components: int = 10,
     max_variants: int = 20000,
     distance_pcs: int = 5,
-    distance_quantile: float = 0.995,
+    distance_quantile: float | None = None,
+    outlier_rate: float = 0.005,
+    heldout_folds: int = 5,
     reference_dosages: np.ndarray | None = None,
     seed: int = 0,
 ) -> AncestryModel:
@@ -425,12 +444,22 @@ def fit_ancestry_dosages(
         Cohort ALT dosages, NaN = missing (imputed with the mean of the fitting people).
     reference_dosages : numpy.ndarray, shape (n_reference, n_variants), optional
         Reference-panel people added to the fit (not to the distance summary).
+    outlier_rate : float
+        Share of the cohort's own population the ancestry limit flags (config
+        ``ancestry.outlier_rate``): the limit is the ``1 - outlier_rate``
+        quantile of the held-out distances (:func:`heldout_distances`).
+    heldout_folds : int
+        Folds of that measurement; 0 = the in-sample distances (the limit is
+        then too high for new people: see the module notes).
+    distance_quantile : float, optional
+        Overrides ``1 - outlier_rate``.
 
     Other parameters as in :func:`fit_ancestry`.
     """
     dosages = np.asarray(dosages, dtype=np.float64)
     if dosages.ndim != 2 or dosages.shape[1] != len(variants):
         raise ValueError(f"dosages shape {dosages.shape} does not match {len(variants)} variants")
+    quantile = 1.0 - outlier_rate if distance_quantile is None else distance_quantile
     n_cohort = dosages.shape[0]
     rng = np.random.default_rng(seed)
     cols = np.arange(len(variants))
@@ -444,31 +473,20 @@ def fit_ancestry_dosages(
     mean = np.nanmean(fitting, axis=0).astype(np.float32)
     p = mean.astype(np.float64) / 2
     usable = (p > 0) & (p < 1)  # monomorphic in the fitting people: no information, scale 0
-    cols, fitting, mean = cols[usable], fitting[:, usable], mean[usable]
+    cols, fitting = cols[usable], fitting[:, usable]
     n_components = min(n_components, *fitting.shape)
-    filled = np.where(np.isnan(fitting), mean.astype(np.float64), fitting)
-    gn = filled.T  # scikit-allel: variants x samples
-    if gn.size <= _EXACT_SVD_MAX_CELLS:
-        _, pca = allel.pca(gn, n_components=n_components, scaler="patterson")
-        method = "allel.pca"
-    else:
-        _, pca = allel.randomized_pca(gn, n_components=n_components, scaler="patterson", random_state=seed)
-        method = "allel.randomized_pca"
-    loadings = np.asarray(pca.components_, dtype=np.float32)
-    # SVD signs are arbitrary: make the largest-|loading| entry of each PC positive, so refits agree.
-    flip = np.sign(loadings[np.arange(len(loadings)), np.abs(loadings).argmax(axis=1)])
-    loadings *= flip[:, None].astype(np.float32)
+    mean, loadings, evr, method = pca_parameters(fitting, n_components, seed)
     k = max(1, min(distance_pcs, n_components))
     model = AncestryModel(
         variants=variants.iloc[cols][["chrom", "pos", "ref", "alt"]].reset_index(drop=True),
         mean=mean,
         loadings=loadings,
-        explained_variance_ratio=np.asarray(pca.explained_variance_ratio_, dtype=np.float64),
+        explained_variance_ratio=evr,
         score_mean=np.zeros(n_components),
         score_sd=np.ones(n_components),
         score_cov=np.eye(k),
         distance_pcs=k,
-        distance_quantile=distance_quantile,
+        distance_quantile=quantile,
         distance_threshold=np.inf,
     )
     scores = project(model, dosages[:, cols])
@@ -477,7 +495,34 @@ def fit_ancestry_dosages(
     model.score_sd = scores.std(axis=0, ddof=1)
     model.score_cov = np.atleast_2d(np.cov(scores[:, :k], rowvar=False))
     distance, _ = ancestry_distance(model, scores)
-    model.distance_threshold = float(np.quantile(distance, distance_quantile))
+    in_sample = float(np.quantile(distance, quantile))
+    limit: dict[str, Any] = {"in_sample_threshold": in_sample}
+    if heldout_folds >= 2 and n_cohort >= 2 * heldout_folds:
+        held = heldout_distances(
+            dosages[:, cols],
+            n_components=n_components,
+            distance_pcs=k,
+            reference_dosages=None if reference_dosages is None else np.asarray(reference_dosages)[:, cols],
+            n_folds=heldout_folds,
+            seed=seed,
+        )
+        model.distance_threshold = float(np.quantile(held, quantile))
+        limit.update(
+            {
+                "method": f"{1 - quantile:.2%} of the cohort's own people flagged, measured out of fold: "
+                f"{heldout_folds}-fold, each fold projected onto a PCA fitted without it",
+                "heldout_folds": heldout_folds,
+                "heldout_flag_rate": float((held > model.distance_threshold).mean()),
+                "heldout_quantiles": {
+                    "p": list(HELDOUT_PROBABILITIES),
+                    "distance": [float(x) for x in np.quantile(held, HELDOUT_PROBABILITIES)],
+                },
+            }
+        )
+    else:
+        model.distance_threshold = in_sample
+        limit["method"] = f"{1 - quantile:.2%} of the cohort flagged, in sample (too few people to hold out)"
+    limit["outlier_rate"] = float(1 - quantile)
     model.fit_info = {
         "method": method,
         "scaler": "patterson",
@@ -487,16 +532,18 @@ def fit_ancestry_dosages(
         "n_variants": model.n_variants,
         "cohort_distance_max": float(distance.max()),
     }
+    model.limit_info = limit
     log.info(
         "ancestry PCA (%s): %d cohort + %d reference people x %d variants; PC1-3 explain %s; "
-        "distance threshold %.2f (q=%.3f over %d PCs)",
+        "distance threshold %.2f (in sample %.2f; q=%.4f over %d PCs)",
         method,
         n_cohort,
         model.fit_info["n_reference"],
         model.n_variants,
         np.round(model.explained_variance_ratio[:3], 4).tolist(),
         model.distance_threshold,
-        distance_quantile,
+        in_sample,
+        quantile,
         k,
     )
     return model

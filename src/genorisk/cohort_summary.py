@@ -43,6 +43,8 @@ def cohort_summary(
     min_match_rate: float,
     refused_patients: list[Mapping[str, Any]] | None = None,
     score_audit: pd.DataFrame | None = None,
+    cohort_pcs: np.ndarray | None = None,
+    reference_pcs: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """The cohort report's input (``cohort_report.schema.json``): aggregates only, no per-person rows.
 
@@ -56,6 +58,9 @@ def cohort_summary(
     ``score_audit`` (:func:`genorisk.scores.audit_reason_counts` of the
     ``results/scores/<score>.audit.tsv`` files, indexed by score id) adds each
     score's unmatched variants by reason, next to its match rate.
+    ``cohort_pcs`` (the cohort's ancestry PC1 and PC2) become a 2-D
+    histogram, never points; ``reference_pcs`` (the public reference panel)
+    and the patients' PCs (from their results) are points without IDs.
     """
     metrics = card.get("metrics", {})
     y = oof["y"].to_numpy()
@@ -92,10 +97,11 @@ def cohort_summary(
             )
     if not len(scores):
         warnings.append("No polygenic score was configured; the model uses genotype dosages and covariates only.")
-    n_cases = int(phenotypes["status"].sum())
+    trait = card.get("trait") or {}
+    n_cases = int(phenotypes[trait.get("column", "status")].sum())
     outliers = [r["qc"].get("ancestry_outlier") for r in patient_results]
     return {
-        "schema_version": "1",
+        "schema_version": "2",
         "cohort": {
             "name": name,
             "n_samples": int(len(phenotypes)),
@@ -119,6 +125,15 @@ def cohort_summary(
             "roc": roc_points(y, oof["model"].to_numpy()),
             "calibration": calibration_curve(y, oof["model"].to_numpy()),
             "baselines": baselines,
+            "metrics": {name: _metric_set(metrics.get(name)) for name in ("model", "baseline")},
+            "auc_difference": _estimate(metrics.get("roc_auc_difference", {}).get("model-baseline")),
+        },
+        "trait": {k: trait.get(k) for k in ("id", "name", "prevalence", "population", "time_frame")} if trait else None,
+        "ancestry_map": _ancestry_map(cohort_pcs, reference_pcs, patient_results),
+        "ancestry_limit": _limit(card.get("ancestry_limit")),
+        "risk_status": {
+            status: sum(r["risk"].get("status", "shown") == status for r in patient_results)
+            for status in ("shown", "widened", "withheld")
         },
         "feature_importance": importance or None,
         "patients": {
@@ -149,3 +164,52 @@ def _unmatched(score_audit: pd.DataFrame, score_id: str) -> list[dict[str, Any]]
     row = score_audit.loc[score_id, list(UNMATCHED_REASONS)].astype(int)
     counts = {r: int(n) for r, n in zip(UNMATCHED_REASONS, row.to_numpy(), strict=True)}
     return [{"reason": r, "n": n} for r, n in counts.items() if n]
+
+
+def _estimate(entry: Mapping[str, Any] | None) -> dict[str, float] | None:
+    """``{"estimate", "ci_low", "ci_high"}`` of a metrics.json entry, or None."""
+    if not entry or entry.get("estimate") is None:
+        return None
+    return {k: float(entry[k]) for k in ("estimate", "ci_low", "ci_high") if entry.get(k) is not None}
+
+
+def _metric_set(entry: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """ROC AUC, PR AUC, Brier and ECE (each estimate and CI) of one model's metrics.json entry."""
+    if not entry:
+        return None
+    return {name: _estimate(entry.get(name)) for name in ("roc_auc", "pr_auc", "brier", "ece")}
+
+
+def _limit(limit: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """The ancestry limit as the model card states it (no per-person value)."""
+    if not limit:
+        return None
+    keys = ("threshold", "in_sample_threshold", "outlier_rate", "heldout_flag_rate", "heldout_folds", "method", "n_pcs")
+    return {k: limit[k] for k in keys if k in limit}
+
+
+def _ancestry_map(
+    cohort_pcs: np.ndarray | None, reference_pcs: np.ndarray | None, patient_results: list[Mapping[str, Any]]
+) -> dict[str, Any] | None:
+    """PC1 x PC2: the cohort as a 24 x 24 histogram, the reference panel and the patients as points (no IDs)."""
+    if cohort_pcs is None or len(cohort_pcs) == 0 or np.asarray(cohort_pcs).shape[1] < 2:
+        return None
+    xy = np.asarray(cohort_pcs, dtype=float)[:, :2]
+    counts, xe, ye = np.histogram2d(xy[:, 0], xy[:, 1], bins=24)
+    patients = sorted(
+        [round(float(p[0]), 5), round(float(p[1]), 5)]
+        for r in patient_results
+        if (p := r["qc"].get("ancestry_pcs")) and len(p) >= 2
+    )  # sorted: the order of the points says nothing about who is who
+    return {
+        "pcs": ["PC1", "PC2"],
+        "cohort_density": {
+            "x_edges": [float(v) for v in xe],
+            "y_edges": [float(v) for v in ye],
+            "counts": [[int(c) for c in row] for row in counts],
+        },
+        "reference": None
+        if reference_pcs is None
+        else [[round(float(a), 5), round(float(b), 5)] for a, b in np.asarray(reference_pcs, dtype=float)[:, :2]],
+        "patients": patients,
+    }

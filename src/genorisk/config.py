@@ -24,7 +24,7 @@ import re
 from collections.abc import Iterable, Iterator, Mapping
 from importlib import resources
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 import jsonschema
 import pandas as pd
@@ -525,9 +525,25 @@ def cohort_genotype_form(cohort: Mapping[str, Any], *, source: str = "config") -
     return given[0]
 
 
+class VcfPart(NamedTuple):
+    """One VCF part of the cohort: a file, or one contig of it (read through its index)."""
+
+    path: str
+    #: The contig read from ``path`` (a region query), or None for the whole file.
+    region: str | None = None
+
+
+def part_name(chrom: str) -> str:
+    """The part (and wildcard) name of a chromosome: ``cohort.<chrom>``, other characters as ``_``."""
+    return "cohort." + re.sub(r"[^A-Za-z0-9_]", "_", chrom)
+
+
 def cohort_vcf_parts(
-    cohort: Mapping[str, Any], *, simulated_chroms: Iterable[str] | None = None, source: str = "config"
-) -> dict[str, str]:
+    cohort: Mapping[str, Any],
+    *,
+    simulated_chroms: Iterable[str] | None = None,
+    source: str = "config",
+) -> dict[str, VcfPart]:
     """The cohort's VCF inputs as parts (each validated and normalised by its own job).
 
     Parameters
@@ -535,21 +551,47 @@ def cohort_vcf_parts(
     cohort : mapping
         The validated ``cohort:`` section.
     simulated_chroms : iterable of str, optional
-        For a ``{chrom}`` pattern of files the demo simulation writes: the
-        chromosome names to put in.
+        For files the demo simulation writes (they need not exist yet): the
+        chromosome names of a ``{chrom}`` pattern, or the contigs the one
+        simulated VCF holds.
     source : str
         The config file, for messages.
 
     Returns
     -------
-    dict of str to str
-        Part name -> VCF path: ``{"cohort": vcf}`` for one VCF;
-        ``{"cohort.<chrom>": path}`` for a pattern; ``{"cohort.part<NN>": path}``
-        for a list; empty for the PLINK and BGEN forms.
+    dict of str to VcfPart
+        Part name -> file (and region). One VCF/BCF is split by chromosome:
+        ``{"cohort.<chrom>": (vcf, chrom)}`` for each contig with records in
+        its index (or each simulated contig); an unindexed file is one part
+        ``{"cohort": (vcf, None)}``. A pattern gives ``{"cohort.<chrom>":
+        path}``; a list ``{"cohort.part<NN>": path}``; the PLINK and BGEN
+        forms none.
+
+    Raises
+    ------
+    ConfigError
+        No file for a pattern, a file listed twice, or an index bcftools
+        cannot read.
     """
+    from genorisk.vcf.index import has_index, indexed_contigs
+
     form = cohort_genotype_form(cohort, source=source)
     if form == "vcf":
-        return {"cohort": cohort["vcf"]}
+        path = str(cohort["vcf"])
+        if simulated_chroms is not None:
+            chroms = list(simulated_chroms)
+        elif Path(path).exists() and has_index(path):
+            try:
+                chroms = indexed_contigs(path)
+            except InputError as err:
+                raise ConfigError(source, f"{err}", record="key cohort.vcf") from None
+        else:
+            return {"cohort": VcfPart(path)}
+        names = [part_name(c) for c in chroms]
+        if len(set(names)) != len(names):
+            # Contigs whose names differ only in characters a part name cannot hold: one part.
+            return {"cohort": VcfPart(path)}
+        return {name: VcfPart(path, chrom) for name, chrom in zip(names, chroms, strict=True)}
     if form != "vcfs":
         return {}
     vcfs = cohort["vcfs"]
@@ -558,7 +600,7 @@ def cohort_vcf_parts(
             parts = expand_chrom_pattern(vcfs, simulated_chroms)
         except InputError as err:
             raise ConfigError(source, f"{err.problem}: {vcfs}", record="key cohort.vcfs") from None
-        return {f"cohort.{chrom}": str(path) for chrom, path in parts.items()}
+        return {f"cohort.{chrom}": VcfPart(str(path)) for chrom, path in parts.items()}
     if len(set(vcfs)) != len(vcfs):
         raise ConfigError(source, "a file is listed twice", record="key cohort.vcfs")
-    return {f"cohort.part{i:02d}": path for i, path in enumerate(vcfs, start=1)}
+    return {f"cohort.part{i:02d}": VcfPart(path) for i, path in enumerate(vcfs, start=1)}

@@ -36,8 +36,9 @@ import pandas as pd
 from genorisk.annotate import annotate_table
 from genorisk.callable import patient_callable_regions, samples_callable_regions
 from genorisk.errors import InputError
-from genorisk.features import is_pathogenic, patient_features, rare_damaging
+from genorisk.features import patient_features, rare_damaging
 from genorisk.features.patient import batch_patient_features
+from genorisk.features.variants import notable_reasons
 from genorisk.genome import chromosome_class, in_par, open_vcf
 from genorisk.patient_checks import check_against_cohort, infer_sex_many, patient_genotype_rates
 from genorisk.patient_files import refusal
@@ -485,7 +486,10 @@ def batch_notable_variants(
         if part.empty:
             out.append([])
             continue
-        keep = rare_damaging(part, max_af=max_af, cohort_af=pd.Series(0.0, index=part.index))
+        computed = bool(part["consequence"].notna().any())  # rare_damaging's own default
+        keep = rare_damaging(
+            part, max_af=max_af, cohort_af=pd.Series(0.0, index=part.index), consequences_computed=computed
+        )
         part = part[keep].reset_index(drop=True)
         zygosity = []
         part_keys = zip(part["chrom"].astype(str), part["pos"].astype(int), part["ref"], part["alt"], strict=True)
@@ -498,7 +502,7 @@ def batch_notable_variants(
                     key[0], key[1], first[sample], first["allele_index"], male=is_male, genome_build=genome_build
                 )
             )
-        out.append(_notable_entries(part, zygosity))
+        out.append(_notable_entries(part, zygosity, notable_reasons(part, consequences_computed=computed)))
     return out
 
 
@@ -526,9 +530,10 @@ def _carried_calls(vcf: Path) -> dict[tuple, list[dict[str, Any]]]:
     return calls
 
 
-def _notable_entries(table: pd.DataFrame, zygosity: Sequence[str | None]) -> list[dict[str, Any]]:
+def _notable_entries(
+    table: pd.DataFrame, zygosity: Sequence[str | None], reasons: Sequence[str]
+) -> list[dict[str, Any]]:
     """The report's notable-variant records of the annotated ``table`` rows with a zygosity (index 0..n-1)."""
-    pathogenic = is_pathogenic(table["clinvar_significance"])
     out = []
     for i, (_, row) in enumerate(table.iterrows()):
         if zygosity[i] is None:  # the other ALT of a record the patient carries, or a missing call
@@ -550,7 +555,7 @@ def _notable_entries(table: pd.DataFrame, zygosity: Sequence[str | None]) -> lis
                 if pd.isna(row["clinvar_review_status"])
                 else row["clinvar_review_status"],
                 "rsid": None if pd.isna(row["rsid"]) else row["rsid"],
-                "reason": "ClinVar pathogenic/likely pathogenic" if pathogenic[i] else "rare predicted damaging",
+                "reason": reasons[i],
             }
         )
     return out

@@ -14,9 +14,18 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from genorisk import __version__
+import numpy as np
 
-RESULT_SCHEMA_VERSION = "1"
+from genorisk import __version__
+from genorisk.model.calibration import prior_shift
+from genorisk.model.config import DEFAULT_TRAIT
+from genorisk.model.score_context import score_in_context
+
+#: 2 (genorisk 0.3): trait, risk.status / withheld_reason / interval_note / prevalence_source / anchoring,
+#: nullable risk numbers, ancestry_adjustment, polygenic score percentile / z / z_ancestry / method,
+#: qc.ancestry_threshold / ancestry_pcs, new notable-variant reasons.
+#: 3 (issue #15): the pharmacogenomics section (null here; the report step fills it in from pgx.json).
+RESULT_SCHEMA_VERSION = "3"
 
 #: Where reference calls for absent model variants came from (genorisk.callable), in the report's words.
 REFERENCE_SOURCES = {
@@ -120,6 +129,52 @@ def sex_check_outcome(recorded_sex: str | None, inferred: Mapping[str, Any]) -> 
     return "not checked", "no sex was recorded in the sample sheet"
 
 
+def ancestry_limit(card: Mapping[str, Any], outlier_rate: float | None, fallback: float | None) -> float | None:
+    """The ancestry distance limit for ``outlier_rate``, from the held-out quantiles in the model card.
+
+    Parameters
+    ----------
+    card : mapping
+        ``model_card.json`` (its ``ancestry_limit``, see :func:`genorisk.ancestry.heldout_distances`).
+    outlier_rate : float or None
+        Config ``ancestry.outlier_rate``; None = the limit the model was fitted with.
+    fallback : float or None
+        The limit the patient's features were computed with.
+
+    Returns
+    -------
+    float or None
+        Interpolated between the stored upper quantiles of the held-out
+        distances; ``fallback`` when the rate is the model's own or outside
+        the stored range.
+    """
+    limit = card.get("ancestry_limit") or {}
+    q = limit.get("heldout_quantiles")
+    if outlier_rate is None or not q or abs(outlier_rate - limit.get("outlier_rate", -1)) < 1e-12:
+        return limit.get("threshold", fallback) if q else fallback
+    p = 1.0 - outlier_rate
+    if not q["p"][0] <= p <= q["p"][-1]:
+        return fallback
+    return float(np.interp(p, q["p"], q["distance"]))
+
+
+def is_ancestry_group(group: str) -> bool:
+    """True for the driver group of the ancestry PCs (model inputs that adjust for ancestry, never a 'driver')."""
+    return group.startswith("ancestry")
+
+
+def split_ancestry_drivers(drivers: list[dict] | None) -> tuple[list[dict] | None, dict | None]:
+    """Drivers without the ancestry PCs, and those PCs as one ``ancestry adjustment`` entry (or None)."""
+    if drivers is None:
+        return None, None
+    anc = [d for d in drivers if is_ancestry_group(d["group"])]
+    rest = [d for d in drivers if not is_ancestry_group(d["group"])]
+    if not anc:
+        return rest, None
+    total = float(sum(d["contribution"] for d in anc))
+    return rest, {"contribution": total, "odds_factor": float(np.exp(total))}
+
+
 def patient_result(
     patient: Mapping[str, Any],
     scored: Mapping[str, Any],
@@ -130,6 +185,10 @@ def patient_result(
     min_coverage: float = 0.9,
     prevalence: float | None = None,
     notable_variants: list[dict] | None = None,
+    trait: Mapping[str, Any] | None = None,
+    outlier_policy: str = "withhold",
+    outlier_rate: float | None = None,
+    ancestry_pcs: list[float] | None = None,
 ) -> dict[str, Any]:
     """Build one patient's result record.
 
@@ -145,19 +204,50 @@ def patient_result(
     card, cohort_risks : mapping
         ``model_card.json`` and ``cohort_risks.json`` of the model.
     min_coverage : float
-        Below this fraction of model variants called, the result carries a
-        warning that it should not be relied on.
+        The model-coverage limit of the outlier policy (config
+        ``report.min_model_variant_coverage``).
+    prevalence : float, optional
+        Overrides the trait's prevalence.
     notable_variants : list of dict, optional
-        ClinVar and rare damaging variants found; None when annotation is
-        not configured.
+        ClinVar and rare variants found; None when annotation is not configured.
+    trait : mapping, optional
+        The trait (:func:`genorisk.model.trait_settings`); default the model
+        card's, else :data:`genorisk.model.DEFAULT_TRAIT`. With a prevalence
+        that differs from the cohort's case fraction the risk, its interval
+        and the cohort quantiles are re-anchored to it
+        (:func:`genorisk.model.prior_shift`); percentiles do not change.
+    outlier_policy : {"withhold", "widen"}
+        For a patient beyond the ancestry limit or below ``min_coverage``:
+        no risk number, or the risk with an interval widened to the middle
+        95 % of the cohort's risks. A patient with no usable genotype data
+        (0 % model coverage) never gets a risk number.
+    outlier_rate : float, optional
+        Config ``ancestry.outlier_rate`` (:func:`ancestry_limit`).
+    ancestry_pcs : list of float, optional
+        The patient's ancestry PCs, for the ancestry-adjusted polygenic score Z.
     """
+    if outlier_policy not in ("withhold", "widen"):
+        raise ValueError(f"unknown outlier policy {outlier_policy!r} (withhold or widen)")
     coverage = qc["coverage"]
+    data = card.get("metrics", {}).get("data", {})
+    trait = dict(trait or card.get("trait") or DEFAULT_TRAIT)
+    if prevalence is not None:
+        trait["prevalence"] = prevalence
+    n_samples, n_cases = data.get("n_samples"), data.get("n_cases")
+    case_fraction = n_cases / n_samples if n_samples and n_cases is not None else None
+    population_prevalence = trait.get("prevalence")
+
+    def anchor(p):
+        if population_prevalence is None or case_fraction is None or not 0 < case_fraction < 1:
+            return np.asarray(p, dtype=np.float64)
+        return prior_shift(p, case_fraction, population_prevalence)
+
+    probability = float(anchor(scored["risk"]))
+    interval = [float(x) for x in anchor(scored["risk_interval"])]
+    distribution = cohort_distribution(cohort_risks)
+    distribution["quantiles"] = [float(x) for x in anchor(distribution["quantiles"])]
+
     warnings: list[str] = []
-    if coverage["coverage"] < min_coverage:
-        warnings.append(
-            f"Only {coverage['coverage']:.0%} of the model's {coverage['n_model_variants']} variants were "
-            f"called in this VCF (minimum {min_coverage:.0%}); the risk estimate may be unreliable."
-        )
     recorded_sex = patient.get("sex") or None
     sex_check, sex_check_reason = sex_check_outcome(recorded_sex, qc.get("sex") or {})
     inferred_sex = (qc.get("sex") or {}).get("inferred_sex")
@@ -166,47 +256,106 @@ def patient_result(
             f"Recorded sex ({recorded_sex}) differs from the sex the chrX genotypes indicate ({inferred_sex}): "
             "the VCF may belong to someone else, or the record is wrong. Check before using this result."
         )
-    ancestry = coverage.get("ancestry")
-    if ancestry and ancestry["outlier"]:
-        warnings.append(
-            f"This person's genetic ancestry lies outside the training cohort's (distance "
-            f"{ancestry['distance']:.1f} against a cohort limit of {ancestry['threshold']:.1f} in ancestry "
-            "component space); the model was not trained on people like them and its risk may not transfer."
-        )
     for w in qc["validation"].get("warnings", [])[:5]:
         warnings.append(f"Input warning: {w}")
     range_check = qc.get("cohort_qc")
     for flag in (range_check or {}).get("flags", []):
         warnings.append(flag)
-    return {
-        "schema_version": RESULT_SCHEMA_VERSION,
-        "patient_id": patient["patient_id"],
-        "sample": patient["sample"],
-        "vcf": Path(patient["vcf"]).name,
-        "risk": {
-            "probability": scored["risk"],
-            "interval": list(scored["risk_interval"]),
-            "percentile": scored["percentile"],
-            "interval_level": scored.get("interval_level"),
-            "prevalence": prevalence,
-        },
-        "cohort_distribution": cohort_distribution(cohort_risks),
-        "drivers": list(scored["drivers"]),
-        # None = that stage is not configured (the report says so); [] = none found.
-        "notable_variants": notable_variants,
-        "polygenic_scores": [
+
+    ancestry = coverage.get("ancestry")
+    threshold = ancestry_limit(card, outlier_rate, ancestry["threshold"] if ancestry else None)
+    is_outlier = bool(ancestry and threshold is not None and ancestry["distance"] > threshold)
+    rate = (card.get("ancestry_limit") or {}).get("outlier_rate") if outlier_rate is None else outlier_rate
+    n_model = int(coverage["n_model_variants"])
+    beyond: list[str] = []
+    if n_model and coverage["coverage"] <= 0:
+        beyond.append(
+            f"No usable genotype data: none of the model's {n_model:,} variants was called in this VCF "
+            "(no overlapping sites, or every call missing), so no risk can be estimated."
+        )
+    elif coverage["coverage"] < min_coverage:
+        beyond.append(
+            f"Only {coverage['coverage']:.0%} of the model's {n_model:,} variants were called in this VCF "
+            f"(minimum {min_coverage:.0%}): the model was not validated on data this incomplete."
+        )
+    if is_outlier:
+        assert ancestry is not None and threshold is not None
+        beyond.append(
+            "This person lies at the edge of the training cohort's ancestry range (ancestry distance "
+            f"{ancestry['distance']:.1f}; the limit {threshold:.1f} flags "
+            + (f"about {rate:.1%} of" if rate else "few")
+            + " people from the cohort's own population). The model's accuracy beyond that range was not measured."
+        )
+    no_data = bool(n_model and coverage["coverage"] <= 0)
+    status, withheld_reason, interval_note = "shown", None, None
+    percentile: float | None = scored["percentile"]
+    shown_probability: float | None = probability
+    shown_interval: list[float] | None = interval
+    if beyond and (outlier_policy == "withhold" or no_data):
+        status, withheld_reason = "withheld", " ".join(beyond) + " No risk number is shown."
+        shown_probability = shown_interval = percentile = None
+    elif beyond:
+        q = distribution["quantiles"]
+        lo, hi = np.interp([0.025, 0.975], np.linspace(0, 1, len(q)), q)
+        shown_interval = [min(interval[0], float(lo)), max(interval[1], float(hi))]
+        status = "widened"
+        causes = ["the ancestry limit"] if is_outlier else []
+        if coverage["coverage"] < min_coverage:
+            causes.append("the model-coverage limit")
+        interval_note = (
+            f"This person is beyond {' and '.join(causes)} (see the problems listed above), so the interval is "
+            "widened to include the middle 95% of the cohort's risks: it says how little this estimate can be "
+            "trusted, not a measured precision."
+        )
+    drivers, ancestry_adjustment = split_ancestry_drivers(list(scored["drivers"]))
+    context = cohort_risks.get("polygenic_scores")
+    scores = None
+    if coverage.get("polygenic_scores"):
+        scores = [
             {
                 "id": s["id"],
                 "value": s["value"],
-                "percentile": None,
+                **score_in_context(s["id"], s["value"], ancestry_pcs, context),
                 "n_variants": s["n_variants"],
                 "n_matched": s["n_matched"],
                 "match_rate": s["match_rate"],
             }
             for s in coverage["polygenic_scores"]
         ]
-        if coverage.get("polygenic_scores")
-        else None,
+    return {
+        "schema_version": RESULT_SCHEMA_VERSION,
+        "patient_id": patient["patient_id"],
+        "sample": patient["sample"],
+        "vcf": Path(patient["vcf"]).name,
+        "trait": {
+            "id": trait["id"],
+            "name": trait["name"],
+            "population": trait.get("population"),
+            "time_frame": trait.get("time_frame"),
+            "prevalence": population_prevalence,
+            "cohort_case_fraction": case_fraction,
+        },
+        "risk": {
+            "status": status,
+            "probability": shown_probability,
+            "interval": shown_interval,
+            "percentile": percentile,
+            "interval_level": scored.get("interval_level"),
+            "interval_note": interval_note,
+            "withheld_reason": withheld_reason,
+            # The average beside the patient: the population's prevalence, else the cohort's case fraction.
+            "prevalence": population_prevalence if population_prevalence is not None else case_fraction,
+            "prevalence_source": "population"
+            if population_prevalence is not None
+            else ("cohort case fraction" if case_fraction is not None else None),
+            "anchoring": "prior shift" if population_prevalence is not None and case_fraction else "cohort",
+        },
+        "cohort_distribution": distribution,
+        "drivers": drivers,
+        "ancestry_adjustment": ancestry_adjustment,
+        # None = that stage is not configured (the report says so); [] = none found.
+        "notable_variants": notable_variants,
+        "polygenic_scores": scores,
         "qc": {
             "call_rate": coverage["call_rate"],
             "model_variant_coverage": coverage["coverage"],
@@ -216,13 +365,17 @@ def patient_result(
             "sex_check": sex_check,
             "sex_check_reason": sex_check_reason,
             "ancestry_distance": ancestry["distance"] if ancestry else None,
-            "ancestry_outlier": ancestry["outlier"] if ancestry else None,
-            "n_model_variants": int(coverage["n_model_variants"]),
+            "ancestry_outlier": is_outlier if ancestry else None,
+            "ancestry_threshold": threshold,
+            "ancestry_pcs": None if ancestry_pcs is None else [float(x) for x in ancestry_pcs],
+            "n_model_variants": n_model,
             "n_reference_filled": coverage.get("n_reference_filled"),
             "reference_source": REFERENCE_SOURCES.get(coverage.get("reference_source") or ""),
             "cohort_range_check": range_check,
         },
         "model": model_summary(card),
+        # Called per batch by rule call_pharmacogenes; rule patient_reports puts each patient's in.
+        "pharmacogenomics": None,
         "warnings": warnings,
         "generated_by": {"genorisk": __version__},
     }

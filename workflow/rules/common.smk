@@ -2,6 +2,7 @@
 # the sample sheet, the phenotype table and the truth file are checked here,
 # patients are cut into batches, and the input functions live here.
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -13,8 +14,10 @@ from genorisk.config import (
     read_truth,
     validate_config,
 )
-from genorisk.errors import ConfigError
+from genorisk.errors import ConfigError, InputError
 from genorisk.scores import resolve_score_entries
+from genorisk.simulate.config import CHROM as SIM_CHROM, CHROM_X as SIM_CHROM_X
+from genorisk.store.shards import cohort_shards, simulated_extents, vcf_index_path
 from genorisk.patient_files import patient_vcf_key
 
 CONFIG_SOURCE = (
@@ -109,31 +112,60 @@ except ConfigError as err:
     stop("invalid cohort input", err)
 
 # The cohort's genotypes: one VCF, per-chromosome VCFs, a PLINK 2 or PLINK 1 fileset,
-# or BGEN. VCF inputs are validated and normalised per file ("part"); every form
-# then becomes one store of per-chromosome pgen files (rule make_store).
+# or BGEN. VCF inputs are validated and normalised per part: a file, or one
+# chromosome of a single indexed VCF/BCF (a region query); every form then becomes
+# one store of per-chromosome pgen files (rule make_store).
 try:
     COHORT = config["cohort"]
     GENOTYPE_FORM = cohort_genotype_form(COHORT, source=CONFIG_SOURCE)
     _vcfs = COHORT.get("vcfs")
+    if SIM and SIM.get("genome_wide") and isinstance(_vcfs, str):
+        _simulated = [str(c) for c in SIM["genome_wide"]["chromosomes"]]
+    elif SIM and not SIM.get("genome_wide") and COHORT.get("vcf"):
+        # The demo's one VCF: its contigs are the simulation's, known before it runs.
+        _simulated = [SIM_CHROM] + ([SIM_CHROM_X] if SIM["chrx_bp"] else [])
+    else:
+        _simulated = None
+    _named = COHORT.get("vcf") or (_vcfs if isinstance(_vcfs, str) else None)
+    _produced = bool(_named) and produced_by_simulation(_named)
     VCF_PARTS = cohort_vcf_parts(
         COHORT,
-        simulated_chroms=(
-            [str(c) for c in SIM["genome_wide"]["chromosomes"]]
-            if SIM
-            and SIM.get("genome_wide")
-            and isinstance(_vcfs, str)
-            and produced_by_simulation(_vcfs)
-            else None
-        ),
+        simulated_chroms=_simulated if _produced else None,
         source=CONFIG_SOURCE,
     )
-except ConfigError as err:
+    # Store parts: one per VCF part, or the one PLINK/BGEN input, each converted by its
+    # own job. Genome shards: the units the per-shard jobs (QC counts, variant
+    # statistics) run on; a part's chromosome, or region chunks of it with cohort.shard_mb.
+    INPUT_PARTS = list(VCF_PARTS) or ["cohort"]
+    SHARDS = cohort_shards(
+        GENOTYPE_FORM,
+        VCF_PARTS,
+        COHORT,
+        build=config["genome_build"],
+        shard_mb=COHORT["shard_mb"],
+        simulated=simulated_extents(SIM) if _produced else None,
+    )
+except (ConfigError, InputError) as err:
     stop("invalid cohort genotypes", err)
 
+#: Downstream shards, in genome order (cohort_qc_shard and cohort_variant_stats run per shard).
+STORE_PARTS = [shard.name for shard in SHARDS]
+#: Shards that are not a store part themselves (rule store_shard writes them).
+SHARD_VIEWS = {shard.name: shard for shard in SHARDS if shard.name not in INPUT_PARTS}
 
-# Store parts: one per input VCF, or the one PLINK/BGEN input. Each part is converted,
-# and QC-counted, by its own job; the store and QC gather them.
-STORE_PARTS = list(VCF_PARTS) or ["cohort"]
+
+def one_of(names):
+    """A wildcard constraint matching exactly these names (nothing when there are none)."""
+    return "|".join(re.escape(n) for n in names) or "(?!)"
+
+
+def vcf_part_input(wildcards):
+    """A VCF part's file, and its index when the part is a region of it."""
+    part = VCF_PARTS[wildcards.part]
+    files = {"vcf": part.path}
+    if part.region is not None:
+        files["index"] = vcf_index_path(part.path)
+    return files
 
 
 def store_part_input(wildcards):
@@ -382,6 +414,8 @@ def all_outputs():
         f"{OUTDIR}/cohort/cohort_report.html",
     ]
     outs += expand(f"{OUTDIR}/patients/batches/{{batch}}/reports.json", batch=BATCHES)
+    if config["pgx"]["enabled"]:
+        outs += expand(f"{OUTDIR}/patients/batches/{{batch}}/pgx.json", batch=BATCHES)
     outs.append(f"{OUTDIR}/patients/intake_check.json")
     return outs
 
@@ -403,5 +437,5 @@ wildcard_constraints:
 
 
 def score_outputs(name):
-    """The audit and the target-build scoring file of every configured score."""
+    """The audit, target-build scoring file or matched table of every configured score."""
     return expand(f"{OUTDIR}/scores/{{score}}.{name}", score=SCORE_FILES)

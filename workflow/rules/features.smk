@@ -48,7 +48,7 @@ rule cohort_features:
         annotation=rules.gather_annotation.output.table,
         ancestry_panel=ancestry_panel(),
         resources_checked=rules.validate_resources.output.report,
-        scores=score_outputs("target.tsv"),
+        scores=score_outputs("matched.parquet"),
     output:
         features=f"{OUTDIR}/features/cohort.parquet",
         schema=f"{OUTDIR}/features/features.schema.json",
@@ -64,6 +64,7 @@ rule cohort_features:
         chunk_size=config["features"]["chunk_size"],
         min_match_rate=config["features"]["min_match_rate"],
         n_components=config["ancestry"]["n_components"],
+        outlier_rate=config["ancestry"]["outlier_rate"],
         burden_max_af=config["features"]["burden_max_af"],
         burden_min_carriers=config["features"]["burden_min_carriers"],
         covariates=COVARIATES,

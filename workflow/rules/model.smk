@@ -10,6 +10,7 @@ rule train_model:
         schema=rules.cohort_features.output.schema,
         phenotypes=config["cohort"]["phenotypes"],
         truth=cohort_truth(),
+        ancestry_panel=ancestry_panel(),
     output:
         **model_files(f"{OUTDIR}/training/model"),
         oof=f"{OUTDIR}/evaluation/oof_predictions.parquet",
@@ -22,6 +23,8 @@ rule train_model:
         "../../envs/genorisk.yaml"
     params:
         model=config["model"],
+        # The config's traits (null: one, "the condition"); today one per run.
+        traits=config["traits"],
     script:
         "../../scripts/train_model.py"
 

@@ -1,11 +1,14 @@
-# Cohort QC on the genotype store (genorisk.qc): counts per store part
-# (cohort_qc_shard), gathered into sample and variant decisions (cohort_qc).
+# Cohort QC on the genotype store (genorisk.qc): plink2's counts per store part
+# (cohort_qc_shard, plink2 only), gathered into sample and variant decisions (cohort_qc).
+
+QC_SHARD_SCRIPT = f"{workflow.current_basedir}/../../scripts/cohort_qc_shard.sh"
 
 
 rule cohort_qc_shard:
     input:
         part=f"{OUTDIR}/store/parts/{{part}}",
         phenotypes=config["cohort"]["phenotypes"],
+        script=QC_SHARD_SCRIPT,
     output:
         shard=directory(f"{OUTDIR}/qc/shards/{{part}}"),
     log:
@@ -14,15 +17,14 @@ rule cohort_qc_shard:
         f"{OUTDIR}/benchmarks/cohort_qc_shard/{{part}}.tsv"
     conda:
         "../../envs/genorisk.yaml"
-    params:
-        thresholds=config["qc"],
-    script:
-        "../../scripts/cohort_qc_shard.py"
+    shell:
+        "bash {input.script:q} {input.part:q} {input.phenotypes:q} {output.shard:q} {threads} > {log:q} 2>&1"
 
 
 rule cohort_qc:
     input:
         shards=expand(f"{OUTDIR}/qc/shards/{{part}}", part=STORE_PARTS),
+        parts=expand(f"{OUTDIR}/store/parts/{{part}}", part=STORE_PARTS),
         phenotypes=config["cohort"]["phenotypes"],
     output:
         variants=f"{OUTDIR}/qc/variant_qc.parquet",

@@ -5,7 +5,9 @@
 # folder holds is known only once the patient's VCF was read, so the declared
 # output is the folder (Snakemake empties it before the job: no stale report
 # or error.json survives a rerun). The profile sets their threads and memory
-# under the family name patient_reports.
+# under the family name patient_reports. With pgx.enabled the batch's pgx.json
+# (rule call_pharmacogenes) is an input too: each report gets its patient's
+# Medicines section; without it the section is null ("not assessed").
 
 batch_rule_resources("patient_reports", [f"patient_reports_{b}" for b in BATCHES])
 
@@ -15,6 +17,11 @@ for batch, patients in BATCHES.items():
         name:
             f"patient_reports_{batch}"
         input:
+            **(
+                {"pgx": f"{OUTDIR}/patients/batches/{batch}/pgx.json"}
+                if config["pgx"]["enabled"]
+                else {}
+            ),
             results=f"{OUTDIR}/patients/batches/{batch}/results.json",
             refused=f"{OUTDIR}/patients/batches/{batch}/refused.json",
         output:
@@ -39,6 +46,8 @@ rule cohort_report:
         qc_summary=rules.cohort_qc.output.summary,
         sample_qc=rules.cohort_qc.output.samples,
         schema=rules.cohort_features.output.schema,
+        features=rules.cohort_features.output.features,
+        ancestry_panel=ancestry_panel(),
         card=rules.publish_model.output.card,
         oof=rules.train_model.output.oof,
         importance=rules.train_model.output.importance,

@@ -16,5 +16,10 @@ rule score_patients:
         "../../envs/genorisk.yaml"
     params:
         patients=batch_patients,
+        # The config's traits (null: one, "the condition"); today one per run.
+        traits=config["traits"],
+        outlier_policy=config["report"]["outlier_policy"],
+        outlier_rate=config["ancestry"]["outlier_rate"],
+        min_coverage=config["report"]["min_model_variant_coverage"],
     script:
         "../../scripts/score_patients.py"

@@ -3,7 +3,9 @@
 # genome_build (lifted with liftover.chain when set), and matched against the
 # store's variants, one job per score. It needs the store only, not QC, so a
 # wrong build or a poor match stops the run early. Outputs: the per-variant
-# audit and the scoring file in the target build that cohort_features reads.
+# audit, the scoring file in the target build, and the matched rows in store
+# terms (store fileset, .pgen row, weights) that cohort_features sums without
+# matching again, as plink2 --score is given weights keyed by variant ID.
 rule match_score:
     input:
         store=rules.make_store.output.manifest,
@@ -13,6 +15,7 @@ rule match_score:
     output:
         audit=f"{OUTDIR}/scores/{{score}}.audit.tsv",
         scoring_file=f"{OUTDIR}/scores/{{score}}.target.tsv",
+        matched=f"{OUTDIR}/scores/{{score}}.matched.parquet",
     log:
         f"{OUTDIR}/logs/match_score/{{score}}.log",
     benchmark:

@@ -48,9 +48,9 @@ if SIM and not SIM_GENOME:
                     f"{SIM_DIR}/ancestry_panel.tsv",
                 )
             ],
-            patient_vcfs=list(SIM_PATIENTS["vcf"]),
+            patient_vcfs=list(dict.fromkeys(SIM_PATIENTS["vcf"])),
             # Declared so Snakemake touches them with the VCFs (else they look older).
-            patient_tbis=[f"{v}.tbi" for v in SIM_PATIENTS["vcf"]],
+            patient_tbis=[f"{v}.tbi" for v in dict.fromkeys(SIM_PATIENTS["vcf"])],
         log:
             f"{OUTDIR}/logs/simulate_demo.log",
         benchmark:
@@ -109,8 +109,8 @@ if SIM_GENOME:
             cohort_truth=f"{SIM_DIR}/cohort_truth.tsv",
             pgs=[SIM_FILES["pgs"]] if SIM["pgs_gwas_n"] else [],
             panel=[f"{SIM_DIR}/ancestry_panel.tsv"] if SIM["ancestry_panel"] else [],
-            patient_vcfs=list(SIM_PATIENTS["vcf"]),
-            patient_tbis=[f"{v}.tbi" for v in SIM_PATIENTS["vcf"]],
+            patient_vcfs=list(dict.fromkeys(SIM_PATIENTS["vcf"])),
+            patient_tbis=[f"{v}.tbi" for v in dict.fromkeys(SIM_PATIENTS["vcf"])],
         log:
             f"{OUTDIR}/logs/simulate_phenotype.log",
         benchmark:

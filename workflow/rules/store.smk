@@ -1,13 +1,16 @@
 # Validation of input VCFs (genorisk.vcf) and the genotype store (genorisk.store).
 # A file that fails stops its job with an error naming the file, the record and
-# the problem. A VCF cohort given as several files (one per chromosome) is
-# validated and normalised one file ("part") per job; every form then becomes one
-# store of per-chromosome pgen files.
+# the problem. A VCF cohort is validated, normalised and converted one part per
+# job: one file of per-chromosome files, or one chromosome of a single indexed
+# VCF/BCF (read through its index); every form then becomes one store of
+# per-chromosome pgen files. The per-shard jobs (cohort_qc_shard,
+# cohort_variant_stats) run on genome shards: a store part's chromosomes, or
+# region chunks of them (cohort.shard_mb), written by store_shard.
 
 
 rule validate_cohort:
     input:
-        vcf=lambda wildcards: VCF_PARTS[wildcards.part],
+        unpack(vcf_part_input),
     output:
         report=f"{OUTDIR}/qc/{{part}}.validation.json",
     log:
@@ -18,6 +21,7 @@ rule validate_cohort:
         "../../envs/genorisk.yaml"
     params:
         genome_build=config["genome_build"],
+        region=lambda wildcards: VCF_PARTS[wildcards.part].region,
     script:
         "../../scripts/validate_vcf.py"
 
@@ -25,7 +29,7 @@ rule validate_cohort:
 rule normalize_cohort:
     input:
         unpack(fasta_input),
-        vcf=lambda wildcards: VCF_PARTS[wildcards.part],
+        unpack(vcf_part_input),
         validation=rules.validate_cohort.output.report,
     output:
         vcf=f"{OUTDIR}/normalized/{{part}}.vcf.gz",
@@ -37,6 +41,8 @@ rule normalize_cohort:
         f"{OUTDIR}/benchmarks/normalize_cohort/{{part}}.tsv"
     conda:
         "../../envs/genorisk.yaml"
+    params:
+        region=lambda wildcards: VCF_PARTS[wildcards.part].region,
     script:
         "../../scripts/normalize_cohort.py"
 
@@ -51,6 +57,8 @@ rule store_part:
         f"{OUTDIR}/logs/store_part/{{part}}.log",
     benchmark:
         f"{OUTDIR}/benchmarks/store_part/{{part}}.tsv"
+    wildcard_constraints:
+        part=one_of(INPUT_PARTS),
     conda:
         "../../envs/genorisk.yaml"
     params:
@@ -64,9 +72,30 @@ rule store_part:
         "../../scripts/store_part.py"
 
 
+rule store_shard:
+    input:
+        part=lambda wildcards: f"{OUTDIR}/store/parts/{SHARD_VIEWS[wildcards.part].part}",
+    output:
+        shard=directory(f"{OUTDIR}/store/parts/{{part}}"),
+    log:
+        f"{OUTDIR}/logs/store_shard/{{part}}.log",
+    benchmark:
+        f"{OUTDIR}/benchmarks/store_shard/{{part}}.tsv"
+    wildcard_constraints:
+        part=one_of(SHARD_VIEWS),
+    conda:
+        "../../envs/genorisk.yaml"
+    params:
+        chrom=lambda wildcards: SHARD_VIEWS[wildcards.part].chrom,
+        start=lambda wildcards: SHARD_VIEWS[wildcards.part].start,
+        end=lambda wildcards: SHARD_VIEWS[wildcards.part].end,
+    script:
+        "../../scripts/store_shard.py"
+
+
 rule make_store:
     input:
-        parts=expand(f"{OUTDIR}/store/parts/{{part}}", part=STORE_PARTS),
+        parts=expand(f"{OUTDIR}/store/parts/{{part}}", part=INPUT_PARTS),
     output:
         manifest=f"{OUTDIR}/store/store.json",
         sites=f"{OUTDIR}/store/sites.vcf.gz",

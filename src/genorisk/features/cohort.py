@@ -73,6 +73,7 @@ def cohort_features(
     consequences_computed: bool | None = None,
     ancestry_panel: str | Path | None = None,
     n_components: int = 5,
+    outlier_rate: float = 0.005,
     burden_max_af: float = 0.01,
     burden_min_carriers: int = 5,
     chunk_size: int = 20000,
@@ -85,8 +86,10 @@ def cohort_features(
     """Define and compute the cohort's feature matrix.
 
     Features, in schema order: genotype dosages of variants passing
-    ``min_maf`` and ``min_call_rate``; one polygenic score per scoring file
-    (matched once here, the match frozen into the schema); covariates.
+    ``min_maf`` and ``min_call_rate``; one polygenic score per entry of
+    ``score_files`` (a matched table of rule ``match_score``, summed as
+    matched there, or a scoring file, matched here; the match frozen into the
+    schema, :func:`pgs_features`); covariates.
 
     Every phenotype-table sample must be in the VCF (an InputError names the
     first missing one); VCF samples without a phenotype are not used.
@@ -200,7 +203,7 @@ def cohort_features(
         burden, burden_entries = pd.DataFrame(index=phenotypes.index), []
     pcs, pc_entries, ancestry = ancestry_features(
         vcf, samples, n_components=n_components, reference_vcf=ancestry_panel,
-        chunk_size=chunk_size, chunk_bytes=chunk_bytes,
+        chunk_size=chunk_size, chunk_bytes=chunk_bytes, outlier_rate=outlier_rate,
     )  # fmt: skip
     cov, cov_entries = covariate_features(phenotypes, list(covariates))
     features = pd.concat(
@@ -294,36 +297,66 @@ def pgs_features(
 ) -> tuple[pd.DataFrame, list[dict]]:
     """Polygenic score features of the cohort, and their frozen definitions.
 
-    Scores are computed by :func:`genorisk.scores.compute_scores` (matching
-    audit, plink2-equal sums, missing calls imputed with the cohort mean).
-    Each score's match is then frozen into its schema entry as a linear form
-    over ALT dosages, ``constant + sum(alt_weight * dosage)``, with each
-    variant's cohort allele frequency, so a patient is scored on exactly the
-    cohort's matched variants and a missing call is imputed with
-    ``2 * cohort_af``, the value mean imputation gives in the cohort.
+    ``score_files`` are matched tables (``<score>.matched.parquet`` of rule
+    ``match_score``, :func:`genorisk.scores.score_matched` sums them without
+    the scoring file or a second matching) or scoring files (matched and
+    summed by :func:`genorisk.scores.compute_scores`); both give the same
+    sums (plink2-equal, missing calls imputed with the cohort mean) and the
+    same definitions. Each score's match is then frozen into its schema entry
+    as a linear form over ALT dosages, ``constant + sum(alt_weight *
+    dosage)``, with each variant's cohort allele frequency, so a patient is
+    scored on exactly the cohort's matched variants and a missing call is
+    imputed with ``2 * cohort_af``, the value mean imputation gives in the cohort.
     """
-    from genorisk.scores import compute_scores, is_ref_effect, read_scoring_file
+    from genorisk.scores import (
+        check_match_rates,
+        compute_scores,
+        is_ref_effect,
+        read_matched_score,
+        read_scoring_file,
+        score_matched,
+    )
 
     if not score_files:
         return pd.DataFrame(index=samples), []
-    # The schema names the file the user configured (a target-build copy keeps its name).
-    file_of = {sf.score_id: sf.source_name for sf in map(read_scoring_file, score_files)}
-    result = compute_scores(
-        vcf,
-        [str(f) for f in score_files],
-        min_match_rate=min_match_rate,
-        male=male,
-        samples=list(samples),
-        min_info=min_info,
-        info_key=info_key,
-    )
+    # Per score: its id, the file the user configured, its summary and its matched rows (score-file order).
+    scores: list[tuple[str, str, Any, pd.DataFrame]] = []
+    if all(str(f).endswith(".parquet") for f in score_files):
+        tables = [read_matched_score(f) for f in score_files]
+        for m in tables:
+            if m.match["min_info"] != min_info or (min_info is not None and m.match["info_key"] != info_key):
+                raise InputError(
+                    m.path,
+                    f"matched with min_info={m.match['min_info']} ({m.match['info_key']}), "
+                    f"not min_info={min_info} ({info_key}): rerun match_score",
+                )
+        check_match_rates(tables, min_match_rate)
+        sums = score_matched(vcf, tables, male=male, samples=list(samples))
+        for m in tables:
+            for s in m.scores:
+                rows = m.variants[m.variants["score_id"] == s["score_id"]]
+                scores.append((s["score_id"], s["source_file"], s, rows))
+    else:
+        # The schema names the file the user configured (a target-build copy keeps its name).
+        file_of = {sf.score_id: sf.source_name for sf in map(read_scoring_file, score_files)}
+        result = compute_scores(
+            vcf,
+            [str(f) for f in score_files],
+            min_match_rate=min_match_rate,
+            male=male,
+            samples=list(samples),
+            min_info=min_info,
+            info_key=info_key,
+        )
+        sums = result.sums
+        for key, audit in result.audit.groupby("score_id", sort=False):
+            score_id = cast(str, key)  # a str column; pandas-stubs type group keys as any scalar
+            rows = audit[audit["match_type"].notna()]
+            scores.append((score_id, file_of.get(score_id, ""), result.summary.loc[score_id], rows))
     if isinstance(allele_freqs, pd.DataFrame):
         allele_freqs = AlleleFrequencies(table=allele_freqs)
     columns, entries = {}, []
-    for key, audit in result.audit.groupby("score_id", sort=False):
-        score_id = cast(str, key)  # a str column; pandas-stubs type group keys as any scalar
-        matched = audit[audit["match_type"].notna()]
-        summary: Any = result.summary.loc[score_id]  # a row of mixed columns
+    for score_id, file, summary, matched in scores:
         weights = matched["effect_weight"].to_numpy(dtype=float)
         ref_effect = np.array([is_ref_effect(m) for m in matched["match_type"]])
         keys = list(
@@ -349,7 +382,7 @@ def pgs_features(
             for (c, p, r, a), w, is_ref, f in zip(keys, weights, ref_effect, cohort_af, strict=False)
         ]
         name = f"pgs_{score_id}"
-        columns[name] = result.sums[score_id].reindex(samples).to_numpy(dtype="float32")
+        columns[name] = sums[score_id].reindex(samples).to_numpy(dtype="float32")
         entries.append(
             {
                 "name": name,
@@ -358,7 +391,7 @@ def pgs_features(
                 "group": f"polygenic score {score_id}",
                 "definition": {
                     "score_id": score_id,
-                    "file": file_of.get(score_id, ""),
+                    "file": file,
                     "n_variants": int(summary["n_variants"]),
                     "n_matched": int(summary["n_matched"]),
                     "match_rate": float(summary["match_rate"]),
@@ -424,6 +457,11 @@ def burden_features(
         if sel.empty:
             return pd.DataFrame(index=samples), []
     dos = np.nan_to_num(dos, nan=0.0)
+    # "Damaging" only where a consequence was computed (a FASTA for bcftools csq):
+    # otherwise a coding position is all that is known (issue #13 item 5).
+    if consequences_computed is None:
+        consequences_computed = bool(table["consequence"].notna().any())
+    burden_label = "rare damaging variants in {}" if consequences_computed else "rare coding variants in {}"
     columns, entries = {}, []
     for gene, rows in sel.groupby("gene", sort=True):
         idx = rows.index.to_numpy()
@@ -437,7 +475,7 @@ def burden_features(
                 {
                     "name": name,
                     "kind": "burden",
-                    "label": f"rare damaging variants in {gene}",
+                    "label": burden_label.format(gene),
                     "group": f"gene {gene}",
                     "definition": {"gene": gene, "max_af": max_af, "variants": variants},
                 }
@@ -476,6 +514,7 @@ def ancestry_features(
     reference_vcf: str | Path | None = None,
     chunk_size: int = 20000,
     chunk_bytes: int = CHUNK_BYTES,
+    outlier_rate: float = 0.005,
 ) -> tuple[pd.DataFrame, list[dict], dict | None]:
     """Ancestry PCs of the cohort (:func:`genorisk.ancestry.fit_ancestry`).
 
@@ -486,14 +525,17 @@ def ancestry_features(
     entries and the fitted model as JSON (stored once, at schema top level).
     The genotypes stream in chunks of :func:`~genorisk.features.variant_stats.chunk_rows`
     rows (``chunk_size``, fewer when they would exceed ``chunk_bytes``); the
-    fit does not depend on it.
+    fit does not depend on it. ``outlier_rate`` sets the ancestry limit: the
+    share of held-out cohort people beyond it (``ancestry.outlier_rate``).
     """
     from genorisk.ancestry import cohort_scores, fit_ancestry
 
     if n_components <= 0:
         return pd.DataFrame(index=samples), [], None
     rows = chunk_rows(chunk_size, len(samples), chunk_bytes)
-    model = fit_ancestry(vcf, samples, n_components=n_components, reference_vcf=reference_vcf, chunk_size=rows)
+    model = fit_ancestry(
+        vcf, samples, n_components=n_components, reference_vcf=reference_vcf, chunk_size=rows, outlier_rate=outlier_rate
+    )
     scores = cohort_scores(model)
     names = model.pc_names
     entries = [

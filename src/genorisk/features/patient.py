@@ -237,7 +237,7 @@ def batch_patient_features(
             columns[entry["name"]] = np.asarray((carried > 0).any(axis=0), dtype=np.float64)
     scores: list[list[dict[str, Any]]] = [[] for _ in range(n)]
     for entry in pgs_entries:
-        value, n_called = _pgs_values(entry["definition"], dosage, row_of)
+        value, n_called = pgs_values(entry["definition"], dosage, row_of)
         columns[entry["name"]] = value
         d = entry["definition"]
         for i in range(n):
@@ -436,7 +436,7 @@ def _text_blocks(path: str | Path) -> Iterator[bytes]:
             raise InputError(path, "the compressed file ends in the middle of a block (truncated?)")
 
 
-def _pgs_values(
+def pgs_values(
     definition: Mapping[str, Any], dosage: np.ndarray, row_of: Mapping[tuple, int]
 ) -> tuple[np.ndarray, np.ndarray]:
     """The patients' scores from a frozen definition: (values, variants called), one per column of ``dosage``.

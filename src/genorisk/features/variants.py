@@ -29,6 +29,45 @@ def is_pathogenic(significance: pd.Series) -> np.ndarray:
     return (sig.str.contains("pathogenic") & ~sig.str.contains("conflicting") & ~sig.str.contains("benign")).to_numpy()
 
 
+def is_benign(significance: pd.Series) -> np.ndarray:
+    """ClinVar Benign / Likely_benign (and their combination), not 'Conflicting...'."""
+    sig = significance.fillna("").astype(str).str.lower()
+    return (sig.str.contains("benign") & ~sig.str.contains("conflicting") & ~sig.str.contains("pathogenic")).to_numpy()
+
+
+#: Why a variant is listed in a patient's report (report.schema.json, notable_variants[].reason).
+NOTABLE_REASONS = (
+    "ClinVar pathogenic/likely pathogenic",
+    "rare predicted damaging",
+    "rare coding variant (consequence not computed)",
+    "rare variant, ClinVar benign/likely benign",
+)
+
+
+def notable_reasons(table: pd.DataFrame, *, consequences_computed: bool) -> list[str]:
+    """Why each row of an annotation table (rows :func:`rare_damaging` kept) is listed, in the report's words.
+
+    "Predicted damaging" only when a consequence was computed (``bcftools
+    csq`` with a FASTA) or ClinVar says pathogenic/likely pathogenic; a rare
+    coding or splice allele without a computed consequence is "rare coding
+    variant (consequence not computed)"; an allele ClinVar calls benign or
+    likely benign is never called damaging, whatever its position.
+    """
+    pathogenic = is_pathogenic(table["clinvar_significance"])
+    benign = is_benign(table["clinvar_significance"])
+    out = []
+    for p, b in zip(pathogenic, benign, strict=True):
+        if p:
+            out.append(NOTABLE_REASONS[0])
+        elif b:
+            out.append(NOTABLE_REASONS[3])
+        elif consequences_computed:
+            out.append(NOTABLE_REASONS[1])
+        else:
+            out.append(NOTABLE_REASONS[2])
+    return out
+
+
 def rare_damaging(
     table: pd.DataFrame,
     *,

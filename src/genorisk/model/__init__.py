@@ -18,10 +18,10 @@ One module per job:
 The names below are the public API; import them from ``genorisk.model``.
 """
 
-from genorisk.model.artifact import ARTIFACT_FILES, INTENDED_USE, LIMITS, is_pickle, load_model, save_model
+from genorisk.model.artifact import ARTIFACT_FILES, INTENDED_USE, LIMITS, is_pickle, load_model, save_model, trait_card
 from genorisk.model.baseline import BASELINE_KINDS, LinearOffset, fit_baseline
-from genorisk.model.calibration import N_BAND_POINTS, Calibrator, sigmoid
-from genorisk.model.config import RANGE_KEYS, ModelConfig
+from genorisk.model.calibration import N_BAND_POINTS, Calibrator, prior_shift, sigmoid
+from genorisk.model.config import DEFAULT_TRAIT, RANGE_KEYS, ModelConfig, trait_settings
 from genorisk.model.explain import (
     ExplanationError,
     FeatureGroups,
@@ -59,10 +59,26 @@ from genorisk.model.metrics import (
     roc_points,
 )
 from genorisk.model.score import cohort_percentile, score_patients
+from genorisk.model.score_context import (
+    ancestry_adjusted_z,
+    fit_ancestry_adjustment,
+    polygenic_score_context,
+    score_distribution,
+    score_in_context,
+)
 from genorisk.model.select import dosage_ranking, select_dosage_features, top_k_columns, trend_test_statistic
 from genorisk.model.train import N_COHORT_QUANTILES, TrainedModel, sample_candidates, train_model
 
 __all__ = [
+    "DEFAULT_TRAIT",
+    "ancestry_adjusted_z",
+    "fit_ancestry_adjustment",
+    "polygenic_score_context",
+    "prior_shift",
+    "score_distribution",
+    "score_in_context",
+    "trait_card",
+    "trait_settings",
     "FoldStats",
     "concat_fold_stats",
     "fold_trend_statistics",

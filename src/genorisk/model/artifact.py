@@ -104,9 +104,60 @@ def _model_card_markdown(card: Mapping[str, Any]) -> str:
             f"Simulated truth: AUC ceiling {t['auc_ceiling']:.3f} (Wray et al. 2010); "
             f"model reaches {t['auc_over_ceiling']:.1%} of it.",
         ]
+    if card.get("trait"):
+        t = card["trait"]
+        lines += [
+            "",
+            f"## Trait: {t['name']}",
+            "",
+            f"- id {t['id']}, phenotype column {t['column']}; time frame: {t['time_frame'] or 'not given'}",
+            f"- cohort case fraction {t['cohort_case_fraction']:.4f}; population prevalence "
+            + (f"{t['prevalence']:.4f} ({t['population'] or 'population not named'})" if t["prevalence"] else "none"),
+            f"- absolute risk: {t['anchoring']}",
+        ]
+    if card.get("ancestry_limit"):
+        a = card["ancestry_limit"]
+        lines += ["", "## Ancestry limit", "", f"- {a.get('method', 'in-sample quantile of the cohort distances')}"]
+        if a.get("heldout_flag_rate") is not None:
+            lines.append(
+                f"- Mahalanobis distance over {a['n_pcs']} PCs above {a['threshold']:.3f} is flagged; "
+                f"{a['heldout_flag_rate']:.2%} of held-out cohort people are (target {a['outlier_rate']:.2%})"
+            )
     lines += ["", "## Limits", ""] + [f"- {item}" for item in card["limits"]]
     lines += ["", "## Configuration", "", "```json", json.dumps(card["config"], indent=2, sort_keys=True), "```", ""]
     return "\n".join(lines)
+
+
+def trait_card(trait: Mapping[str, Any], data: Mapping[str, Any]) -> dict[str, Any]:
+    """The model card's ``trait`` section: the trait, its prevalence and how absolute risk is anchored.
+
+    Parameters
+    ----------
+    trait : mapping
+        ``id``, ``name``, ``column``, ``prevalence``, ``population``, ``time_frame``.
+    data : mapping
+        ``metrics["data"]`` (``n_samples``, ``n_cases``).
+    """
+    fraction = data["n_cases"] / data["n_samples"]
+    prevalence = trait.get("prevalence")
+    if prevalence is None:
+        anchoring = "calibrated to the cohort's case fraction (no population prevalence configured)"
+    else:
+        anchoring = (
+            "calibrated risk re-anchored from the cohort's case fraction p_c to the population prevalence pi "
+            "by the prior-shift correction of the odds: odds' = odds x [pi/(1-pi)] / [p_c/(1-p_c)] "
+            "(Elkan 2001, IJCAI; Saerens, Latinne & Decaestecker 2002, Neural Comput 14:21)"
+        )
+    return {
+        "id": trait["id"],
+        "name": trait["name"],
+        "column": trait.get("column", "status"),
+        "prevalence": prevalence,
+        "population": trait.get("population"),
+        "time_frame": trait.get("time_frame"),
+        "cohort_case_fraction": float(fraction),
+        "anchoring": anchoring,
+    }
 
 
 INTENDED_USE = (
@@ -116,15 +167,24 @@ INTENDED_USE = (
 LIMITS = [
     "Valid only for people drawn from the same population, ancestry mix, genotyping and feature pipeline "
     "as the training cohort; transfer across ancestries is usually worse.",
-    "Risks are calibrated to the case fraction of the training cohort, not to population prevalence, "
-    "unless the cohort was population-based.",
+    "Risks are calibrated to the case fraction of the training cohort and re-anchored to the configured "
+    "population prevalence by the prior-shift correction of the odds (Elkan 2001; Saerens et al. 2002), which "
+    "assumes the cohort's cases and controls are representative of the population's; without a configured "
+    "prevalence the cohort's case fraction is used.",
     "The risk interval reflects the uncertainty of the calibration curve in this cohort, not the "
     "variance of refitting the trees.",
     "Drivers are TreeSHAP contributions (log-odds) of this model; they are associations, not causes.",
 ]
 
 
-def save_model(model: TrainedModel, outdir: str | Path, *, training_data_sha256: str | None = None) -> Path:
+def save_model(
+    model: TrainedModel,
+    outdir: str | Path,
+    *,
+    training_data_sha256: str | None = None,
+    trait: Mapping[str, Any] | None = None,
+    score_context: Mapping[str, Any] | None = None,
+) -> Path:
     """Write the model artifact directory; every file is written atomically.
 
     Files: ``model.ubj`` (XGBoost UBJSON), ``features.schema.json``,
@@ -142,6 +202,13 @@ def save_model(model: TrainedModel, outdir: str | Path, *, training_data_sha256:
         Artifact directory; created if missing.
     training_data_sha256 : str, optional
         SHA-256 of the feature matrix, recorded in the model card.
+    trait : mapping, optional
+        The trait modelled (:func:`genorisk.model.trait_settings`): its name,
+        population, time frame and prevalence go into the card with the
+        prior-shift re-anchoring (:func:`genorisk.model.calibration.prior_shift`).
+    score_context : mapping, optional
+        :func:`genorisk.model.score_context.polygenic_score_context`, stored in
+        ``cohort_risks.json`` under ``polygenic_scores`` (aggregates only).
 
     Returns
     -------
@@ -162,6 +229,7 @@ def save_model(model: TrainedModel, outdir: str | Path, *, training_data_sha256:
             "probabilities": np.linspace(0, 1, N_COHORT_QUANTILES).round(4).tolist(),
             "risk_quantiles": [float(v) for v in model.cohort_quantiles],
             "n_samples": model.metrics["data"]["n_samples"],
+            **({"polygenic_scores": dict(score_context)} if score_context is not None else {}),
         },
     )
     # Run-dependent figures (wall time) go to the card beside "created", so
@@ -182,6 +250,11 @@ def save_model(model: TrainedModel, outdir: str | Path, *, training_data_sha256:
         "intended_use": INTENDED_USE,
         "limits": LIMITS,
     }
+    if trait is not None:
+        card["trait"] = trait_card(trait, model.metrics["data"])
+    ancestry_limit = (model.schema.get("ancestry") or {}).get("distance")
+    if ancestry_limit is not None:
+        card["ancestry_limit"] = ancestry_limit
     with atomic_output(outdir / "model_card.md") as tmp:
         tmp.write_text(_model_card_markdown(card))
     card["files_sha256"] = {name: sha256_file(outdir / name) for name in ARTIFACT_FILES}

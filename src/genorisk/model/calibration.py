@@ -130,3 +130,41 @@ class Calibrator:
         except (KeyError, TypeError, ValueError) as err:
             raise InputError(path, f"malformed calibrator: {err!r}") from err
         raise InputError(path, f"unknown calibration method {d.get('method')!r}")
+
+
+def prior_shift(p: np.ndarray, from_prevalence: float, to_prevalence: float) -> np.ndarray:
+    """Re-anchor probabilities calibrated at one case fraction to another prevalence.
+
+    The prior-shift (label-shift) correction of the odds: when only the class
+    priors differ between the cohort a model was calibrated on and the
+    population it is applied to, and P(genotype | case) and
+    P(genotype | control) are the same in both,
+
+        odds' = odds * [pi / (1 - pi)] / [p_c / (1 - p_c)]
+
+    with ``p_c`` the cohort's case fraction and ``pi`` the population
+    prevalence (Elkan 2001, "The foundations of cost-sensitive learning",
+    IJCAI, Theorem 2; Saerens, Latinne & Decaestecker 2002, Neural Comput
+    14:21). A case-enriched cohort (``p_c > pi``) overstates every risk; the
+    correction lowers them, monotonically, so percentiles do not change.
+
+    Parameters
+    ----------
+    p : float or ndarray
+        Calibrated probabilities in [0, 1].
+    from_prevalence : float
+        The cohort's case fraction ``p_c`` (0 < p_c < 1).
+    to_prevalence : float
+        The population prevalence ``pi`` (0 < pi < 1).
+
+    Returns
+    -------
+    ndarray, float64
+        The re-anchored probabilities; 0 and 1 stay 0 and 1.
+    """
+    if not (0 < from_prevalence < 1 and 0 < to_prevalence < 1):
+        raise ValueError(f"prevalences must lie strictly between 0 and 1 (got {from_prevalence}, {to_prevalence})")
+    p = np.asarray(p, dtype=np.float64)
+    factor = (to_prevalence / (1 - to_prevalence)) / (from_prevalence / (1 - from_prevalence))
+    # p * f / (p * f + 1 - p): the odds times f, back to a probability, finite at p = 0 and 1.
+    return p * factor / (p * factor + (1.0 - p))

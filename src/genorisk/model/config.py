@@ -175,3 +175,35 @@ class ModelConfig:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready mapping of every field (ranges as lists); ``from_dict`` inverts it."""
         return {k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(self).items()}
+
+
+#: The trait of a run whose config has ``traits: null``.
+DEFAULT_TRAIT: dict[str, Any] = {
+    "id": "status",
+    "name": "the condition",
+    "column": "status",
+    "prevalence": None,
+    "population": None,
+    "time_frame": None,
+}
+
+
+def trait_settings(traits: list[Mapping[str, Any]] | None) -> list[dict[str, Any]]:
+    """The config's ``traits``, each with every key (schema defaults filled).
+
+    Parameters
+    ----------
+    traits : list of mapping or None
+        ``config["traits"]``; None is one trait, :data:`DEFAULT_TRAIT`
+        (column ``status``, named "the condition", no prevalence: risk stays
+        at the cohort's case fraction).
+
+    Returns
+    -------
+    list of dict
+        ``id``, ``name``, ``column``, ``prevalence``, ``population``,
+        ``time_frame`` per trait, in config order.
+    """
+    if not traits:
+        return [dict(DEFAULT_TRAIT)]
+    return [{**DEFAULT_TRAIT, **dict(t)} for t in traits]

@@ -60,12 +60,16 @@ and sex call), :mod:`.variant_types` (htslib variant types, Ti/Tv codes),
 :mod:`.write` (the output files), :mod:`.sex` (one person's sex, for
 patient intake), and for a PLINK 2 store :mod:`.store` (:func:`shard_qc`, one
 genome shard) and :mod:`.gather` (:func:`write_gathered_qc`, the shards into
-the output files, memory flat in the number of variants).
+the output files, memory flat in the number of variants). The workflow's shard
+job is plink2 alone (``scripts/cohort_qc_shard.sh``): :mod:`.plink_counts`
+(:func:`fileset_qc`) turns its counts into the same shard summaries and
+:func:`write_store_qc` gathers them.
 """
 
 from genorisk.qc.exclusions import apply_thresholds, sample_exclusions, variant_exclusions
-from genorisk.qc.gather import ShardQC, gather_qc, load_shard, save_shard, write_gathered_qc
+from genorisk.qc.gather import ShardQC, gather_qc, load_shard, save_shard, write_gathered_qc, write_store_qc
 from genorisk.qc.hwe import hwe_exact_p
+from genorisk.qc.plink_counts import fileset_qc
 from genorisk.qc.run import QCResult, run_qc
 from genorisk.qc.sex import PAR_REGIONS_X, infer_sex_single, sex_from_het_counts
 from genorisk.qc.store import shard_qc
@@ -95,6 +99,7 @@ __all__ = [
     "VT_REF",
     "VT_SNP",
     "apply_thresholds",
+    "fileset_qc",
     "gather_qc",
     "load_shard",
     "htslib_variant_type",
@@ -107,5 +112,6 @@ __all__ = [
     "shard_qc",
     "variant_exclusions",
     "write_gathered_qc",
+    "write_store_qc",
     "write_qc",
 ]

@@ -21,6 +21,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from os import PathLike
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -32,7 +33,7 @@ from genorisk.qc.exclusions import count_reasons, sample_exclusions
 from genorisk.qc.run import QCResult
 from genorisk.qc.samples import sample_qc_table
 from genorisk.qc.thresholds import QCThresholds
-from genorisk.qc.write import qc_summary, write_tsv
+from genorisk.qc.write import qc_summary, tsv_text, write_tsv
 
 log = logging.getLogger("genorisk.qc")
 
@@ -309,34 +310,156 @@ def write_gathered_qc(
 
 
 def _concat_parquet(paths: Sequence[Path], out: Path) -> None:
-    """Concatenate Parquet files of one schema into ``out``, in row groups of :data:`ROW_GROUP_ROWS` rows.
-
-    Rows are re-blocked (and columns made contiguous) so the file is what one
-    ``write_table`` of all rows with that row-group size gives; the schema and
-    its pandas metadata are those of the first non-empty file.
-    """
-    import pyarrow as pa
+    """Concatenate Parquet files of one schema into ``out``, in row groups of :data:`ROW_GROUP_ROWS` rows."""
     import pyarrow.parquet as pq
 
-    writer = None
-    pending: list = []
-    n_pending = 0
-    try:
+    with _RowGroupWriter(out) as writer:
         for path in paths:
             with pq.ParquetFile(path) as source:
                 if source.metadata.num_rows == 0:
                     continue
-                if writer is None:  # pandas's write_table defaults: snappy, format 2.6, dictionaries
-                    writer = pq.ParquetWriter(out, source.schema_arrow, compression="snappy")
                 for batch in source.iter_batches(batch_size=ROW_GROUP_ROWS):
-                    pending.append(pa.Table.from_batches([batch]))
-                    n_pending += batch.num_rows
-                    while n_pending >= ROW_GROUP_ROWS:
-                        block = pa.concat_tables(pending).combine_chunks()
-                        writer.write_table(block.slice(0, ROW_GROUP_ROWS))
-                        pending, n_pending = [block.slice(ROW_GROUP_ROWS)], n_pending - ROW_GROUP_ROWS
-        if writer is not None and n_pending:
-            writer.write_table(pa.concat_tables(pending).combine_chunks())
-    finally:
-        if writer is not None:
-            writer.close()
+                    writer.add(batch, source.schema_arrow)
+
+
+class _RowGroupWriter:
+    """Rows appended in pieces, written in row groups of :data:`ROW_GROUP_ROWS` rows.
+
+    Rows are re-blocked (and columns made contiguous) so the file is what one
+    ``write_table`` of all rows with that row-group size gives; the schema and
+    its pandas metadata are those of the first piece.
+    """
+
+    def __init__(self, out: Path):
+        self.out = out
+        self.writer: Any = None
+        self.pending: list = []
+        self.n_pending = 0
+
+    def add(self, batch, schema) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        if self.writer is None:  # pandas's write_table defaults: snappy, format 2.6, dictionaries
+            self.writer = pq.ParquetWriter(self.out, schema, compression="snappy")
+        table = batch if isinstance(batch, pa.Table) else pa.Table.from_batches([batch])
+        self.pending.append(table)
+        self.n_pending += table.num_rows
+        while self.n_pending >= ROW_GROUP_ROWS:
+            block = pa.concat_tables(self.pending).combine_chunks()
+            self.writer.write_table(block.slice(0, ROW_GROUP_ROWS))
+            self.pending, self.n_pending = [block.slice(ROW_GROUP_ROWS)], self.n_pending - ROW_GROUP_ROWS
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, value, tb):
+        import pyarrow as pa
+
+        if self.writer is not None:
+            try:
+                if kind is None and self.n_pending:
+                    self.writer.write_table(pa.concat_tables(self.pending).combine_chunks())
+            finally:
+                self.writer.close()
+
+
+def write_store_qc(
+    parts: Iterable[str | PathLike],
+    shard_folders: Iterable[str | PathLike],
+    outdir: str | PathLike,
+    *,
+    samples: Sequence[str],
+    status: Mapping[str, object] | None = None,
+    recorded_sex: Mapping[str, str | None] | None = None,
+    thresholds: QCThresholds | None = None,
+) -> dict:
+    """The QC outputs of a store from its parts and their plink2 shard folders, streaming one fileset at a time.
+
+    Each fileset of each part (``part.json`` order) becomes a :class:`ShardQC`
+    (:func:`genorisk.qc.plink_counts.fileset_qc`: plink2's counts, or
+    :func:`genorisk.qc.shard_qc` for chrX/Y/MT), whose variant rows and
+    exclusions are appended to the output files and whose per-sample counts
+    are summed. Same files and content as :func:`write_gathered_qc`; memory:
+    one fileset's rows and the per-sample arrays.
+
+    Parameters
+    ----------
+    parts : iterable of path
+        Store part folders (``part.json``, ``<name>.pgen``...), in genome order.
+    shard_folders : iterable of path
+        The ``cohort_qc_shard`` folder of each part, same order.
+    outdir : path
+    samples : sequence of str
+        Phenotyped samples, in the order of the sample table.
+    status : mapping IID -> 0/1, optional
+        Case/control: HWE on controls.
+    recorded_sex : mapping IID -> "male" / "female" / None, optional
+        Default the ``.psam`` sex.
+    thresholds : QCThresholds, optional
+
+    Returns
+    -------
+    dict
+        The summary written to ``qc_summary.json``.
+    """
+    import time
+
+    from genorisk.qc.plink_counts import check_shard_folder, fileset_qc
+
+    th = thresholds or QCThresholds()
+    part_dirs, shard_dirs = [Path(p) for p in parts], [Path(f) for f in shard_folders]
+    if len(part_dirs) != len(shard_dirs) or not part_dirs:
+        raise ValueError(f"{len(part_dirs)} store parts and {len(shard_dirs)} shard folders")
+    outdir = Path(outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    sums = _SampleSums()
+    t0 = time.perf_counter()
+    with (
+        atomic_output(outdir / "variant_qc.parquet") as parquet_tmp,
+        atomic_output(outdir / "excluded_variants.tsv") as excluded_tmp,
+        _RowGroupWriter(parquet_tmp) as rows,
+        open(excluded_tmp, "w") as excluded_out,
+    ):
+        import pyarrow as pa
+
+        header_written = False
+        for part, folder in zip(part_dirs, shard_dirs, strict=True):
+            check_shard_folder(folder)
+            chromosomes = json.loads((part / "part.json").read_text())["chromosomes"]
+            for chrom, name in chromosomes.items():
+                shard = fileset_qc(part / name, folder, samples=samples, status=status, thresholds=th, chrom=chrom)
+                sums.add(shard.samples, shard.hwe_on, shard.thresholds, shard.counts, shard.male, str(part / name))
+                sums.n_variants += len(shard.variants)
+                sums.ts += int(shard.variants["is_transition"].sum())
+                sums.tv += int(shard.variants["is_transversion"].sum())
+                sums.n_excluded += len(shard.excluded_variants)
+                for code, n in count_reasons(shard.excluded_variants["reason"]).items():
+                    sums.excluded_by_reason[code] = sums.excluded_by_reason.get(code, 0) + n
+                if len(shard.variants):
+                    table = pa.Table.from_pandas(shard.variants, preserve_index=False)
+                    rows.add(table, table.schema)
+                text = tsv_text(shard.excluded_variants)
+                excluded_out.write(text if not header_written else text.split("\n", 1)[1])
+                header_written = True
+                dt = time.perf_counter() - t0
+                log.info(
+                    "%s: %d variants (%d excluded); %d rows in %.1f s (%.0f rows/s)",
+                    chrom, len(shard.variants), len(shard.excluded_variants), sums.n_variants, dt,
+                    sums.n_variants / max(dt, 1e-9),
+                )  # fmt: skip
+        if not sums.n_variants:
+            empty_variant_frame().to_parquet(parquet_tmp, index=False)
+    assert sums.first is not None
+    sample_table = sums.sample_table(recorded_sex)
+    excluded_samples = sample_exclusions(sample_table, th)
+    for name, frame in (("sample_qc.tsv", sample_table), ("excluded_samples.tsv", excluded_samples)):
+        with atomic_output(outdir / name) as tmp:
+            write_tsv(frame, tmp)
+    summary = qc_summary(sums.cohort(), sample_table, sums.n_excluded, sums.excluded_by_reason, excluded_samples, th)
+    write_json(outdir / "qc_summary.json", summary)
+    log.info(
+        "gathered %d store parts: %d variant rows (%d excluded), %d samples (%d excluded)",
+        len(part_dirs), sums.n_variants, sums.n_excluded, len(sample_table), len(excluded_samples),
+    )  # fmt: skip
+    return summary

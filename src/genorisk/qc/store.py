@@ -1,5 +1,10 @@
 """QC from the genotype store, one genome shard at a time: :func:`shard_qc` (gathered by :mod:`.gather`).
 
+The workflow's shard job is now plink2 alone (``scripts/cohort_qc_shard.sh``,
+read by :mod:`.plink_counts`); :func:`shard_qc` computes the chrX/Y/MT
+filesets there (ploidy, chrX HWE without males, the F statistic), filesets with
+a variant htslib and plink2 class differently, and regions of a fileset.
+
 :func:`genorisk.qc.run_qc` streams the cohort VCF once. On a PLINK 2 store
 (one pgen fileset per chromosome) the same tables come from small, additive
 per-shard summaries, so each shard (a chromosome or a region of one) is its
@@ -351,18 +356,23 @@ def _variant_counts(reader, index, classes, shard, subset, male, hwe) -> pd.Data
     )
 
 
-def variant_qc_rows(counts: pd.DataFrame, n_samples: int) -> pd.DataFrame:
+def variant_qc_rows(
+    counts: pd.DataFrame | Mapping[str, Any], n_samples: int, *, hwe_p: np.ndarray | None = None
+) -> pd.DataFrame:
     """The per-variant QC rows of :func:`genorisk.qc.run_qc` from a shard's genotype counts.
 
     Parameters
     ----------
-    counts : pandas.DataFrame
+    counts : pandas.DataFrame or mapping of column -> array
         Per variant: ``chrom, pos, ref, alt, allele_index, n_alt, n_called,
         allele_number, alt_count, n_hom_ref, n_het, n_hom_alt, hwe_hom_ref,
         hwe_het, hwe_hom_alt, is_snv, is_transition, is_transversion``
         (``hwe_*``: diploid counts over the HWE samples).
     n_samples : int
         Samples analysed (the call-rate denominator).
+    hwe_p : ndarray, optional
+        The HWE p of each row when already known (plink2's, :mod:`genorisk.qc.plink_counts`);
+        default :func:`genorisk.qc.hwe_exact_p` of the ``hwe_*`` counts.
 
     Returns
     -------
@@ -370,11 +380,11 @@ def variant_qc_rows(counts: pd.DataFrame, n_samples: int) -> pd.DataFrame:
         :attr:`genorisk.qc.QCResult.variants` rows: each from its own counts
         only, so any split of the variants gives the same rows.
     """
-    an = counts["allele_number"].to_numpy()
+    an = np.asarray(counts["allele_number"])
     with np.errstate(invalid="ignore", divide="ignore"):
-        alt_af = np.where(an > 0, counts["alt_count"].to_numpy() / np.maximum(an, 1), np.nan)
-        call_rate = counts["n_called"].to_numpy() / n_samples if n_samples else np.full(len(counts), np.nan)
-    het, hom_ref, hom_alt = (counts[k].to_numpy() for k in ("hwe_het", "hwe_hom_ref", "hwe_hom_alt"))
+        alt_af = np.where(an > 0, np.asarray(counts["alt_count"]) / np.maximum(an, 1), np.nan)
+        call_rate = np.asarray(counts["n_called"]) / n_samples if n_samples else np.full(len(an), np.nan)
+    het, hom_ref, hom_alt = (np.asarray(counts[k]) for k in ("hwe_het", "hwe_hom_ref", "hwe_hom_alt"))
     return pd.DataFrame(
         {
             "chrom": counts["chrom"],
@@ -390,7 +400,7 @@ def variant_qc_rows(counts: pd.DataFrame, n_samples: int) -> pd.DataFrame:
             "n_het": counts["n_het"],
             "n_hom_alt": counts["n_hom_alt"],
             "hwe_n": het + hom_ref + hom_alt,
-            "hwe_p": hwe_exact_p(het, hom_ref, hom_alt),
+            "hwe_p": hwe_exact_p(het, hom_ref, hom_alt) if hwe_p is None else np.asarray(hwe_p, dtype=np.float64),
             "is_snv": counts["is_snv"],
             "is_transition": counts["is_transition"],
             "is_transversion": counts["is_transversion"],

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from os import PathLike
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from genorisk.io import atomic_output, write_json
@@ -44,8 +45,25 @@ def write_qc(result: QCResult, outdir: str | PathLike, thresholds: QCThresholds 
 
 
 def write_tsv(frame: pd.DataFrame, path: str | PathLike) -> None:
-    """A QC table as TSV, the one convention of every QC table (the gather appends shard rows verbatim)."""
-    frame.to_csv(path, sep="\t", index=False, na_rep="NA", float_format="%.6g")
+    """A QC table as TSV (:func:`tsv_text`), the one convention of every QC table."""
+    Path(path).write_text(tsv_text(frame))
+
+
+def tsv_text(frame: pd.DataFrame) -> str:
+    """A QC table as TSV text, header first (the gather appends shard rows verbatim).
+
+    Floats are written ``%.6g``, missing values ``NA``. The float columns are
+    formatted here, as pandas ``float_format="%.6g"`` would (same text), in
+    one pass per column: pandas formats each value through several Python
+    calls, ~10x slower on a 10,000-sample table.
+    """
+    text = {}
+    for col in frame.columns:
+        values = frame[col].to_numpy()
+        if values.dtype.kind == "f":
+            text[col] = np.array(["NA" if v != v else f"{v:.6g}" for v in values.tolist()], dtype=object)
+    out = frame.assign(**text) if text else frame
+    return out.to_csv(sep="\t", index=False, na_rep="NA")
 
 
 def qc_summary(

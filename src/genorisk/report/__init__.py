@@ -21,6 +21,9 @@ One module per job:
   templates draw them);
 * :mod:`~genorisk.report.render` - :class:`ReportRenderer` and the functions
   that write the files, owner-only and atomically, and :func:`html_to_pdf`;
+* :mod:`~genorisk.report.pharmacogenomics` - the Medicines section: the
+  ``pharmacogenomics`` object from rule call_pharmacogenes's per-patient
+  ``pgx`` object (:func:`pharmacogenomics_section`) and its page order;
 * :mod:`~genorisk.report.examples` - complete, valid examples of both contracts.
 
 The templates are package data in ``genorisk/templates``. The names below are
@@ -36,10 +39,13 @@ from genorisk.report.charts import (
     drivers_chart,
     hbar_chart,
     nice_ticks,
+    pca_chart,
     percent_tick,
     risk_histogram,
+    wrap_text,
 )
-from genorisk.report.examples import example_cohort, example_result
+from genorisk.report.examples import example_cohort, example_pharmacogenomics, example_result
+from genorisk.report.pharmacogenomics import medicines_view, pharmacogenomics_section
 from genorisk.report.render import (
     DIR_MODE,
     FILE_MODE,
@@ -78,19 +84,24 @@ __all__ = [
     "distribution_chart",
     "drivers_chart",
     "example_cohort",
+    "example_pharmacogenomics",
     "example_result",
     "format_percent",
     "hbar_chart",
     "html_to_pdf",
     "load_schema",
+    "medicines_view",
     "natural_frequency",
     "nice_ticks",
     "ordinal",
+    "pca_chart",
     "percent_tick",
+    "pharmacogenomics_section",
     "render_cohort_report",
     "render_patient_report",
     "render_patient_reports",
     "risk_histogram",
     "risk_in_words",
     "validate_result",
+    "wrap_text",
 ]

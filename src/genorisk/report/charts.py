@@ -50,6 +50,12 @@ SVG_STYLES: dict[str, dict[str, str]] = {
     "s2": {"stroke": "#4d8a5f", "stroke-width": "2", "stroke-dasharray": "2 3", "fill": "none"},
     "s3": {"stroke": "#8b5a9e", "stroke-width": "2", "stroke-dasharray": "8 3 2 3", "fill": "none"},
     "s0-pt": {"fill": _MODEL},
+    "density-1": {"fill": _MODEL, "fill-opacity": "0.15"},
+    "density-2": {"fill": _MODEL, "fill-opacity": "0.3"},
+    "density-3": {"fill": _MODEL, "fill-opacity": "0.5"},
+    "density-4": {"fill": _MODEL, "fill-opacity": "0.75"},
+    "pt-reference": {"fill": "#c07a1a", "fill-opacity": "0.6"},
+    "pt-patient": {"fill": _PATIENT, "stroke": "#ffffff", "stroke-width": "1"},
 }
 # Pre-rendered attribute strings: constants of this module, never data.
 _SVG_ATTRS = {
@@ -316,13 +322,29 @@ def hbar_chart(
     return c
 
 
+def wrap_text(text: str, width: int) -> list[str]:
+    """``text`` broken at spaces into lines of at most ``width`` characters (a longer word stays whole)."""
+    lines: list[str] = []
+    line = ""
+    for word in text.split():
+        if line and len(line) + 1 + len(word) > width:
+            lines.append(line)
+            line = word
+        else:
+            line = f"{line} {word}" if line else word
+    return lines + [line] if line else lines or [""]
+
+
 def curve_chart(series: Sequence[Mapping], title: str, x_label: str, y_label: str, limit: float = 1.0) -> Chart:
     """Square line chart over [0, limit]^2 with the diagonal.
 
-    Series are ``{"name", "x", "y", "cls", "points"?, "tips"?}``; the legend
-    sits in the bottom-right corner, which ROC and calibration curves leave empty.
+    Series are ``{"name", "x", "y", "cls", "points"?, "tips"?}``. The legend
+    sits below the plot with every name in full, wrapped over as many lines
+    as it needs (the chart grows to fit).
     """
-    c = Chart(440, 400, title)
+    wrapped = [wrap_text(s["name"], 58) for s in series]
+    legend_h = 16 * sum(len(w) for w in wrapped) + 10
+    c = Chart(440, 400 + legend_h, title)
     ax = _Axes(c, 56, 16, 424, 354, (0.0, limit), (0.0, limit))
     ticks = nice_ticks(0.0, limit, 5)
     ax.frame(ticks, ticks, lambda v: f"{v:g}", lambda v: f"{v:g}", x_label, y_label)
@@ -332,11 +354,63 @@ def curve_chart(series: Sequence[Mapping], title: str, x_label: str, y_label: st
         if s.get("points"):
             for xv, yv, tip in zip(s["x"], s["y"], s.get("tips") or [None] * len(s["x"]), strict=False):
                 c.circle(ax.x(xv), ax.y(yv), 3.5, s["cls"] + "-pt", tip=tip)
-    lw = 300
-    lx, ly = ax.r - lw - 2, ax.b - 10 - 16 * len(series)
-    c.rect(lx, ly - 4, lw, 16 * len(series) + 6, "legend-bg")
-    for i, s in enumerate(series):
-        yy = ly + 6 + 16 * i
-        c.line(lx + 6, yy, lx + 26, yy, s["cls"])
-        c.text(lx + 32, yy + 4, _truncate(s["name"], 44), "legend", "start", tip=s["name"])
+    lx, yy = 8, 400
+    for s, lines in zip(series, wrapped, strict=True):
+        c.line(lx + 4, yy, lx + 24, yy, s["cls"])
+        for line in lines:
+            c.text(lx + 30, yy + 4, line, "legend", "start")
+            yy += 16
+    return c
+
+
+def pca_chart(
+    cohort_density: Mapping,
+    reference: Sequence[Sequence[float]] | None,
+    patients: Sequence[Sequence[float]],
+    labels: tuple[str, str] = ("PC1", "PC2"),
+) -> Chart:
+    """Ancestry PC1 x PC2: the cohort as a shaded density, the reference panel and the patients as points.
+
+    Parameters
+    ----------
+    cohort_density : mapping
+        ``x_edges``, ``y_edges`` and ``counts`` (rows along x) of a 2-D
+        histogram of the cohort (aggregate: no person's position).
+    reference : sequence of (x, y), optional
+        Reference panel people.
+    patients : sequence of (x, y)
+        Scored patients, without IDs.
+    """
+    xe, ye = np.asarray(cohort_density["x_edges"]), np.asarray(cohort_density["y_edges"])
+    counts = np.asarray(cohort_density["counts"], dtype=float)
+    pts = [np.asarray(p, dtype=float) for p in (reference or [])] + [np.asarray(p, dtype=float) for p in patients]
+    xs = [xe[0], xe[-1]] + [p[0] for p in pts]
+    ys = [ye[0], ye[-1]] + [p[1] for p in pts]
+    xt, yt = nice_ticks(min(xs), max(xs), 5), nice_ticks(min(ys), max(ys), 5)
+    c = Chart(520, 500, "Genetic ancestry: cohort, reference panel and patients")
+    ax = _Axes(c, 60, 16, 500, 370, (float(xt[0]), float(xt[-1])), (float(yt[0]), float(yt[-1])))
+    ax.frame(xt, yt, lambda v: f"{v:g}", lambda v: f"{v:g}", f"Ancestry {labels[0]}", f"Ancestry {labels[1]}")
+    top = counts.max() or 1.0
+    for i in range(len(xe) - 1):
+        for j in range(len(ye) - 1):
+            if counts[i, j] > 0:
+                level = min(4, int(4 * counts[i, j] / top + 0.999))
+                c.rect(
+                    ax.x(xe[i]),
+                    ax.y(ye[j + 1]),
+                    ax.x(xe[i + 1]) - ax.x(xe[i]),
+                    ax.y(ye[j]) - ax.y(ye[j + 1]),
+                    f"density-{level}",
+                )
+    for p in reference or []:
+        c.circle(ax.x(p[0]), ax.y(p[1]), 2.5, "pt-reference")
+    for p in patients:
+        c.circle(ax.x(p[0]), ax.y(p[1]), 4.0, "pt-patient")
+    yy = 436
+    c.rect(8, yy - 6, 14, 12, "density-3")
+    c.text(28, yy + 4, "training cohort (density: darker = more people)", "legend")
+    c.circle(15, yy + 18, 2.5, "pt-reference")
+    c.text(28, yy + 22, "reference panel people" if reference else "no reference panel configured", "legend")
+    c.circle(15, yy + 36, 4.0, "pt-patient")
+    c.text(28, yy + 40, "patients scored in this run (no IDs)", "legend")
     return c

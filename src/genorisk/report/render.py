@@ -24,7 +24,16 @@ import jinja2
 from genorisk import __version__
 from genorisk.errors import InputError
 from genorisk.io import atomic_output
-from genorisk.report.charts import curve_chart, distribution_chart, drivers_chart, hbar_chart, nice_ticks, percent_tick
+from genorisk.report.charts import (
+    curve_chart,
+    distribution_chart,
+    drivers_chart,
+    hbar_chart,
+    nice_ticks,
+    pca_chart,
+    percent_tick,
+)
+from genorisk.report.pharmacogenomics import medicines_view
 from genorisk.report.schema import check_cohort_summary, validate_result
 from genorisk.report.wording import (
     NOT_CONFIGURED,
@@ -135,17 +144,18 @@ class ReportRenderer:
         report["report"] = assess_reliability(report, self.thresholds)
         risk = report["risk"]
         charts = {}
-        if report["cohort_distribution"] is not None:
+        if report["cohort_distribution"] is not None and risk["probability"] is not None:
             charts["distribution"] = distribution_chart(
                 report["cohort_distribution"]["quantiles"], risk["probability"], risk["interval"], risk["prevalence"]
             )
-        if report["drivers"]:
+        if report["drivers"] and risk["probability"] is not None:
             charts["drivers"] = drivers_chart(report["drivers"], self.max_drivers)
         html = self.patient_template.render(
             r=report,
             charts=charts,
             t=self.thresholds,
             n_drivers_shown=min(self.max_drivers, len(report["drivers"] or [])),
+            medicines=medicines_view(report["pharmacogenomics"]),
         )
         return report, html
 
@@ -233,7 +243,8 @@ class ReportRenderer:
             ci = model["auc_ci"] or [None, None]
             auc_rows.append(
                 {
-                    "label": model["name"],
+                    # Bar labels are short and never cut; the table above gives the full names.
+                    "label": "this model",
                     "value": model["auc"],
                     "lo": ci[0],
                     "hi": ci[1],
@@ -243,7 +254,7 @@ class ReportRenderer:
             )
         auc_rows += [
             {
-                "label": b["name"],
+                "label": b["name"].split(":")[0][:34],
                 "value": b["auc"],
                 "lo": (b["auc_ci"] or [None])[0],
                 "hi": (b["auc_ci"] or [None, None])[1],
@@ -288,6 +299,11 @@ class ReportRenderer:
                         f"threshold {format_percent(self.thresholds['min_score_match_rate'], 0)}",
                     )
                 ],
+            )
+        amap = cohort.get("ancestry_map")
+        if amap:
+            charts["pca"] = pca_chart(
+                amap["cohort_density"], amap["reference"], amap["patients"], tuple(amap["pcs"][:2])
             )
         fi = cohort["feature_importance"] or []
         if fi:

@@ -95,11 +95,15 @@ def validate_result(result: Mapping, *, source: str | os.PathLike | None = None)
     ------
     InputError
         Naming the file, the patient and the field (``risk.interval``) and the
-        problem. Beyond the schema: no NaN/infinity; ``interval[0] <=
-        probability <= interval[1]``; cohort quantiles non-decreasing;
+        problem. Beyond the schema: no NaN/infinity; a withheld risk has no
+        numbers and a reason, any other has all of them with ``interval[0] <=
+        probability <= interval[1]``, and a widened one its ``interval_note``; cohort quantiles non-decreasing;
         ``n_matched <= n_variants`` and ``match_rate`` equal to their ratio
         (to 1e-3); a driver's ``direction`` agrees with the sign of its
-        ``contribution``; ``auc_ci`` contains ``auc``.
+        ``contribution``; ``auc_ci`` contains ``auc``; in ``pharmacogenomics``, a
+        gene not called or partly called says why, a gene's phenotype is its
+        diplotypes' (``Indeterminate`` when tied ones differ) and a drug's
+        ``actionable`` agrees with its recommendations.
     """
     pid = result.get("patient_id") if isinstance(result, Mapping) else None
     who = f"patient {pid}: " if isinstance(pid, str) else ""
@@ -109,9 +113,18 @@ def validate_result(result: Mapping, *, source: str | os.PathLike | None = None)
         raise InputError(source, problem, record=f"{who}{field_path}")
 
     risk = result["risk"]
-    lo, hi = risk["interval"]
-    if not lo <= risk["probability"] <= hi:
-        fail("risk.interval", f"interval [{lo}, {hi}] does not contain the probability {risk['probability']}")
+    shown = [risk["probability"] is not None, risk["interval"] is not None, risk["percentile"] is not None]
+    if risk["status"] == "withheld":
+        if any(shown) or not risk["withheld_reason"]:
+            fail("risk", "a withheld risk has no probability, interval or percentile, and gives withheld_reason")
+    else:
+        if not all(shown):
+            fail("risk", f"a {risk['status']} risk needs its probability, interval and percentile")
+        lo, hi = risk["interval"]
+        if not lo <= risk["probability"] <= hi:
+            fail("risk.interval", f"interval [{lo}, {hi}] does not contain the probability {risk['probability']}")
+        if risk["status"] == "widened" and not risk["interval_note"]:
+            fail("risk.interval_note", "a widened interval says why it is wide")
     dist = result["cohort_distribution"]
     if dist is not None:
         q = np.asarray(dist["quantiles"], dtype=float)
@@ -132,6 +145,59 @@ def validate_result(result: Mapping, *, source: str | os.PathLike | None = None)
         if (c > 0 and d["direction"] != "raises risk") or (c < 0 and d["direction"] != "lowers risk"):
             fail(f"drivers[{i}].direction", f"direction {d['direction']!r} contradicts contribution {c}")
     _check_model_card(result["model"], fail)
+    if result["pharmacogenomics"] is not None:
+        _check_pharmacogenomics(result["pharmacogenomics"], fail)
+
+
+def _check_pharmacogenomics(pgx: Mapping, fail: Callable[[str, str], NoReturn]) -> None:
+    """The Medicines section's rules beyond the schema.
+
+    A called section names its build and definitions, one not called says why. Per gene: listed
+    once; a call has diplotypes (a partial one its missing positions and reason), a gene not
+    called its reason, and the phenotype is the one shared by every listed diplotype, the tied
+    ones and those not ruled out because of missing positions (``Indeterminate`` when they
+    differ). Per drug: ``actionable`` says whether any gene has a recommendation,
+    ``changes_prescribing`` whether any gene's recommendation departs from standard
+    prescribing; a gene without a recommendation says why and changes nothing.
+    """
+    where = "pharmacogenomics"
+    if pgx["status"] == "called":
+        if pgx["genome_build"] is None or pgx["definitions"] is None:
+            fail(where, "a called section names its genome_build and definitions")
+    elif not (pgx["reason"] or pgx["error"]):
+        fail(where, f"a {pgx['status']} section says why (reason or error)")
+    seen: set[str] = set()
+    for i, g in enumerate(pgx["genes"]):
+        at = f"{where}.genes[{i}]"
+        if g["gene"] in seen:
+            fail(f"{at}.gene", f"gene {g['gene']} is listed twice")
+        seen.add(g["gene"])
+        if g["status"] == "not_called":
+            if not g["reason"]:
+                fail(f"{at}.reason", f"{g['gene']} is not called but gives no reason")
+            continue
+        if not g["diplotypes"]:
+            fail(f"{at}.diplotypes", f"{g['gene']} is {g['status']} but lists no diplotype")
+        if g["status"] == "partial" and not (g["missing_positions"] and g["reason"]):
+            fail(f"{at}.missing_positions", f"{g['gene']} is partial but lists no missing position or reason")
+        phenotypes = {d["phenotype"] for d in g["diplotypes"]}
+        expected = phenotypes.pop() if len(phenotypes) == 1 else "Indeterminate"
+        if g["phenotype"] != expected:
+            fail(f"{at}.phenotype", f"phenotype {g['phenotype']!r}, but its diplotypes give {expected!r}")
+    for i, d in enumerate(pgx["drugs"]):
+        at = f"{where}.drugs[{i}]"
+        if d["actionable"] != any(e["recommendation"] for e in d["genes"]):
+            fail(f"{at}.actionable", f"actionable is {d['actionable']} but the recommendations say otherwise")
+        if d["changes_prescribing"] != any(e["changes_prescribing"] for e in d["genes"]):
+            fail(f"{at}.changes_prescribing", f"changes_prescribing is {d['changes_prescribing']}; its genes disagree")
+        for j, e in enumerate(d["genes"]):
+            if not e["recommendation"] and not e.get("reason"):
+                fail(f"{at}.genes[{j}].reason", f"{d['drug']}: {e['gene']} has no recommendation and no reason")
+            if (e["changes_prescribing"] is None) != (e["recommendation"] is None):
+                fail(
+                    f"{at}.genes[{j}].changes_prescribing",
+                    f"{d['drug']}: {e['gene']} changes_prescribing is null exactly when there is no recommendation",
+                )
 
 
 def _check_model_card(model: Mapping, fail: Callable[[str, str], NoReturn]) -> None:

@@ -35,6 +35,8 @@ NOT_CONFIGURED = {
     "notable_variants": "Not assessed: variant annotation (ClinVar and population frequencies) was "
     "not configured for this run. Absence of a table does not mean absence of clinically relevant variants.",
     "polygenic_scores": "No polygenic scoring files were configured for this run.",
+    "pharmacogenomics": "Not assessed: pharmacogenomics (pgx.enabled) was not part of this run. Absence of this "
+    "section says nothing about how this person responds to medicines.",
 }
 
 
@@ -56,15 +58,19 @@ def natural_frequency(p: float) -> str:
     return "fewer than 1 in 1,000"
 
 
-def risk_in_words(p: float) -> str:
-    """A sentence with the risk as a natural frequency (``0.123 -> 'Of 100 people ..., about 12 ...'``)."""
+def risk_in_words(p: float, name: str = "the condition", time_frame: str | None = None) -> str:
+    """A sentence with the risk as a natural frequency.
+
+    ``risk_in_words(0.123, "coronary artery disease", "by age 75")`` ->
+    ``'Of 100 people with a result like this, about 12 would be expected to
+    have coronary artery disease (time frame: by age 75).'``
+    """
+    what = f"{name}" + (f" (time frame: {time_frame})" if time_frame else "")
     if round(100 * p) >= 1:
-        return f"Of 100 people with a result like this, about {round(100 * p)} would be expected to have the condition."
+        return f"Of 100 people with a result like this, about {round(100 * p)} would be expected to have {what}."
     if round(1000 * p) >= 1:
-        return (
-            f"Of 1,000 people with a result like this, about {round(1000 * p)} would be expected to have the condition."
-        )
-    return "Fewer than 1 in 1,000 people with a result like this would be expected to have the condition."
+        return f"Of 1,000 people with a result like this, about {round(1000 * p)} would be expected to have {what}."
+    return f"Fewer than 1 in 1,000 people with a result like this would be expected to have {what}."
 
 
 def ordinal(n: float) -> str:
@@ -132,8 +138,10 @@ def assess_reliability(result: Mapping, thresholds: Mapping[str, float] | None =
     -------
     dict
         ``{"reliable": bool, "concerns": [{"code", "message"}], "qc_thresholds": {...}}``.
-        Concerns are the stage ``warnings`` (code ``stage_warning``) followed by
-        those derived here: ``low_call_rate``, ``low_model_coverage``,
+        Concerns are ``risk_withheld`` (the reason, when no risk number is
+        shown; it then stands for the ancestry and coverage concerns, so the
+        reason is given once), the stage ``warnings`` (code ``stage_warning``)
+        and those derived here: ``low_call_rate``, ``low_model_coverage``,
         ``sex_mismatch``, ``ancestry_outlier``, ``model_not_evaluated``, ``low_score_match``.
     """
     t = {**QC_THRESHOLDS, **(thresholds or {})}
@@ -149,6 +157,9 @@ def assess_reliability(result: Mapping, thresholds: Mapping[str, float] | None =
             seen.add(message)
             concerns.append({"code": code, "message": message})
 
+    withheld = result["risk"].get("status") == "withheld"
+    if withheld:
+        add("risk_withheld", result["risk"]["withheld_reason"])
     for w in result["warnings"]:
         add("stage_warning", w)
     if qc["call_rate"] < t["min_call_rate"]:
@@ -158,7 +169,7 @@ def assess_reliability(result: Mapping, thresholds: Mapping[str, float] | None =
             f"{format_percent(t['min_call_rate'], 0)} quality threshold: many genotypes are missing, so the "
             "estimate rests on less data than the model was validated with.",
         )
-    if qc["model_variant_coverage"] < t["min_model_variant_coverage"]:
+    if qc["model_variant_coverage"] < t["min_model_variant_coverage"] and not withheld:
         add(
             "low_model_coverage",
             f"Only {format_percent(qc['model_variant_coverage'])} of the model's variants "
@@ -171,13 +182,13 @@ def assess_reliability(result: Mapping, thresholds: Mapping[str, float] | None =
             f"Recorded sex ({qc['recorded_sex'] or 'not recorded'}) does not match the sex inferred "
             f"from the genotypes ({qc['inferred_sex'] or 'unknown'}): possible sample mix-up. Resolve before use.",
         )
-    if qc["ancestry_outlier"]:
+    if qc["ancestry_outlier"] and not withheld:
         dist = qc["ancestry_distance"]
         add(
             "ancestry_outlier",
-            "Genetic ancestry is far from that of the training cohort"
-            + (f" (distance {dist:.2f})" if dist is not None else "")
-            + ": the model's accuracy for this patient is unknown.",
+            "This person lies at the edge of the training cohort's ancestry range"
+            + (f" (ancestry distance {dist:.1f})" if dist is not None else "")
+            + ": the model's accuracy beyond that range was not measured.",
         )
     if result["model"]["auc"] is None:
         add("model_not_evaluated", "The model's accuracy was not evaluated on held-out data.")

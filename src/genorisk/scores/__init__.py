@@ -74,6 +74,14 @@ from genorisk.scores.build import (
     target_scoring_file,
 )
 from genorisk.scores.compute import ScoreResult, compute_scores, match_scores
+from genorisk.scores.matched import (
+    MATCHED_COLUMNS,
+    MatchedScore,
+    check_match_rates,
+    read_matched_score,
+    score_matched,
+    write_matched_score,
+)
 from genorisk.scores.matching import MATCH_TYPES, UNMATCHED_REASONS, is_ref_effect
 from genorisk.scores.resolve import (
     is_pgs_id,
@@ -94,14 +102,17 @@ __all__ = [
     "AUDIT_COLUMNS",
     "DOSAGE_WEIGHT_COLUMNS",
     "LIFT_FAILURES",
+    "MATCHED_COLUMNS",
     "MATCH_TYPES",
     "SCORE_VARIANT_COLUMNS",
     "UNMATCHED_REASONS",
+    "MatchedScore",
     "ScoreResult",
     "ScoringFile",
     "audit_reason_counts",
     "audit_table",
     "check_chain_builds",
+    "check_match_rates",
     "compute_scores",
     "declared_build",
     "is_pgs_id",
@@ -111,12 +122,15 @@ __all__ = [
     "match_scores",
     "pgs_download_command",
     "read_audit",
+    "read_matched_score",
     "read_scoring_file",
     "resolve_pgs_id",
     "resolve_score_entries",
+    "score_matched",
     "score_name",
     "scoring_file_header",
     "target_scoring_file",
     "write_audit",
+    "write_matched_score",
     "write_target_scoring_file",
 ]

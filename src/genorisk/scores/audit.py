@@ -4,8 +4,9 @@
 build (:func:`~genorisk.scores.target_scoring_file`), match against the
 store's variant tables (:func:`~genorisk.scores.match_scores`), write
 ``<score>.audit.tsv`` (one line per score variant, :data:`AUDIT_COLUMNS`) and
-``<score>.target.tsv`` (the scoring file with positions in the cohort's build,
-which ``cohort_features`` reads). :func:`audit_reason_counts` reads audits
+``<score>.target.tsv`` (the scoring file with positions in the cohort's build)
+and ``<score>.matched.parquet`` (the matched rows in store terms, which
+``cohort_features`` sums, :mod:`genorisk.scores.matched`). :func:`audit_reason_counts` reads audits
 back for the cohort report.
 """
 
@@ -23,6 +24,7 @@ from genorisk.errors import InputError
 from genorisk.io import atomic_output
 from genorisk.scores.build import target_scoring_file
 from genorisk.scores.compute import ScoreResult, match_scores
+from genorisk.scores.matched import write_matched_score
 from genorisk.scores.matching import MATCH_TYPES, UNMATCHED_REASONS
 from genorisk.scores.scoring_file import DOSAGE_WEIGHT_COLUMNS, ScoringFile
 
@@ -204,6 +206,7 @@ def match_score_file(
     min_match_rate: float = 0.75,
     min_info: float | None = None,
     info_key: str = "R2",
+    matched_path: str | PathLike | None = None,
 ) -> ScoreResult:
     """Resolve a scoring file's build, match it against a store's variants, and write the audit and target file.
 
@@ -219,6 +222,9 @@ def match_score_file(
         Outputs: the audit TSV and the scoring file in ``genome_build``.
     min_match_rate, min_info, info_key
         As for :func:`compute_scores` (the values cohort_features uses).
+    matched_path : str or PathLike, optional
+        Output: the score in store terms (``<score>.matched.parquet``,
+        :func:`~genorisk.scores.write_matched_score`), which cohort_features sums.
 
     Returns
     -------
@@ -242,8 +248,19 @@ def match_score_file(
         failed = Path(str(audit_path).removesuffix(".tsv") + ".failed.tsv")
         write_audit(audit_table(partial, [sf]), failed)
         raise InputError(err.path, f"{err.problem}; per-variant audit in {failed}", record=err.record) from None
+    if matched_path is not None and result.matched is None:
+        raise InputError(store, "not a genotype store manifest: no matched table can name its variants")
     write_audit(audit_table(result, [sf]), audit_path)
     write_target_scoring_file(sf, target_path)
+    if matched_path is not None and result.matched is not None:
+        write_matched_score(
+            matched_path,
+            result.matched,
+            result.summary,
+            [sf],
+            match=result.matched.attrs["match"],
+            store_variants=result.matched.attrs["store_variants"],
+        )
     summary = result.summary.iloc[0]
     why = ", ".join(f"{int(summary[r])} {r}" for r in UNMATCHED_REASONS if summary[r])
     log.info(

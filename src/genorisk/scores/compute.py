@@ -42,11 +42,17 @@ class ScoreResult:
     summary : pandas.DataFrame
         Per score id: n_variants, n_matched, match_rate, passed, and one count
         column per unmatched reason; n_complex_skipped.
+    matched : pandas.DataFrame or None
+        From :func:`match_scores` on a store: the matched rows in store terms
+        (:data:`genorisk.scores.MATCHED_COLUMNS`, :func:`genorisk.scores.score_matched`
+        sums them), with ``attrs["store_variants"]`` (variant count per store
+        chromosome) and ``attrs["match"]`` (the matching options). None otherwise.
     """
 
     sums: pd.DataFrame
     audit: pd.DataFrame
     summary: pd.DataFrame
+    matched: pd.DataFrame | None = None
 
 
 def compute_scores(
@@ -103,10 +109,11 @@ def compute_scores(
     then array comparisons of alleles); additive weights are applied as one
     matrix product per chunk, with missing calls handled through the
     per-variant mean, which gives exactly the imputed sum. From a store, the
-    variant tables are matched first and only the matched variants' dosages
-    are read (pgenlib ``read_dosages_list``, ``chunk_size`` at a time), as
-    ``plink2 --score`` reads only the score's variants; sums equal the VCF
-    path's on the same records.
+    variant tables are matched first and only the matched variants are read
+    (:mod:`genorisk.scores.store_scores`: sparse lists where the ``.pgen``
+    stores them so, dense blocks of ``chunk_size`` otherwise), as ``plink2
+    --score`` reads only the score's variants; sums equal the VCF path's on
+    the same records.
     """
     if missing not in ("mean", "zero"):
         raise ValueError(f"missing must be 'mean' or 'zero', got {missing!r}")
@@ -145,7 +152,8 @@ def match_scores(
     -------
     ScoreResult
         ``audit`` and ``summary`` as :func:`compute_scores` gives them;
-        ``sums`` has no rows.
+        ``sums`` has no rows; ``matched`` the matched rows in store terms
+        (a store only; what :func:`genorisk.scores.score_matched` sums).
 
     Raises
     ------
@@ -164,13 +172,25 @@ def match_scores(
             info_key=info_key,
         )
         return ScoreResult(result.sums.iloc[:0], result.audit, result.summary)
-    from genorisk.scores.store_scores import match_store
+    from genorisk.scores.matched import matched_table
+    from genorisk.scores.store_scores import StorePairs, match_store
 
     files, table, lift_failed = _score_table(score_files)
     matcher = _Matcher(table, source, keep_ambiguous, keep_multiallelic, lift_failed)
-    for _ in match_store(open_store(source), matcher, min_info, info_key):
-        pass
-    return _result(files, table, matcher, np.zeros((0, len(files))), [], min_match_rate)
+    pairs = [
+        (chrom, StorePairs.from_fileset(fileset, rows, store_index, ranks))
+        for chrom, fileset, rows, store_index, ranks in match_store(open_store(source), matcher, min_info, info_key)
+    ]
+    result = _result(files, table, matcher, np.zeros((0, len(files))), [], min_match_rate)
+    result.matched = matched_table(files, table, matcher, pairs)
+    result.matched.attrs["store_variants"] = {chrom: int(p.n_variants or 0) for chrom, p in pairs}
+    result.matched.attrs["match"] = {
+        "min_info": min_info,
+        "info_key": info_key,
+        "keep_ambiguous": keep_ambiguous,
+        "keep_multiallelic": keep_multiallelic,
+    }
+    return result
 
 
 def _score_table(score_files) -> tuple[list[ScoringFile], pd.DataFrame, np.ndarray]:

@@ -19,6 +19,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
 
 from genorisk.errors import InputError
 from genorisk.genome import canonical_contig
@@ -290,7 +293,6 @@ def _parse_body_rows(path: Path, columns: list[str], body: list[str], tabbed: bo
 
 
 _ODD_SPACE = re.compile(r"[^\S \t]")
-_PADDED = re.compile(r"\s\0|\0\s")
 
 
 class _Unusual(Exception):
@@ -301,97 +303,85 @@ def _parse_body_columns(columns: list[str], body: list[str], tabbed: bool, first
     """Column-wise parse of well-formed variant lines; None when the row parser must decide.
 
     Gives exactly the table of :func:`_parse_body_rows` (tested on every
-    scoring file in the tests), in a fraction of the time: pandas' C reader
-    splits the lines, and each rule runs once per column.
+    scoring file in the tests), in a fraction of the time: a C reader splits
+    the lines (pyarrow's for tab-separated text, else pandas'), and each rule
+    runs once per column as an array operation (Python's own ``str`` methods
+    called from C loops, so that case and whitespace rules stay Python's).
     """
     if any(not line or line[0] == "#" for line in body):
         return None  # comment or blank lines among the variants: left to the row parser
     if not tabbed and any(_ODD_SPACE.search(line) for line in body):
         return None  # str.split() splits on whitespace that pandas' reader keeps
     n = len(body)
-    if n:
-        try:
-            frame = pd.read_csv(
-                io.StringIO("\n".join(body)),
-                sep="\t" if tabbed else r"\s+",
-                header=None,
-                dtype=object,
-                na_filter=False,
-                quoting=csv.QUOTE_NONE,
-                skip_blank_lines=False,
-                index_col=False,
-                engine="c",
-            )
-        except (pd.errors.ParserError, ValueError):
-            return None  # e.g. more values than columns on some line
-        if len(frame) != n or frame.shape[1] != len(columns):
-            return None
-        # Short lines come out padded with "", as the row parser pads them.
-        by_name = {name: frame[k].tolist() for k, name in enumerate(columns)}
-    else:
-        by_name = {name: [] for name in columns}
-    empty = [""] * n
+    by_name = _split_body(body, tabbed, columns) if n else {name: np.zeros(0, dtype=object) for name in columns}
+    if by_name is None:
+        return None
+    empty = np.full(n, "", dtype=object)
+    stripped: set[str] = set()
 
-    def col(name: str):
+    def col(name: str) -> np.ndarray:
         values = by_name.get(name)
         if values is None:
             return empty
-        if tabbed:  # tab-separated values may be padded; whitespace-split ones cannot be
-            joined = "\0".join(values)
-            if joined != joined.strip() or _PADDED.search(joined):
-                values = by_name[name] = [v.strip() for v in values]
+        if tabbed and name not in stripped:  # tab-separated values may be padded; whitespace-split ones cannot be
+            stripped.add(name)
+            if len(values) and _maybe_padded(values).any():
+                values = by_name[name] = _strip(values)
         return values
 
     try:
         hap = _flags(col("is_haplotype")) | _flags(col("is_diplotype"))
-        effect = [e.upper() for e in col("effect_allele")]
-        if any(e == "" and not h for e, h in zip(effect, hap.tolist(), strict=False)):
+        effect = _upper(col("effect_allele"))
+        if ((effect == "") & ~hap).any():
             raise _Unusual  # empty effect allele: an error
-        dna = np.array([bool(_DNA.match(e)) for e in effect], dtype=bool)
-        use = ~hap & dna
-        keep = np.flatnonzero(use).tolist()
-        pick = (lambda values: [values[i] for i in keep]) if len(keep) < n else list
+        use = ~hap & _is_dna(effect)
+        keep = np.flatnonzero(use)
+
+        def pick(values: np.ndarray) -> np.ndarray:
+            return values[keep] if len(keep) < n else values
+
         effect = pick(effect)
-        other = [
-            (o.upper() or h.upper())
-            for o, h in zip(pick(col("other_allele")), pick(col("hm_inferOtherAllele")), strict=False)
-        ]
-        other = [o if o and _DNA.match(o) else None for o in other]
+        other_given, other_inferred = _upper(pick(col("other_allele"))), _upper(pick(col("hm_inferOtherAllele")))
+        other = np.where(other_given != "", other_given, other_inferred)
+        other[~_is_dna(other)] = None  # empty, or not one allele (e.g. hm_inferOtherAllele "A/G")
         chrom_s = pick(col("hm_chr") if use_hm else col("chr_name"))
         pos_s = pick(col("hm_pos") if use_hm else col("chr_position"))
-        rsid = [(a or b) for a, b in zip(pick(col("hm_rsID")), pick(col("rsID")), strict=False)]
-        rsid = [None if r in ("", ".") else r for r in rsid]
-        located = [bool(c and p) for c, p in zip(chrom_s, pos_s, strict=False)]
-        if not all(loc or r is not None for loc, r in zip(located, rsid, strict=False)):
+        rs_hm, rs_author = pick(col("hm_rsID")), pick(col("rsID"))
+        rsid = np.where(rs_hm != "", rs_hm, rs_author)
+        no_rsid = (rsid == "") | (rsid == ".")
+        rsid[no_rsid] = None
+        located = (chrom_s != "") & (pos_s != "")
+        if (~located & no_rsid).any():
             raise _Unusual  # neither position nor rsID: an error
-        norm = {c: canonical_contig(c) for c in set(chrom_s)}
-        chrom = [norm[c] if loc else None for c, loc in zip(chrom_s, located, strict=False)]
-        pos = _positions(pos_s, located)
+        codes, uniq = pd.factorize(chrom_s)
+        chrom = np.array([canonical_contig(c) for c in uniq], dtype=object)[codes]
+        chrom[~located] = None
+        pos = _positions(pos_s.tolist(), located.tolist())
         dom = _flags(pick(col("is_dominant")))
         rec = _flags(pick(col("is_recessive")))
         if (dom & rec).any():
             raise _Unusual
         m = len(keep)
+        nan = float("nan")
         if all(c in by_name for c in DOSAGE_WEIGHT_COLUMNS):
             dose_text = [pick(col(c)) for c in DOSAGE_WEIGHT_COLUMNS]
-            given = [all(t) for t in zip(*dose_text, strict=False)] if m else []
+            given = np.logical_and.reduce([t != "" for t in dose_text]) if m else np.zeros(0, dtype=bool)
         else:
-            dose_text, given = None, [False] * m
-        nan = float("nan")
-        weight_text = pick(col("effect_weight"))
-        weight = [nan if g else float(w) for w, g in zip(weight_text, given, strict=False)]  # "" -> ValueError
-        if not np.isfinite(np.array([w for w, g in zip(weight, given, strict=False) if not g], dtype=np.float64)).all():
+            dose_text, given = None, np.zeros(m, dtype=bool)
+        weight = np.full(m, nan)
+        weight[~given] = pick(col("effect_weight"))[~given].astype(np.float64)  # "" -> ValueError
+        if not np.isfinite(weight[~given]).all():
             raise _Unusual
-        doses = {
-            c: ([float(t) if g else nan for t, g in zip(dose_text[k], given, strict=False)] if dose_text else [nan] * m)
-            for k, c in enumerate(DOSAGE_WEIGHT_COLUMNS)
-        }
+        doses = {}
+        for k, c in enumerate(DOSAGE_WEIGHT_COLUMNS):
+            doses[c] = np.full(m, nan)
+            if dose_text is not None:
+                doses[c][given] = dose_text[k][given].astype(np.float64)
     except (_Unusual, ValueError):
         return None
-    lines = (np.asarray(keep, dtype=np.int64) + first_line_no).tolist()
     table = _variants_table(
         {
-            "line": lines,
+            "line": keep.astype(np.int64) + first_line_no,
             "chrom": chrom,
             "pos": pos,
             "rsid": rsid,
@@ -404,6 +394,66 @@ def _parse_body_columns(columns: list[str], body: list[str], tabbed: bool, first
         }
     )
     return table, n - m
+
+
+# Python's str methods over object arrays of str, called from numpy's C loop.
+_strip = np.frompyfunc(str.strip, 1, 1)
+_upper = np.frompyfunc(str.upper, 1, 1)
+
+
+def _maybe_padded(values: np.ndarray) -> np.ndarray:
+    """bool per str: its first or last character is not printable ASCII (a superset of what str.strip removes)."""
+    text = pa.array(values, type=pa.string(), from_pandas=True)
+    return pc.fill_null(pc.match_substring_regex(text, "^[^!-~]|[^!-~]$"), False).to_numpy(zero_copy_only=False)
+
+
+def _is_dna(values: np.ndarray) -> np.ndarray:
+    """bool per str: a non-empty run of A/C/G/T (:data:`_DNA`; values hold no line breaks)."""
+    if not len(values):
+        return np.zeros(0, dtype=bool)
+    text = pa.array(values, type=pa.string(), from_pandas=True)
+    return pc.fill_null(pc.match_substring_regex(text, "^[ACGT]+$"), False).to_numpy(zero_copy_only=False)
+
+
+def _split_body(body: list[str], tabbed: bool, columns: list[str]) -> dict[str, np.ndarray] | None:
+    """The variant lines as one object array of str per column; None when they do not split evenly."""
+    n = len(body)
+    if tabbed:
+        try:
+            table = pacsv.read_csv(
+                io.BytesIO("\n".join(body).encode()),
+                read_options=pacsv.ReadOptions(autogenerate_column_names=True),
+                parse_options=pacsv.ParseOptions(
+                    delimiter="\t", quote_char=False, double_quote=False, escape_char=False, ignore_empty_lines=False
+                ),
+                convert_options=pacsv.ConvertOptions(
+                    column_types={f"f{k}": pa.string() for k in range(len(columns))},
+                    strings_can_be_null=False,
+                    quoted_strings_can_be_null=False,
+                ),
+            )
+        except pa.ArrowInvalid:
+            table = None  # e.g. a short line: pandas' reader pads it, as the row parser does
+        if table is not None and table.num_rows == n and table.num_columns == len(columns):
+            return {name: table.column(k).to_numpy(zero_copy_only=False) for k, name in enumerate(columns)}
+    try:
+        frame = pd.read_csv(
+            io.StringIO("\n".join(body)),
+            sep="\t" if tabbed else r"\s+",
+            header=None,
+            dtype=object,
+            na_filter=False,
+            quoting=csv.QUOTE_NONE,
+            skip_blank_lines=False,
+            index_col=False,
+            engine="c",
+        )
+    except (pd.errors.ParserError, ValueError):
+        return None  # e.g. more values than columns on some line
+    if len(frame) != n or frame.shape[1] != len(columns):
+        return None
+    # Short lines come out padded with "", as the row parser pads them.
+    return {name: frame[k].to_numpy(dtype=object) for k, name in enumerate(columns)}
 
 
 def _positions(text: list[str], located: list[bool]) -> list:
@@ -423,14 +473,15 @@ def _positions(text: list[str], located: list[bool]) -> list:
 def _flags(values) -> np.ndarray:
     """True/False flag column -> bool array; an unknown value raises _Unusual."""
     out = np.zeros(len(values), dtype=bool)
-    if not values:
+    if not len(values):
         return out
-    uniq = {v: v.lower() for v in set(values)}
+    values = np.asarray(values, dtype=object)
+    uniq = {v: v.lower() for v in pd.unique(values).tolist()}
     if not all(low in _TRUE or low in _FALSE for low in uniq.values()):
         raise _Unusual
-    true = {v for v, low in uniq.items() if low in _TRUE}
+    true = [v for v, low in uniq.items() if low in _TRUE]
     if true:
-        out[:] = [v in true for v in values]
+        out[:] = pd.Series(values, dtype=object).isin(true).to_numpy()
     return out
 
 

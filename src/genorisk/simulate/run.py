@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..errors import ConfigError
 from ..io import atomic_output, write_json
 from .config import CHROM, CHROM_X, CHRX_START, SIMULATED_LABEL, SimulationConfig
 from .genotypes import (
@@ -20,11 +21,54 @@ from .genotypes import (
     simulate_haplotypes,
     true_dosage,
 )
+from .pgx import contig_lines, demo_pgx_sites
 from .phenotype import draw_phenotype, phenotype_truth, write_cohort_tables
 from .resources import clinvar_records, write_ancestry_panel, write_clinvar, write_pgs, write_popfreq
 from .vcf_writer import write_vcf
 
 log = logging.getLogger(__name__)
+
+
+def patient_vcf_groups(patients: pd.DataFrame) -> list[tuple[str, np.ndarray, list[str]]]:
+    """The patient VCFs to write: each distinct ``vcf`` path with the sheet rows and samples in it.
+
+    Parameters
+    ----------
+    patients : DataFrame
+        The patient sheet: ``patient_id``, ``vcf`` and optional ``sample`` (the
+        sample name in the VCF; default ``patient_id``).
+
+    Returns
+    -------
+    list of (str, ndarray of int, list of str)
+        Per distinct path, in order of first appearance: the path, the
+        0-based positions of its rows in the sheet (in sheet order) and their
+        sample names. Every row with its own path gives one single-sample file.
+
+    Raises
+    ------
+    ConfigError
+        Two rows of one path name the same sample (naming the sheet rows, 1-based).
+    """
+    sample_col = patients["sample"] if "sample" in patients else patients["patient_id"]
+    paths = [str(v) for v in patients["vcf"]]
+    rows_of: dict[str, list[int]] = {}
+    for row_no, path in enumerate(paths):
+        rows_of.setdefault(path, []).append(row_no)
+    groups = []
+    for path, rows in rows_of.items():
+        samples = [str(sample_col.iloc[r]) for r in rows]
+        seen: dict[str, int] = {}
+        for r, sample in zip(rows, samples, strict=True):
+            if sample in seen:
+                raise ConfigError(
+                    "patient sheet",
+                    f"sample {sample!r} is named twice for the VCF {path} (rows {seen[sample] + 1} and {r + 1})",
+                    record=f"row {r + 1}",
+                )
+            seen[sample] = r
+        groups.append((path, np.asarray(rows, dtype=int), samples))
+    return groups
 
 
 def simulate(
@@ -40,8 +84,13 @@ def simulate(
     cfg : SimulationConfig
     patients : DataFrame
         The patient sample sheet (``patient_id``, ``vcf``, optional ``sample``
-        and ``outlier``); one single-sample VCF is written for each row at the
-        path its ``vcf`` column gives.
+        and ``outlier``); a VCF is written at each path its ``vcf`` column
+        gives, with one sample per row naming it (:func:`patient_vcf_groups`:
+        rows sharing a path make one multi-sample batch VCF, as a clinic's
+        batch of held-out people): the chr21 (and chrX) sites, plus a small
+        pharmacogenomic region with planned diplotypes
+        (:mod:`genorisk.simulate.pgx`; ``patients_truth.tsv`` columns
+        ``pgx_diplotypes`` and ``pgx_missing``).
     outdir : path
         Receives ``cohort.vcf.gz`` (+ ``.tbi``), ``phenotypes.tsv``,
         ``cohort_truth.tsv`` (liability and each component per person),
@@ -131,17 +180,26 @@ def simulate(
 
     write_cohort_tables(outdir, cohort_ids, pheno, cohort)
 
-    sample_col = patients["sample"] if "sample" in patients else patients["patient_id"]
-    for row_no, (_, row) in enumerate(patients.iterrows()):
-        person = patient_rows[row_no]
+    # Patient VCFs: a small pharmacogenomic region with planned diplotypes (no random draws)
+    # before the chr21 (and chrX) sites, on contigs that sort before chr21.
+    pgx = demo_pgx_sites(n_pat)
+    pat_contigs = contig_lines(pgx.contigs, [CHROM, *([CHROM_X] if n_x else [])])
+    pat_chroms = np.concatenate([pgx.chroms, chroms])
+    pat_positions = np.concatenate([pgx.positions, positions])
+    pat_refs = np.concatenate([pgx.refs, refs.astype(object)])
+    pat_alts = np.concatenate([pgx.alts, alts.astype(object)])
+    pat_ids = [*pgx.ids.tolist(), *["."] * len(positions)]
+    for path, rows, samples in patient_vcf_groups(patients):
         write_vcf(
-            row["vcf"],
-            positions,
-            refs,
-            alts,
-            calls=calls[:, person : person + 1],
-            samples=[str(sample_col.iloc[row_no])],
-            chroms=chroms,
+            path,
+            pat_positions,
+            pat_refs,
+            pat_alts,
+            calls=np.concatenate([pgx.calls[:, rows], calls[:, patient_rows[rows]]]),
+            samples=samples,
+            ids=pat_ids,
+            chroms=pat_chroms,
+            contigs=pat_contigs,
         )
     if len(panel_rows):
         write_ancestry_panel(outdir, geno, calls[:n_sites, panel_rows], geno.populations[panel_rows])
@@ -154,6 +212,8 @@ def simulate(
             "liability": np.round(liability[patient_rows], 6),
             "genetic_value": np.round(pheno.genetic[patient_rows], 6),
             "status": status[patient_rows],
+            "pgx_diplotypes": [t["pgx_diplotypes"] for t in pgx.truth],
+            "pgx_missing": [t["pgx_missing"] for t in pgx.truth],
         }
     )
     with atomic_output(outdir / "patients_truth.tsv") as tmp:

@@ -138,15 +138,9 @@ class GenotypeStore:
         yield from rechunk_store(blocks(), chunk_size, names)
 
     def _view(self, prefix: Path, samples, male) -> SampleView:
-        table = store_samples(prefix)
-        sex = table["SEX"].to_numpy()
-        if samples is None:
-            haploid = sex == 1
-        else:
-            pos = {s: i for i, s in enumerate(table["IID"].tolist())}
-            haploid = np.array([sex[pos[s]] == 1 if s in pos else False for s in samples], dtype=bool)
-        scale = np.zeros(len(haploid), dtype=bool) if male is None else male
-        return SampleView(prefix, samples, scale, haploid)
+        # Haploid chrX calls are the fileset's males'; ``male`` only keeps their 0/2 scale.
+        n = len(samples if samples is not None else self.samples)
+        return SampleView(prefix, samples, np.zeros(n, dtype=bool) if male is None else male, "sex")
 
     def read_dosages(
         self,

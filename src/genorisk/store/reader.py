@@ -260,22 +260,79 @@ def open_pgen(pgen: Path, pvar: Path, subset: np.ndarray | None):
     return pvar_reader, reader
 
 
-class SampleView:
-    """Output samples of a read: names, pgenlib subset, column order, haploid-X and 0/2-scale flags."""
+def pgen_dosage_flags(pgen: str | PathLike, n_variants: int) -> np.ndarray | None:
+    """Per variant of a ``.pgen``, whether it stores dosages beyond its hard calls (read from the header).
 
-    def __init__(self, base: Path, samples, male, haploid_x):
-        for part in (Path(f"{base}.pgen"), Path(f"{base}.pvar")):
-            if not part.exists():
-                raise InputError(part, f"{part.suffix} of the store fileset {base} not found")
-        table = store_samples(base)
-        all_ids = table["IID"].tolist()
-        sex = table["SEX"].to_numpy()
+    The PGEN header holds one record type per variant; bits 0x60 mark a
+    dosage track (see plink2's ``pgen_spec``). A file that stores 4-bit record
+    types has no dosage at all.
+
+    Returns
+    -------
+    numpy.ndarray of bool, or None
+        None when the header's layout is not the standard one this reads
+        (the caller must then assume dosages everywhere).
+    """
+    with open(pgen, "rb") as fh:
+        head = fh.read(12)
+        if len(head) < 12 or head[:3] != b"\x6c\x1b\x10":
+            return None
+        count, _, ctrl = int.from_bytes(head[3:7], "little"), head[7:11], head[11]
+        if count != n_variants:
+            return None
+        storage = ctrl & 15
+        if storage < 4:  # 4-bit record types: hard calls (and phase) only
+            return np.zeros(n_variants, dtype=bool)
+        if storage > 7:
+            return None
+        length_bytes = (storage & 3) + 1
+        n_blocks = (n_variants + 65535) // 65536
+        fh.seek(12 + 8 * n_blocks)
+        flags = np.empty(n_variants, dtype=bool)
+        for b in range(n_blocks):
+            m = min(65536, n_variants - b * 65536)
+            vrtypes = np.frombuffer(fh.read(m), dtype=np.uint8)
+            if len(vrtypes) != m:
+                return None
+            flags[b * 65536 : b * 65536 + m] = (vrtypes & 0x60) != 0
+            fh.seek(m * length_bytes, 1)  # the block's record lengths
+    return flags
+
+
+class SampleView:
+    """Output samples of a read: names, pgenlib subset, column order, haploid-X and 0/2-scale flags.
+
+    Parameters
+    ----------
+    source : Path or GenotypeStore
+        A fileset prefix (its ``.psam`` is read) or a store (its manifest's
+        ``samples`` and ``sex``, which every fileset holds in that order).
+    samples : sequence of str, optional
+        IIDs to read, in the order wanted; default all, in the source's order.
+    male : array of bool, optional
+        Aligned with the output samples: keep the store's 0/2 on non-PAR chrX.
+        Default the source's SEX (1 = male).
+    haploid_x : array of bool, "sex" or None
+        Whose non-PAR chrX calls are haploid: an array aligned with the output
+        samples, ``"sex"`` for the source's SEX, or None for ``male``.
+    """
+
+    def __init__(self, source, samples, male, haploid_x):
+        if hasattr(source, "samples") and hasattr(source, "sex"):  # a GenotypeStore
+            all_ids, sex, where = list(source.samples), np.asarray(source.sex), source.path
+        else:
+            base = Path(source)
+            for part in (Path(f"{base}.pgen"), Path(f"{base}.pvar")):
+                if not part.exists():
+                    raise InputError(part, f"{part.suffix} of the store fileset {base} not found")
+            table = store_samples(base)
+            all_ids, sex, where = table["IID"].tolist(), table["SEX"].to_numpy(), f"{base}.psam"
         if samples is None:
             self.names, self.subset, self.order = all_ids, None, None
             sex_male = sex == 1
         else:
             self.names = [str(s) for s in samples]
-            index = reconcile_samples(all_ids, self.names, store_path=f"{base}.psam", allow_extra=True)
+            index = reconcile_samples(all_ids, self.names, store_path=where, allow_extra=True)
             sorted_index = np.sort(index)
             self.subset = sorted_index.astype(np.uint32)
             order = np.searchsorted(sorted_index, index)
@@ -288,7 +345,12 @@ class SampleView:
             self.male = np.asarray(male, dtype=bool)
             if self.male.shape != (n,):
                 raise ValueError(f"male has shape {self.male.shape}, expected ({n},) aligned with samples")
-        self.haploid_x = self.male if haploid_x is None else np.asarray(haploid_x, dtype=bool)
+        if haploid_x is None:
+            self.haploid_x = self.male
+        elif isinstance(haploid_x, str) and haploid_x == "sex":
+            self.haploid_x = np.asarray(sex_male, dtype=bool)
+        else:
+            self.haploid_x = np.asarray(haploid_x, dtype=bool)
         if self.haploid_x.shape != (n,):
             raise ValueError(f"haploid_x has shape {self.haploid_x.shape}, expected ({n},) aligned with samples")
 

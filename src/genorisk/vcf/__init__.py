@@ -99,7 +99,7 @@ from genorisk.genome import (
     normalize_contig,
     open_vcf,
 )
-from genorisk.vcf.index import has_index, index_regions, plan_regions, validate_index
+from genorisk.vcf.index import has_index, index_regions, indexed_contigs, plan_regions, validate_index
 from genorisk.vcf.normalize import normalize_vcf
 from genorisk.vcf.report import ValidationReport, safe_sample_name
 from genorisk.vcf.validate import validate_vcf
@@ -119,5 +119,6 @@ __all__ = [
     "KNOWN_BUILDS",
     "has_index",
     "index_regions",
+    "indexed_contigs",
     "plan_regions",
 ]

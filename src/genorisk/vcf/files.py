@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import bz2
 import gzip
+import subprocess
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -68,6 +69,36 @@ def raw_lines(path: Path, compression: str) -> Iterator[bytes]:
     else:
         with open(path, "rb", buffering=1 << 20) as fh:
             yield from fh
+
+
+def region_raw_lines(path: Path, compression: str, region: str) -> Iterator[bytes]:
+    """The header lines, then the records of one region as the file holds them (line ends kept).
+
+    For a BGZF VCF with a ``.tbi``/``.csi`` index: the header is read from
+    the start of the file up to the ``#CHROM`` line, the records with
+    ``tabix`` (raw bytes, nothing re-formatted, so the validator sees what
+    the file holds). ``region`` is ``CHROM`` or ``CHROM:START-END`` (records
+    overlapping it, as htslib's region queries give them).
+
+    Raises
+    ------
+    InputError
+        Not BGZF, no index, or tabix failing (its message).
+    """
+    if compression != "bgzf":
+        raise InputError(path, f"a region ({region}) is read through the index: the file must be bgzip-compressed")
+    if not any(Path(f"{path}{ext}").exists() for ext in (".tbi", ".csi")):
+        raise InputError(path, f"a region ({region}) is read through the index, and the file has no .tbi or .csi")
+    for line in raw_lines(path, compression):
+        yield line
+        if line.startswith(b"#CHROM") or not line.startswith(b"#"):
+            break
+    with subprocess.Popen(["tabix", str(path), region], stdout=subprocess.PIPE, stderr=subprocess.PIPE) as proc:
+        assert proc.stdout is not None and proc.stderr is not None  # both are PIPE
+        yield from proc.stdout
+        err = proc.stderr.read().decode(errors="replace").strip()
+    if proc.returncode != 0:
+        raise InputError(path, f"tabix could not read region {region}: {err[-300:]}")
 
 
 # ---------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from genorisk.genome import canonical_contig
 
 log = logging.getLogger("genorisk.vcf.index")
 
-__all__ = ["has_index", "index_record_counts", "index_regions", "plan_regions", "validate_index"]
+__all__ = ["has_index", "index_record_counts", "indexed_contigs", "index_regions", "plan_regions", "validate_index"]
 
 
 def index_record_counts(data_path: Path, index_path: Path) -> dict[str, int] | None:
@@ -38,6 +38,24 @@ def index_record_counts(data_path: Path, index_path: Path) -> dict[str, int] | N
         name, _length, n = line.split("\t")
         counts[name] = int(n)
     return counts
+
+
+def indexed_contigs(path: str | os.PathLike) -> list[str]:
+    """The contigs that hold records, in the order of the file's index (the index alone is read).
+
+    Raises
+    ------
+    InputError
+        The file has no ``.tbi``/``.csi`` index, or bcftools cannot read it.
+    """
+    path = Path(path)
+    index = _index_path(path)
+    if index is None:
+        raise InputError(path, "no .tbi or .csi index beside the file (index it: bcftools index)")
+    counts = index_record_counts(path, index)
+    if counts is None:
+        raise InputError(index, "bcftools index --stats cannot read the index (is it this file's?)")
+    return [contig for contig, n in counts.items() if n > 0]
 
 
 def validate_index(

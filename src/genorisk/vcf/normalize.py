@@ -14,7 +14,7 @@ from typing import IO, Any
 from genorisk.errors import InputError
 from genorisk.genome import ContigMap, fasta_contigs
 from genorisk.io import atomic_output
-from genorisk.vcf.files import is_bcf_payload, raw_lines, sniff_compression
+from genorisk.vcf.files import is_bcf_payload, raw_lines, region_raw_lines, sniff_compression
 from genorisk.vcf.prescan import DECLARED_RE, norm_prescan, text_for_norm
 from genorisk.vcf.report import ValidationReport
 
@@ -110,12 +110,14 @@ def _run_norm_pipeline(
     threads: int,
     workdir: Path,
     sort: bool = False,
+    region: str | None = None,
 ) -> dict:
     """Run [rename] | norm -m -any | (count) | norm -d exact | [rename back] > out.
 
-    ``source`` is read by the first stage, or ``feed`` (VCF text chunks) is
-    written to its stdin. Returns the stderr of every stage, whether all
-    exited 0, the split and dedup counts and the records the split emitted.
+    ``source`` is read by the first stage (only ``region`` of it, through its
+    index, when given), or ``feed`` (VCF text chunks) is written to its stdin.
+    Returns the stderr of every stage, whether all exited 0, the split and dedup
+    counts and the records the split emitted.
     """
     import threading
 
@@ -129,18 +131,29 @@ def _run_norm_pipeline(
     procs: list[subprocess.Popen] = []
     errs: list = []
     first_input = "-" if source is None else str(source)
+    # bcftools reads only the region's records through the index (a feed is already the region's).
+    first_region = ["-r", region] if region is not None and source is not None else []
     pre = []
     if rename:
         (workdir / "to_ref.tsv").write_text("".join(f"{a}\t{b}\n" for a, b in rename.items()))
         pre = [
-            ["bcftools", "annotate", "--no-version", "--rename-chrs", str(workdir / "to_ref.tsv"), "-Ou", first_input]
+            [
+                "bcftools",
+                "annotate",
+                "--no-version",
+                "--rename-chrs",
+                str(workdir / "to_ref.tsv"),
+                *first_region,
+                "-Ou",
+                first_input,
+            ]
         ]
     split = ["bcftools", "norm", "--no-version", "-m", "-any", "-Ou"]
     if force:
         split.append("--force")
     if fasta:
         split += ["-f", str(fasta), "-c", "e"]
-    split.append("-" if pre else first_input)
+    split += ["-"] if pre else [*first_region, first_input]
     dedup = ["bcftools", "norm", "--no-version", "-d", "exact", "-Ou", "-"]
     post = ["bcftools", "view", "--no-version", "-Oz", "--threads", str(threads), "-o", str(out), "-"]
     if rename:
@@ -240,6 +253,7 @@ def normalize_vcf(
     fasta: str | os.PathLike | None = None,
     threads: int = 1,
     validation: ValidationReport | dict | None = None,
+    region: str | None = None,
 ) -> dict[str, int]:
     """Normalise a validated VCF/BCF with ``bcftools norm``; write bgzipped VCF + ``.csi`` atomically.
 
@@ -276,6 +290,11 @@ def normalize_vcf(
     a key (the first kept, as :func:`validate_vcf` reads them; detected only
     from ``validation``: htslib garbles them silently); CHROM ``<ID>`` (VCF 4.1
     assembly references, which htslib cannot name), written ``assembly_ID``.
+
+    ``region`` (``CHROM``, as a cohort file split by chromosome gives it):
+    only that region's records are normalised, read through the file's
+    index (the output keeps the whole header); ``validation`` is then the
+    report of the same region.
 
     ``validation`` is the :func:`validate_vcf` report of ``vcf`` (or its
     ``to_dict()``); with it the careful path is chosen up front, without it
@@ -342,12 +361,16 @@ def normalize_vcf(
             if m and m.group(1) == b"contig"
         ]
 
+    def source_lines() -> Iterator[bytes]:
+        return raw_lines(vcf, compression) if region is None else region_raw_lines(vcf, compression, region)
+
     def text_lines() -> Iterator[bytes]:
         if not is_bcf:
-            yield from raw_lines(vcf, compression)
+            yield from source_lines()
             return
+        regions = ["-r", region] if region is not None else []
         with subprocess.Popen(
-            ["bcftools", "view", "--no-version", str(vcf)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
+            ["bcftools", "view", "--no-version", *regions, str(vcf)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
         ) as proc:
             assert proc.stdout is not None  # stdout=PIPE
             yield from proc.stdout
@@ -392,7 +415,16 @@ def normalize_vcf(
         if not careful:
             rename = ref_map.renaming(header_contigs()) if ref_map else {}
             run = _run_norm_pipeline(
-                vcf, None, tmp, fasta=fasta, rename=rename, force=False, threads=threads, workdir=workdir, sort=unsorted
+                vcf,
+                None,
+                tmp,
+                fasta=fasta,
+                rename=rename,
+                force=False,
+                threads=threads,
+                workdir=workdir,
+                sort=unsorted,
+                region=region,
             )
             lost = run["split"] and run["dedup"] and run["emitted"] != int(run["dedup"].group(1))
             careful = lost or any(msg in err for err in run["stderr"] for msg in _RETRY_MESSAGES)
@@ -413,7 +445,7 @@ def normalize_vcf(
             }
             feed = None
             if not is_bcf:
-                feed = text_for_norm(raw_lines(vcf, compression), scan)
+                feed = text_for_norm(source_lines(), scan)
             contigs = list(
                 dict.fromkeys(
                     [
@@ -437,6 +469,7 @@ def normalize_vcf(
                 threads=threads,
                 workdir=workdir,
                 sort=unsorted,
+                region=region,
             )
             if not run["ok"]:
                 raise fail(run, "bcftools norm failed")

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from genorisk.errors import InputError
-from genorisk.vcf.files import check_bgzf_eof, is_bcf_payload, raw_lines, sniff_compression
+from genorisk.vcf.files import check_bgzf_eof, is_bcf_payload, raw_lines, region_raw_lines, sniff_compression
 from genorisk.vcf.index import validate_index
 from genorisk.vcf.report import ValidationReport
 from genorisk.vcf.spec import FILEFORMAT_RE
@@ -43,16 +43,22 @@ def _byte_order_mark_problem(first_line: bytes) -> str:
     )
 
 
-def _validate_text(v: Validator, compression: str) -> None:
+def _validate_text(v: Validator, compression: str, region: str | None = None) -> None:
     path, spath, h = v.path, v.spath, v.header
     in_header = True
     lineno = 0
     crlf_seen = False
     encoding = "utf-8"
+    # A region's records come through the index: their line numbers in the file are
+    # unknown, so they are named by their place in the region (and CHROM:POS).
+    lines = raw_lines(path, compression) if region is None else region_raw_lines(path, compression, region)
+    n_header = 0
     try:
-        for raw in raw_lines(path, compression):
+        for raw in lines:
             lineno += 1
-            where = f"line {lineno}"
+            if in_header:
+                n_header = lineno
+            where = f"line {lineno}" if region is None or in_header else f"record {lineno - n_header} of {region}"
             if not raw.endswith(b"\n"):
                 # Most writers end every line with a newline; its absence on the last
                 # line hints at truncation. The line is still checked in full (a cut
@@ -123,7 +129,7 @@ def _validate_text(v: Validator, compression: str) -> None:
         raise InputError(spath, "header ends without a #CHROM line", record=f"line {lineno}")
 
 
-def _validate_bcf(v: Validator) -> None:
+def _validate_bcf(v: Validator, region: str | None = None) -> None:
     import cyvcf2
 
     spath = v.spath
@@ -147,10 +153,10 @@ def _validate_bcf(v: Validator) -> None:
     v.finish_header("header")
     n = 0
     try:
-        for rec in vcf:
+        for rec in vcf(region) if region is not None else vcf:
             n += 1
             text = str(rec).rstrip("\n")
-            v.record(text, f"record {n}")
+            v.record(text, f"record {n}" if region is None else f"record {n} of {region}")
     except InputError:
         raise
     except Exception as err:
@@ -169,6 +175,7 @@ def validate_vcf(
     require_records: bool = False,
     require_sorted: bool = False,
     check_index: bool = True,
+    region: str | None = None,
 ) -> ValidationReport:
     """Validate a VCF/BCF file in one streaming pass; return what was found.
 
@@ -190,6 +197,11 @@ def validate_vcf(
         data; indexing and region queries need them sorted first).
     check_index : validate a ``.tbi``/``.csi`` lying beside the file
         (:func:`validate_index`) and record its path in ``report.index``.
+    region : ``CHROM`` or ``CHROM:START-END``: validate the header and only
+        this region's records, read through the index (a cohort file split
+        by chromosome, one job each). The file must be BGZF (or BCF) with an
+        index; records are named ``record N of REGION`` and ``CHROM:POS``;
+        the index is not re-checked (its other contigs are other jobs').
 
     Returns
     -------
@@ -215,14 +227,16 @@ def validate_vcf(
     if compression == "bgzf":
         check_bgzf_eof(path)
     if is_bcf_payload(path, compression):
-        _validate_bcf(v)
+        if region is not None and not any(Path(f"{path}{ext}").exists() for ext in (".csi", ".tbi")):
+            raise InputError(path, f"a region ({region}) is read through the index, and the file has no .csi")
+        _validate_bcf(v, region)
         report = v.report("bcf")
     else:
         if compression == "bzip2":
             v.warn.add("bzip2", "file is bzip2-compressed: htslib-based tools cannot read it; recompress with bgzip")
-        _validate_text(v, compression)
+        _validate_text(v, compression, region)
         report = v.report(compression)
-    if check_index:
+    if check_index and region is None:
         for suffix in (".tbi", ".csi"):
             idx = Path(str(path) + suffix)
             if idx.exists():
