@@ -260,7 +260,7 @@ from conftest import prepare_workdir as _prepare_workdir  # noqa: E402
 # Outputs compared byte for byte between the SLURM run and the local run;
 # metrics.json and model_card.json are compared without their run-dependent fields.
 _COMPARED = [
-    "results/qc/cohort.validation.json",
+    "results/qc/cohort.chr21.validation.json",
     "results/features/features.schema.json",
     "results/model/model.ubj",
     "results/model/calibrator.json",

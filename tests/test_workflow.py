@@ -37,7 +37,7 @@ def demo_run(local_demo):
 def test_demo_runs_end_to_end(demo_run):
     out = demo_run / "results"
     for f in [
-        "qc/cohort.validation.json",
+        "qc/cohort.chr21.validation.json",  # the one VCF is validated per contig (its index)
         "features/cohort.parquet",
         "features/features.schema.json",
         "model/model.ubj",
@@ -141,8 +141,9 @@ def test_imputation_filter_change_reruns_feature_selection_onward_only(demo_run)
     (demo_run / "config_info.yaml").write_text(yaml.safe_dump(cfg))
     jobs = planned_jobs(run_snakemake(demo_run, "-n", configfile="config_info.yaml"))
     assert jobs.get("cohort_features") == 1 and jobs.get("train_model") == 1, jobs
-    # Feature selection reruns per store part (the demo's store is one part), QC and the store do not.
-    assert jobs.get("cohort_variant_stats") == 1, jobs
+    # Feature selection reruns per store shard (the demo's contigs: chr21, chrX), QC and the store do not.
+    shards = [p for p in (demo_run / "results/features/variant_stats").iterdir() if p.is_dir()]
+    assert len(shards) == 2 and jobs.get("cohort_variant_stats") == len(shards), jobs
     for untouched in [
         "simulate_demo",
         "validate_cohort",
@@ -195,6 +196,7 @@ def test_adding_a_patient_runs_only_its_batch(demo_run):
         assert jobs == {
             "prepare_patient_vcf": 1,
             "check_patient_intake": 1,
+            "call_pharmacogenes": 1,
             "patient_features": 1,
             "score_patients": 1,
             "patient_reports": 1,
