@@ -70,6 +70,7 @@ from genorisk.qc.gather import ShardQC
 from genorisk.qc.hwe import hwe_exact_p
 from genorisk.qc.thresholds import QCThresholds
 from genorisk.qc.variant_types import TS, TV, VT_SNP, allele_classes
+from genorisk.store.inputs import pvar_header_lines
 
 _DEFAULT_THRESHOLDS = QCThresholds()
 _BLOCK = 1024
@@ -96,16 +97,10 @@ def read_pvar(prefix: str | PathLike) -> pd.DataFrame:
     path = Path(f"{prefix}.pvar")
     if not path.exists():
         raise InputError(path, "no .pvar next to the .pgen")
-    with open(path) as fh:
-        skip = 0
-        for line in fh:
-            if not line.startswith("##"):
-                break
-            skip += 1
     table = pd.read_csv(
         path,
         sep="\t",
-        skiprows=skip,
+        skiprows=pvar_header_lines(path),
         usecols=[0, 1, 3, 4],
         dtype={0: str, 1: np.int64, 3: str, 4: str},
         keep_default_na=False,

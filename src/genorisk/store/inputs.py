@@ -271,13 +271,19 @@ def describe_pfile(prefix: str | PathLike) -> GenotypeSource:
     return GenotypeSource("pfile", prefix, tuple(table["IID"]), fids, chroms)
 
 
-def _pvar_chroms(pvar: Path) -> list[str]:
-    skip = 0
+def pvar_header_lines(pvar: str | PathLike) -> int:
+    """Lines of a ``.pvar`` before its ``#CHROM`` line (or its first variant, in a header-less file)."""
+    n = 0
     with open(pvar) as fh:
         for line in fh:
             if not line.startswith("##"):
-                break
-            skip += 1
+                return n
+            n += 1
+    return n
+
+
+def _pvar_chroms(pvar: Path) -> list[str]:
+    skip = pvar_header_lines(pvar)
     header = 0 if pvar.suffix != ".bim" else None
     col = pd.read_csv(
         pvar, sep=r"\s+" if header is None else "\t", skiprows=skip, header=header, usecols=[0], dtype=str

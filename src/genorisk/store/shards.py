@@ -37,6 +37,7 @@ import pandas as pd
 from genorisk.config import part_name
 from genorisk.errors import InputError
 from genorisk.genome import canonical_contig, contig_length
+from genorisk.store.inputs import pvar_header_lines
 
 log = logging.getLogger("genorisk.store")
 
@@ -229,17 +230,15 @@ def plink_variant_positions(prefix: str | PathLike, form: str) -> pd.DataFrame |
         path = Path(f"{prefix}.pvar")
         if not path.exists():
             return None
+        skip = pvar_header_lines(path)
         with open(path) as fh:
-            skip = 0
-            for line in fh:
-                if not line.startswith("##"):
-                    break
-                skip += 1
-        has_header = line.startswith("#CHROM")
+            for _ in range(skip):
+                fh.readline()
+            has_header = fh.readline().startswith("#CHROM")
         table = pd.read_csv(
             path, sep="\t", skiprows=skip, header=0 if has_header else None, usecols=[0, 1], dtype={0: str}
         )
-        table.columns = ["chrom", "pos"] if not has_header else ["chrom", "pos"]
+        table.columns = ["chrom", "pos"]
         return table
     path = Path(f"{prefix}.bim")
     if not path.exists():
@@ -428,7 +427,7 @@ def write_shard(
                         comment=None,
                         usecols=[0],
                         dtype=str,
-                        skiprows=_pvar_header_lines(prefix),
+                        skiprows=pvar_header_lines(f"{prefix}.pvar"),
                     ).iloc[:, 0]
                 )
             )
@@ -462,14 +461,3 @@ def write_shard(
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return out
-
-
-def _pvar_header_lines(prefix: Path) -> int:
-    """Lines of a ``.pvar`` before its ``#CHROM`` line (that line is read as the column names)."""
-    n = 0
-    with open(f"{prefix}.pvar") as fh:
-        for line in fh:
-            if not line.startswith("##"):
-                return n
-            n += 1
-    return n
