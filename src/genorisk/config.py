@@ -21,7 +21,7 @@ import functools
 import json
 import math
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Any, NamedTuple, cast
@@ -361,8 +361,10 @@ def read_patient_sheet(
     return sheet
 
 
-def read_phenotypes(path: str | Path, *, covariates: Iterable[str] = ()) -> pd.DataFrame:
-    """Read the cohort phenotype table: ``sample_id``, ``status`` (0/1), covariates.
+def read_phenotypes(
+    path: str | Path, *, covariates: Iterable[str] = (), columns: Sequence[str] = ("status",)
+) -> pd.DataFrame:
+    """Read the cohort phenotype table: ``sample_id``, the traits' 0/1 columns, covariates.
 
     ``age`` (number) and ``sex`` (``male``/``female``) are the covariates the
     demo uses; any other numeric column is carried as a covariate too.
@@ -374,13 +376,18 @@ def read_phenotypes(path: str | Path, *, covariates: Iterable[str] = ()) -> pd.D
     covariates : iterable of str
         Covariates the model uses (``cohort.covariates``): each must be a
         column.
+    columns : sequence of str
+        The traits' phenotype columns (``traits[].column``; default the one
+        ``status``): each must be a column of 0 (control) / 1 (case); an empty
+        cell is unknown (that person is left out of that trait's training).
+        A column without empty cells is int, else float with NaN.
 
     Raises
     ------
     ConfigError
         Naming the file, the line (or ``header``) and the problem: a missing
-        column, a duplicate sample, a status other than 0/1, a non-numeric
-        covariate.
+        column, a duplicate sample, a trait value other than 0/1, a
+        non-numeric covariate.
     """
     path = Path(path)
     if not path.exists():
@@ -390,9 +397,14 @@ def read_phenotypes(path: str | Path, *, covariates: Iterable[str] = ()) -> pd.D
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
         raise ConfigError(path, f"not a readable TSV: {err}") from err
     table.columns = [c.strip() for c in table.columns]
-    for col in ("sample_id", "status", *covariates):
+    trait_columns = list(dict.fromkeys(columns))
+    for col in ("sample_id", *trait_columns, *covariates):
         if col not in table.columns:
-            what = "required column" if col in ("sample_id", "status") else "covariate column"
+            what = (
+                "required column"
+                if col == "sample_id"
+                else ("trait column" if col in trait_columns else "covariate column")
+            )
             raise ConfigError(path, f"missing {what} {col!r} (columns: {', '.join(table.columns)})", record="header")
     if table.empty:
         raise ConfigError(path, "no samples listed")
@@ -400,15 +412,22 @@ def read_phenotypes(path: str | Path, *, covariates: Iterable[str] = ()) -> pd.D
     if dup.any():
         line = int(dup.to_numpy().nonzero()[0][0]) + 2
         raise ConfigError(path, f"duplicate sample_id {table['sample_id'][dup].iloc[0]!r}", record=f"line {line}")
-    bad = ~table["status"].isin(["0", "1"])
-    if bad.any():
-        line = int(bad.to_numpy().nonzero()[0][0]) + 2
-        raise ConfigError(
-            path, f"status must be 0 (control) or 1 (case), not {table['status'][bad].iloc[0]!r}", record=f"line {line}"
-        )
-    out = pd.DataFrame({"sample_id": table["sample_id"], "status": table["status"].astype(int)})
+    out = pd.DataFrame({"sample_id": table["sample_id"]})
+    for col in trait_columns:
+        bad = ~table[col].isin(["0", "1", ""])
+        if bad.any():
+            line = int(bad.to_numpy().nonzero()[0][0]) + 2
+            raise ConfigError(
+                path,
+                f"{col} must be 0 (control) or 1 (case), or empty (unknown), not {table[col][bad].iloc[0]!r}",
+                record=f"line {line}",
+            )
+        values = pd.to_numeric(table[col].replace("", None))
+        if values.isna().all():
+            raise ConfigError(path, f"trait column {col!r} has no 0/1 value", record="header")
+        out[col] = values.astype(int) if not values.isna().any() else values.astype(float)
     for col in table.columns:
-        if col in ("sample_id", "status"):
+        if col == "sample_id" or col in trait_columns:
             continue
         if col == "sex":
             bad = ~table["sex"].isin(["male", "female", ""])
@@ -604,3 +623,60 @@ def cohort_vcf_parts(
     if len(set(vcfs)) != len(vcfs):
         raise ConfigError(source, "a file is listed twice", record="key cohort.vcfs")
     return {f"cohort.part{i:02d}": VcfPart(path) for i, path in enumerate(vcfs, start=1)}
+
+
+def config_traits(
+    traits: Sequence[Mapping[str, Any]] | None, *, covariates: Sequence[str], source: str = "config"
+) -> list[dict[str, Any]]:
+    """The config's ``traits``, complete, in config order.
+
+    Each gets every key (:func:`genorisk.model.trait_settings` defaults), its
+    ``covariates`` (null: all of ``cohort.covariates``) and ``scores`` (null:
+    every configured score, kept as None; a list: those score ids).
+
+    Parameters
+    ----------
+    traits : sequence of mapping or None
+        ``config["traits"]`` (schema-checked); None is the one default trait.
+    covariates : sequence of str
+        ``cohort.covariates``.
+    source : str
+        What to call the config in messages.
+
+    Raises
+    ------
+    ConfigError
+        Naming ``traits[i]``: a repeated id or column, a covariate that is not
+        among ``cohort.covariates``.
+    """
+    from genorisk.model.config import trait_settings
+
+    out = trait_settings(list(traits) if traits else None)
+    seen: dict[str, int] = {}
+    columns: dict[str, int] = {}
+    for i, trait in enumerate(out):
+        if trait["id"] in seen:
+            raise ConfigError(
+                source, f"trait id {trait['id']!r} repeats traits[{seen[trait['id']]}]", record=f"key traits[{i}].id"
+            )
+        if trait["column"] in columns:
+            raise ConfigError(
+                source,
+                f"phenotype column {trait['column']!r} is already traits[{columns[trait['column']]}]'s",
+                record=f"key traits[{i}].column",
+            )
+        seen[trait["id"]], columns[trait["column"]] = i, i
+        own = trait.get("covariates")
+        if own is None:
+            trait["covariates"] = list(covariates)
+        else:
+            unknown = [c for c in own if c not in covariates]
+            if unknown:
+                raise ConfigError(
+                    source,
+                    f"covariate {unknown[0]!r} is not among cohort.covariates ({', '.join(covariates) or 'none'})",
+                    record=f"key traits[{i}].covariates",
+                )
+            trait["covariates"] = list(own)
+        trait.setdefault("scores", None)
+    return out

@@ -4,23 +4,6 @@
 # on the data (at least one per contig), hence a checkpoint.
 
 
-rule validate_resources:
-    input:
-        unpack(resource_vcfs),
-    output:
-        report=f"{OUTDIR}/qc/resources.json",
-    log:
-        f"{OUTDIR}/logs/validate_resources.log",
-    benchmark:
-        f"{OUTDIR}/benchmarks/validate_resources.tsv"
-    conda:
-        "../../envs/genorisk.yaml"
-    params:
-        genome_build=config["genome_build"],
-    script:
-        "../../scripts/validate_resources.py"
-
-
 checkpoint plan_annotation_chunks:
     input:
         vcf=rules.make_store.output.sites,

@@ -9,12 +9,14 @@ from pathlib import Path
 from genorisk.config import (
     cohort_genotype_form,
     cohort_vcf_parts,
+    config_traits,
     read_patient_sheet,
     read_phenotypes,
     read_truth,
     validate_config,
 )
 from genorisk.errors import ConfigError, InputError
+from genorisk.model.bundle import bundle_covariates, bundle_folders, bundle_trait
 from genorisk.scores import resolve_score_entries
 from genorisk.simulate.config import CHROM as SIM_CHROM, CHROM_X as SIM_CHROM_X
 from genorisk.store.shards import cohort_shards, simulated_extents, vcf_index_path
@@ -48,7 +50,41 @@ if "train_model" not in workflow.resource_settings.overwrite_threads:
 OUTDIR = config["outdir"].rstrip("/")
 SIM = config.get("simulate")
 SIM_DIR = SIM["outdir"].rstrip("/") if SIM else None
-COVARIATES = config["cohort"]["covariates"]
+
+# Two entries: a training run (cohort: train per trait, publish each trait's bundle
+# under model/<trait>/, then score) and a score-only run (bundles: patients scored
+# from bundles alone, on a machine without the cohort). The patient path reads only
+# bundle folders either way, so both give the same reports.
+SCORE_ONLY = config["bundles"] is not None
+if SCORE_ONLY == bool(config.get("cohort")):
+    stop(
+        "invalid config",
+        f"{CONFIG_SOURCE}: give either cohort (train and score) or bundles (score only), "
+        + ("not both" if SCORE_ONLY else "found neither"),
+    )
+if SCORE_ONLY and SIM:
+    stop(
+        "invalid config",
+        f"{CONFIG_SOURCE}: simulate needs a cohort; a score-only run (bundles) has none",
+    )
+try:
+    # Trait id -> settings (genorisk.model.trait_settings), in config order; in a
+    # score-only run from each bundle's bundle.json. BUNDLES: trait id -> bundle folder.
+    if SCORE_ONLY:
+        BUNDLES = bundle_folders(config["bundles"], source=CONFIG_SOURCE)
+        TRAITS = {t: bundle_trait(folder) for t, folder in BUNDLES.items()}
+        COVARIATES = bundle_covariates(BUNDLES.values())
+    else:
+        COVARIATES = config["cohort"]["covariates"]
+        TRAITS = {
+            t["id"]: t
+            for t in config_traits(
+                config["traits"], covariates=COVARIATES, source=CONFIG_SOURCE
+            )
+        }
+        BUNDLES = {t: f"{OUTDIR}/model/{t}" for t in TRAITS}
+except (ConfigError, InputError) as err:
+    stop("invalid traits or bundles", err)
 
 
 def produced_by_simulation(path):
@@ -102,10 +138,21 @@ try:
 except ConfigError as err:
     stop("invalid patient sample sheet", err)
 try:
-    PHENOTYPES = config["cohort"]["phenotypes"]
-    if not produced_by_simulation(PHENOTYPES) or Path(PHENOTYPES).exists():
-        read_phenotypes(PHENOTYPES, covariates=[c for c in COVARIATES])
-    TRUTH = config["cohort"]["truth"]
+    PHENOTYPES = None if SCORE_ONLY else config["cohort"]["phenotypes"]
+    if PHENOTYPES and (
+        not produced_by_simulation(PHENOTYPES) or Path(PHENOTYPES).exists()
+    ):
+        # A simulated table may predate a trait just added (the simulation reruns).
+        read_phenotypes(
+            PHENOTYPES,
+            covariates=[c for c in COVARIATES],
+            columns=(
+                [t["column"] for t in TRAITS.values()]
+                if not produced_by_simulation(PHENOTYPES)
+                else []
+            ),
+        )
+    TRUTH = None if SCORE_ONLY else config["cohort"]["truth"]
     if TRUTH and (not produced_by_simulation(TRUTH) or Path(TRUTH).exists()):
         read_truth(TRUTH)
 except ConfigError as err:
@@ -116,35 +163,38 @@ except ConfigError as err:
 # chromosome of a single indexed VCF/BCF (a region query); every form then becomes
 # one store of per-chromosome pgen files (rule make_store).
 try:
-    COHORT = config["cohort"]
-    GENOTYPE_FORM = cohort_genotype_form(COHORT, source=CONFIG_SOURCE)
-    _vcfs = COHORT.get("vcfs")
-    if SIM and SIM.get("genome_wide") and isinstance(_vcfs, str):
-        _simulated = [str(c) for c in SIM["genome_wide"]["chromosomes"]]
-    elif SIM and not SIM.get("genome_wide") and COHORT.get("vcf"):
-        # The demo's one VCF: its contigs are the simulation's, known before it runs.
-        _simulated = [SIM_CHROM] + ([SIM_CHROM_X] if SIM["chrx_bp"] else [])
-    else:
-        _simulated = None
-    _named = COHORT.get("vcf") or (_vcfs if isinstance(_vcfs, str) else None)
-    _produced = bool(_named) and produced_by_simulation(_named)
-    VCF_PARTS = cohort_vcf_parts(
-        COHORT,
-        simulated_chroms=_simulated if _produced else None,
-        source=CONFIG_SOURCE,
-    )
-    # Store parts: one per VCF part, or the one PLINK/BGEN input, each converted by its
-    # own job. Genome shards: the units the per-shard jobs (QC counts, variant
-    # statistics) run on; a part's chromosome, or region chunks of it with cohort.shard_mb.
-    INPUT_PARTS = list(VCF_PARTS) or ["cohort"]
-    SHARDS = cohort_shards(
-        GENOTYPE_FORM,
-        VCF_PARTS,
-        COHORT,
-        build=config["genome_build"],
-        shard_mb=COHORT["shard_mb"],
-        simulated=simulated_extents(SIM) if _produced else None,
-    )
+    COHORT = config.get("cohort") or {}
+    GENOTYPE_FORM = None
+    VCF_PARTS, SHARDS, INPUT_PARTS = {}, [], []
+    if not SCORE_ONLY:
+        GENOTYPE_FORM = cohort_genotype_form(COHORT, source=CONFIG_SOURCE)
+        _vcfs = COHORT.get("vcfs")
+        if SIM and SIM.get("genome_wide") and isinstance(_vcfs, str):
+            _simulated = [str(c) for c in SIM["genome_wide"]["chromosomes"]]
+        elif SIM and not SIM.get("genome_wide") and COHORT.get("vcf"):
+            # The demo's one VCF: its contigs are the simulation's, known before it runs.
+            _simulated = [SIM_CHROM] + ([SIM_CHROM_X] if SIM["chrx_bp"] else [])
+        else:
+            _simulated = None
+        _named = COHORT.get("vcf") or (_vcfs if isinstance(_vcfs, str) else None)
+        _produced = bool(_named) and produced_by_simulation(_named)
+        VCF_PARTS = cohort_vcf_parts(
+            COHORT,
+            simulated_chroms=_simulated if _produced else None,
+            source=CONFIG_SOURCE,
+        )
+        # Store parts: one per VCF part, or the one PLINK/BGEN input, each converted by its
+        # own job. Genome shards: the units the per-shard jobs (QC counts, variant
+        # statistics) run on; a part's chromosome, or region chunks of it with cohort.shard_mb.
+        INPUT_PARTS = list(VCF_PARTS) or ["cohort"]
+        SHARDS = cohort_shards(
+            GENOTYPE_FORM,
+            VCF_PARTS,
+            COHORT,
+            build=config["genome_build"],
+            shard_mb=COHORT["shard_mb"],
+            simulated=simulated_extents(SIM) if _produced else None,
+        )
 except (ConfigError, InputError) as err:
     stop("invalid cohort genotypes", err)
 
@@ -361,7 +411,8 @@ def report_thresholds():
 
 
 # The model artifact (genorisk.model): trained into a staging folder, published
-# into <outdir>/model/ only when complete (rule publish_model).
+# with the cohort reference as the trait's bundle <outdir>/model/<trait>/ only when
+# complete (rule publish_model).
 MODEL_FILES = {
     "model": "model.ubj",
     "schema": "features.schema.json",
@@ -376,6 +427,36 @@ MODEL_FILES = {
 
 def model_files(folder):
     return {key: f"{folder}/{name}" for key, name in MODEL_FILES.items()}
+
+
+# A bundle (genorisk.model.bundle) is the model artifact plus what patient
+# features need from the cohort (aggregate QC ranges and the cohort's site list,
+# no individual-level data) and its manifest, bundle.json, written last.
+BUNDLE_FILES = {
+    **MODEL_FILES,
+    "cohort_reference": "cohort_reference.json",
+    "cohort_variants": "cohort_variants.parquet",
+    "manifest": "bundle.json",
+}
+
+
+def bundle_files(folder):
+    return {key: f"{folder}/{name}" for key, name in BUNDLE_FILES.items()}
+
+
+def trait_bundle_files(key):
+    """One bundle file (a BUNDLE_FILES key) of every trait, in trait order."""
+    return [f"{BUNDLES[t]}/{BUNDLE_FILES[key]}" for t in TRAITS]
+
+
+def trait_settings_of(wildcards):
+    """The trait's settings (params: a change reruns that trait's jobs only)."""
+    return TRAITS[wildcards.trait]
+
+
+def trait_outputs(pattern):
+    """``pattern`` (with ``{trait}``) for every trait, in trait order."""
+    return [pattern.format(trait=t) for t in TRAITS]
 
 
 def batch_rule_resources(family, names):
@@ -408,11 +489,10 @@ def annotation_chunk_files(kind):
 
 
 def all_outputs():
-    outs = [
-        *[f"{OUTDIR}/qc/{part}.validation.json" for part in VCF_PARTS],
-        f"{OUTDIR}/model/metrics.json",
-        f"{OUTDIR}/cohort/cohort_report.html",
-    ]
+    outs = [f"{OUTDIR}/qc/{part}.validation.json" for part in VCF_PARTS]
+    if not SCORE_ONLY:
+        outs += trait_bundle_files("manifest")
+        outs.append(f"{OUTDIR}/cohort/cohort_report.html")
     outs += expand(f"{OUTDIR}/patients/batches/{{batch}}/reports.json", batch=BATCHES)
     if config["pgx"]["enabled"]:
         outs += expand(f"{OUTDIR}/patients/batches/{{batch}}/pgx.json", batch=BATCHES)
@@ -434,8 +514,31 @@ except ConfigError as err:
 
 wildcard_constraints:
     score=r"[A-Za-z0-9_.\-]+",
+    trait=one_of(TRAITS),
 
 
-def score_outputs(name):
-    """The audit, target-build scoring file or matched table of every configured score."""
-    return expand(f"{OUTDIR}/scores/{{score}}.{name}", score=SCORE_FILES)
+# The scores of each trait (traits[].scores; null = every configured score).
+for _i, (_tid, _trait) in enumerate(TRAITS.items()):
+    if SCORE_ONLY:
+        break
+    _unknown = [s for s in (_trait["scores"] or []) if s not in SCORE_FILES]
+    if _unknown:
+        stop(
+            "invalid traits",
+            f"{CONFIG_SOURCE}: key traits[{_i}].scores: {_unknown[0]!r} is not a configured score "
+            f"(scores: {', '.join(SCORE_FILES) or 'none'})",
+        )
+    _trait["scores"] = (
+        list(SCORE_FILES) if _trait["scores"] is None else list(_trait["scores"])
+    )
+
+
+def score_outputs(name, trait=None):
+    """The audit, target-build scoring file or matched table of every configured score (or a trait's)."""
+    scores = SCORE_FILES if trait is None else TRAITS[trait]["scores"]
+    return expand(f"{OUTDIR}/scores/{{score}}.{name}", score=scores)
+
+
+def trait_matched_scores(wildcards):
+    """The matched tables of the trait's scores (inputs of its cohort_features)."""
+    return score_outputs("matched.parquet", wildcards.trait)

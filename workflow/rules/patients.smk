@@ -1,6 +1,7 @@
 # Patient intake (genorisk.intake): each distinct patient VCF of the sheet is
 # validated (sample, build) and normalised once, by a job that depends on nothing
-# from the cohort; then features per batch (genorisk.features.patient).
+# from the cohort; then features per batch (genorisk.features.patient), for every
+# trait, from the traits' bundles only.
 
 
 # One job per distinct VCF: a batch VCF shared by many rows is read once. A refused
@@ -39,13 +40,19 @@ rule patient_features:
         csis=batch_prepared("normalized.vcf.gz.csi"),
         batch_files=batch_prepared("batches"),
         callable_beds=patient_callable_beds(),
-        schema=rules.cohort_features.output.schema,
         resources_checked=rules.validate_resources.output.report,
-        qc_summary=rules.cohort_qc.output.summary,
-        sample_qc=rules.cohort_qc.output.samples,
-        variant_qc=rules.cohort_qc.output.variants,
+        # Everything from the cohort comes through the traits' bundles (in trait
+        # order), so a score-only run (config bundles:) reads the same files.
+        schemas=trait_bundle_files("schema"),
+        cohort_references=trait_bundle_files("cohort_reference"),
+        cohort_variants=trait_bundle_files("cohort_variants"),
+        manifests=trait_bundle_files("manifest"),
     output:
-        features=f"{OUTDIR}/patients/batches/{{batch}}/features.parquet",
+        # One feature table per trait (bundles from different cohorts may define
+        # features of the same name differently), in trait order.
+        features=[
+            f"{OUTDIR}/patients/batches/{{batch}}/features.{t}.parquet" for t in TRAITS
+        ],
         qc=f"{OUTDIR}/patients/batches/{{batch}}/qc.json",
         refused=f"{OUTDIR}/patients/batches/{{batch}}/refused.json",
     log:
@@ -56,6 +63,7 @@ rule patient_features:
         "../../envs/genorisk.yaml"
     params:
         patients=batch_patients,
+        traits=list(TRAITS),
         genome_build=config["genome_build"],
         annotation=annotation_inputs(),
         population_af_key=population_af_key(),

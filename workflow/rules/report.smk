@@ -40,43 +40,49 @@ for batch, patients in BATCHES.items():
             "../../scripts/patient_reports.py"
 
 
-rule cohort_report:
-    input:
-        phenotypes=config["cohort"]["phenotypes"],
-        qc_summary=rules.cohort_qc.output.summary,
-        sample_qc=rules.cohort_qc.output.samples,
-        schema=rules.cohort_features.output.schema,
-        features=rules.cohort_features.output.features,
-        ancestry_panel=ancestry_panel(),
-        card=rules.publish_model.output.card,
-        oof=rules.train_model.output.oof,
-        importance=rules.train_model.output.importance,
-        results=expand(
-            f"{OUTDIR}/patients/batches/{{batch}}/results.json", batch=BATCHES
-        ),
-        refused=expand(
-            f"{OUTDIR}/patients/batches/{{batch}}/refused.json", batch=BATCHES
-        ),
-        audits=score_outputs("audit.tsv"),
-    output:
-        summary=f"{OUTDIR}/cohort/cohort_summary.json",
-        html=report(
-            f"{OUTDIR}/cohort/cohort_report.html",
-            caption="../report/cohort_report.rst",
-            category="Cohort",
-        ),
-    log:
-        f"{OUTDIR}/logs/cohort_report.log",
-    benchmark:
-        f"{OUTDIR}/benchmarks/cohort_report.tsv"
-    conda:
-        "../../envs/genorisk.yaml"
-    params:
-        name=config["report"]["cohort_name"],
-        min_match_rate=config["features"]["min_match_rate"],
-        thresholds=report_thresholds(),
-    script:
-        "../../scripts/cohort_report.py"
+if not SCORE_ONLY:
+
+    rule cohort_report:
+        input:
+            phenotypes=config["cohort"]["phenotypes"],
+            qc_summary=rules.cohort_qc.output.summary,
+            sample_qc=rules.cohort_qc.output.samples,
+            ancestry_panel=ancestry_panel(),
+            # Per trait, in trait order.
+            schemas=trait_outputs(f"{OUTDIR}/features/{{trait}}/features.schema.json"),
+            features=trait_outputs(f"{OUTDIR}/features/{{trait}}/cohort.parquet"),
+            cards=trait_bundle_files("card"),
+            oofs=trait_outputs(f"{OUTDIR}/evaluation/{{trait}}/oof_predictions.parquet"),
+            importances=trait_outputs(
+                f"{OUTDIR}/evaluation/{{trait}}/feature_importance.json"
+            ),
+            results=expand(
+                f"{OUTDIR}/patients/batches/{{batch}}/results.json", batch=BATCHES
+            ),
+            refused=expand(
+                f"{OUTDIR}/patients/batches/{{batch}}/refused.json", batch=BATCHES
+            ),
+            audits=score_outputs("audit.tsv"),
+        output:
+            summary=f"{OUTDIR}/cohort/cohort_summary.json",
+            html=report(
+                f"{OUTDIR}/cohort/cohort_report.html",
+                caption="../report/cohort_report.rst",
+                category="Cohort",
+            ),
+        log:
+            f"{OUTDIR}/logs/cohort_report.log",
+        benchmark:
+            f"{OUTDIR}/benchmarks/cohort_report.tsv"
+        conda:
+            "../../envs/genorisk.yaml"
+        params:
+            name=config["report"]["cohort_name"],
+            traits=list(TRAITS),
+            min_match_rate=config["features"]["min_match_rate"],
+            thresholds=report_thresholds(),
+        script:
+            "../../scripts/cohort_report.py"
 
 
 localrules:
@@ -95,7 +101,7 @@ rule check_patient_intake:
         manifests=expand(
             f"{OUTDIR}/patients/batches/{{batch}}/reports.json", batch=BATCHES
         ),
-        cohort_report=rules.cohort_report.output.html,
+        cohort_report=[] if SCORE_ONLY else rules.cohort_report.output.html,
     output:
         check=f"{OUTDIR}/patients/intake_check.json",
     log:

@@ -1,9 +1,13 @@
-# Scoring patients (genorisk.model, with genorisk.model.explain), one job per batch.
+# Scoring patients (genorisk.model, with genorisk.model.explain), one job per
+# batch for every trait: each trait's bundle (its hashes checked) scores that
+# trait's feature table; results.json holds one result per patient, with a
+# result per trait.
 
 
 rule score_patients:
     input:
-        unpack(lambda wildcards: model_files(f"{OUTDIR}/model")),
+        manifests=trait_bundle_files("manifest"),
+        models=trait_bundle_files("model"),
         features=rules.patient_features.output.features,
         qc=rules.patient_features.output.qc,
     output:
@@ -16,8 +20,8 @@ rule score_patients:
         "../../envs/genorisk.yaml"
     params:
         patients=batch_patients,
-        # The config's traits (null: one, "the condition"); today one per run.
-        traits=config["traits"],
+        # Trait ids in order; each trait's settings come from its bundle.
+        traits=list(TRAITS),
         outlier_policy=config["report"]["outlier_policy"],
         outlier_rate=config["ancestry"]["outlier_rate"],
         min_coverage=config["report"]["min_model_variant_coverage"],
