@@ -27,9 +27,11 @@ Run-dependent, ignored (documented in the README's reproducibility notes and in
 tests/test_resume.py, which checks the same on a killed-and-resumed run):
 
 * ``logs/`` and ``benchmarks/``: timestamps, wall times and memory of each job;
-* JSON keys ``created`` and ``training_seconds`` (``model/model_card.json``: when and how long
-  training ran) and ``model_card.md`` (the hash of ``model_card.md``, which carries that time);
-* the ``Trained <time> ...`` line of ``model/model_card.md``.
+* JSON keys ``created`` and ``training_seconds`` (``model/<trait>/model_card.json``: when and how
+  long training ran), ``model_card.md`` (the hash of ``model_card.md``, which carries that time),
+  and in a bundle's ``model/<trait>/bundle.json`` ``model_card.json`` (the card's hash) and
+  ``bundle_sha256`` (the manifest's own hash, over those);
+* the ``Trained <time> ...`` line of ``model/<trait>/model_card.md``.
 
 Intended differences
 --------------------
@@ -67,7 +69,7 @@ DEFAULT_INTENDED = Path(__file__).with_name("demo_intended_differences.txt")
 #: Folders of run-dependent files (job logs and Snakemake benchmarks).
 RUN_DEPENDENT_DIRS = ("logs/", "benchmarks/")
 #: JSON keys whose values depend on the run, wherever they appear.
-RUN_DEPENDENT_KEYS = frozenset({"created", "training_seconds", "model_card.md"})
+RUN_DEPENDENT_KEYS = frozenset({"created", "training_seconds", "model_card.md", "model_card.json", "bundle_sha256"})
 #: Text lines that depend on the run: model_card.md's "Trained <time> with ..." line.
 RUN_DEPENDENT_LINE = re.compile(r"^Trained \d{4}-\d\d-\d\dT")
 TEXT_SUFFIXES = {".md", ".html", ".tsv", ".txt", ".csv", ".vcf", ".log", ".yaml"}

@@ -30,8 +30,8 @@ Issue #16 item 4. Steps:
    calibration slope and intercept (logistic regression of status on
    logit(risk); Wald CIs) and calibration-in-the-large, the Wray ceiling from
    ``truth.json`` (``auc_ceiling``) and the ratio to it; the same from the
-   model's out-of-fold predictions (``results/evaluation/oof_predictions.parquet``,
-   ``results/model/metrics.json``), side by side.
+   model's out-of-fold predictions (``results/evaluation/<trait>/oof_predictions.parquet``,
+   ``results/model/<trait>/metrics.json``), side by side.
 
 ``--reuse`` keeps a finished simulation and workflow run in ``--workdir`` and
 only re-scores. Writes ``bench/results/heldout.json`` and ``.md``.
@@ -102,6 +102,10 @@ def simulate_cohort(demo: dict[str, Any], sim_dir: Path, n_cohort: int, n_heldou
     return pd.read_csv(sim_dir / "patients_truth.tsv", sep="\t", dtype={"patient_id": str})
 
 
+#: The one trait the benchmark trains (config/demo.yaml's first).
+TRAIT_ID = "demo_disease"
+
+
 def results_dir(workdir: Path, variant: str) -> Path:
     """The workflow's ``outdir`` of one variant."""
     return workdir / ("results" if variant == "demo" else f"results_{variant}")
@@ -136,6 +140,8 @@ def write_workflow_inputs(demo: dict[str, Any], workdir: Path, truth: pd.DataFra
     ann["population_af"] = dict(ann["population_af"], vcf=str(sim / "popfreq.simulated.vcf.gz"))
     cfg["annotation"] = ann
     cfg["scores"] = [str(sim / "PGS_SIM_DEMO.txt")] if variant == "demo" else []
+    # The first disease only (additive, status): its held-out labels are patients_truth.tsv's status.
+    cfg["traits"] = [dict(demo["traits"][0], scores=None)]
     cfg["ancestry"] = dict(demo["ancestry"], reference_panel=str(sim / "ancestry_panel.vcf.gz"))
     cfg["pgx"] = {"enabled": False}
     cfg["report"] = dict(demo.get("report", {}), cohort_name="held-out benchmark cohort (simulated)")
@@ -264,7 +270,7 @@ def read_heldout_risks(results: Path, ids: list[str]) -> pd.DataFrame:
         if not path.exists():
             rows.append({"patient_id": pid, "status_shown": "no report", "risk": np.nan})
             continue
-        risk = json.loads(path.read_text())["risk"]
+        risk = json.loads(path.read_text())["traits"][0]["risk"]  # the one trait (schema 4)
         rows.append(
             {
                 "patient_id": pid,
@@ -299,8 +305,9 @@ def score(workdir: Path, variant: str, truth: pd.DataFrame) -> dict[str, Any]:
     shown = merged["risk"].notna().to_numpy()
     y = merged["status"].to_numpy(dtype=int)
     p = merged["risk"].to_numpy(dtype=float)
-    metrics = json.loads((results / "model" / "metrics.json").read_text())
-    oof = pd.read_parquet(results / "evaluation" / "oof_predictions.parquet")
+    trait = TRAIT_ID
+    metrics = json.loads((results / "model" / trait / "metrics.json").read_text())
+    oof = pd.read_parquet(results / "evaluation" / trait / "oof_predictions.parquet")
     y_oof = oof["y"].to_numpy(dtype=int)
     cohort_rate = float(y_oof.mean())
     withheld = merged.loc[~shown]
@@ -469,7 +476,7 @@ def write_report(res: dict[str, Any]) -> None:
         "regression of status on logit(risk); calibration-in-the-large is its intercept with logit(risk) as an "
         "offset (0 ideal). 'ECE if perfectly calibrated': the ECE of the same risks against outcomes drawn from "
         "them (2,000 draws), i.e. the ECE's sampling floor for this many people. OOF columns are recomputed from "
-        "`results/evaluation/oof_predictions.parquet`.",
+        "`results/evaluation/<trait>/oof_predictions.parquet`.",
         "",
     ]
     for v in res["variants"].values():

@@ -54,7 +54,6 @@ sys.path.insert(0, str(REPO / "src"))
 
 import genorisk.ancestry  # noqa: E402, F401  (imported lazily by the features; ~0.7 CPU s, kept out of the first timing)
 from genorisk.intake import batch_patient_inputs, patient_inputs  # noqa: E402
-from genorisk.patient_checks import cohort_sample_ranges  # noqa: E402
 from genorisk.patient_files import prepare_patient_vcf  # noqa: E402
 
 RESULTS = REPO / "bench" / "results"
@@ -112,16 +111,16 @@ def main() -> None:
     parser.add_argument("--old-patients", type=int, default=3, help="patients timed the old way (multiplied out)")
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument("--results", type=Path, default=REPO / "results", help="the demo run's outdir")
+    parser.add_argument("--trait", default="demo_disease", help="bundle results/model/<trait>/ to read")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="genorisk-bench-batch-"))
     workdir.mkdir(parents=True, exist_ok=True)
-    schema = json.loads((args.results / "features/features.schema.json").read_text())
-    qc_dir = args.results / "qc"
-    sites = pd.read_parquet(qc_dir / "variant_qc.parquet", columns=["chrom", "pos", "ref", "alt"])
-    ranges = cohort_sample_ranges(
-        json.loads((qc_dir / "qc_summary.json").read_text()), pd.read_csv(qc_dir / "sample_qc.tsv", sep="\t")
-    )
+    # Everything from the cohort comes from the trait's bundle, as in the workflow.
+    bundle = args.results / "model" / args.trait
+    schema = {args.trait: json.loads((bundle / "features.schema.json").read_text())}
+    sites = pd.read_parquet(bundle / "cohort_variants.parquet", columns=["chrom", "pos", "ref", "alt"])
+    ranges = json.loads((bundle / "cohort_reference.json").read_text())["sample_ranges"]
     vcf = workdir / "batch.vcf.gz"
     samples = make_batch_vcf(REPO / "resources/demo/cohort.vcf.gz", args.samples, vcf)
     rows = [
@@ -173,7 +172,7 @@ def main() -> None:
                 **options,
             )
             assert not refused and features is not None
-            n += len(features)
+            n += len(features[args.trait])
         return n
 
     def all_patients():

@@ -181,8 +181,14 @@ def count_variants(results: Path) -> dict[str, int]:
     return {e["chrom"]: len(pvar_ids(results / "store" / e["prefix"])) for e in manifest["chromosomes"]}
 
 
+def metrics_path(results: Path) -> Path:
+    """The run's trait's metrics.json (results/model/<trait>/; the benchmark trains one trait)."""
+    found = sorted(results.glob("model/*/metrics.json"))
+    return found[0] if found else results / "model" / "status" / "metrics.json"
+
+
 def model_metrics(results: Path) -> dict:
-    metrics = json.loads((results / "model/metrics.json").read_text())
+    metrics = json.loads(metrics_path(results).read_text())
     return {
         "roc_auc": metrics["model"]["roc_auc"]["estimate"],
         "roc_auc_ci": [metrics["model"]["roc_auc"]["ci_low"], metrics["model"]["roc_auc"]["ci_high"]],
@@ -577,7 +583,7 @@ def main(argv: list[str] | None = None) -> int:
             size["variants_per_chromosome"] = per_chrom
             size["n_variants"] = sum(per_chrom.values())
             size["max_variants_per_chromosome"] = max(per_chrom.values())
-        if (results / "model/metrics.json").exists():
+        if metrics_path(results).exists():
             size["metrics"] = model_metrics(results)
         if size["workflow"]["status"] == "ok" and args.feature_steps:
             print(f"[scale] {label}: steps inside cohort_features", flush=True)

@@ -10,7 +10,12 @@ from genorisk.runner import run_step
 
 
 def main():
-    phenotypes = read_phenotypes(snakemake.input.phenotypes)
+    column = snakemake.params.trait["column"]
+    covariates = list(snakemake.params.covariates)
+    # Rows: every QC-passed person, whatever their value in this trait's column
+    # (PCs, burden, scores and covariates are the cohort's, identical for every
+    # trait); train_model trains on the people with a 0/1 value.
+    phenotypes = read_phenotypes(snakemake.input.phenotypes, covariates=covariates, columns=[column])
     # People and variants that failed QC (results/qc/excluded_*.tsv, with reasons) are left out.
     excluded = pd.read_csv(snakemake.input.excluded_samples, sep="\t", dtype=str)
     phenotypes = phenotypes.drop(index=[s for s in excluded["sample"] if s in phenotypes.index])
@@ -22,7 +27,7 @@ def main():
         phenotypes,
         min_maf=snakemake.params.min_maf,
         min_call_rate=snakemake.params.min_call_rate,
-        covariates=list(snakemake.params.covariates),
+        covariates=covariates,
         score_files=list(snakemake.input.scores),
         min_match_rate=snakemake.params.min_match_rate,
         exclude_variants=bad_variants[["chrom", "pos", "ref", "alt"]],
@@ -38,6 +43,7 @@ def main():
         info_key=snakemake.params.info_key,
         in_fold_selection=snakemake.params.in_fold_selection,
         variant_stats=list(snakemake.input.variant_stats),
+        label_column=column,
     )
     with atomic_output(snakemake.output.features) as tmp:
         features.to_parquet(tmp)

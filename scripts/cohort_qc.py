@@ -8,14 +8,16 @@ from genorisk.runner import run_step
 
 
 def main():
-    phenotypes = read_phenotypes(snakemake.input.phenotypes)
+    # HWE in the first trait's controls (rule cohort_qc's params.status_column); unknown = not a control.
+    column = snakemake.params.status_column
+    phenotypes = read_phenotypes(snakemake.input.phenotypes, columns=[column])
     samples = phenotypes.index.tolist()
     write_store_qc(
         snakemake.input.parts,
         snakemake.input.shards,
         Path(snakemake.output.summary).parent,  # every output sits in one folder
         samples=samples,
-        status=dict(zip(samples, phenotypes["status"].tolist(), strict=True)),
+        status=dict(zip(samples, phenotypes[column].tolist(), strict=True)),
         recorded_sex=dict(zip(samples, phenotypes["sex"].tolist(), strict=True)) if "sex" in phenotypes else None,
         thresholds=QCThresholds.from_dict(snakemake.params.thresholds, source="config: qc"),
     )

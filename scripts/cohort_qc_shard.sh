@@ -1,35 +1,36 @@
 #!/usr/bin/env bash
 # Rule cohort_qc_shard: plink2's counts of one store part, read by cohort_qc (genorisk.qc.plink_counts).
 #
-# Usage: cohort_qc_shard.sh PART_DIR PHENOTYPES OUT_DIR [THREADS]
+# Usage: cohort_qc_shard.sh PART_DIR PHENOTYPES OUT_DIR [THREADS [STATUS_COLUMN]]
 #
 # For each fileset PART_DIR/<name>.pgen (one chromosome each), over the phenotyped samples:
 #   <name>.gcount       plink2 --geno-counts  (per variant: diploid genotype counts)
 #   <name>.scount       plink2 --sample-counts (per sample: hom/het/ts/tv/haploid/missing)
 #   <name>.snps.scount  the same over --snps-only just-acgt, only when the fileset has other variants
 #                       (the het rate's denominator)
-#   <name>.hardy        plink2 --hardy over the controls (status 0): their genotype counts and exact p
+#   <name>.hardy        plink2 --hardy over the controls (0 in STATUS_COLUMN, default status: the first
+#                       trait's column): their genotype counts and exact p
 # plus samples.txt (the --keep list), parents.txt and shard.json (format marker, written last).
 # One plink2 pass gives all three reports: --hardy counts founders only while --geno-counts and
 # --sample-counts count everyone, so parents.txt (--update-parents) makes every control a founder and
 # every case a nonfounder (its father: a control, so a sample of the dataset).
 # No Python here: a job is one plink2 run per fileset. The phenotype table was checked by store_part
-# (genorisk.config.read_phenotypes: tab-separated, sample_id and status 0/1 columns, unique IDs).
+# (genorisk.config.read_phenotypes: tab-separated, sample_id and 0/1 trait columns, unique IDs).
 set -euo pipefail
 export LC_ALL=C  # byte-wise grep/awk: ~30x faster than in a UTF-8 locale
-part=$1 phenotypes=$2 out=$3 threads=${4:-1}
+part=$1 phenotypes=$2 out=$3 threads=${4:-1} status=${5:-status}
 tmp="${out}.tmp"
 rm -rf "$tmp" "$out"
 mkdir -p "$tmp"
 
 tab=$'\t'
-n_controls=$(awk -F'\t' -v samples="$tmp/samples.txt" -v parents="$tmp/parents.txt" '
+n_controls=$(awk -F'\t' -v samples="$tmp/samples.txt" -v parents="$tmp/parents.txt" -v status="$status" '
     NR == 1 {
         for (i = 1; i <= NF; i++) { sub(/^[ \t]+|[ \t\r]+$/, "", $i); col[$i] = i }
-        if (!("sample_id" in col) || !("status" in col)) { print FILENAME ": no sample_id/status column" > "/dev/stderr"; exit 2 }
+        if (!("sample_id" in col) || !(status in col)) { print FILENAME ": no sample_id/" status " column" > "/dev/stderr"; exit 2 }
         print "#IID" > samples; next
     }
-    { id[NR] = $col["sample_id"]; control[NR] = $col["status"] == "0"; print id[NR] > samples }
+    { id[NR] = $col["sample_id"]; control[NR] = $col[status] == "0"; print id[NR] > samples }
     control[NR] && father == "" { father = id[NR] }
     END {
         print "#IID\tPAT\tMAT" > parents

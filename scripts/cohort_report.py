@@ -1,4 +1,9 @@
-"""Adapter: rule cohort_report -> genorisk.cohort_summary.cohort_summary + genorisk.report.render_cohort_report."""
+"""Adapter: rule cohort_report -> genorisk.cohort_summary.cohort_summary + genorisk.report.render_cohort_report.
+
+The rule's per-trait inputs (schemas, features, cards, oofs, importances) are lists in trait order,
+params.traits the trait ids in the same order. The ancestry PCs are the same for every trait of a
+cohort, so the map reads the first trait's feature table.
+"""
 
 import pandas as pd
 
@@ -25,22 +30,38 @@ def ancestry_points(schema, features_path, panel):
 
 def main():
     inputs = snakemake.input
+    trait_ids = list(snakemake.params.traits)
+    per_trait = [inputs.schemas, inputs.features, inputs.cards, inputs.oofs, inputs.importances]
+    if any(len(files) != len(trait_ids) for files in per_trait):
+        raise RuntimeError(
+            f"rule cohort_report: {len(trait_ids)} traits but per-trait inputs of lengths {[len(f) for f in per_trait]}"
+        )
     results = [r for path in inputs.results for r in read_json(path)]
-    schema = read_json(inputs.schema)
-    cohort_pcs, reference_pcs = ancestry_points(schema, inputs.features, inputs.ancestry_panel)
+    schemas = [read_json(path) for path in inputs.schemas]
+    cards = [read_json(path) for path in inputs.cards]
+    columns = [(card.get("trait") or {}).get("column", "status") for card in cards]
+    cohort_pcs, reference_pcs = ancestry_points(schemas[0], inputs.features[0], inputs.ancestry_panel)
     summary = cohort_summary(
         name=snakemake.params.name,
-        phenotypes=read_phenotypes(inputs.phenotypes),
+        phenotypes=read_phenotypes(inputs.phenotypes, columns=columns),
         qc_summary=read_json(inputs.qc_summary),
         sample_qc=pd.read_csv(inputs.sample_qc, sep="\t"),
-        schema=schema,
-        card=read_json(inputs.card),
-        oof=pd.read_parquet(inputs.oof),
-        importance=read_json(inputs.importance),
+        traits=[
+            {
+                "id": trait_id,
+                "schema": schema,
+                "card": card,
+                "oof": pd.read_parquet(oof),
+                "importance": read_json(importance),
+            }
+            for trait_id, schema, card, oof, importance in zip(
+                trait_ids, schemas, cards, inputs.oofs, inputs.importances, strict=True
+            )
+        ],
         patient_results=results,
         min_match_rate=snakemake.params.min_match_rate,
         refused_patients=[e for path in inputs.refused for e in read_json(path)],
-        score_audit=audit_reason_counts(inputs.audits),
+        score_audit=audit_reason_counts(inputs.audits) if inputs.audits else None,
         cohort_pcs=cohort_pcs,
         reference_pcs=reference_pcs,
     )

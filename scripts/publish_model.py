@@ -1,22 +1,43 @@
-"""Adapter: rule publish_model -> the trained artifact, copied into the model folder in use.
+"""Adapter: rule publish_model -> genorisk.model.bundle.write_bundle (the trait's bundle, model/<trait>/).
 
-Runs only after training succeeded, so a failed training never removes the
-model in use. Each file is copied to a temporary name beside its target and
-renamed into place (genorisk.io.atomic_output): a reader sees a whole file,
-old or new, and the bytes are those the model card's SHA-256 sums were
-computed on.
+Runs only after training succeeded, so a failed training never touches the
+bundle in use. write_bundle stages every file beside the bundle folder, then
+renames them in, bundle.json (every file's SHA-256 and its own) last: a reader
+sees whole files, and a folder left half-written fails verify_bundle.
 """
 
-import shutil
+import logging
+from pathlib import Path
 
-from genorisk.io import atomic_output
+import pandas as pd
+import pyarrow.parquet as pq
+
+from genorisk.io import read_json
+from genorisk.model.bundle import COHORT_VARIANT_COLUMNS, cohort_reference, write_bundle
 from genorisk.runner import run_step
+
+log = logging.getLogger("genorisk.publish_model")
 
 
 def main():
-    for key, target in snakemake.output.items():
-        with atomic_output(target) as tmp:
-            shutil.copyfile(getattr(snakemake.input, key), tmp)
+    inputs, outputs = snakemake.input, snakemake.output
+    reference = cohort_reference(read_json(inputs.qc_summary), pd.read_csv(inputs.sample_qc, sep="\t"))
+    # An Arrow table, not a DataFrame: a genome-wide cohort's sites in less memory.
+    sites = pq.read_table(inputs.variant_qc, columns=list(COHORT_VARIANT_COLUMNS))
+    manifest = write_bundle(
+        Path(outputs.manifest).parent,
+        snakemake.params.trait,
+        model_dir=Path(inputs.model).parent,
+        cohort_reference=reference,
+        cohort_sites=sites,
+    )
+    log.info(
+        "bundle of trait %s: %d files, %d cohort sites, bundle_sha256 %s",
+        manifest["trait"]["id"],
+        len(manifest["files"]),
+        sites.num_rows,
+        manifest["bundle_sha256"],
+    )
 
 
 run_step(snakemake, main)

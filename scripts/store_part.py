@@ -15,7 +15,7 @@ SEX_CODE = {"male": 1, "female": 2}
 def main():
     log = logging.getLogger("genorisk.store")
     params = snakemake.params
-    phenotypes = read_phenotypes(snakemake.input.phenotypes)
+    phenotypes = read_phenotypes(snakemake.input.phenotypes, columns=[])  # the samples and their sex
     vcf_form = params.form in ("vcf", "vcfs")
     # A VCF part enters the store as its validated, normalised file.
     inputs = snakemake.input.vcf if vcf_form else params.source

@@ -1,4 +1,4 @@
-"""Adapter: rule train_model -> genorisk.model.train_model / save_model (into the staging folder)."""
+"""Adapter: rule train_model -> genorisk.model.train_model / save_model (into the trait's staging folder)."""
 
 from pathlib import Path
 
@@ -14,25 +14,27 @@ from genorisk.model import (
     save_model,
     score_patients,
     train_model,
-    trait_settings,
+    trait_training_rows,
 )
 from genorisk.runner import run_step
 
 
 def main():
+    trait = dict(snakemake.params.trait)
+    column = trait["column"]
+    # Rows of the feature matrix: every QC-passed person; training rows: those with a 0/1 value for this trait.
     features = read_feature_matrix(snakemake.input.features)
-    phenotypes = read_phenotypes(snakemake.input.phenotypes).loc[features.index]
+    phenotypes = read_phenotypes(snakemake.input.phenotypes, columns=[column])
+    X, y = trait_training_rows(features, phenotypes, column, path=snakemake.input.phenotypes)
     # The model section is schema-validated and complete; XGBoost's threads are the rule's.
     config = ModelConfig.from_dict({**snakemake.params.model, "threads": snakemake.threads}, source="config: model")
-    truth = read_truth(snakemake.input.truth[0]) if snakemake.input.truth else None
-    # Today one trait per run (issue #13 item 1 makes this a loop over traits).
-    trait = trait_settings(snakemake.params.traits)[0]
+    truth = read_truth(snakemake.input.truth[0], column=column) if snakemake.input.truth else None
     schema = read_json(snakemake.input.schema)
-    model = train_model(features, phenotypes[trait["column"]].to_numpy(), schema, config, truth=truth)
-    # Aggregates of each polygenic score (cohort distribution; Z_norm2 fitted on the reference panel).
+    model = train_model(X, y, schema, config, truth=truth)
+    # Aggregates of each polygenic score over the whole QC-passed cohort (Z_norm2 fitted on the reference panel).
     panel = snakemake.input.ancestry_panel
     context = polygenic_score_context(features, schema, reference_vcf=panel[0] if panel else None)
-    # The staging folder (<outdir>/training/model); rule publish_model copies it into <outdir>/model.
+    # The trait's staging folder (<outdir>/training/<trait>/model); rule publish_model makes it the bundle.
     outdir = Path(snakemake.output.model).parent
     save_model(
         model,
@@ -41,13 +43,13 @@ def main():
         trait=trait,
         score_context=context,
     )
-    # Cohort-level evaluation (per-person OOF predictions) stays out of the shareable model folder.
-    oof = pd.DataFrame({k: v for k, v in model.oof_predictions.items()}, index=features.index)
+    # Cohort-level evaluation (per-person OOF predictions, the training rows) stays out of the shareable bundle.
+    oof = pd.DataFrame({k: v for k, v in model.oof_predictions.items()}, index=X.index)
     with atomic_output(snakemake.output.oof) as tmp:
         oof.to_parquet(tmp)
-    scored = score_patients(model, features, top_n=10_000)
-    labels = {f["group"]: f["label"] if f["kind"] != "dosage" else f["group"] for f in model.schema["features"]}
-    write_json(snakemake.output.importance, feature_importance([s["drivers"] for s in scored], labels))
+    scored = score_patients(model, X, top_n=10_000)
+    names = {f["group"]: f["label"] if f["kind"] != "dosage" else f["group"] for f in model.schema["features"]}
+    write_json(snakemake.output.importance, feature_importance([s["drivers"] for s in scored], names))
 
 
 run_step(snakemake, main)

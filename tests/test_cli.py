@@ -150,6 +150,24 @@ def test_train_then_score(tmp_path, capsys):
     patients = json.loads((tmp_path / "scores.json").read_text())["patients"]
     assert len(patients) == n and all(0 <= p["risk"] <= 1 and len(p["drivers"]) <= 3 for p in patients)
 
+    # A trait's bundle (model/<trait>/ of a training run) scores the same; a changed bundle is refused.
+    from genorisk.model.bundle import write_bundle
+
+    sites = pd.DataFrame({"chrom": "chr21", "pos": 5000000 + np.arange(m), "ref": "A", "alt": "G"})
+    reference = {"format_version": 1, "sample_ranges": {"min_call_rate": None, "het_rate": None}, "n_samples": n}
+    trait = {"id": "t", "name": "T", "column": "label", "prevalence": None, "covariates": [], "scores": []}
+    bundle = tmp_path / "bundle"
+    write_bundle(bundle, trait, model_dir=tmp_path / "model", cohort_reference=reference, cohort_sites=sites)
+    score[2] = str(bundle)
+    assert main([*score, "--top-n", "3", "--out", str(tmp_path / "from_bundle.json")]) == 0
+    assert (tmp_path / "from_bundle.json").read_text() == (tmp_path / "scores.json").read_text()
+    with (bundle / "cohort_reference.json").open("a") as fh:
+        fh.write(" ")
+    assert main([*score, "--out", str(tmp_path / "refused.json")]) == 1
+    err = capsys.readouterr().err
+    assert "cohort_reference.json" in err and "tampered or incomplete bundle" in err
+    assert not (tmp_path / "refused.json").exists()
+
     # A typo in the model section fails before training, naming the key, and writes no model.
     (tmp_path / "typo.yaml").write_text("model:\n  n_fold: 3\n")
     assert train("typo.yaml", "model2") == 1

@@ -27,8 +27,9 @@ def write_results(
     risk: float = 0.25,
     af: float = 0.1,
     compression: str = "snappy",
+    model_sha: str = "ab" * 32,
 ) -> Path:
-    (root / "model").mkdir(parents=True)
+    (root / "model" / "toy").mkdir(parents=True)
     (root / "logs").mkdir()
     (root / "logs" / "train_model.log").write_text(f"{created} started\n")
     card = {
@@ -37,8 +38,13 @@ def write_results(
         "versions": {"genorisk": version},
         "hashes": {"model_card.md": created},
     }
-    (root / "model" / "model_card.json").write_text(json.dumps(card))
-    (root / "model" / "model_card.md").write_text(f"# Model\nTrained {created} with genorisk {version}.\nAUC 0.7\n")
+    (root / "model" / "toy" / "model_card.json").write_text(json.dumps(card))
+    (root / "model" / "toy" / "model_card.md").write_text(
+        f"# Model\nTrained {created} with genorisk {version}.\nAUC 0.7\n"
+    )
+    # A bundle manifest: the cards' hashes and its own follow the training time.
+    files = {"model.ubj": model_sha, "model_card.json": created, "model_card.md": created}
+    (root / "model" / "toy" / "bundle.json").write_text(json.dumps({"files": files, "bundle_sha256": created}))
     (root / "result.json").write_text(json.dumps({"risk": risk, "generated_by": {"genorisk": version}}))
     (root / "report.html").write_text(f'<meta name="generator" content="genorisk {version}">\n<p>risk {risk}</p>\n')
     pd.DataFrame({"af": [af, 0.2]}, index=pd.Index(["a", "b"], name="id")).to_parquet(
@@ -55,7 +61,7 @@ def intended(tmp_path) -> Path:
     path.write_text(
         "# comment\n"
         "*.json#*generated_by.genorisk: version bump\n"
-        "model/model_card.json#versions.genorisk: version bump\n"
+        "model/*/model_card.json#versions.genorisk: version bump\n"
         r"*.html~genorisk 0\.[12]\.0: version bump" + "\n"
     )
     return path
@@ -71,12 +77,13 @@ def test_run_dependent_and_intended_differences_pass(tmp_path, intended, capsys)
     assert run(old, new, intended) == 0
     out = capsys.readouterr().out
     assert "0 DIFFERENT" in out and "intended     result.json: keys: generated_by.genorisk" in out
-    assert "same content table.parquet" in out and "same content model/model_card.md" in out
+    assert "same content table.parquet" in out and "same content model/toy/model_card.md" in out
+    assert "same content model/toy/bundle.json" in out
 
 
 def test_any_other_difference_fails_and_is_named(tmp_path, intended, capsys):
     old = write_results(tmp_path / "old")
-    new = write_results(tmp_path / "new", version="0.2.0", risk=0.3, af=0.11)
+    new = write_results(tmp_path / "new", version="0.2.0", risk=0.3, af=0.11, model_sha="cd" * 32)
     (new / "extra.tsv").write_text("x\n")
     assert run(old, new, intended) == 1
     out = capsys.readouterr().out
@@ -84,7 +91,8 @@ def test_any_other_difference_fails_and_is_named(tmp_path, intended, capsys):
     assert "DIFFERENT    table.parquet: columns differ: af" in out
     assert "DIFFERENT    report.html: 1 line(s) differ: line 2:" in out
     assert "DIFFERENT    extra.tsv: only in the new folder" in out
-    assert "4 DIFFERENT" in out
+    assert "DIFFERENT    model/toy/bundle.json: keys differ: files.model.ubj" in out
+    assert "5 DIFFERENT" in out
 
 
 def test_bad_intended_line_is_refused(tmp_path):

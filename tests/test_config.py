@@ -87,7 +87,7 @@ def test_schema_defaults_are_the_dataclass_defaults():
                 assert f.name not in filled
                 continue
             value = filled[f.name]
-            default = f.default
+            default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
             assert (list(default) if isinstance(default, tuple) else default) == value, (section, f.name)
 
 
@@ -173,6 +173,28 @@ def test_snakemake_refuses_a_bad_config_before_any_job(tmp_path):
         proc = dry_run(cfg)
         assert proc.returncode != 0
         assert f"key {key}" in proc.stdout + proc.stderr
+
+
+@pytest.mark.integration
+def test_snakemake_wants_either_a_cohort_or_bundles(tmp_path):
+    """A run trains from a cohort or scores from bundles: both, neither or a folder that is not a bundle stop it."""
+    both = copy.deepcopy(DEFAULT)
+    both["bundles"] = [str(tmp_path)]
+    neither = copy.deepcopy(DEFAULT)
+    del neither["cohort"], neither["simulate"]
+    not_a_bundle = copy.deepcopy(neither)
+    not_a_bundle["bundles"] = [str(tmp_path)]
+    for cfg, words in [
+        (both, "give either cohort (train and score) or bundles (score only), not both"),
+        (neither, "found neither"),
+        (not_a_bundle, "key bundles[0]"),
+    ]:
+        path = tmp_path / "cfg.yaml"
+        path.write_text(yaml.safe_dump(cfg))
+        proc = dry_run(path)
+        assert proc.returncode != 0
+        assert words in proc.stdout + proc.stderr, proc.stderr[-2000:]
+    assert "bundle.json is missing" in proc.stderr
 
 
 @pytest.fixture(scope="module")
@@ -354,7 +376,7 @@ def test_produced_vcfs_need_not_exist(tmp_path):
     "body, words",
     [
         ("sample_id\tstatus\nA\t0\nA\t1\n", "line 3: duplicate sample_id 'A'"),
-        ("sample_id\tstatus\nA\t2\n", "line 2: status must be 0 (control) or 1 (case), not '2'"),
+        ("sample_id\tstatus\nA\t2\n", "line 2: status must be 0 (control) or 1 (case), or empty (unknown), not '2'"),
         ("sample_id\tstatus\tage\nA\t0\told\n", "line 2: covariate 'age' is not a number"),
         ("sample\tstatus\nA\t0\n", "missing required column 'sample_id'"),
     ],
@@ -440,3 +462,40 @@ def test_simulated_patients_are_named_by_the_simulation_not_guessed_from_the_pat
 def test_patient_ids_the_workflow_uses_as_folders_are_refused(tmp_path, vcf, pid):
     with pytest.raises(ConfigError, match=f"patient_id '{pid}' is reserved"):
         read_patient_sheet(write_sheet(tmp_path, f"patient_id\tvcf\n{pid}\t{vcf}\n"))
+
+
+def test_phenotypes_with_several_trait_columns(tmp_path):
+    path = tmp_path / "ph.tsv"
+    path.write_text("sample_id\tstatus\tstatus_b\tage\nA\t0\t1\t50\nB\t1\t\t60\nC\t0\t0\t70\n")
+    table = read_phenotypes(path, covariates=["age"], columns=["status", "status_b"])
+    assert table["status"].dtype.kind == "i"  # no empty cell: int, as before
+    assert table["status_b"].isna().tolist() == [False, True, False]  # empty = unknown for that trait
+    assert table["age"].tolist() == [50, 60, 70]
+    with pytest.raises(ConfigError, match="header: missing trait column 'status_c'"):
+        read_phenotypes(path, columns=["status", "status_c"])
+    path.write_text("sample_id\tstatus\tstatus_b\nA\t0\tyes\n")
+    with pytest.raises(ConfigError, match="line 2: status_b must be 0 \\(control\\) or 1"):
+        read_phenotypes(path, columns=["status", "status_b"])
+
+
+def test_config_traits_fill_and_refuse():
+    from genorisk.config import config_traits
+
+    traits = config_traits(
+        [
+            {"id": "cad", "name": "CAD", "column": "cad"},
+            {"id": "t2d", "name": "T2D", "column": "t2d", "covariates": ["age"]},
+        ],
+        covariates=["age", "sex"],
+    )
+    assert [t["covariates"] for t in traits] == [["age", "sex"], ["age"]]
+    assert traits[0]["scores"] is None and traits[0]["prevalence"] is None
+    assert config_traits(None, covariates=[])[0]["column"] == "status"
+    with pytest.raises(ConfigError, match=r"key traits\[1\].id: trait id 'cad' repeats traits\[0\]"):
+        config_traits(
+            [{"id": "cad", "name": "a", "column": "x"}, {"id": "cad", "name": "b", "column": "y"}], covariates=[]
+        )
+    with pytest.raises(ConfigError, match=r"key traits\[1\].column: phenotype column 'x'"):
+        config_traits([{"id": "a", "name": "a", "column": "x"}, {"id": "b", "name": "b", "column": "x"}], covariates=[])
+    with pytest.raises(ConfigError, match=r"covariate 'bmi' is not among cohort.covariates"):
+        config_traits([{"id": "a", "name": "a", "covariates": ["bmi"]}], covariates=["age"])

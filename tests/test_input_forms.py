@@ -24,9 +24,21 @@ pytestmark = pytest.mark.slow
 PLINK2 = shutil.which("plink2")
 BCFTOOLS = shutil.which("bcftools")
 
+#: The demo's traits (config/demo.yaml): each has its features and model.
+TRAITS = ("demo_disease", "demo_interaction")
 # Files that must be identical to the one-VCF run's.
-SAME_BYTES = ["model/model.ubj", "model/calibrator.json", "model/cohort_risks.json", "qc/excluded_samples.tsv"]
-SAME_TABLES = ["features/cohort.parquet", "qc/variant_qc.parquet", "qc/sample_qc.tsv", "qc/excluded_variants.tsv"]
+SAME_BYTES = [
+    *(f"model/{t}/{name}" for t in TRAITS for name in ("model.ubj", "calibrator.json", "cohort_risks.json")),
+    "qc/excluded_samples.tsv",
+]
+SAME_TABLES = [
+    *(f"features/{t}/cohort.parquet" for t in TRAITS),
+    "qc/variant_qc.parquet",
+    "qc/sample_qc.tsv",
+    "qc/excluded_variants.tsv",
+]
+#: Targets: every trait's metrics (training, not the patients).
+METRICS = [f"results/model/{t}/metrics.json" for t in TRAITS]
 
 
 def _run(argv: list[str]) -> None:
@@ -102,7 +114,7 @@ def _config_without_simulation(local_demo: Path, workdir: Path, genotypes: dict)
 @pytest.mark.parametrize("form", ["vcfs", "pfile", "bfile", "bgen"])
 def test_every_input_form_gives_the_same_features_and_model(local_demo, forms, form, tmp_path):
     workdir = _config_without_simulation(local_demo, tmp_path / form, forms[form])
-    run_snakemake(workdir, "results/model/metrics.json")
+    run_snakemake(workdir, *METRICS)
     new, ref = workdir / "results", local_demo / "results"
     store = json.loads((new / "store/store.json").read_text())
     assert [c["chrom"] for c in store["chromosomes"]] == ["chr21", "chrX"], store["chromosomes"]
@@ -111,8 +123,9 @@ def test_every_input_form_gives_the_same_features_and_model(local_demo, forms, f
         pd.testing.assert_frame_equal(read(new / rel), read(ref / rel), obj=f"{form}: {rel}")
     for rel in SAME_BYTES:
         assert (new / rel).read_bytes() == (ref / rel).read_bytes(), f"{form}: {rel} differs from the one-VCF run"
-    metrics = [json.loads((d / "model/metrics.json").read_text()) for d in (new, ref)]
-    assert metrics[0] == metrics[1], f"{form}: metrics differ"
+    for trait in TRAITS:
+        metrics = [json.loads((d / f"model/{trait}/metrics.json").read_text()) for d in (new, ref)]
+        assert metrics[0] == metrics[1], f"{form}: {trait} metrics differ"
 
 
 def test_a_phenotyped_person_missing_from_the_genotypes_is_named(local_demo, forms, tmp_path):
@@ -141,7 +154,7 @@ def test_genome_shards_give_the_same_features_and_model(local_demo, forms, form,
     chromosome into region chunks (one job each); the gathers give the one-part run's results."""
     genotypes = {"vcf": str(local_demo / "resources/demo/cohort.vcf.gz")} if form == "vcf" else forms[form]
     workdir = _config_without_simulation(local_demo, tmp_path / "shards", {**genotypes, "shard_mb": shard_mb})
-    run_snakemake(workdir, "results/model/metrics.json")
+    run_snakemake(workdir, *METRICS)
     new, ref = workdir / "results", local_demo / "results"
     shards = sorted(p.name for p in (new / "qc/shards").iterdir())
     if form == "vcf":

@@ -33,6 +33,7 @@ from genorisk.model import (
     score_patients,
     select_dosage_features,
     train_model,
+    trait_training_rows,
     trend_test_statistic,
 )
 from genorisk.simulate import auc_ceiling
@@ -408,6 +409,44 @@ def test_train_refuses_bad_input(additive_cohort):
     bad["features"][0]["name"] = "rs0[1]"
     with pytest.raises(InputError, match=r"features\[0\] \(rs0\[1\]\): name contains"):
         train_model(X, y, bad, ModelConfig(**FAST))
+
+
+# ------------------------------------------------- several traits (issue #13 item 1)
+
+
+def test_a_trait_without_a_score_trains_on_its_labelled_people():
+    """Unknown (empty) values are left out; an epistatic trait with no pgs feature trains, baseline on age + PCs."""
+    X, y, schema, truth = simulate_nonadditive(1500, 30, 0.15, seed=5)
+    rng = np.random.default_rng(5)
+    # Like a trait with "scores: []": no pgs feature; the cohort's PCs are features of every trait.
+    X = X.drop(columns="pgs_PGS000001").assign(pc1=rng.normal(size=len(X)).astype(np.float32))
+    features = [f for f in schema["features"] if f["kind"] != "pgs"]
+    features.append(_feature("pc1", "pc", "ancestry component 1", "ancestry (PCs)", component=1))
+    schema = {"schema_version": 1, "features": features}
+    known = rng.random(len(X)) > 0.15
+    phenotypes = pd.DataFrame({"status_b": np.where(known, y, np.nan), "age": X["age"]}, index=X.index)
+    X_trait, y_trait = trait_training_rows(X, phenotypes, "status_b", path="phenotypes.tsv")
+    assert list(X_trait.index) == list(X.index[known])
+    np.testing.assert_array_equal(y_trait, y[known])
+    model = train_model(X_trait, y_trait, schema, ModelConfig(**FAST), truth=truth)
+    m = model.metrics
+    assert m["data"]["n_samples"] == known.sum() and m["data"]["n_cases"] == y[known].sum()
+    assert m["baseline_features"] == ["age", "pc1"] and m["baseline"] is not None
+    assert m["model"]["roc_auc"]["estimate"] > m["baseline"]["roc_auc"]["estimate"]
+    assert m["truth"]["auc_ceiling"] > m["model"]["roc_auc"]["estimate"]
+
+
+def test_trait_training_rows_refuses_bad_phenotypes():
+    X = _frame({"age": np.arange(6)}, 6)
+    phenotypes = pd.DataFrame({"status_b": [0, 1, np.nan, 1, 0, 1]}, index=X.index)
+    with pytest.raises(InputError, match="no trait column 'status_c'"):
+        trait_training_rows(X, phenotypes, "status_c", path="p.tsv")
+    with pytest.raises(InputError, match="person 'S00005' has no phenotype row"):
+        trait_training_rows(X, phenotypes.iloc[:5], "status_b", path="p.tsv")
+    with pytest.raises(InputError, match="must be 0 or 1, got 2"):
+        trait_training_rows(X, phenotypes.assign(status_b=[0, 1, 2, 1, 0, 1]), "status_b", path="p.tsv")
+    with pytest.raises(InputError, match="no person .* has a 0/1 value"):
+        trait_training_rows(X, phenotypes.assign(status_b=np.nan), "status_b", path="p.tsv")
 
 
 # ------------------------------------------------- absolute risk (issue #13 item 2)

@@ -119,14 +119,16 @@ def test_batch_read_in_one_pass_equals_each_patient_read_alone(tmp_path, batch_v
     sheet = rows(vcf, ["A", "B", "C", "D"])
     status = prepare_patient_vcf(vcf, tmp_path / "out.vcf.gz", sheet, genome_build="GRCh38")
     schema = schema_for(len(calls))
-    features, qc, refused = batch_patient_inputs(
-        sheet[1:], {patient_vcf_key(vcf): status}, schema, genome_build="GRCh38"
+    tables, qc, refused = batch_patient_inputs(
+        sheet[1:], {patient_vcf_key(vcf): status}, {"t": schema}, genome_build="GRCh38"
     )
+    features = tables["t"]
     assert refused == [] and list(features.index) == ["P1", "P2", "P3"]
     for j, row in enumerate(sheet[1:], start=1):
-        alone, alone_qc = patient_inputs(row, schema, genome_build="GRCh38")  # validates + normalises itself
-        pd.testing.assert_frame_equal(features.loc[[row["patient_id"]]], alone)
+        alone, alone_qc = patient_inputs(row, {"t": schema}, genome_build="GRCh38")  # validates + normalises itself
+        pd.testing.assert_frame_equal(features.loc[[row["patient_id"]]], alone["t"])
         assert qc[row["patient_id"]]["coverage"] == alone_qc["coverage"]
+        assert qc[row["patient_id"]]["call_rate"] == alone_qc["call_rate"] == alone_qc["coverage"]["t"]["call_rate"]
         expected = np.where(calls[:, j] < 0, np.nan, calls[:, j]).astype("float32")
         np.testing.assert_array_equal(features.loc[row["patient_id"]].to_numpy()[:-1], expected)
 
@@ -140,9 +142,9 @@ def test_a_shared_vcf_is_cut_into_batches_once_and_each_batch_reads_its_own(tmp_
     assert names.stdout.split() == ["C", "D"]
     schema = schema_for(60)
     prepared = {patient_vcf_key(vcf): status}
-    from_batch, _, _ = batch_patient_inputs(sheet[2:], prepared, schema, genome_build="GRCh38")
-    from_file, _, _ = batch_patient_inputs([{**r, "batch": "other"} for r in sheet[2:]], prepared, schema)
-    pd.testing.assert_frame_equal(from_batch, from_file)
+    from_batch, _, _ = batch_patient_inputs(sheet[2:], prepared, {"t": schema}, genome_build="GRCh38")
+    from_file, _, _ = batch_patient_inputs([{**r, "batch": "other"} for r in sheet[2:]], prepared, {"t": schema})
+    pd.testing.assert_frame_equal(from_batch["t"], from_file["t"])
     # A single-sample file is not cut.
     one = write_vcf(tmp_path / "one.vcf.gz", ["A"], np.zeros((3, 1), dtype=int))
     single = prepare_patient_vcf(one, tmp_path / "o.vcf.gz", rows(one, ["A"]), batch_dir=tmp_path / "c")
@@ -298,23 +300,23 @@ def test_patients_read_together_equal_each_read_alone_on_demo_like_data(tmp_path
         f, q, r = batch_patient_inputs(
             [p for p in sheet if p["batch"] == batch],
             prepared,
-            schema,
+            {"t": schema},
             genome_build="GRCh38",
             callable_bed=str(shared_bed),
         )
-        features.append(f)
+        features.append(f["t"])
         qc.update(q)
         refused += r
     together = pd.concat(features)
     assert refused == [] and sorted(together.index) == sorted(p["patient_id"] for p in sheet)
     for row in sheet:
         pid = row["patient_id"]
-        alone, alone_qc = patient_inputs(row, schema, genome_build="GRCh38", callable_bed=str(shared_bed))
-        pd.testing.assert_frame_equal(together.loc[[pid]], alone, check_exact=True)
-        for part in ("coverage", "sex", "notable_variants"):
+        alone, alone_qc = patient_inputs(row, {"t": schema}, genome_build="GRCh38", callable_bed=str(shared_bed))
+        pd.testing.assert_frame_equal(together.loc[[pid]], alone["t"], check_exact=True)
+        for part in ("coverage", "call_rate", "sex", "notable_variants"):
             assert json.dumps(qc[pid][part]) == json.dumps(alone_qc[part]), (pid, part)
     # The data exercise what they should: fill-in from both BEDs, sex calls, the male chrX scale.
-    filled = {pid: qc[pid]["coverage"]["n_reference_filled"] for pid in qc}
+    filled = {pid: qc[pid]["coverage"]["t"]["n_reference_filled"] for pid in qc}
     assert filled["P0"] > 0 and filled["P1"] > filled["P0"]
     assert {qc[pid]["sex"]["inferred_sex"] for pid in qc} == {"male", "female"}
     chrx = [f"v{i}" for i, s in enumerate(sites) if s[0] == "chrX" and s[1] > 3_000_000]
@@ -390,9 +392,72 @@ def test_a_bad_bed_refuses_its_patient_alone_when_read_together(tmp_path, batch_
     sheet[1]["callable_bed"] = str(bad)
     status = prepare_patient_vcf(vcf, tmp_path / "out.vcf.gz", sheet, genome_build="GRCh38", batch_dir=tmp_path / "b")
     features, qc, refused = batch_patient_inputs(
-        sheet, {patient_vcf_key(vcf): status}, schema_for(60), genome_build="GRCh38"
+        sheet, {patient_vcf_key(vcf): status}, {"t": schema_for(60)}, genome_build="GRCh38"
     )
-    assert list(features.index) == ["P0", "P2"] and sorted(qc) == ["P0", "P2"]
+    assert list(features["t"].index) == ["P0", "P2"] and sorted(qc) == ["P0", "P2"]
     assert [r["patient_id"] for r in refused] == ["P1"]
     assert refused[0]["stage"] == "features" and refused[0]["sheet_line"] == 3 and refused[0]["file"] == str(bad)
     assert "chrUn_nowhere" in refused[0]["problem"] and refused[0]["record"] == "line 1"
+
+
+def second_trait_schema(sites: list[tuple]) -> dict:
+    """Another trait's schema on the same file: other dosages, its own score, and a name the first uses differently."""
+    as_dict = [{"chrom": c, "pos": p, "ref": r, "alt": a} for c, p, r, a in sites]
+    features = [
+        {"name": f"v{i}", "kind": "dosage", "definition": dict(v, cohort_af=0.2)}  # v0 is another site here
+        for i, v in enumerate(as_dict[::-7])
+    ]
+    weights = np.random.default_rng(9).normal(size=60) / 5
+    score = [dict(v, alt_weight=float(w), cohort_af=0.25) for v, w in zip(as_dict[100:160], weights, strict=True)]
+    definition = {"score_id": "T2", "n_variants": 60, "n_matched": 60, "constant": 0.0, "variants": score}
+    features.append({"name": "pgs_T2", "kind": "pgs", "definition": definition})
+    features.append({"name": "age", "kind": "covariate", "definition": {"column": "age"}})
+    return {"features": features}
+
+
+def test_every_trait_from_one_read_equals_each_trait_alone(tmp_path, caplog):
+    """Two traits' schemas: the file is read once, and each trait's features are those of its schema alone."""
+    import logging
+
+    from genorisk.features.patient import batch_patient_features, schemas_patient_features
+
+    vcf, samples, sites = demo_like_vcf(tmp_path / "batch.vcf.gz", 4)
+    schemas = {"first": full_schema(sites), "second": second_trait_schema(sites)}
+    covariates = [{"age": str(40 + j)} for j in range(4)]
+    male = [True, False, None, False]
+    caplog.set_level(logging.INFO, logger="genorisk.genotypes")
+    frames, coverage, call_rate = schemas_patient_features(vcf, samples, list(schemas.values()), covariates, male=male)
+    reads = [r for r in caplog.records if r.name == "genorisk.genotypes" and ": done (" in r.getMessage()]
+    assert len(reads) == 1  # one read of the file for both traits
+    for k, schema in enumerate(schemas.values()):
+        alone, alone_coverage = batch_patient_features(vcf, samples, schema, covariates, male=male)
+        pd.testing.assert_frame_equal(frames[k], alone, check_exact=True)
+        assert json.dumps(coverage[k]) == json.dumps(alone_coverage)
+    assert frames[0]["v0"].tolist() != frames[1]["v0"].tolist()  # same name, other site: kept apart
+    assert [s["id"] for s in coverage[1][0]["polygenic_scores"]] == ["T2"]
+    # The patient-level call rate is over both traits' dosage variants together.
+    both = {(c, p) for c, p, _, _ in sites}  # the second schema's sites are a subset of the first's here
+    assert len(both) == coverage[0][0]["n_model_variants"] and call_rate == [c["call_rate"] for c in coverage[0]]
+
+    # Through the batch: qc.json's coverage per trait id, a table per trait, in trait order.
+    sheet = rows(vcf, samples)
+    status = prepare_patient_vcf(vcf, tmp_path / "out.vcf.gz", sheet, genome_build="GRCh38")
+    tables, qc, refused = batch_patient_inputs(sheet, {patient_vcf_key(vcf): status}, schemas, genome_build="GRCh38")
+    assert refused == [] and list(tables) == ["first", "second"]
+    assert sorted(qc["P0"]) == sorted(
+        ["validation", "normalization", "call_rate", "coverage", "notable_variants", "sex", "cohort_qc"]
+    )
+    assert list(qc["P0"]["coverage"]) == ["first", "second"]
+    for trait, schema in schemas.items():
+        assert list(tables[trait].columns) == [f["name"] for f in schema["features"]]
+        assert qc["P1"]["coverage"][trait]["n_model_variants"] == sum(f["kind"] == "dosage" for f in schema["features"])
+
+
+def test_a_batch_of_refused_patients_gives_no_table_for_any_trait(tmp_path, batch_vcf):
+    vcf, _ = batch_vcf
+    sheet = rows(vcf, ["nobody"])
+    status = prepare_patient_vcf(vcf, tmp_path / "out.vcf.gz", sheet, genome_build="GRCh38")
+    tables, qc, refused = batch_patient_inputs(
+        sheet, {patient_vcf_key(vcf): status}, {"a": schema_for(60), "b": schema_for(5)}
+    )
+    assert tables == {"a": None, "b": None} and qc == {} and [r["patient_id"] for r in refused] == ["P0"]

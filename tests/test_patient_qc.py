@@ -91,8 +91,10 @@ def test_sex_mismatch_and_ancestry_outlier_warn():
         {"distance": 9.0, "outlier": True, "threshold": 4.2, "fraction_missing": 0.0, "reference_panel": True},
     )
     # The ancestry limit withholds the risk (report.outlier_policy default) and says why, once.
-    assert far["qc"]["ancestry_outlier"] is True and far["risk"]["status"] == "withheld"
-    assert "edge of the training cohort's ancestry range" in far["risk"]["withheld_reason"]
+    (trait,) = far["traits"]
+    assert trait["coverage"]["ancestry_outlier"] is True and trait["risk"]["status"] == "withheld"
+    assert far["qc"]["ancestry_distance"] == 9.0
+    assert "edge of the training cohort's ancestry range" in trait["risk"]["withheld_reason"]
     assert not any("ancestry" in w for w in far["warnings"])
     assert far["vcf"] == "p1.vcf.gz"  # file name only, not the path
 
@@ -180,7 +182,8 @@ def test_patient_features_read_only_schema_positions_through_the_index(tmp_path,
 @pytest.mark.slow
 def test_demo_patient_features_identical_with_and_without_index(local_demo, tmp_path, caplog):
     """On the demo's schema (dosages, scores, burden, ancestry PCs): the index changes only what is read."""
-    schema = json.loads((local_demo / "results/features/features.schema.json").read_text())
+    # The first trait's bundle (model/<trait>/) holds the schema patients are read with.
+    schema = json.loads((local_demo / "results/model/demo_disease/features.schema.json").read_text())
     assert {"dosage", "pgs", "pc"} <= {f["kind"] for f in schema["features"]}
     vcf = tmp_path / "P2.vcf.gz"
     shutil.copy(local_demo / "resources/demo/patients/P2.vcf.gz", vcf)

@@ -75,8 +75,9 @@ def intake(vcf: Path, out: Path, schema: dict, bed: Path | None):
 
 
 def test_full_calls_variants_only_with_bed_and_gvcf_give_the_same_features_and_risk(local_demo, tmp_path):
-    schema = json.loads((local_demo / "results/features/features.schema.json").read_text())
-    model = load_model(local_demo / "results/model")
+    # The first trait's bundle (model/<trait>/): its schema and model.
+    schema = json.loads((local_demo / "results/model/demo_disease/features.schema.json").read_text())
+    model = load_model(local_demo / "results/model/demo_disease")
     full = local_demo / f"resources/demo/patients/{PATIENT}.vcf.gz"
     variants_only, bed, gvcf = three_forms(full, tmp_path)
     forms = {

@@ -44,10 +44,15 @@ def test_report_json_is_the_result_plus_a_valid_report_section(tmp_path):
     jsonschema.Draft202012Validator(_schema("report")).validate(report)  # the packaged schema, directly
     assert {k: v for k, v in report.items() if k != "report"} == result
     assert report["report"]["qc_thresholds"] == R.QC_THRESHOLDS
-    # PGS match rates of seed 1 fall below 75% for one score: a concern, so not reliable.
-    low = [s["id"] for s in result["polygenic_scores"] if s["match_rate"] < 0.75]
-    assert [c["code"] for c in report["report"]["concerns"]] == ["low_score_match"] * len(low)
-    assert report["report"]["reliable"] is (not low)
+    # PGS match rates of seed 1 fall below 75% for one score: a concern of the first trait; the second
+    # trait's risk is withheld: a concern of the second, named by its id.
+    low = [s["id"] for s in result["traits"][0]["polygenic_scores"] if s["match_rate"] < 0.75]
+    concerns = report["report"]["concerns"]
+    assert [(c["code"], c["trait"]) for c in concerns] == [("low_score_match", "cad")] * len(low) + [
+        ("risk_withheld", "t2d")
+    ]
+    assert concerns[-1]["message"].startswith("Type 2 diabetes: Only 62% of the model's 412 variants")
+    assert report["report"]["reliable"] is False
     # A report can be fed back in (rerender from report.json) and gives the same bytes.
     again = R.render_patient_report(report, tmp_path / "again")
     assert again["json"].read_bytes() == paths["json"].read_bytes()
@@ -79,37 +84,74 @@ def _set(path: str, value):
 @pytest.mark.parametrize(
     "mutate, record, problem",
     [
-        (_set("risk", KeyError), "patient P0001: (top level)", "'risk' is a required property"),
-        (_set("risk.probability", 1.5), "patient P0001: risk.probability", "greater than the maximum"),
-        (_set("risk.probability", float("nan")), "patient P0001: risk.probability", "NaN or infinite"),
-        (_set("risk.interval", [0.5, 0.6]), "patient P0001: risk.interval", "does not contain the probability"),
+        (_set("traits", KeyError), "patient P0001: (top level)", "'traits' is a required property"),
+        (_set("traits", []), "patient P0001: traits", "should be non-empty"),
+        (_set("traits.0.risk", KeyError), "patient P0001: traits[0]", "'risk' is a required property"),
         (
-            _set("cohort_distribution.quantiles.50", 0.0),
-            "patient P0001: cohort_distribution.quantiles[50]",
+            _set("traits.0.risk.probability", 1.5),
+            "patient P0001: traits[0].risk.probability",
+            "greater than the maximum",
+        ),
+        (
+            _set("traits.0.risk.probability", float("nan")),
+            "patient P0001: traits[0].risk.probability",
+            "NaN or infinite",
+        ),
+        (
+            _set("traits.0.risk.interval", [0.5, 0.6]),
+            "patient P0001: traits[0].risk.interval",
+            "does not contain the probability",
+        ),
+        (_set("traits.1.risk.probability", 0.2), "patient P0001: traits[1].risk", "a withheld risk has no probability"),
+        (
+            _set("traits.0.cohort_distribution.quantiles.50", 0.0),
+            "patient P0001: traits[0].cohort_distribution.quantiles[50]",
             "quantiles decrease",
         ),
-        (_set("drivers.0.direction", "sideways"), "patient P0001: drivers[0].direction", "is not one of"),
         (
-            _set("polygenic_scores.0.n_matched", 10_000),
-            "patient P0001: polygenic_scores[0]",
+            _set("traits.0.drivers.0.direction", "sideways"),
+            "patient P0001: traits[0].drivers[0].direction",
+            "is not one of",
+        ),
+        (
+            _set("traits.0.polygenic_scores.0.n_matched", 10_000),
+            "patient P0001: traits[0].polygenic_scores[0]",
             "n_matched 10000 > n_variants",
         ),
         (
-            _set("polygenic_scores.0.match_rate", 0.2),
-            "patient P0001: polygenic_scores[0].match_rate",
+            _set("traits.0.polygenic_scores.0.match_rate", 0.2),
+            "patient P0001: traits[0].polygenic_scores[0].match_rate",
             "!= n_matched/n_variants",
         ),
         (_set("qc.sex_check", "maybe"), "patient P0001: qc.sex_check", "is not one of"),
-        (_set("model.sha256", "abc"), "patient P0001: model.sha256", "does not match"),
+        (_set("qc.model_variant_coverage", 0.9), "patient P0001: qc", "Additional properties"),  # per trait now
+        (_set("traits.0.model.sha256", "abc"), "patient P0001: traits[0].model.sha256", "does not match"),
+        (_set("traits.0.model.baseline", KeyError), "patient P0001: traits[0].model", "'baseline' is a required"),
+        (
+            _set("traits.1.model.baseline.beats_baseline", True),
+            "patient P0001: traits[1].model.baseline.beats_baseline",
+            "CI of the difference does not lie above 0",
+        ),
+        (
+            _set("traits.0.model.baseline.difference", 0.2),
+            "patient P0001: traits[0].model.baseline.difference_ci",
+            "does not contain the difference",
+        ),
+        (
+            _set("traits.1.coverage.n_model_variants_missing", 5000),
+            "patient P0001: traits[1].coverage.n_model_variants_missing",
+            "5000 missing of 412",
+        ),
+        (_set("traits.1.trait.id", "cad"), "patient P0001: traits[1].trait.id", "'cad' is listed twice"),
         (_set("notable_variants.0.genotype", "0/1"), "patient P0001: notable_variants[0]", "Additional properties"),
         (_set("patient_id", "../../etc"), "patient ../../etc: patient_id", "does not match"),
     ],
 )
 def test_bad_results_are_refused_naming_file_field_and_problem(tmp_path, mutate, record, problem):
     result = R.example_result("P0001", seed=2)
-    if "drivers.0" in record or "drivers[0]" in record:
-        result["drivers"][0]["contribution"] = 0.5
-        result["drivers"][0]["direction"] = "raises risk"
+    if "drivers[0]" in record:
+        result["traits"][0]["drivers"][0]["contribution"] = 0.5
+        result["traits"][0]["drivers"][0]["direction"] = "raises risk"
     mutate(result)
     source = tmp_path / "P0001" / "result.json"
     with pytest.raises(InputError) as err:
@@ -123,9 +165,9 @@ def test_bad_results_are_refused_naming_file_field_and_problem(tmp_path, mutate,
 
 def test_direction_must_agree_with_contribution(tmp_path):
     result = R.example_result("P0001", seed=2)
-    result["drivers"][3].update(contribution=-0.2, direction="raises risk")
+    result["traits"][1]["drivers"][3].update(contribution=-0.2, direction="raises risk")
     with pytest.raises(
-        InputError, match=r"drivers\[3\]\.direction: direction 'raises risk' contradicts contribution -0.2"
+        InputError, match=r"traits\[1\]\.drivers\[3\]\.direction: direction 'raises risk' contradicts contribution -0.2"
     ):
         R.render_patient_report(result, tmp_path)
 
@@ -139,7 +181,7 @@ def _private_result(i: int) -> dict:
     r["vcf"] = f"batch7_{i:03d}_calls.vcf.gz"
     r["notable_variants"][0]["pos"] = 41_000_003 + 7_919 * i
     r["notable_variants"][0]["rsid"] = f"rs77{i:03d}4"
-    r["drivers"][0].update(label=f"Private factor {i:03d}-Z", contribution=0.9, direction="raises risk")
+    r["traits"][0]["drivers"][0].update(label=f"Private factor {i:03d}-Z", contribution=0.9, direction="raises risk")
     r["qc"]["ancestry_distance"] = 3.0 + i / 1000 + 0.0001  # printed as 3.0xx
     r["warnings"] = [f"Note for PT{i:03d}X only: re-sequenced lane L{i:03d}W."]
     return r
@@ -154,7 +196,7 @@ def test_each_report_holds_only_its_own_patients_data(tmp_path, caplog):
             r["vcf"],
             str(r["notable_variants"][0]["pos"]),
             r["notable_variants"][0]["rsid"],
-            r["drivers"][0]["label"],
+            r["traits"][0]["drivers"][0]["label"],
             f"L{i:03d}W",
         }
         for i, r in enumerate(results)
@@ -199,12 +241,18 @@ def _hostile_result() -> dict:
     r = R.example_result("P0666", seed=4)
     r["sample"] = HOSTILE
     r["vcf"] = VCF_NAME
-    r["drivers"][0]["label"] = HOSTILE  # drawn as SVG <text> and <title>
-    r["drivers"][1]["label"] = QUOTED
+    first, second = r["traits"]
+    first["drivers"][0]["label"] = HOSTILE  # drawn as SVG <text> and <title>
+    first["drivers"][1]["label"] = QUOTED
     r["notable_variants"][0]["gene"] = QUOTED
     r["notable_variants"][0]["ref"] = '"><svg onload=alert(3)>'  # lands in a title="" attribute
-    r["polygenic_scores"][0]["id"] = HOSTILE
-    r["model"]["limits"].append(QUOTED)
+    first["polygenic_scores"][0]["id"] = HOSTILE
+    first["model"]["limits"].append(QUOTED)
+    first["trait"]["name"] = QUOTED  # in the summary table, headings, sentences and chart captions
+    first["trait"]["population"] = HOSTILE
+    first["model"]["baseline"]["name"] = HOSTILE
+    second["risk"]["withheld_reason"] = HOSTILE
+    second["model"]["name"] = QUOTED
     r["warnings"] = [HOSTILE, QUOTED]
     return r
 
@@ -242,20 +290,30 @@ def test_cohort_strings_are_escaped(tmp_path):
     cohort = R.example_cohort()
     cohort["cohort"]["name"] = HOSTILE
     cohort["scores"][0]["id"] = QUOTED
-    cohort["performance"]["baselines"][0]["name"] = HOSTILE
-    cohort["feature_importance"][0]["label"] = QUOTED
+    second = cohort["traits"][1]
+    second["performance"]["baselines"][0]["name"] = HOSTILE
+    second["feature_importance"][0]["label"] = QUOTED
+    second["trait"]["name"] = QUOTED  # in the summary, headings, chart titles and the scores' "used by"
+    second["warnings"].append(HOSTILE)
+    cohort["scores"][2]["traits"] = ["t2d"]
     cohort["warnings"].append(HOSTILE)
     html = R.render_cohort_report(cohort, tmp_path / "cohort.html").read_text()
-    assert "<script" not in html.lower()
+    assert "<script" not in html.lower() and QUOTED not in html and HOSTILE not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "O&#39;Brien &amp; &#34;Sons&#34; &lt;b&gt;bold&lt;/b&gt; &amp; more" in html
+    texts = []
     for svg in re.findall(r"<svg\b.*?</svg>", html, flags=re.S):
-        ET.fromstring(svg)
+        root = ET.fromstring(svg)
+        texts += ["".join(t.itertext()) for t in root.iter("{http://www.w3.org/2000/svg}text")]
+    assert any(HOSTILE in t for t in texts) and any(QUOTED in t for t in texts)
 
 
 def test_page_is_self_contained():
     _, html = R.ReportRenderer().patient_document(R.example_result("P0001"))
     assert "default-src 'none'" in html  # CSP: the browser refuses any load or script
-    assert not re.search(r"""(?:src|href)\s*=\s*["']?(?!data:|#)""", html), "no external reference"
+    # Only in-page links (the summary's to each disease's section) and data: URLs.
+    assert not re.search(r"""(?:src|href)\s*=\s*["']?(?!["']|data:|#)""", html), "no external reference"
+    assert re.findall(r'href="([^"]*)"', html) == ["#trait-1", "#trait-2"]
     assert "url(" not in html and "@import" not in html and "@font-face" not in html
 
 
@@ -295,7 +353,7 @@ def test_failed_rerender_keeps_the_previous_report(tmp_path):
     paths = R.render_patient_report(R.example_result("P0001"), tmp_path)
     before = {k: p.read_bytes() for k, p in paths.items()}
     bad = R.example_result("P0001", seed=5)
-    bad["risk"]["percentile"] = 140
+    bad["traits"][0]["risk"]["percentile"] = 140
     with pytest.raises(InputError):
         R.render_patient_report(bad, tmp_path)
     assert {k: p.read_bytes() for k, p in paths.items()} == before
@@ -332,8 +390,8 @@ def _page(result: dict) -> str:
 
 
 def _clean(seed: int = 0) -> dict:
-    r = R.example_result("P0001", seed=seed)
-    for s in r["polygenic_scores"]:
+    r = R.example_result("P0001", seed=seed, withheld=False)
+    for s in r["traits"][0]["polygenic_scores"]:
         s["n_matched"] = s["n_variants"]
         s["match_rate"] = 1.0
     return r
@@ -343,15 +401,25 @@ def _clean(seed: int = 0) -> dict:
     "change, code",
     [
         (lambda r: r["qc"].update(call_rate=0.9499), "low_call_rate"),
-        (lambda r: r["qc"].update(model_variant_coverage=0.8, n_model_variants_missing=1234), "low_model_coverage"),
+        (
+            lambda r: r["traits"][1]["coverage"].update(model_variant_coverage=0.8, n_model_variants_missing=82),
+            "low_model_coverage",
+        ),
         (lambda r: r["qc"].update(sex_check="mismatch", recorded_sex="female", inferred_sex="male"), "sex_mismatch"),
-        (lambda r: r["qc"].update(ancestry_outlier=True, ancestry_distance=7.25), "ancestry_outlier"),
+        (
+            lambda r: (
+                r["qc"].update(ancestry_distance=7.25),
+                r["traits"][0]["coverage"].update(ancestry_outlier=True),
+            ),
+            "ancestry_outlier",
+        ),
         (lambda r: r["warnings"].append("VCF had 3 records with REF mismatching the reference."), "stage_warning"),
     ],
 )
 def test_concerns_raise_the_warning_box(change, code):
     clean = _clean()
     assert R.assess_reliability(clean) == {"reliable": True, "concerns": [], "qc_thresholds": R.QC_THRESHOLDS}
+    assert "should not be relied on" not in _page(clean)
     html = _page(clean)
     assert "should not be relied on" not in html and "No quality problems were found" in html
     change(clean)
@@ -373,23 +441,75 @@ def test_thresholds_are_inclusive_and_configurable():
 
 def test_missing_stages_are_said_plainly():
     r = _clean()
-    r.update(
-        cohort_distribution=None, drivers=None, notable_variants=None, polygenic_scores=None, pharmacogenomics=None
-    )
-    r["risk"]["prevalence"] = None
+    r.update(notable_variants=None, pharmacogenomics=None)
+    for entry in r["traits"]:
+        entry.update(cohort_distribution=None, drivers=None, polygenic_scores=None)
+        entry["risk"]["prevalence"] = None
     html = _page(r)
     for text in R.NOT_CONFIGURED.values():
         assert text.split(":")[0] in html
     assert "<svg" not in html and "no comparison is made" in html
-    r["notable_variants"], r["polygenic_scores"], r["drivers"] = [], [], []
+    r["notable_variants"], r["traits"][0]["polygenic_scores"], r["traits"][0]["drivers"] = [], [], []
     html = _page(r)
     assert "None found: no ClinVar pathogenic" in html and "no score could be computed" in html
     assert "No individual factor changed this estimate" in html
 
 
+def test_several_diseases_summary_first_then_a_section_each():
+    """Issue #13: one report for every trait: a summary row each, a section each, patient-level parts once."""
+    result = R.example_result("P0001", seed=6)
+    report, html = R.ReportRenderer().patient_document(result)
+    text = _visible(html)
+    cad, t2d = result["traits"]
+    # Order: summary, the diseases in trait order, then data quality, notable variants and medicines once.
+    marks = [
+        "Summary Disease This person's risk",
+        "1. Estimated risk of coronary artery disease, by age 75",
+        "2. Estimated risk of type 2 diabetes, within 10 years",
+        "Data quality These checks",
+        "Notable variants",
+        "Medicines:",
+    ]
+    where = [text.index(m) for m in marks]
+    assert where == sorted(where) and all(text.count(m) == 1 for m in marks[1:])
+    summary = text.split(marks[0], 1)[1].split(marks[1], 1)[0]
+    rows = summary.split("Coronary artery disease", 1)[1].split("Type 2 diabetes")
+    p = R.format_percent(cad["risk"]["probability"])
+    assert f"{p} 10.0% by age 75 {R.ordinal(cad['risk']['percentile'])} yes (AUC +0.039" in rows[0]
+    # The withheld risk: "withheld" and the reason in short; the population average and time frame still.
+    assert rows[1].startswith(" withheld only 62% of the model's variants called 5.0% within 10 years withheld no")
+    assert "(AUC +0.011, 95% CI -0.012 to +0.034)" in rows[1]
+    # Its section: no number, the full reason once, and the baseline comparison in plain words.
+    section = text.split(marks[2], 1)[1].split("Data quality", 1)[0]
+    assert "No risk number is shown for type 2 diabetes" in section and "%" not in section.split("No risk number")[0]
+    assert text.count(t2d["risk"]["withheld_reason"]) == 1
+    assert (
+        "This model did not predict better than a simpler model (AUC 0.701 vs 0.690, difference +0.011, "
+        "95% CI -0.012 to +0.034)." in section
+    )
+    first = text.split(marks[1], 1)[1].split(marks[2], 1)[0]
+    assert "This model predicted better than a simpler model (AUC 0.781 vs 0.742, difference +0.039" in first
+    assert "not predict better" not in first and "PGS000001" in first and "PGS000001" not in section
+    assert "No polygenic scoring file was configured for the model of this disease" in section  # none here
+    # Each trait's model coverage in the QC table; the ancestry check once for traits sharing a limit.
+    quality = text.split(marks[3], 1)[1].split("Notable variants", 1)[0]
+    assert "Model variants present: coronary artery disease" in quality
+    assert "Model variants present: type 2 diabetes 62.0% (157 of 412 missing)" in quality
+    assert quality.count("Ancestry within the training cohort's range") == 1
+    assert "coronary artery disease, type 2 diabetes" in quality
+    assert len(re.findall(r"<svg\b", html)) == 2  # the shown trait's distribution and drivers; none for the other
+    assert {c["trait"] for c in report["report"]["concerns"]} == {"t2d"}
+    # Both shown: a chart pair each, with distinct ids.
+    shown = R.example_result("P0001", seed=6, withheld=False)
+    _, html = R.ReportRenderer().patient_document(shown)
+    ids = re.findall(r'aria-labelledby="([^"]+)"', html)
+    assert ids == ["dist-1-t", "drivers-1-t", "dist-2-t", "drivers-2-t"]
+    assert "The estimate above is no better supported than that simpler model" in html
+
+
 def test_risk_is_stated_in_plain_words():
     r = _clean()
-    r["risk"].update(probability=0.123, interval=[0.09, 0.16], percentile=84.2, prevalence=0.1)
+    r["traits"][0]["risk"].update(probability=0.123, interval=[0.09, 0.16], percentile=84.2, prevalence=0.1)
     html = _page(r)
     assert "12.3%" in html and "Of 100 people with a result like this, about 12 would be expected" in html
     assert "between 9.0% and 16.0%" in html and "(95% interval)" in html
@@ -432,39 +552,153 @@ def test_risk_histogram_from_quantiles():
 # -- cohort -------------------------------------------------------------------
 
 
+def _visible(html: str) -> str:
+    """The page's text without its style sheet (see _text)."""
+    return _text(re.sub(r"<style>.*?</style>", "", html, flags=re.S))
+
+
 def test_cohort_report_shows_every_panel(tmp_path):
-    html = R.render_cohort_report(R.example_cohort(), tmp_path / "c.html").read_text()
-    for text in (
+    cohort = R.example_cohort()
+    html = R.render_cohort_report(cohort, tmp_path / "c.html").read_text()
+    text = _visible(html)
+    for part in (
+        "Summary by disease",
         "Sample quality",
         "1,987 of 2,000",
         "Polygenic score variant match rates",
         "threshold 75%",
-        "ROC curve",
-        "Calibration",
+        "not in target: 20; strand-ambiguous dropped: 3",
+        "Genetic ancestry",
+        "Coronary artery disease",
+        "Type 2 diabetes",
+        "Calibration: coronary artery disease",
         "Brier score 0.0810",
         "ceiling 0.839",
         "chance (0.5)",
-        "Logistic: PRS + age + sex",
-        "Feature importance",
+        "Logistic regression: pgs_PGS000001, pc1, pc2, age, sex_male",
+        "Feature importance (largest 15): type 2 diabetes",
         "Rare damaging variants in BRCA2",
-        "ROC AUC difference +0.039 (95% CI +0.012 to +0.066)",
+        "Variants near chr21:40.1 Mb, by age",
+        "ROC AUC difference +0.039 (95% CI +0.012 to +0.066). The interval lies above 0",
+        "ROC AUC difference +0.011 (95% CI -0.012 to +0.034). The interval includes 0",
+        "Precision-recall curve: type 2 diabetes",
+        "chance: the case fraction (20.5%)",
         "PR AUC",
         "ECE",
-        "Genetic ancestry",
-        "coronary artery disease",
     ):
-        assert text in html, text
-    assert len(re.findall(r"<svg\b", html)) == 6  # match rates, ROC, calibration, AUCs, ancestry map, importance
+        assert part in text, part
+    # Cohort-level parts once, each trait's in its own section, in trait order.
+    assert text.count("Polygenic score variant match rates") == 2  # the chart's title and its caption
+    assert text.index("Genetic ancestry") < text.index("1. Coronary artery disease") < text.index("2. Type 2 diabetes")
+    summary = text.split("Summary by disease", 1)[1].split("Sample quality", 1)[0]
+    assert "yes" in summary and "no: the interval includes 0" in summary
+    # Per trait: ROC, PR, calibration, AUCs, importance; then the match rates and the ancestry map once.
+    assert len(re.findall(r"<svg\b", html)) == 2 * 5 + 2
+    # The legends hold every name in full.
+    legends = text.split("Precision-recall curve: type 2 diabetes", 1)[0].split("ROC curve: type 2 diabetes", 1)[1]
+    assert "Logistic regression: pc1, pc2, age, sex_male (ROC AUC 0.690, 95% CI 0.659-0.720)" in legends
+
+
+def test_cohort_summary_from_model_files():
+    """genorisk.cohort_summary from the files rule cohort_report reads: per trait, in trait order, aggregates only."""
+    import pandas as pd
+
+    from genorisk.cohort_summary import cohort_summary
+
+    rng = np.random.default_rng(3)
+    n = 400
+    phenotypes = pd.DataFrame(
+        {
+            "sample_id": [f"COH{i:04d}" for i in range(n)],
+            "status": rng.integers(0, 2, n),
+            "status_b": np.where(rng.random(n) < 0.1, np.nan, rng.integers(0, 2, n)),
+        }
+    )
+
+    def trait(tid, column, with_score):
+        known = phenotypes[column].dropna().astype(int).to_numpy()
+        p = np.clip(0.3 + 0.2 * known + rng.normal(0, 0.15, len(known)), 0.01, 0.99)
+        features = [{"kind": "dosage", "definition": {}}]
+        if with_score:
+            d = {"score_id": "PGS1", "n_variants": 100, "n_matched": 90, "match_rate": 0.9}
+            features.append({"kind": "pgs", "definition": d})
+        card = {
+            "trait": {"id": tid, "name": f"disease {tid}", "column": column, "prevalence": 0.1},
+            "files_sha256": {"model.ubj": "ab" * 32},
+            "metrics": {
+                "data": {"n_samples": len(known)},
+                "model": {"roc_auc": {"estimate": 0.7, "ci_low": 0.65, "ci_high": 0.75}},
+                "baseline": {"roc_auc": {"estimate": 0.69, "ci_low": 0.64, "ci_high": 0.74}},
+                "baseline_features": ["age"],
+                "roc_auc_difference": {"model-baseline": {"estimate": 0.01, "ci_low": -0.02, "ci_high": 0.04}},
+            },
+            "intended_use": "Research.",
+            "limits": [],
+        }
+        oof = pd.DataFrame({"y": known, "model": p, "baseline": np.clip(p + rng.normal(0, 0.05, len(p)), 0, 1)})
+        return {"id": tid, "schema": {"features": features}, "card": card, "oof": oof, "importance": []}
+
+    results = [R.example_result(f"P{i}", seed=i) for i in range(3)]
+    for r in results:  # two traits named as the cards name them
+        r["traits"][0]["trait"]["id"], r["traits"][1]["trait"]["id"] = "a", "b"
+    summary = cohort_summary(
+        name="test cohort",
+        phenotypes=phenotypes,
+        qc_summary={"n_samples": n, "n_samples_excluded": 4, "samples_excluded_by_reason": {"low_call_rate": 4}},
+        sample_qc=pd.DataFrame({"call_rate": rng.uniform(0.95, 1, n)}),
+        traits=[trait("a", "status", True), trait("b", "status_b", False)],
+        patient_results=results,
+        min_match_rate=0.75,
+        cohort_pcs=rng.normal(0, 1, (n, 2)),
+    )
+    R.check_cohort_summary(summary)
+    assert summary["schema_version"] == "3" and [s["trait"]["id"] for s in summary["traits"]] == ["a", "b"]
+    a, b = summary["traits"]
+    assert a["cohort"]["n_samples"] == n and b["cohort"]["n_samples"] == int(phenotypes["status_b"].notna().sum())
+    assert b["cohort"]["n_cases"] == int((phenotypes["status_b"] == 1).sum())
+    assert a["performance"]["pr"]["recall"][0] == 0.0 and a["performance"]["pr"]["recall"][-1] == 1.0
+    assert a["performance"]["baselines"][0]["pr"] is not None
+    assert [s["id"] for s in summary["scores"]] == ["PGS1"] and summary["scores"][0]["traits"] == ["a"]
+    assert (
+        b["scores"] is None
+        and b["warnings"]
+        and a["patients"]["risk_status"] == {"shown": 3, "widened": 0, "withheld": 0}
+    )
+    assert b["patients"]["risk_status"]["withheld"] == 3
+    assert len(summary["ancestry_map"]["patients"]) == 3  # the patients' qc.ancestry_pcs, no IDs
+    text = json.dumps(summary)
+    assert "COH0" not in text and "P1" not in text
+    html = R.ReportRenderer().cohort_document(summary)
+    assert "no: the interval includes 0" in html
+    with pytest.raises(ValueError, match="model card is for trait 'a', expected 'b'"):
+        cohort_summary(
+            name="x",
+            phenotypes=phenotypes,
+            qc_summary={},
+            sample_qc=pd.DataFrame(),
+            traits=[dict(trait("a", "status", True), id="b")],
+            patient_results=[],
+            min_match_rate=0.75,
+        )
 
 
 @pytest.mark.parametrize(
     "mutate, record",
     [
         (lambda c: c.update(samples=[{"id": "S1", "risk": 0.2}]), "(top level)"),  # per-person data refused
+        (lambda c: c["traits"][1].update(risks=[0.2, 0.3]), "traits[1]"),
         (lambda c: c["qc"].update(n_passed=3000), "qc.n_passed"),
-        (lambda c: c["performance"]["roc"]["tpr"].pop(), "performance.roc"),
-        (lambda c: c["performance"]["baselines"][1].update(auc_ci=[0.7, 0.8]), "performance.baselines[1].auc_ci"),
-        (lambda c: c["model"].update(auc=float("inf")), "model.auc"),
+        (lambda c: c["scores"][1].update(n_matched=400), "scores[1]"),
+        (lambda c: c["traits"][0]["performance"]["roc"]["tpr"].pop(), "traits[0].performance.roc"),
+        (lambda c: c["traits"][1]["performance"]["pr"]["recall"].pop(), "traits[1].performance.pr"),
+        (
+            lambda c: c["traits"][0]["performance"]["baselines"][1].update(auc_ci=[0.7, 0.8]),
+            "traits[0].performance.baselines[1].auc_ci",
+        ),
+        (lambda c: c["traits"][1]["model"].update(auc=float("inf")), "traits[1].model.auc"),
+        (lambda c: c["traits"][1]["cohort"].update(n_cases=5), "traits[1].cohort"),
+        (lambda c: c["traits"][1]["trait"].update(id="cad"), "traits[1].trait.id"),
+        (lambda c: c.update(traits=[]), "traits"),
     ],
 )
 def test_bad_cohort_is_refused(tmp_path, mutate, record):
@@ -563,25 +797,26 @@ def test_genorisk_report_command(tmp_path):
 
 def test_unevaluated_model_is_a_concern_and_said_plainly(tmp_path):
     r = _clean()
-    r["model"].update(auc=None, auc_ci=None, auc_ceiling=None)
+    r["traits"][1]["model"].update(auc=None, auc_ci=None, auc_ceiling=None)
     verdict = R.assess_reliability(r)
-    assert [c["code"] for c in verdict["concerns"]] == ["model_not_evaluated"]
+    assert [(c["code"], c["trait"]) for c in verdict["concerns"]] == [("model_not_evaluated", "t2d")]
     html = _page(r)
     assert "not evaluated on held-out data" in html and "should not be relied on" in html
-    r["model"]["auc_ci"] = [0.6, 0.7]
-    with pytest.raises(InputError, match=r"model\.auc: auc is null but auc_ci is given"):
+    assert '<span class="status-unknown">not evaluated</span>' in html  # the summary row: no comparison
+    r["traits"][1]["model"]["auc_ci"] = [0.6, 0.7]
+    with pytest.raises(InputError, match=r"traits\[1\]\.model\.auc: auc is null but auc_ci is given"):
         R.validate_result(r)
     cohort = R.example_cohort()
-    cohort["model"].update(auc=None, auc_ci=None)
+    cohort["traits"][0]["model"].update(auc=None, auc_ci=None)
     html = R.render_cohort_report(cohort, tmp_path / "c.html").read_text()
-    assert "not evaluated on held-out data" in html and "Logistic: PRS + age + sex" in html
+    assert "not evaluated on held-out data" in html and "Logistic regression: pgs_PGS000001" in html
 
 
 def test_thresholds_from_the_config_reach_both_reports(tmp_path):
     """The workflow passes report.min_call_rate, report.min_model_variant_coverage and features.min_match_rate."""
     result = R.example_result()
-    result["polygenic_scores"] = result["polygenic_scores"][:1]
-    rate = result["polygenic_scores"][0]["match_rate"]
+    result["traits"][0]["polygenic_scores"] = result["traits"][0]["polygenic_scores"][:1]
+    rate = result["traits"][0]["polygenic_scores"][0]["match_rate"]
     strict = {"min_call_rate": 1.0, "min_model_variant_coverage": 1.0, "min_score_match_rate": min(1.0, rate + 0.01)}
     report, _ = R.ReportRenderer(thresholds=strict).patient_document(result)
     codes = {c["code"] for c in report["report"]["concerns"]}
@@ -674,48 +909,50 @@ def test_risk_is_re_anchored_to_the_configured_prevalence_and_named():
     from genorisk.results import patient_result
 
     args = _result_inputs()
-    r = patient_result(*args, trait=TRAIT, ancestry_pcs=[1.0, 2.0, 0.0])
-    R.validate_result(r)
-    assert (
-        r["schema_version"] == "3" and r["pharmacogenomics"] is None and r["trait"]["name"] == "coronary artery disease"
-    )
+    full = patient_result(*args, trait=TRAIT, ancestry_pcs=[1.0, 2.0, 0.0])
+    R.validate_result(full)
+    r = full["traits"][0]
+    assert full["schema_version"] == "4" and full["pharmacogenomics"] is None
+    assert r["trait"]["name"] == "coronary artery disease"
     want = float(prior_shift(0.3, 0.3, 0.05))  # odds 3/7 x (0.05/0.95) / (0.3/0.7)
     assert r["risk"]["probability"] == pytest.approx(want) and want == pytest.approx(0.05 / 0.95 / (1 + 0.05 / 0.95))
     assert r["risk"]["percentile"] == 80.0 and r["risk"]["prevalence"] == 0.05
     assert r["risk"]["prevalence_source"] == "population" and r["risk"]["anchoring"] == "prior shift"
     q = r["cohort_distribution"]["quantiles"]
     assert q == pytest.approx(prior_shift(np.asarray(args[4]["risk_quantiles"])[::10], 0.3, 0.05).tolist())
-    html = _page(r)
+    html = _page(full)
     assert "Population average (UK adults):</strong> 5.0%" in html and "not given" not in html
     assert "coronary artery disease (time frame: by age 75)" in html and "Elkan 2001" in html
     # Without a prevalence: the cohort's case fraction is the average, said so.
-    r = patient_result(*_result_inputs())
+    full = patient_result(*_result_inputs())
+    r = full["traits"][0]
     assert r["risk"]["probability"] == 0.3 and r["risk"]["prevalence"] == 0.3
     assert r["trait"]["name"] == "the condition"
-    html = _page(r)
+    html = _page(full)
     assert "Cohort average:</strong> 30.0%" in html and "case fraction is used" in html
 
 
 def test_ancestry_pcs_are_an_adjustment_never_a_driver():
     from genorisk.results import patient_result
 
-    r = patient_result(*_result_inputs(), trait=TRAIT)
+    full = patient_result(*_result_inputs(), trait=TRAIT)
+    r = full["traits"][0]
     assert [d["group"] for d in r["drivers"]] == ["polygenic score PGS1", "age"]
     assert r["ancestry_adjustment"] == {"contribution": 1.7, "odds_factor": pytest.approx(np.exp(1.7))}
-    html = _page(r)
+    html = _page(full)
     assert "Ancestry adjustment:" in html and "ancestry (PCs)" not in html
 
 
 def test_polygenic_score_in_context():
     from genorisk.results import patient_result
 
-    r = patient_result(*_result_inputs(), trait=TRAIT, ancestry_pcs=[1.0, 2.0, 0.0])
-    s = r["polygenic_scores"][0]
+    full = patient_result(*_result_inputs(), trait=TRAIT, ancestry_pcs=[1.0, 2.0, 0.0])
+    s = full["traits"][0]["polygenic_scores"][0]
     cohort = _result_inputs()[4]["polygenic_scores"]["PGS1"]["cohort"]
     assert s["value"] == 1.5 and s["z"] == pytest.approx((1.5 - cohort["mean"]) / cohort["sd"])
     assert 90 < s["percentile"] < 97  # N(0, 1): 1.5 is the 93rd percentile
     assert s["z_ancestry"] == pytest.approx(1.5 - (0.5 + 0.1 * 1.0))  # mean 0.6 at these PCs, variance 1
-    html = _page(r)
+    html = _page(full)
     assert f"{s['z_ancestry']:+.2f}" in html and "not available" not in html.split("Polygenic scores")[1][:2000]
 
 
@@ -723,17 +960,19 @@ def test_polygenic_score_in_context():
 def test_outlier_policy(policy):
     from genorisk.results import patient_result
 
-    r = patient_result(*_result_inputs(distance=11.1), trait=TRAIT, outlier_policy=policy)
-    R.validate_result(r)
-    assert r["qc"]["ancestry_outlier"] and r["qc"]["ancestry_threshold"] == 4.0
-    report, html = R.ReportRenderer().patient_document(r)
+    full = patient_result(*_result_inputs(distance=11.1), trait=TRAIT, outlier_policy=policy)
+    R.validate_result(full)
+    r = full["traits"][0]
+    assert r["coverage"]["ancestry_outlier"] and r["coverage"]["ancestry_threshold"] == 4.0
+    report, html = R.ReportRenderer().patient_document(full)
     text = html.replace("&#39;", "'")
     assert text.count("at the edge of the training cohort's ancestry range") == 1
     assert "not trained on people like them" not in text
     if policy == "withhold":
         assert r["risk"]["status"] == "withheld" and r["risk"]["probability"] is None
         assert [c["code"] for c in report["report"]["concerns"]] == ["risk_withheld"]
-        assert "No risk number is shown for this person" in html and "Z (ancestry-adjusted)" in html
+        assert "No risk number is shown for coronary artery disease" in html and "Z (ancestry-adjusted)" in html
+        assert "withheld" in _visible(html).split("Summary", 1)[1].split("1. Estimated risk", 1)[0]
     else:
         assert r["risk"]["status"] == "widened" and "widened" in r["risk"]["interval_note"]
         lo, hi = r["risk"]["interval"]
@@ -741,9 +980,9 @@ def test_outlier_policy(policy):
         assert lo <= q[3] and hi >= q[97]  # the middle 95 % of the cohort's risks, not the calibration band
         assert "Why the interval is wide" in html
     # The rate re-derives the limit from the stored held-out quantiles: at 0.1 %, distance 4.5 is inside.
-    r = patient_result(*_result_inputs(distance=4.5), trait=TRAIT, outlier_rate=0.001)
-    assert r["qc"]["ancestry_threshold"] == pytest.approx(5.0) and r["risk"]["status"] == "shown"
-    r = patient_result(*_result_inputs(distance=4.5), trait=TRAIT, outlier_rate=0.005)
+    r = patient_result(*_result_inputs(distance=4.5), trait=TRAIT, outlier_rate=0.001)["traits"][0]
+    assert r["coverage"]["ancestry_threshold"] == pytest.approx(5.0) and r["risk"]["status"] == "shown"
+    r = patient_result(*_result_inputs(distance=4.5), trait=TRAIT, outlier_rate=0.005)["traits"][0]
     assert r["risk"]["status"] == "withheld"
 
 
@@ -751,14 +990,16 @@ def test_outlier_policy(policy):
 def test_no_usable_genotype_data_never_gets_a_risk_number(policy):
     from genorisk.results import patient_result
 
-    r = patient_result(*_result_inputs(coverage=0.0), trait=TRAIT, outlier_policy=policy)
-    R.validate_result(r)
+    full = patient_result(*_result_inputs(coverage=0.0), trait=TRAIT, outlier_policy=policy)
+    R.validate_result(full)
+    r = full["traits"][0]
     assert r["risk"]["status"] == "withheld" and r["risk"]["probability"] is None and r["risk"]["percentile"] is None
     assert "No usable genotype data" in r["risk"]["withheld_reason"]
-    html = _page(r)
+    html = _page(full)
+    assert "no usable genotype data" in html.split("Summary", 1)[1].split("</table>", 1)[0]  # the summary row
     assert "11.3%" not in html and "percentile)" not in html.split("Estimated risk")[1].split("Polygenic")[0]
     # Below the coverage limit but not zero: the policy decides.
-    r = patient_result(*_result_inputs(coverage=0.5), trait=TRAIT, outlier_policy=policy)
+    r = patient_result(*_result_inputs(coverage=0.5), trait=TRAIT, outlier_policy=policy)["traits"][0]
     assert r["risk"]["status"] == ("withheld" if policy == "withhold" else "widened")
 
 
@@ -852,7 +1093,7 @@ def test_medicines_section_from_a_real_pgx_call(tmp_path, demo_pgx):
     report = json.loads(paths["json"].read_text())
     jsonschema.Draft202012Validator(_schema("report")).validate(report)
     section = report["pharmacogenomics"]
-    assert report["schema_version"] == "3" and section["status"] == "called"
+    assert report["schema_version"] == "4" and section["status"] == "called"
     genes = {g["gene"]: g for g in section["genes"]}
     assert [d["name"] for d in genes["CYP2C19"]["diplotypes"]] == ["*2/*17"]
     assert genes["CYP2C19"]["phenotype"] == "Intermediate Metabolizer"
@@ -867,7 +1108,7 @@ def test_medicines_section_from_a_real_pgx_call(tmp_path, demo_pgx):
     html = paths["html"].read_text()
     page, medicines = _text(html), _text(_medicines(html))
     assert "Estimated risk of" in page and "estimated risk" in page
-    assert page.index("What drives this estimate") < page.index("Medicines:") < page.index("Notable variants")
+    assert page.index("What drives this estimate") < page.index("Notable variants") < page.index("Medicines:")
     assert "*2/*17" in medicines and "Intermediate Metabolizer" in medicines
     assert "PMID 35034351" in medicines and "<a " not in _medicines(html) and "pubmed" not in html.lower()
     assert section["research_use"] in medicines
@@ -962,7 +1203,7 @@ def test_pgx_refused_patient_keeps_the_disease_report(tmp_path, demo_pgx):
     assert pgx["status"] == "refused" and pgx["error"]["stage"] == "pgx"
     paths = R.render_patient_report(_with_pgx(pgx, "P009"), tmp_path / "P009")
     report = json.loads(paths["json"].read_text())
-    assert report["pharmacogenomics"]["status"] == "refused" and report["risk"]["probability"] is not None
+    assert report["pharmacogenomics"]["status"] == "refused" and report["traits"][0]["risk"]["probability"] is not None
     page = _text(paths["html"].read_text())
     medicines = _text(_medicines(paths["html"].read_text()))
     assert "estimated risk" in page and report["report"]["reliable"] == R.assess_reliability(report)["reliable"]

@@ -213,22 +213,45 @@ def _assert_clean(seen: dict, n_svg: int) -> None:
 
 
 def test_patient_report_in_browser(driver, tmp_path):
+    """Two diseases, the second withheld (too little of its model covered) and its model no better than its baseline."""
     result = R.example_result("P0001", seed=3)
     result["sample"] = "<script>alert(1)</script>"
-    result["drivers"][0]["label"] = 'Variant "A" & <b>B</b>'
+    result["traits"][0]["drivers"][0]["label"] = 'Variant "A" & <b>B</b>'
+    result["traits"][1]["trait"]["name"] = "type 2 diabetes <i>T2D</i>"
     result["warnings"] = ["Sample <img src=x onerror=alert(2)> had 12 duplicate records."]
     paths = R.render_patient_report(result, tmp_path / "P0001")
     seen = _visit(driver, paths["html"], ARTIFACTS / "patient_report.png")
-    _assert_clean(seen, n_svg=2)
+    _assert_clean(seen, n_svg=2)  # the shown disease's two charts; none for the withheld one
+    text = seen["text"]
     # The hostile strings show as text, not as markup.
-    assert "<script>alert(1)</script>" in seen["text"]
-    assert "<img src=x onerror=alert(2)>" in seen["text"]
-    assert "This result should not be relied on without review" in seen["text"]
+    assert "<script>alert(1)</script>" in text and "<img src=x onerror=alert(2)>" in text
+    assert "type 2 diabetes <i>T2D</i>" in text
+    assert "This result should not be relied on without review" in text
+    # The summary table first: a row per disease, the withheld one says so in short and its model's "no".
+    rows = driver.evaluate(
+        "[...document.querySelectorAll('table.summary tbody tr')].map(r => [...r.cells].map(c => c.innerText))"
+    )
+    assert [r[0] for r in rows] == ["Coronary artery disease", "Type 2 diabetes <i>T2D</i>"]
+    assert rows[0][1].endswith("%") and rows[0][5].startswith("yes")
+    assert rows[1][1].startswith("withheld") and "62%" in rows[1][1] and rows[1][4] == "withheld"
+    assert rows[1][2] == "5.0%" and rows[1][3] == "within 10 years" and rows[1][5].startswith("no")
+    # Then a section per disease, then the patient-level sections once.
+    order = [
+        "1. Estimated risk of coronary artery disease",
+        "2. Estimated risk of type 2 diabetes <i>T2D</i>",
+        "Data quality\n",
+        "Notable variants\n",
+        "Medicines:",
+    ]
+    assert [text.index(m) for m in order] == sorted(text.index(m) for m in order)
+    assert "This model did not predict better than a simpler model (AUC 0.701 vs 0.690" in text
 
 
 def test_patient_report_without_optional_stages_in_browser(driver, tmp_path):
-    result = R.example_result("P0002", seed=8)
-    result.update(cohort_distribution=None, drivers=None, notable_variants=None, polygenic_scores=None)
+    result = R.example_result("P0002", seed=8, withheld=False)
+    result.update(notable_variants=None)
+    for entry in result["traits"]:
+        entry.update(cohort_distribution=None, drivers=None, polygenic_scores=None)
     paths = R.render_patient_report(result, tmp_path / "P0002")
     seen = _visit(driver, paths["html"], ARTIFACTS / "patient_report_minimal.png")
     _assert_clean(seen, n_svg=0)
@@ -237,27 +260,52 @@ def test_patient_report_without_optional_stages_in_browser(driver, tmp_path):
 
 
 def test_withheld_risk_in_browser(driver, tmp_path):
-    """outlier_policy withhold: no risk number, the reason once, the ancestry-adjusted Z still shown."""
+    """outlier_policy withhold: no risk number, the reason once, the ancestry-adjusted Z still shown.
+
+    Both diseases withheld: the first beyond the ancestry limit, the second with too little of its model covered.
+    """
     result = R.example_result("P0003", seed=5)
     reason = (
         "This person lies at the edge of the training cohort's ancestry range (ancestry distance 11.1; the limit 4.1 "
         "flags about 0.5% of people from the cohort's own population). The model's accuracy beyond that range was "
         "not measured. No risk number is shown."
     )
-    result["risk"].update(status="withheld", probability=None, interval=None, percentile=None, withheld_reason=reason)
-    result["qc"].update(ancestry_outlier=True, ancestry_distance=11.1)
+    first = result["traits"][0]
+    first["risk"].update(status="withheld", probability=None, interval=None, percentile=None, withheld_reason=reason)
+    first["coverage"].update(ancestry_outlier=True)
+    result["qc"].update(ancestry_distance=11.1)
     paths = R.render_patient_report(result, tmp_path / "P0003")
     seen = _visit(driver, paths["html"], ARTIFACTS / "patient_report_withheld.png")
     _assert_clean(seen, n_svg=0)  # no risk chart, no drivers chart
     text = seen["text"]
-    assert "No risk number is shown for this person" in text
+    assert "No risk number is shown for coronary artery disease" in text
+    assert "No risk number is shown for type 2 diabetes" in text
     assert text.count("at the edge of the training cohort's ancestry range") == 1
-    assert "%" not in text.split("Estimated risk", 1)[1].split("Polygenic scores", 1)[0].split("No risk number")[0]
-    z = f"{result['polygenic_scores'][0]['z_ancestry']:+.2f}"
+    summary = text.split("Summary", 1)[1].split("1. Estimated risk", 1)[0]
+    assert "beyond the ancestry limit" in summary and "only 62% of the model's variants called" in summary
+    section = text.split("1. Estimated risk", 1)[1].split("Polygenic scores", 1)[0]
+    assert "%" not in section.split("No risk number")[0]
+    z = f"{first['polygenic_scores'][0]['z_ancestry']:+.2f}"
     assert z in text and "Z (ancestry-adjusted)" in text
     assert "calibrated risk estimate" not in text and "times the average" not in text
     saved = json.loads(paths["json"].read_text())
-    assert [c["code"] for c in saved["report"]["concerns"]] == ["risk_withheld"] and not saved["report"]["reliable"]
+    assert [(c["code"], c["trait"]) for c in saved["report"]["concerns"]] == [
+        ("risk_withheld", "cad"),
+        ("risk_withheld", "t2d"),
+    ]
+    assert not saved["report"]["reliable"]
+
+
+def test_two_diseases_shown_in_browser(driver, tmp_path):
+    """Both risks shown: a chart pair per disease, none overlapping; the second model's 'no' in its section."""
+    result = R.example_result("P0005", seed=11, withheld=False)
+    paths = R.render_patient_report(result, tmp_path / "P0005")
+    seen = _visit(driver, paths["html"], ARTIFACTS / "patient_report_two_diseases.png")
+    _assert_clean(seen, n_svg=4)
+    text = seen["text"]
+    second = text.split("2. Estimated risk of type 2 diabetes", 1)[1].split("Data quality\n", 1)[0]
+    assert "This model did not predict better than a simpler model" in second
+    assert "estimated risk of type 2 diabetes, within 10 years" in second
 
 
 # Cells of the Medicines tables whose content is wider than the cell (cut or spilling over).
@@ -299,16 +347,21 @@ def test_medicines_section_in_browser(driver, tmp_path):
 
 def test_cohort_report_in_browser(driver, tmp_path):
     cohort = R.example_cohort()
-    cohort["performance"]["baselines"][0]["name"] = (
+    cohort["traits"][0]["performance"]["baselines"][0]["name"] = (
         "Logistic regression: pgs_PGS_SIM_DEMO, pc1, pc2, pc3, pc4, pc5, age, sex_male (the full name, never cut)"
     )
     out = R.render_cohort_report(cohort, tmp_path / "cohort.html")
     seen = _visit(driver, out, ARTIFACTS / "cohort_report.png")
-    _assert_clean(seen, n_svg=6)
+    _assert_clean(
+        seen, n_svg=12
+    )  # match rates and ancestry map once; ROC, PR, calibration, AUCs, importance per disease
     text = seen["text"]
     assert "ROC curve" in text and "Calibration" in text and "Genetic ancestry" in text
+    assert "Precision-recall curve: type 2 diabetes" in text
     assert "ROC AUC difference +0.039 (95% CI +0.012 to +0.066)" in text
+    assert "ROC AUC difference +0.011 (95% CI -0.012 to +0.034). The interval includes 0" in text
     assert "PR AUC" in text and "ECE" in text and "Brier score" in text
+    assert text.index("1. Coronary artery disease") < text.index("2. Type 2 diabetes")
     # The legend holds every word of the baseline's name (wrapped, not cut).
     legend = driver.evaluate(
         "[...document.querySelectorAll('svg')].map(s => [...s.querySelectorAll('text')].map(t => t.textContent)"

@@ -19,14 +19,24 @@ from conftest import SNAKEFILE, SNAKEMAKE, prepare_workdir, run_snakemake
 
 pytestmark = pytest.mark.slow
 
-# Outputs that must be byte-identical. metrics.json and model_card.json are
-# compared without their documented run-dependent fields (RUN_DEPENDENT).
+#: The demo's traits (config/demo.yaml), each with its features and bundle.
+TRAITS = ("demo_disease", "demo_interaction")
+# Outputs that must be byte-identical. metrics.json, model_card.json and
+# bundle.json are compared without their documented run-dependent fields (RUN_DEPENDENT).
 COMPARED = [
     "results/annotation/cohort.variants.parquet",
-    "results/features/cohort.parquet",
-    "results/model/model.ubj",
-    "results/model/calibrator.json",
-    "results/model/cohort_risks.json",
+    *(
+        f"results/{rel}".format(trait=trait)
+        for trait in TRAITS
+        for rel in (
+            "features/{trait}/cohort.parquet",
+            "model/{trait}/model.ubj",
+            "model/{trait}/calibrator.json",
+            "model/{trait}/cohort_risks.json",
+            "model/{trait}/cohort_reference.json",
+            "model/{trait}/cohort_variants.parquet",
+        )
+    ),
     "results/patients/batches/b00000/results.json",
     "results/patients/batches/b00001/results.json",
     "results/patients/P2/report.json",
@@ -74,9 +84,10 @@ def kill_when_started(workdir: Path, rule: str, delay: float, timeout: float = 9
     return f"rule {rule.split('/')[0]} finished" in log.read_text()
 
 
-# Documented run-dependent fields: when and how long training ran, and the
-# hash of model_card.md, whose "Trained <time>" line carries that time.
-RUN_DEPENDENT = {"created", "training_seconds", "model_card.md"}
+# Documented run-dependent fields: when and how long training ran, the hash
+# of model_card.md, whose "Trained <time>" line carries that time, and in
+# bundle.json the hashes of both cards and its own.
+RUN_DEPENDENT = {"created", "training_seconds", "model_card.md", "model_card.json", "bundle_sha256"}
 
 
 def without_run_dependent(obj):
@@ -94,18 +105,20 @@ def card_markdown_without_time(path: Path) -> list[str]:
 def assert_same_outputs(a: Path, b: Path) -> None:
     for rel in COMPARED:
         assert (a / rel).read_bytes() == (b / rel).read_bytes(), f"{rel} differs"
-    for rel in ["results/model/metrics.json", "results/model/model_card.json"]:
-        docs = [without_run_dependent(json.loads((d / rel).read_text())) for d in (a, b)]
-        assert docs[0] == docs[1], f"{rel} differs beyond its run-dependent fields"
-    md = "results/model/model_card.md"
-    assert card_markdown_without_time(a / md) == card_markdown_without_time(b / md)
+    for trait in TRAITS:
+        for name in ["metrics.json", "model_card.json", "bundle.json"]:
+            rel = f"results/model/{trait}/{name}"
+            docs = [without_run_dependent(json.loads((d / rel).read_text())) for d in (a, b)]
+            assert docs[0] == docs[1], f"{rel} differs beyond its run-dependent fields"
+        md = f"results/model/{trait}/model_card.md"
+        assert card_markdown_without_time(a / md) == card_markdown_without_time(b / md)
 
 
 @pytest.mark.parametrize(
     "rule, delay, not_trusted",
     [
         ("annotate_chunk/000", 0.0, "results/annotation/cohort.variants.parquet"),
-        ("train_model", 1.0, "results/model/model_card.json"),
+        ("train_model/demo_disease", 1.0, "results/model/demo_disease/bundle.json"),
     ],
     ids=["during-annotation", "during-training"],
 )

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from genorisk.config import validate_section
+from genorisk.config import read_truth, validate_section
 from genorisk.errors import ConfigError
 from genorisk.io import read_json
 from genorisk.simulate import SimulationConfig, auc_ceiling, simulate
@@ -53,6 +53,27 @@ def _patients(outdir: Path, n: int = 3) -> pd.DataFrame:
 def small_sim(tmp_path_factory):
     out = tmp_path_factory.mktemp("sim")
     truth = simulate(SimulationConfig(**SMALL), _patients(out), out, GENE_MODEL)
+    return out, truth
+
+
+# A second disease of the same people: a smaller additive part, epistasis and gene x age, rarer.
+EXTRA = dict(
+    column="status_b",
+    prevalence=0.1,
+    h2=0.15,
+    n_causal=30,
+    epistasis=0.15,
+    n_epistatic_pairs=12,
+    gxage=0.1,
+    covariate_variance=0.05,
+)
+
+
+@pytest.fixture(scope="module")
+def extra_sim(tmp_path_factory):
+    """SMALL with one extra trait (compared with small_sim: the first disease must not change)."""
+    out = tmp_path_factory.mktemp("extra")
+    truth = simulate(SimulationConfig(**SMALL, extra_traits=[EXTRA]), _patients(out), out, GENE_MODEL)
     return out, truth
 
 
@@ -260,6 +281,117 @@ def test_chrx_segment_gives_haploid_males_and_a_working_sex_check(tmp_path):
     assert infer_sex_single(with_x / "patients/P2.vcf.gz", "S2")["inferred_sex"] == "female"
 
 
+@pytest.mark.integration
+def test_extra_trait_has_its_prevalence_ceiling_and_epistatic_pairs(extra_sim, small_sim):
+    out, truth = extra_sim
+    trait = truth["traits"]["status_b"]
+    pheno = pd.read_csv(out / "phenotypes.tsv", sep="\t")
+    assert list(pheno.columns) == ["sample_id", "status", "age", "sex", "status_b"]
+    assert set(pheno["status_b"]) == {0, 1}
+    assert trait["case_fraction"] == pytest.approx(pheno["status_b"].mean())
+    assert trait["case_fraction"] == pytest.approx(EXTRA["prevalence"], abs=0.03)
+    # Cases are the people whose own liability exceeds the trait's threshold.
+    cohort_truth = pd.read_csv(out / "cohort_truth.tsv", sep="\t")
+    above = cohort_truth["status_b_liability"] > trait["liability_threshold"]
+    assert (above.astype(int) == pheno["status_b"]).all()
+    requested = {"additive": "h2", "epistasis": "epistasis", "gxage": "gxage", "covariates": "covariate_variance"}
+    for component, key in requested.items():
+        assert cohort_truth[f"status_b_{component}"].var(ddof=0) == pytest.approx(EXTRA[key], rel=0.01)
+    # Its ceiling, from its own variance components.
+    components = trait["variance_components"]
+    assert trait["auc_ceiling"] == pytest.approx(
+        auc_ceiling(trait["h2_total"] + components["covariates"], EXTRA["prevalence"])
+    )
+    assert 0.5 < trait["auc_ceiling_genetic"] < trait["auc_ceiling"] < 1
+    # Its own causal variants, drawn independently of the first disease's, each in the cohort VCF.
+    causal = {(v["chrom"], v["pos"]) for v in trait["causal_variants"]}
+    assert len(causal) == EXTRA["n_causal"]
+    assert len(causal & {(v["chrom"], v["pos"]) for v in truth["causal_variants"]}) < EXTRA["n_causal"] // 3
+    positions = set(allel.read_vcf(str(out / "cohort.vcf.gz"), fields=["variants/POS"])["variants/POS"].tolist())
+    assert {pos for _, pos in causal} <= positions
+    # Epistatic pairs: two of its causal variants each, with their weight.
+    pairs = trait["epistatic_pairs"]
+    assert len(pairs) == EXTRA["n_epistatic_pairs"]
+    assert all((p[k]["chrom"], p[k]["pos"]) in causal for p in pairs for k in ("a", "b"))
+    assert all(isinstance(p["weight"], float) for p in pairs)
+    assert trait["burden_genes"] == [] and trait["burden_variants"] == []  # burden 0: none
+    # Held-out labels per disease.
+    patients = pd.read_csv(out / "patients_truth.tsv", sep="\t")
+    assert list(patients.columns[-2:]) == ["status_b", "status_b_liability"]
+    assert set(patients["status_b"]) <= {0, 1}
+    assert ((patients["status_b_liability"] > trait["liability_threshold"]).astype(int) == patients["status_b"]).all()
+
+
+@pytest.mark.integration
+def test_extra_trait_leaves_the_first_disease_byte_identical(extra_sim, small_sim):
+    (out, truth), (base, base_truth) = extra_sim, small_sim
+    # Genotypes and every resource: byte for byte.
+    digests, base_digests = _digest_tree(out), _digest_tree(base)
+    changed = sorted(k for k in base_digests if digests[k] != base_digests[k])
+    assert changed == ["cohort_truth.tsv", "patients_truth.tsv", "phenotypes.tsv", "truth.json"]
+    # The first disease's columns and truth: identical; the extra trait's are appended.
+    for name in ("phenotypes.tsv", "cohort_truth.tsv", "patients_truth.tsv"):
+        before = pd.read_csv(base / name, sep="\t")
+        after = pd.read_csv(out / name, sep="\t")
+        pd.testing.assert_frame_equal(after[before.columns], before)
+        assert list(after.columns[: len(before.columns)]) == list(before.columns)
+    assert set(truth) - set(base_truth) == {"traits"}
+    assert {k for k in base_truth if truth[k] != base_truth[k]} == {"config"}
+    # Without extra traits the truth is as before them: no "traits", no "extra_traits" in the config.
+    assert "traits" not in base_truth and "extra_traits" not in base_truth["config"]
+    assert truth["config"]["extra_traits"] == [EXTRA | {"burden": 0.0, "dominance": 0.0}]
+
+
+def test_extra_trait_config_is_checked():
+    section = validate_section("simulate", {"outdir": "sim", "extra_traits": [{"column": "status_b"}]})
+    cfg = SimulationConfig.from_dict(section)
+    assert cfg.extra_traits[0].column == "status_b" and cfg.extra_traits[0].prevalence == 0.1
+    assert cfg.trait_config(0).h2 == 0.3 and cfg.trait_config(0).burden_genes == 0
+    assert cfg.trait_seed(0) == [42, 1000]
+    with pytest.raises(ConfigError, match="simulate.extra_traits.0.column"):
+        validate_section("simulate", {"outdir": "sim", "extra_traits": [{"column": "1bad"}]})
+    with pytest.raises(ConfigError, match=r"extra_traits\[0\].column 'status' is already a phenotype column"):
+        SimulationConfig(extra_traits=[{"column": "status"}])
+    with pytest.raises(ConfigError, match=r"extra_traits\[1\].column 'b'"):
+        SimulationConfig(extra_traits=[{"column": "b"}, {"column": "b"}])
+    with pytest.raises(ConfigError, match=r"extra_traits\[0\].*must be below 0.95"):
+        SimulationConfig(extra_traits=[{"column": "b", "h2": 0.5, "epistasis": 0.3, "gxage": 0.2}])
+    with pytest.raises(ValueError, match="h3"):
+        SimulationConfig(extra_traits=[{"column": "b", "h3": 0.1}])
+
+
+@pytest.mark.integration
+def test_read_truth_per_column(extra_sim, tmp_path):
+    out, truth = extra_sim
+    path = out / "truth.json"
+    first = read_truth(path)
+    assert read_truth(path, column="status") == first
+    assert first["prevalence"] == SMALL["prevalence"]
+    extra = read_truth(path, column="status_b")
+    components = truth["traits"]["status_b"]["variance_components"]
+    assert extra == pytest.approx(
+        {
+            "h2": components["additive"] + components["covariates"],
+            "h2_total": truth["traits"]["status_b"]["h2_total"] + components["covariates"],
+            "prevalence": EXTRA["prevalence"],
+        }
+    )
+    with pytest.raises(ConfigError, match=r"truth.json.*no truth for the phenotype column 'status_c'"):
+        read_truth(path, column="status_c")
+    # The documented form names its own columns.
+    doc = tmp_path / "truth.json"
+    doc.write_text(
+        '{"h2": 0.4, "prevalence": 0.1, "column": "cad", "traits": {"t2d": {"h2": 0.2, "prevalence": 0.08}}}'
+    )
+    assert read_truth(doc, column="cad") == {"h2": 0.4, "prevalence": 0.1}
+    assert read_truth(doc, column="t2d") == {"h2": 0.2, "prevalence": 0.08}
+    with pytest.raises(ConfigError, match="no truth for the phenotype column 'status'"):
+        read_truth(doc, column="status")
+    doc.write_text('{"h2": 0.4, "prevalence": 0.1, "traits": {"t2d": {"h2": 0.2}}}')
+    with pytest.raises(ConfigError, match="key traits.t2d.prevalence"):
+        read_truth(doc, column="t2d")
+
+
 # Genome-wide mode: 3 chromosomes x 300 kb, 200 people (phase 1 per chromosome, then phase 2).
 GENOME = dict(chromosomes=[1, 7, 21], bp_per_chromosome=300_000)
 GW_SIM = {**SMALL, "n_cohort": 200, "n_reference": 50, "n_causal": 40, "h2": 0.5, "ancestry_panel": 5}
@@ -354,6 +486,29 @@ def test_genome_wide_same_seed_gives_identical_files(genome_sim, tmp_path):
     other = tmp_path / "other"
     _simulate_genome_wide(other, seed=8)
     assert _digest_tree(other)["cohort.chr1.vcf.gz"] != _digest_tree(out)["cohort.chr1.vcf.gz"]
+
+
+@pytest.mark.integration
+def test_genome_wide_extra_trait_leaves_the_first_disease_unchanged(genome_sim, tmp_path):
+    from genorisk.simulate import GenomeWideConfig, simulate_chromosome, simulate_phenotype
+
+    base, base_truth = genome_sim
+    out = tmp_path / "extra"
+    cfg = SimulationConfig(**GW_SIM, extra_traits=[{**EXTRA, "n_causal": 20}])
+    genome, patients = GenomeWideConfig(**GENOME), _patients(out, 2)
+    for chromosome in genome.chromosomes:
+        simulate_chromosome(cfg, genome, chromosome, patients, out, GENE_MODEL)
+    truth = simulate_phenotype(cfg, genome, patients, out)
+    for name in ["cohort.chr1.vcf.gz", "cohort.chr21.vcf.gz", "clinvar.simulated.vcf.gz", "PGS_SIM_DEMO.txt"]:
+        assert (out / name).read_bytes() == (base / name).read_bytes()
+    for name in ("phenotypes.tsv", "patients_truth.tsv"):
+        before = pd.read_csv(base / name, sep="\t")
+        pd.testing.assert_frame_equal(pd.read_csv(out / name, sep="\t")[before.columns], before)
+    assert {k for k in base_truth if truth[k] != base_truth[k]} == {"config"}
+    trait = truth["traits"]["status_b"]
+    assert len(trait["causal_variants"]) == 20 and len(trait["epistatic_pairs"]) == EXTRA["n_epistatic_pairs"]
+    assert {v["chrom"] for v in trait["causal_variants"]} <= {"chr1", "chr7", "chr21"}
+    assert pd.read_csv(out / "phenotypes.tsv", sep="\t")["status_b"].mean() == pytest.approx(trait["case_fraction"])
 
 
 def test_genome_wide_config_keys():

@@ -31,6 +31,8 @@ SMALL = dict(
     prevalence=0.2,
     ancestry_panel=0,
     pgs_gwas_n=0,
+    # A second disease: held-out labels per disease.
+    extra_traits=[{"column": "status_b", "prevalence": 0.3, "h2": 0.2, "n_causal": 10, "gxage": 0.1}],
 )
 
 
@@ -101,6 +103,9 @@ def test_batch_truth_labels_every_held_out_person(sims):
     pd.testing.assert_frame_equal(truth_single, truth_batch)
     assert truth_batch["patient_id"].tolist() == [f"H{i}" for i in range(1, 6)]
     assert set(truth_batch["status"]) <= {0, 1}
+    assert set(truth_batch["status_b"]) <= {0, 1}
+    threshold = pd.read_json(batch / "truth.json", typ="series")["traits"]["status_b"]["liability_threshold"]
+    assert ((truth_batch["status_b_liability"] > threshold).astype(int) == truth_batch["status_b"]).all()
     assert np.isfinite(truth_batch[["liability", "genetic_value"]].to_numpy()).all()
     # The cohort is the same simulation either way.
     for name in ("cohort.vcf.gz", "phenotypes.tsv", "truth.json"):

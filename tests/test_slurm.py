@@ -261,9 +261,16 @@ from conftest import prepare_workdir as _prepare_workdir  # noqa: E402
 # metrics.json and model_card.json are compared without their run-dependent fields.
 _COMPARED = [
     "results/qc/cohort.chr21.validation.json",
-    "results/features/features.schema.json",
-    "results/model/model.ubj",
-    "results/model/calibrator.json",
+    *(
+        f"results/{rel}/{trait}/{name}"
+        for trait in ("demo_disease", "demo_interaction")
+        for rel, name in (
+            ("features", "features.schema.json"),
+            ("model", "model.ubj"),
+            ("model", "calibrator.json"),
+            ("model", "cohort_variants.parquet"),
+        )
+    ),
     "results/patients/batches/b00000/results.json",
     "results/patients/batches/b00001/results.json",
     "results/patients/P1/result.json",
@@ -290,7 +297,11 @@ def test_demo_workflow_runs_on_slurm_and_matches_a_local_run(slurm_cluster, loca
         assert (workdir / rel).read_bytes() == (local_demo / rel).read_bytes(), f"{rel} differs from the local run"
     from test_resume import without_run_dependent
 
-    for rel in ["results/model/metrics.json", "results/model/model_card.json"]:
+    for rel in [
+        f"results/model/{trait}/{name}"
+        for trait in ("demo_disease", "demo_interaction")
+        for name in ("metrics.json", "model_card.json", "bundle.json")
+    ]:
         docs = [without_run_dependent(json.loads((d / rel).read_text())) for d in (workdir, local_demo)]
         assert docs[0] == docs[1], f"{rel} differs beyond its run-dependent fields"
     # Every job of the workflow ran as a SLURM job that completed.
@@ -304,6 +315,7 @@ def test_demo_workflow_runs_on_slurm_and_matches_a_local_run(slurm_cluster, loca
         "validate_cohort",
         "cohort_features",
         "train_model",
+        "publish_model",
         "patient_features",
         "score_patients",
         "patient_reports",

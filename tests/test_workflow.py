@@ -11,7 +11,13 @@ import pytest
 import yaml
 from conftest import SNAKEFILE, SNAKEMAKE, run_snakemake
 
+from genorisk.model.bundle import verify_bundle
+
 pytestmark = pytest.mark.slow
+
+#: The demo's traits, config order (config/demo.yaml): an additive one with a
+#: published score, and an epistatic, gene x age one without.
+TRAITS = ("demo_disease", "demo_interaction")
 
 
 def planned_jobs(proc: subprocess.CompletedProcess) -> dict[str, int]:
@@ -36,25 +42,34 @@ def demo_run(local_demo):
 
 def test_demo_runs_end_to_end(demo_run):
     out = demo_run / "results"
-    for f in [
-        "qc/cohort.chr21.validation.json",  # the one VCF is validated per contig (its index)
-        "features/cohort.parquet",
-        "features/features.schema.json",
-        "model/model.ubj",
-        "model/metrics.json",
-        "model/model_card.json",
-        "model/calibrator.json",
-    ]:
-        assert (out / f).stat().st_size > 0, f
+    assert (out / "qc/cohort.chr21.validation.json").stat().st_size > 0  # the one VCF is validated per contig
+    for trait in TRAITS:
+        for f in [
+            f"features/{trait}/cohort.parquet",
+            f"features/{trait}/features.schema.json",
+            f"model/{trait}/model.ubj",
+            f"model/{trait}/metrics.json",
+            f"model/{trait}/model_card.json",
+            f"model/{trait}/calibrator.json",
+            f"model/{trait}/bundle.json",
+        ]:
+            assert (out / f).stat().st_size > 0, f
+        # Each trait's bundle is whole (every file's hash) and names its trait.
+        assert verify_bundle(out / "model" / trait)["trait"]["id"] == trait
+        metrics = json.loads((out / f"model/{trait}/metrics.json").read_text())
+        assert 0.5 < metrics["model"]["roc_auc"]["estimate"] <= 1.0
+        # Model stored as XGBoost UBJSON, not pickle.
+        assert (out / f"model/{trait}/model.ubj").read_bytes()[:1] == b"{"
     assert not list(out.rglob("*.tmp*")), "temporary files left behind"
-    metrics = json.loads((out / "model/metrics.json").read_text())
-    assert 0.5 < metrics["model"]["roc_auc"]["estimate"] <= 1.0
+    metrics = json.loads((out / "model/demo_disease/metrics.json").read_text())
     assert metrics["truth"]["auc_ceiling"] > metrics["model"]["roc_auc"]["estimate"] - 0.05
-    schema = json.loads((out / "features/features.schema.json").read_text())
-    kinds = {f["kind"] for f in schema["features"]}
-    assert {"dosage", "pgs", "covariate"} <= kinds
-    # Model stored as XGBoost UBJSON, not pickle.
-    assert (out / "model/model.ubj").read_bytes()[:1] == b"{"
+    # A trait's schema holds its own scores only: the second trait has none.
+    kinds = {
+        trait: {f["kind"] for f in json.loads((out / f"features/{trait}/features.schema.json").read_text())["features"]}
+        for trait in TRAITS
+    }
+    assert {"dosage", "pgs", "covariate"} <= kinds["demo_disease"]
+    assert {"dosage", "covariate"} <= kinds["demo_interaction"] and "pgs" not in kinds["demo_interaction"]
 
 
 def test_each_patient_gets_a_result(demo_run):
@@ -67,13 +82,17 @@ def test_each_patient_gets_a_result(demo_run):
         result = json.loads((folder / "result.json").read_text())
         assert stat.S_IMODE((folder / "result.json").stat().st_mode) == 0o600
         assert result["patient_id"] == pid and result["sample"] == f"S_{pid}"
-        risk = result["risk"]
-        assert 0.0 < risk["probability"] < 1.0
-        assert risk["interval"][0] <= risk["probability"] <= risk["interval"][1]
-        assert 0.0 <= risk["percentile"] <= 100.0
-        assert result["drivers"] and all(d["direction"] in ("raises risk", "lowers risk") for d in result["drivers"])
-        assert result["qc"]["model_variant_coverage"] > 0.95
-        assert result["polygenic_scores"][0]["id"] == "PGS_SIM_DEMO"
+        # One result per trait, config order (report.json schema 4).
+        assert [t["trait"]["id"] for t in result["traits"]] == list(TRAITS)
+        for trait in result["traits"]:
+            risk = trait["risk"]
+            assert risk["status"] == "shown", (pid, trait["trait"]["id"], risk)
+            assert 0.0 < risk["probability"] < 1.0
+            assert risk["interval"][0] <= risk["probability"] <= risk["interval"][1]
+            assert 0.0 <= risk["percentile"] <= 100.0
+            assert trait["drivers"] and all(d["direction"] in ("raises risk", "lowers risk") for d in trait["drivers"])
+            assert trait["coverage"]["model_variant_coverage"] > 0.95
+        assert result["traits"][0]["polygenic_scores"][0]["id"] == "PGS_SIM_DEMO"
         # Only this patient's identity is in its file.
         text = (folder / "result.json").read_text()
         assert all(other not in text for other in {"S_P1", "S_P2", "S_P3"} - {f"S_{pid}"})
@@ -81,9 +100,11 @@ def test_each_patient_gets_a_result(demo_run):
 
 def test_logs_and_benchmarks_are_written(demo_run):
     out = demo_run / "results"
-    log = (out / "logs/cohort_features.log").read_text()
-    assert "records/s" in log or "ALT alleles scanned" in log
-    assert (out / "benchmarks/train_model.tsv").exists()
+    for trait in TRAITS:
+        log = (out / f"logs/cohort_features/{trait}.log").read_text()
+        assert "records/s" in log or "ALT alleles scanned" in log
+        assert (out / f"benchmarks/train_model/{trait}.tsv").exists()
+        assert (out / f"logs/publish_model/{trait}.log").exists()
     for line in (out / "logs/patient_features/b00000.log").read_text().splitlines():
         assert not re.search(r"\b[01][|/][01]\b", line), "a log line carries genotypes"
 
@@ -115,8 +136,10 @@ def test_model_change_reruns_training_and_scoring_only(demo_run):
         check=True,
     )
     jobs = planned_jobs(proc)
-    assert jobs.get("train_model") == 1 and jobs.get("publish_model") == 1, jobs
-    assert jobs.get("score_patients") == 2, jobs
+    # Training, calibration and evaluation run per trait, as their own jobs.
+    assert jobs.get("train_model") == len(TRAITS) and jobs.get("publish_model") == len(TRAITS), jobs
+    # Patient features read the traits' bundles (schema, cohort reference), which publishing rewrites.
+    assert jobs.get("patient_features") == 2 and jobs.get("score_patients") == 2, jobs
     assert jobs.get("patient_reports") == 2 and jobs.get("cohort_report") == 1, jobs
     for untouched in [
         "simulate_demo",
@@ -130,7 +153,6 @@ def test_model_change_reruns_training_and_scoring_only(demo_run):
         "match_score",
         "cohort_features",
         "prepare_patient_vcf",
-        "patient_features",
     ]:
         assert untouched not in jobs, jobs
 
@@ -140,10 +162,10 @@ def test_imputation_filter_change_reruns_feature_selection_onward_only(demo_run)
     cfg["features"]["min_info"] = 0.3
     (demo_run / "config_info.yaml").write_text(yaml.safe_dump(cfg))
     jobs = planned_jobs(run_snakemake(demo_run, "-n", configfile="config_info.yaml"))
-    assert jobs.get("cohort_features") == 1 and jobs.get("train_model") == 1, jobs
-    # Feature selection reruns per store shard (the demo's contigs: chr21, chrX), QC and the store do not.
-    shards = [p for p in (demo_run / "results/features/variant_stats").iterdir() if p.is_dir()]
-    assert len(shards) == 2 and jobs.get("cohort_variant_stats") == len(shards), jobs
+    assert jobs.get("cohort_features") == len(TRAITS) and jobs.get("train_model") == len(TRAITS), jobs
+    # Feature selection reruns per trait and store shard (the demo's contigs: chr21, chrX), QC and the store do not.
+    shards = [p for p in (demo_run / "results/features/demo_disease/variant_stats").iterdir() if p.is_dir()]
+    assert len(shards) == 2 and jobs.get("cohort_variant_stats") == len(TRAITS) * len(shards), jobs
     for untouched in [
         "simulate_demo",
         "validate_cohort",
@@ -211,8 +233,11 @@ def test_cohort_report_and_snakemake_report(demo_run, tmp_path):
     html = (demo_run / "results/cohort/cohort_report.html").read_text()
     assert "ROC" in html and "<script" not in html
     summary = json.loads((demo_run / "results/cohort/cohort_summary.json").read_text())
-    assert summary["performance"]["roc"]["fpr"][0] == 0.0 and summary["performance"]["roc"]["tpr"][-1] == 1.0
-    assert summary["feature_importance"][0]["importance"] > 0
+    assert [t["trait"]["id"] for t in summary["traits"]] == list(TRAITS)
+    for section in summary["traits"]:
+        roc = section["performance"]["roc"]
+        assert roc["fpr"][0] == 0.0 and roc["tpr"][-1] == 1.0
+        assert section["feature_importance"][0]["importance"] > 0
     # Aggregates only: no cohort sample ID appears in the cohort summary.
     assert "COH0" not in json.dumps(summary)
     out = tmp_path / "report.html"
@@ -228,20 +253,22 @@ def test_every_planned_region_is_annotated_once(demo_run):
 
 
 def test_a_failed_training_leaves_the_model_in_use(demo_run, tmp_path):
-    """Training into a staging folder: the failure removes only the staged files, never results/model/."""
+    """Training into a staging folder: the failure removes only the staged files, never the trait's bundle."""
     import shutil
 
     workdir = tmp_path / "copy"
     shutil.copytree(demo_run, workdir, symlinks=True)  # copy2 keeps the times Snakemake compares
-    before = {p.name: p.read_bytes() for p in (workdir / "results/model").iterdir()}
+    bundle = workdir / "results/model/demo_disease"
+    before = {p.name: p.read_bytes() for p in bundle.iterdir()}
     # Training input that cannot be read: train_model reruns (its input is newer) and fails.
-    (workdir / "results/features/cohort.parquet").write_bytes(b"not a parquet file")
+    (workdir / "results/features/demo_disease/cohort.parquet").write_bytes(b"not a parquet file")
     proc = run_snakemake(workdir, "--until", "publish_model", check=False)
     assert proc.returncode != 0
     assert "Error in rule train_model" in proc.stdout + proc.stderr, (proc.stdout + proc.stderr)[-3000:]
-    assert not (workdir / "results/training/model/model.ubj").exists()
-    after = {p.name: p.read_bytes() for p in (workdir / "results/model").iterdir()}
+    assert not (workdir / "results/training/demo_disease/model/model.ubj").exists()
+    after = {p.name: p.read_bytes() for p in bundle.iterdir()}
     assert after == before
+    verify_bundle(bundle)
 
 
 def _hostile_copy(src, dest, sample):

@@ -136,10 +136,15 @@ def run_train(args: argparse.Namespace) -> int:
 
 
 def run_score(args: argparse.Namespace) -> int:
-    """Score patients with a saved model; write ``{"patients": [...]}`` as JSON."""
+    """Score patients with a saved model or a trait's bundle; write ``{"patients": [...]}`` as JSON."""
     from .io import read_json, write_json
     from .model import load_model, read_feature_matrix, score_patients
+    from .model.bundle import BUNDLE_MANIFEST, verify_bundle
 
+    # A bundle (model/<trait>/ of a training run) is checked against its bundle.json first;
+    # load_model checks the model files against the model card either way.
+    if (Path(args.model) / BUNDLE_MANIFEST).exists():
+        verify_bundle(args.model)
     model = load_model(args.model)
     features = read_feature_matrix(args.features)
     schema = read_json(args.schema) if args.schema else None
@@ -245,7 +250,7 @@ def build_parser() -> argparse.ArgumentParser:
     tr.set_defaults(run=run_train)
 
     sc = sub.add_parser("score", help="score patients with a saved model", description=run_score.__doc__)
-    sc.add_argument("--model", required=True, help="model directory (from train)")
+    sc.add_argument("--model", required=True, help="model directory (from train) or a trait's bundle (model/<trait>)")
     sc.add_argument("--features", required=True, help="patient feature matrix")
     sc.add_argument("--schema", help="the patients' features.schema.json (its definitions are checked)")
     sc.add_argument("--top-n", type=int, default=5, help="drivers listed per patient (default 5)")

@@ -451,8 +451,8 @@ def read_phenotypes(
     return out.set_index("sample_id")
 
 
-def read_truth(path: str | Path) -> dict[str, float]:
-    """Read a simulation truth file as ``{"h2", "prevalence"[, "h2_total"]}`` for the AUC ceiling.
+def read_truth(path: str | Path, column: str | None = None) -> dict[str, float]:
+    """Read one disease's simulation truth as ``{"h2", "prevalence"[, "h2_total"]}`` for the AUC ceiling.
 
     Two forms are accepted: the documented ``{"h2": ..., "prevalence": ...}``
     (optionally ``"h2_total"``), and the ``truth.json`` that
@@ -461,11 +461,31 @@ def read_truth(path: str | Path) -> dict[str, float]:
     ``h2`` = additive + covariate components, ``h2_total`` = all genetic +
     covariate components.
 
+    A truth file can describe several diseases of one cohort: its top level is
+    the first disease, whose phenotype column is ``"column"`` (default
+    ``"status"``, the simulator's), and ``"traits"`` maps each further
+    disease's column to an entry of the same form (the simulator writes one per
+    ``simulate.extra_traits`` entry, with the top-level keys of a disease).
+
+    Parameters
+    ----------
+    path : path
+        The truth file (JSON).
+    column : str, optional
+        The phenotype column of the disease: None or the first disease's column
+        reads the top level (as for a file of one disease); another column reads
+        ``traits.<column>``.
+
+    Returns
+    -------
+    dict
+        ``h2`` and ``prevalence``, and ``h2_total`` when known.
+
     Raises
     ------
     ConfigError
         Naming the file, the key and the problem (not JSON, a key missing,
-        a value out of range).
+        a value out of range, no truth for ``column``).
     """
     path = Path(path)
     if not path.exists():
@@ -476,42 +496,64 @@ def read_truth(path: str | Path) -> dict[str, float]:
         raise ConfigError(path, f"not valid JSON: {err}") from err
     if not isinstance(truth, dict):
         raise ConfigError(path, "must be a JSON object with h2 and prevalence")
-    if isinstance(truth.get("variance_components"), dict):  # genorisk.simulate's truth.json
-        components = truth["variance_components"]
+    first_column = truth.get("column", "status")
+    entry, where, allowed = truth, "", {"h2", "h2_total", "prevalence", "column", "traits"}
+    if column is not None and column != first_column:
+        traits = truth.get("traits")
+        if not isinstance(traits, dict) or column not in traits:
+            known = [str(first_column), *(traits if isinstance(traits, dict) else [])]
+            raise ConfigError(
+                path,
+                f"no truth for the phenotype column {column!r} (the file has: {', '.join(known)})",
+                record=f"key traits.{column}",
+            )
+        entry, where, allowed = traits[column], f"traits.{column}.", {"h2", "h2_total", "prevalence"}
+        if not isinstance(entry, dict):
+            raise ConfigError(path, f"traits.{column} must be a JSON object", record=f"key traits.{column}")
+    if isinstance(entry.get("variance_components"), dict):  # genorisk.simulate's truth.json
+        components = entry["variance_components"]
         for key in ("additive",):
             if not _is_number(components.get(key)):
                 raise ConfigError(
-                    path, f"variance_components.{key} must be a number", record=f"key variance_components.{key}"
+                    path,
+                    f"{where}variance_components.{key} must be a number",
+                    record=f"key {where}variance_components.{key}",
                 )
         for key in ("h2_total", "prevalence"):
-            if not _is_number(truth.get(key)):
-                raise ConfigError(path, f"{key} must be a number", record=f"key {key}")
+            if not _is_number(entry.get(key)):
+                raise ConfigError(path, f"{where}{key} must be a number", record=f"key {where}{key}")
         covariates = components.get("covariates", 0.0)
         out = {
             "h2": components["additive"] + covariates,
-            "h2_total": truth["h2_total"] + covariates,
-            "prevalence": truth["prevalence"],
+            "h2_total": entry["h2_total"] + covariates,
+            "prevalence": entry["prevalence"],
         }
     else:
-        unknown = sorted(set(truth) - {"h2", "h2_total", "prevalence"})
+        unknown = sorted(set(entry) - allowed)
         if unknown:
             raise ConfigError(
-                path, f"unknown key {unknown[0]!r} (allowed: h2, h2_total, prevalence)", record=f"key {unknown[0]}"
+                path,
+                f"unknown key {where}{unknown[0]!r} (allowed: {', '.join(sorted(allowed))})",
+                record=f"key {where}{unknown[0]}",
             )
         out = {}
         for key in ("h2", "prevalence", "h2_total"):
-            if key not in truth:
+            if key not in entry:
                 if key == "h2_total":
                     continue
-                raise ConfigError(path, f"missing key {key!r} (the truth needs h2 and prevalence)", record=f"key {key}")
-            if not _is_number(truth[key]) or not math.isfinite(truth[key]):
-                raise ConfigError(path, f"{key} must be a number, got {truth[key]!r}", record=f"key {key}")
-            out[key] = truth[key]
+                raise ConfigError(
+                    path, f"missing key {where}{key!r} (the truth needs h2 and prevalence)", record=f"key {where}{key}"
+                )
+            if not _is_number(entry[key]) or not math.isfinite(entry[key]):
+                raise ConfigError(
+                    path, f"{where}{key} must be a number, got {entry[key]!r}", record=f"key {where}{key}"
+                )
+            out[key] = entry[key]
     for key, value in out.items():
         ok = 0 < value < 1 if key == "prevalence" else 0 < value <= 1
         if not ok:
             bounds = "(0, 1)" if key == "prevalence" else "(0, 1]"
-            raise ConfigError(path, f"{key} must be in {bounds}, got {value}", record=f"key {key}")
+            raise ConfigError(path, f"{where}{key} must be in {bounds}, got {value}", record=f"key {where}{key}")
     return out
 
 

@@ -9,16 +9,24 @@ Two steps, two jobs of the workflow:
   returned status, never raised: one patient's bad file must not stop the
   others.
 * :func:`batch_patient_inputs` (one job per batch of patients): for the
-  accepted patients, the model's features, notable variants, the sex check
-  and the genotype QC against the cohort (:mod:`genorisk.patient_checks`),
-  read from the already-normalised file (a shared file's batch part, cut out
-  by the first job) for all the patients of a file at once
-  (:func:`file_patients_inputs`).
+  accepted patients, each trait's features (from that trait's bundle
+  schema), notable variants, the sex check and the genotype QC against the
+  cohort (:mod:`genorisk.patient_checks`), read from the already-normalised
+  file (a shared file's batch part, cut out by the first job) for all the
+  patients of a file and all the traits at once (:func:`file_patients_inputs`).
 
 :func:`patient_inputs` is one patient's part of the second step (and, given
 only the raw VCF, does both steps for one patient); both give the same
 features and QC record for a patient. Its output feeds
-:func:`genorisk.model.score_patients` and :func:`genorisk.results.patient_result`.
+:func:`genorisk.model.score_patients` (per trait) and
+:func:`genorisk.results.trait_result` / :func:`genorisk.results.combine_trait_results`.
+
+The QC record of a patient (``qc.json``, one per patient ID) holds
+``validation``, ``normalization``, ``sex``, ``notable_variants`` (None when
+annotation is not configured), ``call_rate`` (over the dosage variants of
+all traits together, present or filled in), ``coverage`` (per trait id, the
+coverage of :func:`genorisk.features.patient.patient_features` under that
+trait's schema) and, from :func:`batch_patient_inputs`, ``cohort_qc``.
 """
 
 from __future__ import annotations
@@ -36,8 +44,8 @@ import pandas as pd
 from genorisk.annotate import annotate_table
 from genorisk.callable import patient_callable_regions, samples_callable_regions
 from genorisk.errors import InputError
-from genorisk.features import patient_features, rare_damaging
-from genorisk.features.patient import batch_patient_features
+from genorisk.features import rare_damaging
+from genorisk.features.patient import schemas_patient_features
 from genorisk.features.variants import notable_reasons
 from genorisk.genome import chromosome_class, in_par, open_vcf
 from genorisk.patient_checks import check_against_cohort, infer_sex_many, patient_genotype_rates
@@ -54,19 +62,19 @@ ZYGOSITIES = ("heterozygous", "homozygous", "hemizygous")
 def batch_patient_inputs(
     patients: Sequence[Mapping[str, Any]],
     prepared: Mapping[str, Mapping[str, Any]],
-    schema: Mapping[str, Any],
+    schemas: Mapping[str, Mapping[str, Any]],
     *,
     cohort_sites: pd.DataFrame | None = None,
     cohort_ranges: Mapping[str, Any] | None = None,
     **options: Any,
-) -> tuple[pd.DataFrame | None, dict[str, Any], list[dict[str, Any]]]:
-    """Features and QC of a batch of patients from their prepared (validated, normalised) VCFs.
+) -> tuple[dict[str, pd.DataFrame | None], dict[str, Any], list[dict[str, Any]]]:
+    """Each trait's features and the QC of a batch of patients from their prepared (validated, normalised) VCFs.
 
     The patients of the batch who share a prepared file are read together,
     from the batch's own file that :func:`~genorisk.patient_files.prepare_patient_vcf`
     cut out of a shared VCF (else the normalised file): one dosage read of
-    the schema's alleles for all of them
-    (:func:`genorisk.features.patient.batch_patient_features`), one pass over chrX
+    every trait schema's alleles for all of them
+    (:func:`genorisk.features.patient.schemas_patient_features`), one pass over chrX
     for the sex check (:func:`genorisk.patient_checks.infer_sex_many`), one
     ``bcftools stats`` for the rates against the cohort
     (:func:`genorisk.patient_checks.patient_genotype_rates`), and their
@@ -88,27 +96,30 @@ def batch_patient_inputs(
         The batch's sheet rows, each with ``vcf_key`` (:func:`~genorisk.patient_files.patient_vcf_key`).
     prepared : mapping
         Per ``vcf_key``, the status of :func:`~genorisk.patient_files.prepare_patient_vcf`.
-    schema : mapping
-        The cohort's feature schema.
+    schemas : mapping
+        Trait id -> that trait's feature schema (its bundle's
+        ``features.schema.json``), in trait order.
     cohort_sites : DataFrame, optional
-        The cohort's variant sites (``chrom``, ``pos``, ``ref``, ``alt``) for
-        the genotype QC; with ``cohort_ranges``
-        (:func:`genorisk.patient_checks.cohort_sample_ranges`). None: not checked.
+        The cohort's variant sites (``chrom``, ``pos``, ``ref``, ``alt``; a
+        bundle's ``cohort_variants.parquet``) for the genotype QC; with
+        ``cohort_ranges`` (a bundle's ``cohort_reference.json``
+        ``sample_ranges``, :func:`genorisk.patient_checks.cohort_sample_ranges`).
+        None: not checked.
     **options
         Keyword arguments of :func:`patient_inputs`.
 
     Returns
     -------
-    features : DataFrame or None
-        One row per accepted patient (batch order), indexed by patient ID;
-        None when every patient was refused.
+    features : dict
+        Trait id -> DataFrame with one row per accepted patient (batch
+        order), indexed by patient ID; None when every patient was refused.
     qc : dict
         Per accepted patient ID, the QC record of :func:`patient_inputs` plus
         ``cohort_qc`` (:func:`genorisk.patient_checks.check_against_cohort`, or None).
     refused : list of dict
         :func:`~genorisk.patient_files.refusal` records, batch order.
     """
-    frames: list[pd.DataFrame] = []
+    frames: dict[str, list[pd.DataFrame]] = {trait: [] for trait in schemas}
     qc: dict[str, Any] = {}
     refused: dict[str, dict[str, Any]] = {}
     by_file: dict[str, list[Mapping[str, Any]]] = {}
@@ -132,7 +143,7 @@ def batch_patient_inputs(
                 else None
             )
             try:
-                together = [file_patients_inputs(vcf, members, schema, status, **options)]
+                together = [file_patients_inputs(vcf, members, schemas, status, **options)]
             except InputError as err:
                 log.warning(
                     "%s: reading %d patients together failed (%s); reading them one by one", key, len(members), err
@@ -141,12 +152,13 @@ def batch_patient_inputs(
             for i, p in enumerate(members):
                 pid = p["patient_id"]
                 if together:
-                    frame, qc[pid] = together[0][0].iloc[[i]], together[0][1][i]
+                    frame = {trait: table.iloc[[i]] for trait, table in together[0][0].items()}
+                    qc[pid] = together[0][1][i]
                 else:
                     try:
                         frame, qc[pid] = patient_inputs(
                             p,
-                            schema,
+                            schemas,
                             normalized=vcf,
                             validation=status["validation"],
                             normalization=status["normalization"],
@@ -167,7 +179,8 @@ def batch_patient_inputs(
                     if rates is not None and cohort_ranges is not None
                     else None
                 )
-                frames.append(frame)
+                for trait, table in frame.items():
+                    frames[trait].append(table)
             log.info(
                 "%s: %d patients read from %s (%.1f patients/s so far)",
                 key,
@@ -176,14 +189,17 @@ def batch_patient_inputs(
                 len(qc) / max(time.monotonic() - start, 1e-9),
             )
     order = {p["patient_id"]: i for i, p in enumerate(patients)}
-    features = pd.concat(frames).sort_index(key=lambda ids: ids.map(order)) if frames else None
+    features = {
+        trait: pd.concat(tables).sort_index(key=lambda ids: ids.map(order)) if tables else None
+        for trait, tables in frames.items()
+    }
     return features, qc, sorted(refused.values(), key=lambda r: order[r["patient_id"]])
 
 
 def file_patients_inputs(
     vcf: str | Path,
     patients: Sequence[Mapping[str, Any]],
-    schema: Mapping[str, Any],
+    schemas: Mapping[str, Mapping[str, Any]],
     status: Mapping[str, Any],
     *,
     genome_build: str | None = "GRCh38",
@@ -194,7 +210,7 @@ def file_patients_inputs(
     callable_bed: str | Path | None = None,
     gvcf_min_gq: int = 20,
     gvcf_min_dp: int = 0,
-) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
+) -> tuple[dict[str, pd.DataFrame], list[dict[str, Any]]]:
     """:func:`patient_inputs` for several patients of one normalised VCF, reading the file once.
 
     Parameters
@@ -203,8 +219,8 @@ def file_patients_inputs(
         A normalised VCF holding every patient's ``sample``.
     patients : sequence of mapping
         Sample-sheet rows (as for :func:`patient_inputs`).
-    schema : mapping
-        The cohort's feature schema.
+    schemas : mapping
+        Trait id -> feature schema, in trait order.
     status : mapping
         The file's :func:`~genorisk.patient_files.prepare_patient_vcf`
         status (``validation``, ``normalization``).
@@ -214,8 +230,8 @@ def file_patients_inputs(
 
     Returns
     -------
-    features : DataFrame
-        One row per patient, in order, indexed by patient ID.
+    features : dict
+        Trait id -> DataFrame, one row per patient, in order, indexed by patient ID.
     qc : list of dict
         Per patient, the QC record of :func:`patient_inputs`.
 
@@ -238,7 +254,9 @@ def file_patients_inputs(
         min_dp=gvcf_min_dp,
         genome_build=genome_build,
     )
-    frame, coverage = batch_patient_features(vcf, samples, schema, patients, male=male, callable_regions=regions)
+    tables, coverage, call_rates = schemas_patient_features(
+        vcf, samples, list(schemas.values()), patients, male=male, callable_regions=regions
+    )
     sexes = infer_sex_many(vcf, samples)
     notable: list[Any] = [None] * len(patients)
     if annotation:
@@ -255,19 +273,23 @@ def file_patients_inputs(
         {
             "validation": dict(status.get("validation") or {}),
             "normalization": dict(status.get("normalization") or {}),
-            "coverage": cov,
-            "notable_variants": found,
+            "call_rate": call_rates[i],
+            "coverage": {trait: coverage[t][i] for t, trait in enumerate(schemas)},
+            "notable_variants": notable[i],
             "sex": dict(sexes[p["sample"]]),
         }
-        for p, cov, found in zip(patients, coverage, notable, strict=True)
+        for i, p in enumerate(patients)
     ]
     # Rows are keyed by patient ID (unique in the sheet; sample names need not be).
-    return frame.set_axis([p["patient_id"] for p in patients], axis=0).rename_axis("sample_id"), qc
+    ids = [p["patient_id"] for p in patients]
+    return {
+        trait: t.set_axis(ids, axis=0).rename_axis("sample_id") for trait, t in zip(schemas, tables, strict=True)
+    }, qc
 
 
 def patient_inputs(
     patient: Mapping[str, Any],
-    schema: Mapping[str, Any],
+    schemas: Mapping[str, Mapping[str, Any]],
     *,
     genome_build: str | None = "GRCh38",
     annotation: Mapping[str, Any] | None = None,
@@ -280,14 +302,15 @@ def patient_inputs(
     callable_bed: str | Path | None = None,
     gvcf_min_gq: int = 20,
     gvcf_min_dp: int = 0,
-) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """Everything scoring needs from one patient's VCF, in one place.
+) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
+    """Everything scoring needs from one patient's VCF, for every trait, in one place.
 
     Given ``normalized`` (a file :func:`~genorisk.patient_files.prepare_patient_vcf` wrote, or a
     sample subset of it), reads the patient from it. Otherwise validates the
     patient's raw VCF (it must contain the sheet's sample) and normalises it
     as the cohort was into a temporary file first. Then computes the
-    patient's features from the cohort's ``schema`` (absent sites filled as
+    patient's features from each trait's ``schemas`` entry, reading the file
+    once for all of them (absent sites filled as
     homozygous reference inside the callable regions, when
     :mod:`genorisk.callable` gives any), finds notable variants when
     ``annotation`` resources are given (None: not configured), and infers sex
@@ -298,8 +321,9 @@ def patient_inputs(
     patient : mapping
         Sample-sheet row: ``patient_id``, ``vcf``, ``sample`` and optionally
         ``sex`` (``male``/``female``) and ``callable_bed``.
-    schema : mapping
-        The cohort's feature schema (``features.schema.json``).
+    schemas : mapping
+        Trait id -> that trait's feature schema (``features.schema.json`` of
+        its bundle), in trait order.
     genome_build : str, optional
         Build the VCF must match; also selects the chrX PARs.
     annotation : mapping, optional
@@ -324,11 +348,14 @@ def patient_inputs(
 
     Returns
     -------
-    features : DataFrame
-        One row, indexed by patient ID (``sample_id``), the schema's columns.
+    features : dict
+        Trait id -> DataFrame with one row, indexed by patient ID
+        (``sample_id``), that trait's schema's columns.
     qc : dict
-        ``validation``, ``normalization``, ``coverage``, ``notable_variants``
-        (None when not configured) and ``sex``.
+        ``validation``, ``normalization``, ``call_rate`` (over the dosage
+        variants of all traits, present or filled in), ``coverage`` (trait
+        id -> the coverage of :func:`genorisk.features.patient.patient_features`),
+        ``notable_variants`` (None when not configured) and ``sex``.
     """
     if normalized is None:
         report = validate_vcf(patient["vcf"], genome_build=genome_build, require_samples=[patient["sample"]])
@@ -337,7 +364,7 @@ def patient_inputs(
             counts = normalize_vcf(patient["vcf"], vcf, fasta=fasta, validation=report)
             return patient_inputs(
                 patient,
-                schema,
+                schemas,
                 genome_build=genome_build,
                 annotation=annotation,
                 population_af_key=population_af_key,
@@ -351,7 +378,6 @@ def patient_inputs(
             )
     pid, sample = patient["patient_id"], patient["sample"]
     male = {"male": True, "female": False}.get(patient.get("sex", ""))
-    extra: dict[str, Any] = {}
     regions = patient_callable_regions(
         normalized,
         sample,
@@ -360,9 +386,9 @@ def patient_inputs(
         min_dp=gvcf_min_dp,
         genome_build=genome_build,
     )
-    if regions is not None:
-        extra["callable_regions"] = regions
-    frame, coverage = patient_features(normalized, sample, schema, patient, male=male, **extra)
+    tables, coverage, call_rates = schemas_patient_features(
+        normalized, [sample], list(schemas.values()), [patient], male=[male], callable_regions=[regions]
+    )
     notable = None
     if annotation:
         notable = notable_variants(
@@ -378,12 +404,15 @@ def patient_inputs(
     qc = {
         "validation": dict(validation or {}),
         "normalization": dict(normalization or {}),
-        "coverage": coverage,
+        "call_rate": call_rates[0],
+        "coverage": {trait: cov[0] for trait, cov in zip(schemas, coverage, strict=True)},
         "notable_variants": notable,
         "sex": sex,
     }
     # Rows are keyed by patient ID (unique in the sheet; sample names need not be).
-    return frame.set_axis([pid], axis=0).rename_axis("sample_id"), qc
+    return {
+        trait: t.set_axis([pid], axis=0).rename_axis("sample_id") for trait, t in zip(schemas, tables, strict=True)
+    }, qc
 
 
 def notable_variants(

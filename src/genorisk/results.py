@@ -1,16 +1,20 @@
 """The patient result record: what scoring writes and the patient report renders.
 
-:func:`patient_result` joins the model's output for one patient
-(:func:`genorisk.model.score_patients`) with the patient's QC
-(:func:`genorisk.intake.patient_inputs`) and the model card into one JSON-ready
-dict. Its shape is the report contract, described by
-``src/genorisk/schemas/report.schema.json``. It holds this patient's data and
-aggregate cohort figures only (risk quantiles), never another person's values.
+One record per patient covers every trait. :func:`trait_result` joins one
+trait's model output for the patient (:func:`genorisk.model.score_patients`)
+with the patient's coverage of that trait's model (from
+:func:`genorisk.intake.patient_inputs`) and the trait's bundle (model card,
+cohort risks); :func:`combine_trait_results` adds the patient-level parts once
+(QC, notable variants, warnings) to the traits' results, in trait order.
+:func:`score_batch` does both for a batch from the traits' bundles. The shape
+is the report contract, described by ``src/genorisk/schemas/report.schema.json``.
+It holds this patient's data and aggregate cohort figures only (risk
+quantiles), never another person's values.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,13 +23,18 @@ import numpy as np
 from genorisk import __version__
 from genorisk.model.calibration import prior_shift
 from genorisk.model.config import DEFAULT_TRAIT
+from genorisk.model.inputs import read_feature_matrix
+from genorisk.model.score import score_patients
 from genorisk.model.score_context import score_in_context
 
 #: 2 (genorisk 0.3): trait, risk.status / withheld_reason / interval_note / prevalence_source / anchoring,
 #: nullable risk numbers, ancestry_adjustment, polygenic score percentile / z / z_ancestry / method,
 #: qc.ancestry_threshold / ancestry_pcs, new notable-variant reasons.
 #: 3 (issue #15): the pharmacogenomics section (null here; the report step fills it in from pgx.json).
-RESULT_SCHEMA_VERSION = "3"
+#: 4 (issue #13): several traits: "traits" (per trait: trait, risk, cohort_distribution, drivers,
+#: ancestry_adjustment, polygenic_scores, model with its baseline, coverage); qc, notable variants and
+#: warnings once per patient.
+RESULT_SCHEMA_VERSION = "4"
 
 #: Where reference calls for absent model variants came from (genorisk.callable), in the report's words.
 REFERENCE_SOURCES = {
@@ -175,47 +184,72 @@ def split_ancestry_drivers(drivers: list[dict] | None) -> tuple[list[dict] | Non
     return rest, {"contribution": total, "odds_factor": float(np.exp(total))}
 
 
-def patient_result(
-    patient: Mapping[str, Any],
-    scored: Mapping[str, Any],
-    qc: Mapping[str, Any],
-    card: Mapping[str, Any],
-    cohort_risks: Mapping[str, Any],
-    *,
-    min_coverage: float = 0.9,
-    prevalence: float | None = None,
-    notable_variants: list[dict] | None = None,
-    trait: Mapping[str, Any] | None = None,
-    outlier_policy: str = "withhold",
-    outlier_rate: float | None = None,
-    ancestry_pcs: list[float] | None = None,
-) -> dict[str, Any]:
-    """Build one patient's result record.
+def model_baseline(metrics: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The model against its baseline, from ``metrics.json`` (the model card's ``metrics``).
 
     Parameters
     ----------
-    patient : mapping
-        The sample-sheet row (``patient_id``, ``vcf``, ``sample``, ``sex``...).
+    metrics : mapping
+        ``metrics.json``: ``baseline`` (the logistic regression's metrics),
+        ``baseline_features`` and ``roc_auc_difference["model-baseline"]``
+        (paired bootstrap, see :func:`genorisk.model.metrics.evaluate_predictions`).
+
+    Returns
+    -------
+    dict or None
+        ``name`` (the baseline and its features), ``auc`` (its ROC AUC),
+        ``difference`` (model minus baseline ROC AUC), ``difference_ci``
+        ([low, high]) and ``beats_baseline`` (the CI's lower bound is above
+        0); None when the model was not compared with a baseline.
+    """
+    baseline = metrics.get("baseline") or {}
+    difference = (metrics.get("roc_auc_difference") or {}).get("model-baseline")
+    if not baseline.get("roc_auc") or not difference:
+        return None
+    return {
+        "name": "Logistic regression: " + ", ".join(metrics.get("baseline_features", [])),
+        "auc": baseline["roc_auc"]["estimate"],
+        "difference": difference["estimate"],
+        "difference_ci": [difference["ci_low"], difference["ci_high"]],
+        "beats_baseline": bool(difference["ci_low"] > 0),
+    }
+
+
+def trait_result(
+    scored: Mapping[str, Any],
+    coverage: Mapping[str, Any],
+    card: Mapping[str, Any],
+    cohort_risks: Mapping[str, Any],
+    *,
+    trait: Mapping[str, Any] | None = None,
+    prevalence: float | None = None,
+    min_coverage: float = 0.9,
+    outlier_policy: str = "withhold",
+    outlier_rate: float | None = None,
+    ancestry_pcs: Sequence[float] | None = None,
+) -> dict[str, Any]:
+    """One trait's part of a patient's result: the risk, its context and why it is shown, widened or withheld.
+
+    Parameters
+    ----------
     scored : mapping
-        This patient's entry from :func:`genorisk.model.score_patients`.
-    qc : mapping
-        The patient's QC record from :func:`genorisk.intake.patient_inputs`
-        (``validation``, ``coverage``, ``sex``...).
+        This patient's entry from :func:`genorisk.model.score_patients` with the trait's model.
+    coverage : mapping
+        The patient's coverage of the trait's model (``qc["coverage"][trait_id]``
+        of :func:`genorisk.intake.patient_inputs`).
     card, cohort_risks : mapping
-        ``model_card.json`` and ``cohort_risks.json`` of the model.
-    min_coverage : float
-        The model-coverage limit of the outlier policy (config
-        ``report.min_model_variant_coverage``).
-    prevalence : float, optional
-        Overrides the trait's prevalence.
-    notable_variants : list of dict, optional
-        ClinVar and rare variants found; None when annotation is not configured.
+        ``model_card.json`` and ``cohort_risks.json`` of the trait's bundle.
     trait : mapping, optional
-        The trait (:func:`genorisk.model.trait_settings`); default the model
+        The trait (``trait`` of the bundle's ``bundle.json``); default the model
         card's, else :data:`genorisk.model.DEFAULT_TRAIT`. With a prevalence
         that differs from the cohort's case fraction the risk, its interval
         and the cohort quantiles are re-anchored to it
         (:func:`genorisk.model.prior_shift`); percentiles do not change.
+    prevalence : float, optional
+        Overrides the trait's prevalence.
+    min_coverage : float
+        The model-coverage limit of the outlier policy (config
+        ``report.min_model_variant_coverage``).
     outlier_policy : {"withhold", "widen"}
         For a patient beyond the ancestry limit or below ``min_coverage``:
         no risk number, or the risk with an interval widened to the middle
@@ -223,12 +257,19 @@ def patient_result(
         (0 % model coverage) never gets a risk number.
     outlier_rate : float, optional
         Config ``ancestry.outlier_rate`` (:func:`ancestry_limit`).
-    ancestry_pcs : list of float, optional
-        The patient's ancestry PCs, for the ancestry-adjusted polygenic score Z.
+    ancestry_pcs : sequence of float, optional
+        The patient's ancestry PCs under this trait's schema, for the
+        ancestry-adjusted polygenic score Z.
+
+    Returns
+    -------
+    dict
+        ``trait``, ``risk``, ``cohort_distribution``, ``drivers``,
+        ``ancestry_adjustment``, ``polygenic_scores``, ``model`` (with
+        ``baseline``, :func:`model_baseline`) and ``coverage``.
     """
     if outlier_policy not in ("withhold", "widen"):
         raise ValueError(f"unknown outlier policy {outlier_policy!r} (withhold or widen)")
-    coverage = qc["coverage"]
     data = card.get("metrics", {}).get("data", {})
     trait = dict(trait or card.get("trait") or DEFAULT_TRAIT)
     if prevalence is not None:
@@ -246,21 +287,6 @@ def patient_result(
     interval = [float(x) for x in anchor(scored["risk_interval"])]
     distribution = cohort_distribution(cohort_risks)
     distribution["quantiles"] = [float(x) for x in anchor(distribution["quantiles"])]
-
-    warnings: list[str] = []
-    recorded_sex = patient.get("sex") or None
-    sex_check, sex_check_reason = sex_check_outcome(recorded_sex, qc.get("sex") or {})
-    inferred_sex = (qc.get("sex") or {}).get("inferred_sex")
-    if sex_check == "mismatch":
-        warnings.append(
-            f"Recorded sex ({recorded_sex}) differs from the sex the chrX genotypes indicate ({inferred_sex}): "
-            "the VCF may belong to someone else, or the record is wrong. Check before using this result."
-        )
-    for w in qc["validation"].get("warnings", [])[:5]:
-        warnings.append(f"Input warning: {w}")
-    range_check = qc.get("cohort_qc")
-    for flag in (range_check or {}).get("flags", []):
-        warnings.append(flag)
 
     ancestry = coverage.get("ancestry")
     threshold = ancestry_limit(card, outlier_rate, ancestry["threshold"] if ancestry else None)
@@ -309,13 +335,14 @@ def patient_result(
         )
     drivers, ancestry_adjustment = split_ancestry_drivers(list(scored["drivers"]))
     context = cohort_risks.get("polygenic_scores")
+    pcs = None if ancestry_pcs is None else [float(x) for x in ancestry_pcs]
     scores = None
     if coverage.get("polygenic_scores"):
         scores = [
             {
                 "id": s["id"],
                 "value": s["value"],
-                **score_in_context(s["id"], s["value"], ancestry_pcs, context),
+                **score_in_context(s["id"], s["value"], pcs, context),
                 "n_variants": s["n_variants"],
                 "n_matched": s["n_matched"],
                 "match_rate": s["match_rate"],
@@ -323,10 +350,6 @@ def patient_result(
             for s in coverage["polygenic_scores"]
         ]
     return {
-        "schema_version": RESULT_SCHEMA_VERSION,
-        "patient_id": patient["patient_id"],
-        "sample": patient["sample"],
-        "vcf": Path(patient["vcf"]).name,
         "trait": {
             "id": trait["id"],
             "name": trait["name"],
@@ -353,29 +376,202 @@ def patient_result(
         "cohort_distribution": distribution,
         "drivers": drivers,
         "ancestry_adjustment": ancestry_adjustment,
-        # None = that stage is not configured (the report says so); [] = none found.
-        "notable_variants": notable_variants,
         "polygenic_scores": scores,
-        "qc": {
-            "call_rate": coverage["call_rate"],
+        "model": {**model_summary(card), "baseline": model_baseline(card.get("metrics", {}))},
+        "coverage": {
             "model_variant_coverage": coverage["coverage"],
+            "n_model_variants": n_model,
             "n_model_variants_missing": coverage["n_missing"],
+            "ancestry_threshold": threshold,
+            "ancestry_outlier": is_outlier if ancestry else None,
+            "n_reference_filled": coverage.get("n_reference_filled"),
+            "reference_source": REFERENCE_SOURCES.get(coverage.get("reference_source") or ""),
+        },
+    }
+
+
+def combine_trait_results(
+    patient: Mapping[str, Any],
+    qc: Mapping[str, Any],
+    traits: Sequence[Mapping[str, Any]],
+    *,
+    ancestry_pcs: Sequence[float] | None = None,
+) -> dict[str, Any]:
+    """One patient's result: the traits' results (:func:`trait_result`) with the patient-level parts once.
+
+    Parameters
+    ----------
+    patient : mapping
+        The sample-sheet row (``patient_id``, ``vcf``, ``sample``, ``sex``...).
+    qc : mapping
+        The patient's QC record (``qc.json``, :func:`genorisk.intake.batch_patient_inputs`):
+        ``validation``, ``sex``, ``notable_variants``, ``call_rate``, ``coverage``
+        (trait id -> coverage) and ``cohort_qc``.
+    traits : sequence of mapping
+        The patient's :func:`trait_result` of each trait, in trait order.
+    ancestry_pcs : sequence of float, optional
+        The patient's ancestry PCs, shown in the QC (the first trait's with
+        an ancestry model, as is the ancestry distance: the traits of one
+        cohort share one).
+
+    Returns
+    -------
+    dict
+        ``schema_version``, ``patient_id``, ``sample``, ``vcf`` (file name
+        only), ``traits``, ``notable_variants`` (None: annotation not
+        configured; [] none found), ``qc`` (``call_rate``, ``inferred_sex``,
+        ``recorded_sex``, ``sex_check``, ``sex_check_reason``,
+        ``ancestry_distance``, ``ancestry_pcs``, ``cohort_range_check``),
+        ``pharmacogenomics`` (None: the report step fills it in),
+        ``warnings`` and ``generated_by``.
+    """
+    warnings: list[str] = []
+    recorded_sex = patient.get("sex") or None
+    sex_check, sex_check_reason = sex_check_outcome(recorded_sex, qc.get("sex") or {})
+    inferred_sex = (qc.get("sex") or {}).get("inferred_sex")
+    if sex_check == "mismatch":
+        warnings.append(
+            f"Recorded sex ({recorded_sex}) differs from the sex the chrX genotypes indicate ({inferred_sex}): "
+            "the VCF may belong to someone else, or the record is wrong. Check before using this result."
+        )
+    for w in qc["validation"].get("warnings", [])[:5]:
+        warnings.append(f"Input warning: {w}")
+    range_check = qc.get("cohort_qc")
+    for flag in (range_check or {}).get("flags", []):
+        warnings.append(flag)
+    coverages = list((qc.get("coverage") or {}).values())
+    ancestry = next((c["ancestry"] for c in coverages if c.get("ancestry")), None)
+    call_rate = qc.get("call_rate")
+    if call_rate is None and coverages:  # a record without the all-traits call rate: the first trait's
+        call_rate = coverages[0]["call_rate"]
+    return {
+        "schema_version": RESULT_SCHEMA_VERSION,
+        "patient_id": patient["patient_id"],
+        "sample": patient["sample"],
+        "vcf": Path(patient["vcf"]).name,
+        "traits": [dict(t) for t in traits],
+        # None = that stage is not configured (the report says so); [] = none found.
+        "notable_variants": qc.get("notable_variants"),
+        "qc": {
+            "call_rate": call_rate,
             "inferred_sex": inferred_sex if inferred_sex in ("male", "female") else None,
             "recorded_sex": recorded_sex,
             "sex_check": sex_check,
             "sex_check_reason": sex_check_reason,
             "ancestry_distance": ancestry["distance"] if ancestry else None,
-            "ancestry_outlier": is_outlier if ancestry else None,
-            "ancestry_threshold": threshold,
             "ancestry_pcs": None if ancestry_pcs is None else [float(x) for x in ancestry_pcs],
-            "n_model_variants": n_model,
-            "n_reference_filled": coverage.get("n_reference_filled"),
-            "reference_source": REFERENCE_SOURCES.get(coverage.get("reference_source") or ""),
             "cohort_range_check": range_check,
         },
-        "model": model_summary(card),
         # Called per batch by rule call_pharmacogenes; rule patient_reports puts each patient's in.
         "pharmacogenomics": None,
         "warnings": warnings,
         "generated_by": {"genorisk": __version__},
     }
+
+
+def patient_result(
+    patient: Mapping[str, Any],
+    scored: Mapping[str, Any],
+    qc: Mapping[str, Any],
+    card: Mapping[str, Any],
+    cohort_risks: Mapping[str, Any],
+    *,
+    notable_variants: list[dict] | None = None,
+    ancestry_pcs: list[float] | None = None,
+    **options: Any,
+) -> dict[str, Any]:
+    """One patient's result with one trait: :func:`combine_trait_results` of one :func:`trait_result`.
+
+    Parameters
+    ----------
+    patient : mapping
+        The sample-sheet row.
+    scored : mapping
+        This patient's entry from :func:`genorisk.model.score_patients`.
+    qc : mapping
+        The patient's QC record, its ``coverage`` that of this one trait's model.
+    card, cohort_risks : mapping
+        ``model_card.json`` and ``cohort_risks.json`` of the model.
+    notable_variants : list of dict, optional
+        ClinVar and rare variants found; default ``qc["notable_variants"]``.
+    ancestry_pcs : list of float, optional
+        The patient's ancestry PCs.
+    **options
+        Keyword arguments of :func:`trait_result` (``trait``, ``prevalence``,
+        ``min_coverage``, ``outlier_policy``, ``outlier_rate``).
+    """
+    one = trait_result(scored, qc["coverage"], card, cohort_risks, ancestry_pcs=ancestry_pcs, **options)
+    record = dict(qc, coverage={one["trait"]["id"]: qc["coverage"]})
+    if notable_variants is not None:
+        record["notable_variants"] = notable_variants
+    return combine_trait_results(patient, record, [one], ancestry_pcs=ancestry_pcs)
+
+
+def score_batch(
+    patients: Sequence[Mapping[str, Any]],
+    bundles: Sequence[Any],
+    features: Sequence[str | Path],
+    qc: Mapping[str, Mapping[str, Any]],
+    *,
+    outlier_policy: str = "withhold",
+    outlier_rate: float | None = None,
+    min_coverage: float = 0.9,
+) -> list[dict[str, Any]]:
+    """The results of a batch of patients for every trait, from the traits' bundles alone.
+
+    Parameters
+    ----------
+    patients : sequence of mapping
+        The batch's sample-sheet rows, in order.
+    bundles : sequence of Bundle
+        Per trait, in trait order, its :func:`genorisk.model.bundle.load_bundle`
+        (``manifest``, ``model``, ``card``, ``cohort_risks``): the trait's
+        settings come from the bundle's ``bundle.json``, not the config.
+    features : sequence of path
+        Per trait, the batch's feature table under that trait's schema
+        (``features.<trait>.parquet``).
+    qc : mapping
+        ``qc.json``: per accepted patient ID, the QC record. Refused patients
+        (``refused.json``) have none, and get no result.
+    outlier_policy, outlier_rate, min_coverage
+        As for :func:`trait_result`.
+
+    Returns
+    -------
+    list of dict
+        One :func:`combine_trait_results` per accepted patient, batch order.
+    """
+    if len(bundles) != len(features):
+        raise ValueError(f"{len(bundles)} bundles but {len(features)} feature tables: one of each per trait")
+    per_trait: list[tuple[Any, dict[str, dict[str, Any]], Any]] = []
+    for bundle, path in zip(bundles, features, strict=True):
+        table = read_feature_matrix(path)
+        scored = {s["sample_id"]: s for s in score_patients(bundle.model, table, path=str(path))} if len(table) else {}
+        per_trait.append((bundle, scored, table))
+    results = []
+    for patient in patients:
+        pid = patient["patient_id"]
+        if pid not in qc:
+            continue
+        parts, shown_pcs = [], None
+        for bundle, scored, table in per_trait:
+            trait = bundle.manifest["trait"]
+            pc_columns = [f["name"] for f in bundle.model.schema["features"] if f["kind"] == "pc"]
+            pcs = table.loc[pid, pc_columns].astype(float).tolist() if pc_columns else None
+            if shown_pcs is None:
+                shown_pcs = pcs
+            parts.append(
+                trait_result(
+                    scored[pid],
+                    qc[pid]["coverage"][trait["id"]],
+                    bundle.card,
+                    bundle.cohort_risks,
+                    trait=trait,
+                    min_coverage=min_coverage,
+                    outlier_policy=outlier_policy,
+                    outlier_rate=outlier_rate,
+                    ancestry_pcs=pcs,
+                )
+            )
+        results.append(combine_trait_results(patient, qc[pid], parts, ancestry_pcs=shown_pcs))
+    return results

@@ -153,8 +153,11 @@ try:
             ),
         )
     TRUTH = None if SCORE_ONLY else config["cohort"]["truth"]
-    if TRUTH and (not produced_by_simulation(TRUTH) or Path(TRUTH).exists()):
-        read_truth(TRUTH)
+    if TRUTH and not produced_by_simulation(TRUTH):
+        for _trait in TRAITS.values():
+            read_truth(TRUTH, column=_trait["column"])
+    elif TRUTH and Path(TRUTH).exists():
+        read_truth(TRUTH)  # a simulated file may predate a trait just added
 except ConfigError as err:
     stop("invalid cohort input", err)
 

@@ -1,5 +1,9 @@
 # Cohort QC on the genotype store (genorisk.qc): plink2's counts per store part
 # (cohort_qc_shard, plink2 only), gathered into sample and variant decisions (cohort_qc).
+# QC runs once for every trait: HWE is tested in the first trait's controls
+# (HWE_STATUS_COLUMN), so the QC a trait's model sees does not depend on which
+# other traits are configured.
+HWE_STATUS_COLUMN = next(iter(TRAITS.values()))["column"]
 
 QC_SHARD_SCRIPT = f"{workflow.current_basedir}/../../scripts/cohort_qc_shard.sh"
 
@@ -17,8 +21,11 @@ rule cohort_qc_shard:
         f"{OUTDIR}/benchmarks/cohort_qc_shard/{{part}}.tsv"
     conda:
         "../../envs/genorisk.yaml"
+    params:
+        status_column=HWE_STATUS_COLUMN,
     shell:
-        "bash {input.script:q} {input.part:q} {input.phenotypes:q} {output.shard:q} {threads} > {log:q} 2>&1"
+        "bash {input.script:q} {input.part:q} {input.phenotypes:q} {output.shard:q} {threads} "
+        "{params.status_column:q} > {log:q} 2>&1"
 
 
 rule cohort_qc:
@@ -40,5 +47,6 @@ rule cohort_qc:
         "../../envs/genorisk.yaml"
     params:
         thresholds=config["qc"],
+        status_column=HWE_STATUS_COLUMN,
     script:
         "../../scripts/cohort_qc.py"

@@ -27,6 +27,7 @@ from genorisk.features.cohort import (
     cohort_features,
     covariate_features,
     pgs_features,
+    trait_labels,
 )
 from genorisk.features.patient import INDEX_MAX_FRACTION, batch_patient_features, dosage_variants, patient_features
 from genorisk.features.variants import (
@@ -53,4 +54,5 @@ __all__ = [
     "pgs_features",
     "rare_damaging",
     "select_dosage_variants",
+    "trait_labels",
 ]

@@ -82,6 +82,7 @@ def cohort_features(
     in_fold_selection: Mapping[str, int] | None = None,
     variant_stats: Sequence[str | Path] | None = None,
     chunk_bytes: int = CHUNK_BYTES,
+    label_column: str = "status",
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Define and compute the cohort's feature matrix.
 
@@ -90,6 +91,16 @@ def cohort_features(
     ``score_files`` (a matched table of rule ``match_score``, summed as
     matched there, or a scoring file, matched here; the match frozen into the
     schema, :func:`pgs_features`); covariates.
+
+    Rows are every person of ``phenotypes`` (the QC-passed cohort), whatever
+    their value in the trait's column ``label_column``: ancestry PCs, burden,
+    polygenic scores, covariates and every allele frequency (the dosage
+    filter's, the definitions' ``cohort_af``) depend on the genotypes and
+    covariates only, so two traits of one cohort define every shared
+    non-dosage feature identically (same name, same definition). Only the
+    in-fold dosage selection reads ``label_column``, and only its 0/1 values
+    (an empty value, NaN, is in no ranking); the training rows are the
+    people with a 0/1 value, in this order.
 
     Every phenotype-table sample must be in the VCF (an InputError names the
     first missing one); VCF samples without a phenotype are not used.
@@ -101,7 +112,7 @@ def cohort_features(
     ``in_fold_selection`` (``n_folds``, ``seed``, ``keep_per_fold``: the
     model's outer folds and ``max_dosage_features``) keeps only the dosage
     variants that training's in-fold rankings can pick, computed from the
-    ``status`` column without the dense matrix of every passing variant (see
+    ``label_column`` without the dense matrix of every passing variant (see
     :func:`~genorisk.features.select_dosage_variants`); training then selects
     exactly what it would select from every passing variant. The selection is
     gathered from per-part summaries (:mod:`genorisk.features.variant_stats`):
@@ -114,6 +125,9 @@ def cohort_features(
 
     ``chunk_size`` rows per dosage chunk, fewer when ``chunk_size x people``
     float32 would exceed ``chunk_bytes``; results do not depend on either.
+
+    ``label_column`` is the trait's phenotype column (``traits[].column``):
+    0/1, NaN = unknown.
 
     Returns
     -------
@@ -134,6 +148,7 @@ def cohort_features(
             phenotypes,
             in_fold_selection,
             variant_stats,
+            label_column=label_column,
             min_maf=min_maf,
             min_call_rate=min_call_rate,
             male=male,
@@ -243,16 +258,24 @@ def cohort_features(
 
 
 def _gathered_dosage_selection(
-    source, phenotypes: pd.DataFrame, in_fold_selection: Mapping[str, int], variant_stats, *, chunk_bytes, **kw
+    source,
+    phenotypes: pd.DataFrame,
+    in_fold_selection: Mapping[str, int],
+    variant_stats,
+    *,
+    label_column: str,
+    chunk_bytes,
+    **kw,
 ) -> tuple[pd.DataFrame, np.ndarray, AlleleFrequencies, dict[str, int]]:
     """In-fold dosage selection from part summaries, then the selected alleles' dosages (people x alleles)."""
     samples = list(phenotypes.index)
+    labels = trait_labels(phenotypes, label_column)
     if variant_stats is None:
         parts = [
             part_variant_stats(
                 source,
                 samples,
-                labels=phenotypes["status"].to_numpy().astype(int),
+                labels=labels,
                 n_folds=in_fold_selection["n_folds"],
                 seed=in_fold_selection["seed"],
                 keep_per_fold=in_fold_selection["keep_per_fold"],
@@ -268,7 +291,6 @@ def _gathered_dosage_selection(
         chrom_order = list(open_store(source).chroms) if is_store(source) else None
     variants, counts = gather_dosage_selection(parts, chrom_order=chrom_order, min_info=kw["min_info"], source=source)
     folds = parts[0].folds
-    labels = phenotypes["status"].to_numpy().astype(int)
     if folds["keep_per_fold"] != in_fold_selection["keep_per_fold"] or folds["labels_sha256"] != labels_digest(labels):
         raise InputError(
             variant_stats[0] if variant_stats else source,
@@ -282,6 +304,30 @@ def _gathered_dosage_selection(
         at = found[~found["found"]].iloc[0]
         raise InputError(source, "a selected allele is not in the genotypes", record=f"{at.chrom}:{at.pos}")
     return variants, np.ascontiguousarray(dos.T), merged_allele_frequencies(parts), counts
+
+
+def trait_labels(phenotypes: pd.DataFrame, column: str) -> np.ndarray:
+    """A trait's labels for dosage selection: the 0/1 column, NaN where unknown.
+
+    Parameters
+    ----------
+    phenotypes : DataFrame
+        :func:`genorisk.config.read_phenotypes` (QC-failed people dropped).
+    column : str
+        The trait's phenotype column.
+
+    Returns
+    -------
+    ndarray, shape (n_people,)
+        int64 when every person has a value (the labels of a one-trait
+        cohort, digest and folds unchanged), else float64 with NaN.
+    """
+    if column not in phenotypes.columns:
+        raise InputError(None, f"trait column {column!r} is not a column of the phenotype table")
+    values = phenotypes[column]
+    if values.isna().any():
+        return values.to_numpy(dtype=np.float64)
+    return values.to_numpy().astype(int)
 
 
 def pgs_features(

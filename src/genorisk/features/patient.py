@@ -120,13 +120,7 @@ def batch_patient_features(
 ) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
     """Features of several patients of one VCF from the cohort's schema, in one read.
 
-    The schema's alleles are read for all ``samples`` at once (one dosage
-    matrix, :func:`genorisk.genotypes.read_dosages`); dosage, polygenic-score,
-    burden and carrier features are computed as matrices, the ancestry
-    projection person by person (a matrix product's rounding depends on its
-    shape, and a patient's PCs must not depend on who shares the file). Each
-    patient's result is exactly :func:`patient_features` of that patient
-    alone.
+    :func:`schemas_patient_features` for one schema.
 
     Parameters
     ----------
@@ -145,8 +139,6 @@ def batch_patient_features(
         As for :func:`patient_features`.
     callable_regions : sequence of CallableRegions or None, optional
         Per patient, as for :func:`patient_features`; default None for all.
-        The VCF records over the absent sites are read for every sample in
-        one query (:func:`genorisk.callable.non_reference_sites_many`).
 
     Returns
     -------
@@ -156,31 +148,98 @@ def batch_patient_features(
     coverage : list of dict
         Per patient, the ``coverage`` of :func:`patient_features`.
     """
+    frames, coverages, _ = schemas_patient_features(
+        vcf,
+        samples,
+        [schema],
+        covariate_values,
+        male=male,
+        use_index=use_index,
+        callable_regions=callable_regions,
+    )
+    return frames[0], coverages[0]
+
+
+def schema_alleles(schema: Mapping[str, Any]) -> list[tuple]:
+    """Every allele (chrom, pos, ref, alt) a schema's features read: dosages first, then scores, genes, ancestry."""
+    keys = [
+        (f["definition"]["chrom"], f["definition"]["pos"], f["definition"]["ref"], f["definition"]["alt"])
+        for f in schema["features"]
+        if f["kind"] == "dosage"
+    ]
+    for f in schema["features"]:
+        if f["kind"] in ("pgs", "burden", "carrier"):
+            keys += [(v["chrom"], v["pos"], v["ref"], v["alt"]) for v in f["definition"]["variants"]]
+    if schema.get("ancestry"):
+        from genorisk.ancestry import AncestryModel
+
+        av = AncestryModel.from_dict(schema["ancestry"]).variants
+        keys += list(zip(av["chrom"], av["pos"].astype(int), av["ref"], av["alt"], strict=False))
+    return list(dict.fromkeys(keys))
+
+
+def schemas_patient_features(
+    vcf: str | Path,
+    samples: Sequence[str],
+    schemas: Sequence[Mapping[str, Any]],
+    covariate_values: Sequence[Mapping[str, Any]],
+    *,
+    male: Sequence[bool | None] | None = None,
+    use_index: bool | None = None,
+    callable_regions: Sequence[CallableRegions | None] | None = None,
+) -> tuple[list[pd.DataFrame], list[list[dict[str, Any]]], list[float]]:
+    """Features of several patients of one VCF from several schemas (one per trait), in one read.
+
+    The alleles any schema reads are read for all ``samples`` at once (one
+    dosage matrix, :func:`genorisk.genotypes.read_dosages`), and absent ones
+    filled in from the callable regions once; each schema's features are
+    then computed from that matrix. Dosage, polygenic-score, burden and
+    carrier features are computed as matrices, the ancestry projection
+    person by person (a matrix product's rounding depends on its shape, and a
+    patient's PCs must not depend on who shares the file). Each patient's
+    features under each schema are exactly :func:`patient_features` of that
+    patient alone under that schema alone.
+
+    Parameters
+    ----------
+    vcf : path
+        A validated VCF/BCF holding every name of ``samples``.
+    samples : sequence of str
+        Sample names, one per patient (a name may repeat).
+    schemas : sequence of Mapping
+        Feature schemas (one per trait's bundle; two may define features of
+        the same name differently, so each gets its own table).
+    covariate_values : sequence of mapping
+        Per patient, covariates by phenotype column (see :func:`patient_features`).
+    male : sequence of bool or None, optional
+        Per patient, the recorded sex (None: unknown); default all unknown.
+    use_index : bool, optional
+        As for :func:`patient_features`.
+    callable_regions : sequence of CallableRegions or None, optional
+        Per patient, as for :func:`patient_features`; default None for all.
+        The VCF records over the absent sites are read for every sample in
+        one query (:func:`genorisk.callable.non_reference_sites_many`).
+
+    Returns
+    -------
+    features : list of DataFrame
+        Per schema, one row per entry of ``samples`` (in order, indexed by
+        the sample name), columns exactly that schema's names.
+    coverage : list of list of dict
+        Per schema, per patient, the ``coverage`` of :func:`patient_features`.
+    call_rate : list of float
+        Per patient, the call rate over the dosage variants of all schemas
+        together that are present in the VCF or filled in (0.0 when none is).
+    """
     n = len(samples)
     male_of = list(male) if male is not None else [None] * n
     regions_of = list(callable_regions) if callable_regions is not None else [None] * n
     if not (len(covariate_values) == len(male_of) == len(regions_of) == n):
         raise ValueError("samples, covariate_values, male and callable_regions must have one entry per patient")
-    wanted = dosage_variants(schema)
-    pgs_entries = [f for f in schema["features"] if f["kind"] == "pgs"]
-    gene_entries = [f for f in schema["features"] if f["kind"] in ("burden", "carrier")]
-    extra_rows = [
-        (v["chrom"], v["pos"], v["ref"], v["alt"])
-        for f in pgs_entries + gene_entries
-        for v in f["definition"]["variants"]
-    ]
-    ancestry = None
-    if schema.get("ancestry"):
-        from genorisk.ancestry import AncestryModel
-
-        ancestry = AncestryModel.from_dict(schema["ancestry"])
-        av = ancestry.variants
-        extra_rows += list(zip(av["chrom"], av["pos"].astype(int), av["ref"], av["alt"], strict=False))
-    wanted_keys = list(zip(wanted["chrom"], wanted["pos"], wanted["ref"], wanted["alt"], strict=False))
-    keys = list(dict.fromkeys(wanted_keys + extra_rows))
+    keys = list(dict.fromkeys(k for schema in schemas for k in schema_alleles(schema)))
     row_of = {k: i for i, k in enumerate(keys)}
     key_table = pd.DataFrame(keys, columns=["chrom", "pos", "ref", "alt"])
-    # A WGS patient VCF has millions of records and the schema needs a few
+    # A WGS patient VCF has millions of records and the schemas need a few
     # thousand positions: with an index, read only those (merged into
     # regions); without one, one pass over the file for every feature.
     regions = (
@@ -189,33 +248,70 @@ def batch_patient_features(
         else index_regions(vcf, key_table, max_fraction=None if use_index else INDEX_MAX_FRACTION)
     )
     log.info(
-        "patient features: %d schema alleles of %d patient(s), read %s",
+        "patient features: %d schema alleles (%d schema(s)) of %d patient(s), read %s",
         len(keys),
+        len(schemas),
         n,
         "by a full pass (no index)" if regions is None else f"through the index ({len(regions)} regions)",
     )
     dos, found = _read_patients(vcf, key_table, samples, male_of, regions)
-    filled_keys = np.zeros((len(keys), n), dtype=bool)
+    filled = np.zeros((len(keys), n), dtype=bool)
     if any(r is not None for r in regions_of):
-        filled_keys = _reference_calls(vcf, samples, key_table, found, regions_of)
-        dos[filled_keys] = 0.0
+        filled = _reference_calls(vcf, samples, key_table, found, regions_of)
+        dos[filled] = 0.0
     dosage = dos.astype(np.float64)  # (n_keys, n): every use below computes in float64, as a scalar path would
-    at_wanted = np.array([row_of[k] for k in wanted_keys], dtype=np.int64)
+    frames, coverages = [], []
+    for schema in schemas:
+        frame, coverage = _schema_features(schema, dosage, found, filled, row_of, samples, covariate_values, regions_of)
+        frames.append(frame)
+        coverages.append(coverage)
+    dosage_rows = np.array(sorted({row_of[k] for schema in schemas for k in _dosage_keys(schema)}), dtype=np.int64)
+    call_rate = []
+    for i in range(n):
+        present = found[dosage_rows] | filled[dosage_rows, i]
+        called = ~np.isnan(dosage[dosage_rows, i])
+        call_rate.append(float(called[present].mean()) if present.any() else 0.0)
+    return frames, coverages, call_rate
+
+
+def _dosage_keys(schema: Mapping[str, Any]) -> list[tuple]:
+    """The (chrom, pos, ref, alt) of a schema's dosage features, schema order."""
+    wanted = dosage_variants(schema)
+    return list(zip(wanted["chrom"], wanted["pos"], wanted["ref"], wanted["alt"], strict=True))
+
+
+def _schema_features(
+    schema: Mapping[str, Any],
+    dosage: np.ndarray,
+    found: np.ndarray,
+    filled_keys: np.ndarray,
+    row_of: Mapping[tuple, int],
+    samples: Sequence[str],
+    covariate_values: Sequence[Mapping[str, Any]],
+    regions_of: Sequence[CallableRegions | None],
+) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
+    """One schema's features and coverage from the patients' dosages (see :func:`schemas_patient_features`)."""
+    n = len(samples)
+    pgs_entries = [f for f in schema["features"] if f["kind"] == "pgs"]
+    gene_entries = [f for f in schema["features"] if f["kind"] in ("burden", "carrier")]
+    wanted = dosage_variants(schema)
+    at_wanted = np.array([row_of[k] for k in _dosage_keys(schema)], dtype=np.int64)
     values, filled = dosage[at_wanted], filled_keys[at_wanted]
     found_wanted = found[at_wanted]
     called = ~np.isnan(values)
     columns: dict[str, np.ndarray] = dict(zip(wanted["name"], values.astype("float32"), strict=True))
     ancestry_qc: list[dict[str, Any] | None] = [None] * n
-    if ancestry is not None:
-        from genorisk.ancestry import ancestry_distance, project
+    if schema.get("ancestry"):
+        from genorisk.ancestry import AncestryModel, ancestry_distance, project
 
+        ancestry = AncestryModel.from_dict(schema["ancestry"])
         av = ancestry.variants
         at = np.array(
             [row_of[k] for k in zip(av["chrom"], av["pos"].astype(int), av["ref"], av["alt"], strict=False)],
             dtype=np.int64,
         )
         pcs = np.empty((n, len(ancestry.pc_names)))
-        for i in range(n):  # one person at a time: see the docstring
+        for i in range(n):  # one person at a time: see schemas_patient_features
             d = dosage[at, i]
             pcs[i] = project(ancestry, d[None, :])[0]
             distance, outlier = ancestry_distance(ancestry, pcs[i][None, :])

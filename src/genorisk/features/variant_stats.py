@@ -46,6 +46,7 @@ from genorisk.features.variants import (
     SELECTION_COUNTS,
     InFoldSelection,
     filter_dosage_chunk,
+    unlabelled_mask,
     within_allowance_of_top_k,
 )
 
@@ -173,7 +174,10 @@ def part_variant_stats(
     samples, male, exclude, min_maf, min_call_rate, min_info, info_key
         As for :func:`~genorisk.features.select_dosage_variants`.
     labels, n_folds, seed, keep_per_fold
-        As for :func:`~genorisk.features.select_dosage_variants` (in-fold selection).
+        As for :func:`~genorisk.features.select_dosage_variants` (in-fold
+        selection): NaN = no outcome for this trait. Every sample counts in
+        the filters and allele frequencies (the same for every trait of the
+        cohort); only the labelled ones in the trend statistics.
     chunk_size, chunk_bytes : int
         Rows per chunk: :func:`chunk_rows` of them.
     allele_freqs_file : path, optional
@@ -272,8 +276,15 @@ def part_variant_stats(
 
 
 def labels_digest(labels: np.ndarray) -> str:
-    """SHA-256 of the 0/1 labels (int8 bytes): the same people, order and outcomes give the same digest."""
-    return hashlib.sha256(np.asarray(labels, dtype=np.int8).tobytes()).hexdigest()
+    """SHA-256 of the 0/1 labels (int8 bytes, NaN = unknown as -1).
+
+    The same people, order and outcomes give the same digest.
+    """
+    y = np.asarray(labels)
+    unknown = unlabelled_mask(y)
+    if unknown.any():
+        y = np.where(unknown, -1, y)
+    return hashlib.sha256(np.asarray(y, dtype=np.int8).tobytes()).hexdigest()
 
 
 def _write_batch(writer, path, frame: pd.DataFrame):

@@ -155,6 +155,27 @@ SELECTION_COUNTS = (
 )
 
 
+def unlabelled_mask(labels: np.ndarray) -> np.ndarray:
+    """Which entries of a label array are unknown (NaN): people without a value in the trait's column.
+
+    Parameters
+    ----------
+    labels : array-like, shape (n_samples,)
+        0/1 outcomes; NaN (float arrays only) = unknown.
+
+    Returns
+    -------
+    ndarray of bool, shape (n_samples,)
+        All False for an integer or boolean array.
+    """
+    y = np.asarray(labels)
+    if y.dtype.kind == "f":
+        return np.isnan(y)
+    if y.dtype.kind == "O":
+        return pd.isna(y).astype(bool)
+    return np.zeros(y.shape, dtype=bool)
+
+
 def filter_dosage_chunk(
     chunk: genotypes.DosageChunk,
     *,
@@ -284,8 +305,10 @@ def select_dosage_variants(
         ALT rows read per chunk; memory is bounded by the chunk plus the
         kept columns.
     labels : array of 0/1, optional
-        Training outcomes aligned with ``samples`` (the training matrix's
-        rows). Turns on in-fold selection.
+        Training outcomes aligned with ``samples``; NaN = no outcome for this
+        trait (in no ranking; every sample still counts in the filters and
+        allele frequencies). The labelled samples, in order, are the training
+        matrix's rows. Turns on in-fold selection.
     n_folds, seed, keep_per_fold : int, optional
         With ``labels``: ``ModelConfig.n_folds``, ``ModelConfig.seed`` and
         ``ModelConfig.max_dosage_features``.
@@ -471,8 +494,12 @@ class InFoldSelection:
 
     Parameters
     ----------
-    labels : array of 0/1, shape (n_samples,)
-        Training outcomes, in the sample order of the chunks.
+    labels : array of 0/1 or NaN, shape (n_samples,)
+        Training outcomes, in the sample order of the chunks; NaN = no
+        outcome for this trait (the person's dosages are read, for allele
+        frequencies and other traits, but are in no ranking and no fold:
+        the folds are drawn on the labelled people alone, in their order,
+        as training draws them on its labelled rows).
     n_folds, seed : int
         ``ModelConfig.n_folds`` and ``ModelConfig.seed``.
     keep_per_fold : int
@@ -486,7 +513,8 @@ class InFoldSelection:
     Attributes
     ----------
     fold_of : ndarray of int16, shape (n_samples,)
-        Outer fold of each sample (the fold whose test rows hold it).
+        Outer fold of each sample (the fold whose test rows hold it); -1
+        for an unlabelled one.
     n_rankings : int
         Outer folds + 1 (the last ranking is over all rows).
     variants : DataFrame or None
@@ -517,20 +545,25 @@ class InFoldSelection:
         n_samples = len(y)
         if y.ndim != 1:
             raise InputError(source, f"labels must be one 0/1 value per sample, got shape {y.shape}")
-        if not np.isin(y, (0, 1)).all():
-            bad = int(np.flatnonzero(~np.isin(y, (0, 1)))[0])
-            raise InputError(source, f"labels must be 0/1, got {y[bad]!r}", record=f"sample {bad}")
+        labelled = ~unlabelled_mask(y)
+        if not np.isin(y[labelled], (0, 1)).all():
+            bad = int(np.flatnonzero(labelled & ~np.isin(y, (0, 1)))[0])
+            raise InputError(source, f"labels must be 0/1 (or NaN: unknown), got {y[bad]!r}", record=f"sample {bad}")
         if keep_per_fold < 0:
             raise ValueError(f"keep_per_fold must be >= 0, got {keep_per_fold}")
-        n_cases = int(y.sum())
-        folds = min(n_folds, n_cases, n_samples - n_cases)  # as train_model does
+        y_known = y[labelled].astype(np.int8)
+        n_labelled, n_cases = len(y_known), int(y_known.sum())
+        folds = min(n_folds, n_cases, n_labelled - n_cases)  # as train_model does
         if folds < 2:
-            raise InputError(source, f"in-fold selection needs 2 cases and 2 controls, got {n_cases} of {n_samples}")
-        self.fold_of = outer_folds(y.astype(np.int8), folds, seed)
+            raise InputError(source, f"in-fold selection needs 2 cases and 2 controls, got {n_cases} of {n_labelled}")
+        self.fold_of = np.full(n_samples, -1, dtype=np.int16)
+        self.fold_of[labelled] = outer_folds(y_known, folds, seed)
+        # An unlabelled person trains no ranking (weight 0 everywhere): the sums are the labelled people's.
         train = np.column_stack([self.fold_of[:, None] != np.arange(folds)[None, :], np.ones(n_samples, dtype=bool)])
-        weights = train.astype(np.float64)
+        weights = (train & labelled[:, None]).astype(np.float64)
         # [T, T*y], one column pair per ranking: the layout block_fold_sums takes.
-        self.weights = np.hstack([weights, weights * y.astype(np.float64)[:, None]])
+        y_weight = np.where(labelled, y, 0).astype(np.float64)
+        self.weights = np.hstack([weights, weights * y_weight[:, None]])
         self.n_rankings = folds + 1
         self.keep_per_fold = keep_per_fold
         self.source = source

@@ -47,6 +47,7 @@ from genorisk.model.inputs import (
     check_labels,
     read_feature_matrix,
     read_labels,
+    trait_training_rows,
     validate_schema,
 )
 from genorisk.model.metrics import (
@@ -120,6 +121,7 @@ __all__ = [
     "load_model",
     "read_feature_matrix",
     "read_labels",
+    "trait_training_rows",
     "roc_points",
     "sample_candidates",
     "save_model",

@@ -64,14 +64,68 @@ def _fmt_metric(m: Mapping[str, Any] | None) -> str:
     return f"{m['estimate']:.3f} ({m['ci_low']:.3f}-{m['ci_high']:.3f})"
 
 
+def baseline_comparison(metrics: Mapping[str, Any]) -> dict[str, Any] | None:
+    """Whether the model beats its logistic baseline, in numbers and in words.
+
+    Parameters
+    ----------
+    metrics : mapping
+        ``metrics.json`` (:func:`genorisk.model.train_model`): ``baseline``,
+        ``baseline_features`` and ``roc_auc_difference["model-baseline"]``
+        (paired bootstrap).
+
+    Returns
+    -------
+    dict or None
+        ``name``, ``auc`` (the baseline's), ``difference`` (model minus
+        baseline ROC AUC), ``difference_ci`` ([low, high], or None without
+        bootstrap), ``beats_baseline`` (True only when the CI lies above 0) and
+        ``statement``, one sentence for the model card and the reports. None
+        when no baseline was fitted.
+    """
+    diff = (metrics.get("roc_auc_difference") or {}).get("model-baseline")
+    baseline = metrics.get("baseline")
+    if not diff or not baseline:
+        return None
+    features = metrics.get("baseline_features") or []
+    name = "logistic baseline" + (f" ({', '.join(features)})" if features else "")
+    has_ci = diff.get("ci_low") is not None
+    ci = [float(diff["ci_low"]), float(diff["ci_high"])] if has_ci else None
+    beats = ci is not None and ci[0] > 0
+    numbers = f"AUC difference {diff['estimate']:+.3f}" + (
+        f", 95% CI {ci[0]:+.3f} to {ci[1]:+.3f}" if ci is not None else " (no confidence interval: no bootstrap)"
+    )
+    if beats:
+        statement = f"beats the logistic baseline: {numbers}."
+    elif ci is None:
+        statement = f"not shown to beat the logistic baseline: {numbers}."
+    else:
+        statement = f"did not beat the logistic baseline: {numbers}."
+    return {
+        "name": name,
+        "auc": float(baseline["roc_auc"]["estimate"]),
+        "difference": float(diff["estimate"]),
+        "difference_ci": ci,
+        "beats_baseline": bool(beats),
+        "statement": statement,
+    }
+
+
 def _model_card_markdown(card: Mapping[str, Any]) -> str:
     m = card["metrics"]
+    trait = card.get("trait")
+    comparison = card.get("baseline_comparison")
     lines = [
-        "# Model card: genorisk gradient-boosted risk model",
+        "# Model card: genorisk gradient-boosted risk model" + (f" for {trait['name']}" if trait else ""),
         "",
         f"Trained {card['created']} with genorisk {card['versions']['genorisk']}, "
         f"XGBoost {card['versions']['xgboost']}.",
         "",
+    ]
+    if comparison is not None:
+        subject = f"The model of {trait['name']}" if trait else "The model"
+        lines += [f"**{subject} {comparison['statement']}**", ""]
+    lines += [
         "## Intended use",
         "",
         card["intended_use"],
@@ -97,6 +151,8 @@ def _model_card_markdown(card: Mapping[str, Any]) -> str:
             )
     if m.get("baseline_features"):
         lines += ["", f"Baseline: logistic regression on {', '.join(m['baseline_features'])}."]
+    if comparison is not None:
+        lines += ["", f"Against the baseline: {comparison['statement']}"]
     if "truth" in m:
         t = m["truth"]
         lines += [
@@ -191,8 +247,10 @@ def save_model(
     ``calibrator.json``, ``cohort_risks.json`` (1001 quantiles of the
     cohort's calibrated OOF risks, no per-person values), ``metrics.json``,
     ``model_card.md`` and, last, ``model_card.json`` (config, parameters,
-    package versions, metrics, intended use, limits and the SHA-256 of every
-    other file, checked by :func:`load_model`).
+    package versions, metrics, intended use, limits, the trait, whether the
+    model beats its logistic baseline (:func:`baseline_comparison`, said in
+    words in both cards) and the SHA-256 of every other file, checked by
+    :func:`load_model`).
 
     Parameters
     ----------
@@ -252,6 +310,7 @@ def save_model(
     }
     if trait is not None:
         card["trait"] = trait_card(trait, model.metrics["data"])
+    card["baseline_comparison"] = baseline_comparison(metrics)
     ancestry_limit = (model.schema.get("ancestry") or {}).get("distance")
     if ancestry_limit is not None:
         card["ancestry_limit"] = ancestry_limit

@@ -246,3 +246,51 @@ def read_labels(path: str | Path, sample_ids: pd.Index, column: str = "label") -
         sid = values.index[bad.to_numpy()][0]
         raise InputError(path, f"label must be 0 or 1, got {values[sid]!r}", record=f"sample {sid}")
     return values.to_numpy(dtype=np.int8)
+
+
+def trait_training_rows(
+    features: pd.DataFrame, phenotypes: pd.DataFrame, column: str, *, path: str | Path | None = None
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """A trait's training rows: the people of a feature matrix with a 0/1 value in the trait's column.
+
+    The cohort feature matrix holds every QC-passed person, whatever their
+    value for this trait (features common to all traits are the cohort's);
+    a person with an empty (NaN) value is not trained on nor evaluated.
+
+    Parameters
+    ----------
+    features : DataFrame
+        :func:`read_feature_matrix` of the trait's ``cohort.parquet``.
+    phenotypes : DataFrame
+        :func:`genorisk.config.read_phenotypes` with ``columns=[column]``.
+    column : str
+        The trait's phenotype column (``traits[].column``).
+    path : path, optional
+        The phenotype table, named in errors.
+
+    Returns
+    -------
+    X : DataFrame
+        The rows of ``features`` with a 0/1 value, in their order.
+    y : ndarray, int64, shape (len(X),)
+
+    Raises
+    ------
+    InputError
+        ``column`` missing, a feature-matrix person without a phenotype row,
+        a value other than 0/1, or no labelled person.
+    """
+    if column not in phenotypes.columns:
+        raise InputError(path, f"no trait column {column!r}", record="header")
+    missing = features.index.difference(phenotypes.index)
+    if len(missing):
+        raise InputError(path, f"feature-matrix person {missing[0]!r} has no phenotype row ({len(missing)} in all)")
+    values = phenotypes[column].reindex(features.index)
+    labelled = values.notna().to_numpy()
+    bad = labelled & ~values.isin([0, 1]).to_numpy()
+    if bad.any():
+        sid = values.index[bad][0]
+        raise InputError(path, f"{column} must be 0 or 1, got {values[sid]}", record=f"sample {sid}")
+    if not labelled.any():
+        raise InputError(path, f"no person of the feature matrix has a 0/1 value in {column!r}")
+    return features[labelled], values[labelled].to_numpy().astype(np.int64)

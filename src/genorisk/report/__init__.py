@@ -1,11 +1,14 @@
 """Per-patient and cohort reports a clinician can read and a program can parse.
 
 A patient's ``result.json`` (written by the scoring step; its contract is
-``schemas/report.schema.json``, the single source of truth) becomes
+``schemas/report.schema.json``, schema 4, the single source of truth: one
+result per patient with a ``traits`` list, a result per disease) becomes
 
 * ``report.json`` - the result, validated, plus a ``report`` section saying
   whether the result can be relied on and why not;
-* ``report.html`` - one self-contained page: inline CSS and inline SVG charts,
+* ``report.html`` - one self-contained page (a summary table with a row per
+  disease, a section per disease, then the patient-level sections once):
+  inline CSS and inline SVG charts,
   no scripts, nothing fetched from anywhere (a Content-Security-Policy in the
   page forbids it, so a browser refuses even if something slipped in);
 * ``report.pdf`` - optional, the same page printed by WeasyPrint with a URL
@@ -44,7 +47,13 @@ from genorisk.report.charts import (
     risk_histogram,
     wrap_text,
 )
-from genorisk.report.examples import example_cohort, example_pharmacogenomics, example_result
+from genorisk.report.examples import (
+    EXAMPLE_TRAITS,
+    example_cohort,
+    example_pharmacogenomics,
+    example_result,
+    example_trait_result,
+)
 from genorisk.report.pharmacogenomics import medicines_view, pharmacogenomics_section
 from genorisk.report.render import (
     DIR_MODE,
@@ -61,15 +70,18 @@ from genorisk.report.wording import (
     QC_THRESHOLDS,
     absent_variants_in_words,
     assess_reliability,
+    baseline_in_words,
     describe_percentile,
     format_percent,
     natural_frequency,
     ordinal,
     risk_in_words,
+    withheld_in_short,
 )
 
 __all__ = [
     "DIR_MODE",
+    "EXAMPLE_TRAITS",
     "FILE_MODE",
     "NOT_CONFIGURED",
     "QC_THRESHOLDS",
@@ -78,6 +90,7 @@ __all__ = [
     "ReportRenderer",
     "absent_variants_in_words",
     "assess_reliability",
+    "baseline_in_words",
     "check_cohort_summary",
     "curve_chart",
     "describe_percentile",
@@ -86,6 +99,7 @@ __all__ = [
     "example_cohort",
     "example_pharmacogenomics",
     "example_result",
+    "example_trait_result",
     "format_percent",
     "hbar_chart",
     "html_to_pdf",
@@ -103,5 +117,6 @@ __all__ = [
     "risk_histogram",
     "risk_in_words",
     "validate_result",
+    "withheld_in_short",
     "wrap_text",
 ]

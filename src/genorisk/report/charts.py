@@ -28,6 +28,7 @@ SVG_STYLES: dict[str, dict[str, str]] = {
     "grid": {"stroke": "#e3e7ec", "stroke-width": "1"},
     "axis": {"stroke": "#7d8794", "stroke-width": "1"},
     "diagonal": {"stroke": "#a9b1bc", "stroke-width": "1", "stroke-dasharray": "4 4"},
+    "chance": {"stroke": "#a9b1bc", "stroke-width": "1.5", "stroke-dasharray": "4 4", "fill": "none"},
     "bar-cohort": {"fill": "#b9c6d8"},
     "band-patient": {"fill": _PATIENT, "fill-opacity": "0.14"},
     "mark-patient": {"stroke": _PATIENT, "stroke-width": "2.5"},
@@ -335,12 +336,21 @@ def wrap_text(text: str, width: int) -> list[str]:
     return lines + [line] if line else lines or [""]
 
 
-def curve_chart(series: Sequence[Mapping], title: str, x_label: str, y_label: str, limit: float = 1.0) -> Chart:
-    """Square line chart over [0, limit]^2 with the diagonal.
+def curve_chart(
+    series: Sequence[Mapping],
+    title: str,
+    x_label: str,
+    y_label: str,
+    limit: float = 1.0,
+    *,
+    diagonal: bool = True,
+) -> Chart:
+    """Square line chart over [0, limit]^2, with the diagonal unless ``diagonal`` is False.
 
-    Series are ``{"name", "x", "y", "cls", "points"?, "tips"?}``. The legend
-    sits below the plot with every name in full, wrapped over as many lines
-    as it needs (the chart grows to fit).
+    Series are ``{"name", "x", "y", "cls", "points"?, "tips"?}`` (``cls``
+    ``"chance"`` for a dashed reference line). The legend sits below the plot
+    with every name in full, wrapped over as many lines as it needs (the
+    chart grows to fit).
     """
     wrapped = [wrap_text(s["name"], 58) for s in series]
     legend_h = 16 * sum(len(w) for w in wrapped) + 10
@@ -348,7 +358,8 @@ def curve_chart(series: Sequence[Mapping], title: str, x_label: str, y_label: st
     ax = _Axes(c, 56, 16, 424, 354, (0.0, limit), (0.0, limit))
     ticks = nice_ticks(0.0, limit, 5)
     ax.frame(ticks, ticks, lambda v: f"{v:g}", lambda v: f"{v:g}", x_label, y_label)
-    c.line(ax.x(0), ax.y(0), ax.x(limit), ax.y(limit), "diagonal")
+    if diagonal:
+        c.line(ax.x(0), ax.y(0), ax.x(limit), ax.y(limit), "diagonal")
     for s in series:
         c.polyline([ax.x(v) for v in s["x"]], [ax.y(v) for v in s["y"]], s["cls"])
         if s.get("points"):

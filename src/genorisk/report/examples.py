@@ -9,33 +9,36 @@ import numpy as np
 
 from genorisk import __version__
 
+#: The traits of :func:`example_result`: an additive one with a polygenic score, and one with a gene x age
+#: part, no score and a model that does not beat its baseline.
+EXAMPLE_TRAITS = (
+    {
+        "id": "cad",
+        "name": "coronary artery disease",
+        "population": "UK adults aged 40-69",
+        "time_frame": "by age 75",
+        "prevalence": 0.10,
+        "cohort_case_fraction": 0.102,
+    },
+    {
+        "id": "t2d",
+        "name": "type 2 diabetes",
+        "population": "UK adults aged 40-69",
+        "time_frame": "within 10 years",
+        "prevalence": 0.05,
+        "cohort_case_fraction": 0.21,
+    },
+)
 
-def example_result(patient_id: str = "P0001", *, seed: int = 0) -> dict:
-    """A complete, valid patient result with plausible values, varied by ``seed``.
 
-    Cohort risk is logistic-normal around a prevalence of 10 %; the patient's
-    percentile is read off those quantiles so the figures agree with each other.
-    """
-    rng = np.random.default_rng(seed)
-    prevalence = 0.10
+def _example_quantiles(prevalence: float) -> np.ndarray:
+    """Cohort risk quantiles, logistic-normal around ``prevalence``."""
     ppf = statistics.NormalDist().inv_cdf
     z = np.array([ppf(min(max(p, 0.0005), 0.9995)) for p in np.linspace(0, 1, 101)])
-    quantiles = 1 / (1 + np.exp(-(math.log(prevalence / (1 - prevalence)) - 0.25 + 0.8 * z)))
-    pct = float(rng.uniform(1, 99))
-    prob = float(np.interp(pct, np.arange(101), quantiles))
-    width = float(rng.uniform(0.15, 0.35))
-    labels = [
-        ("prs", "Polygenic score PGS000001 (breast cancer)"),
-        ("age", "Age 61 years"),
-        ("sex", "Sex: female"),
-        ("gene:BRCA2", "Rare damaging variants in BRCA2"),
-        ("region:chr21:30-31Mb", "Common variants near chr21:30.5 Mb"),
-        ("gene:APP", "Rare variants in APP"),
-        ("epistasis", "Interaction of two chr21 loci"),
-        ("region:chr21:15-16Mb", "Common variants near chr21:15.2 Mb"),
-        ("gene:SOD1", "Rare variants in SOD1"),
-        ("burden", "Overall rare-variant burden"),
-    ]
+    return 1 / (1 + np.exp(-(math.log(prevalence / (1 - prevalence)) - 0.25 + 0.8 * z)))
+
+
+def _example_drivers(rng: np.random.Generator, labels: list[tuple[str, str]]) -> list[dict]:
     drivers = []
     for group, label in labels:
         c = float(rng.normal(0, 0.3))
@@ -47,9 +50,12 @@ def example_result(patient_id: str = "P0001", *, seed: int = 0) -> dict:
                 "direction": "raises risk" if c >= 0 else "lowers risk",
             }
         )
-    n_var = [77, 313, 1_046]
+    return drivers
+
+
+def _example_scores(rng: np.random.Generator) -> list[dict]:
     scores = []
-    for i, n in enumerate(n_var):
+    for i, n in enumerate([77, 313, 1_046]):
         m = int(n * rng.uniform(0.7, 1.0))
         scores.append(
             {
@@ -66,34 +72,152 @@ def example_result(patient_id: str = "P0001", *, seed: int = 0) -> dict:
                 "match_rate": round(m / n, 6),
             }
         )
+    return scores
+
+
+def _example_risk(rng: np.random.Generator, quantiles: np.ndarray, prevalence: float) -> dict:
+    pct = float(rng.uniform(1, 99))
+    prob = float(np.interp(pct, np.arange(101), quantiles))
+    width = float(rng.uniform(0.15, 0.35))
     return {
-        "schema_version": "3",
+        "status": "shown",
+        "probability": round(prob, 6),
+        "interval": [round(prob * (1 - width), 6), round(min(1.0, prob * (1 + width)), 6)],
+        "interval_level": 0.95,
+        "percentile": round(pct, 2),
+        "prevalence": prevalence,
+        "prevalence_source": "population",
+        "anchoring": "prior shift",
+        "withheld_reason": None,
+        "interval_note": None,
+    }
+
+
+def example_trait_result(trait: dict, *, seed: int = 0, withheld: bool = False) -> dict:
+    """One valid entry of a result's ``traits`` list for ``trait`` (an :data:`EXAMPLE_TRAITS` item).
+
+    The first example trait has three polygenic scores and a model that beats
+    its baseline; any other has no score, a gene x age driver and a model that
+    does not beat its baseline. ``withheld``: the risk is withheld because
+    the patient's VCF covers too little of that trait's model.
+    """
+    rng = np.random.default_rng([seed, sum(map(ord, trait["id"]))])
+    first = trait["id"] == EXAMPLE_TRAITS[0]["id"]
+    quantiles = _example_quantiles(trait["prevalence"])
+    if first:
+        labels = [
+            ("prs", "Polygenic score PGS000001 (breast cancer)"),
+            ("age", "Age 61 years"),
+            ("sex", "Sex: female"),
+            ("gene:BRCA2", "Rare damaging variants in BRCA2"),
+            ("region:chr21:30-31Mb", "Common variants near chr21:30.5 Mb"),
+            ("gene:APP", "Rare variants in APP"),
+            ("epistasis", "Interaction of two chr21 loci"),
+            ("region:chr21:15-16Mb", "Common variants near chr21:15.2 Mb"),
+            ("gene:SOD1", "Rare variants in SOD1"),
+            ("burden", "Overall rare-variant burden"),
+        ]
+    else:
+        labels = [
+            ("age", "Age 61 years"),
+            ("gxa", "Variants near chr21:40.1 Mb, by age"),
+            ("epistasis", "Interaction of two chr21 loci"),
+            ("sex", "Sex: female"),
+            ("burden", "Overall rare-variant burden"),
+        ]
+    n_model = 4_812 if first else 412
+    coverage = round(float(rng.uniform(0.93, 1.0)), 5) if not withheld else 0.62
+    risk = _example_risk(rng, quantiles, trait["prevalence"])
+    if withheld:
+        risk.update(
+            status="withheld",
+            probability=None,
+            interval=None,
+            percentile=None,
+            withheld_reason=f"Only 62% of the model's {n_model:,} variants were called in this VCF (minimum 90%): "
+            "the model was not validated on data this incomplete. No risk number is shown.",
+        )
+    if first:
+        model = {
+            "name": "genorisk XGBoost demo (chr21): coronary artery disease",
+            "sha256": "3f" * 32,
+            "trained_on": 1600,
+            "auc": 0.781,
+            "auc_ci": [0.752, 0.809],
+            "auc_ceiling": 0.839,
+            "baseline": {
+                "name": "Logistic regression: pgs_PGS000001, pc1, pc2, age, sex_male",
+                "auc": 0.742,
+                "difference": 0.039,
+                "difference_ci": [0.012, 0.066],
+                "beats_baseline": True,
+            },
+        }
+    else:
+        model = {
+            "name": "genorisk XGBoost demo (chr21): type 2 diabetes",
+            "sha256": "a7" * 32,
+            "trained_on": 1600,
+            "auc": 0.701,
+            "auc_ci": [0.668, 0.733],
+            "auc_ceiling": 0.771,
+            "baseline": {
+                "name": "Logistic regression: pc1, pc2, age, sex_male",
+                "auc": 0.69,
+                "difference": 0.011,
+                "difference_ci": [-0.012, 0.034],
+                "beats_baseline": False,
+            },
+        }
+    model.update(
+        intended_use="Research demonstration on simulated data. Not for clinical decisions.",
+        limits=[
+            "Trained on a simulated cohort of European-like ancestry; accuracy elsewhere is unknown.",
+            "Uses chromosome 21 only.",
+            f"Calibrated to a prevalence of {trait['prevalence']:.0%}.",
+        ],
+    )
+    return {
+        "trait": dict(trait),
+        "risk": risk,
+        "cohort_distribution": {"quantiles": [round(float(q), 6) for q in quantiles], "n": 2000},
+        "drivers": _example_drivers(rng, labels),
+        "ancestry_adjustment": {"contribution": -0.031, "odds_factor": round(math.exp(-0.031), 6)},
+        "polygenic_scores": _example_scores(rng) if first else None,
+        "model": model,
+        "coverage": {
+            "model_variant_coverage": coverage,
+            "n_model_variants": n_model,
+            "n_model_variants_missing": int(round((1 - coverage) * n_model)),
+            "ancestry_threshold": 4.1,
+            "ancestry_outlier": False,
+            "n_reference_filled": None,
+            "reference_source": None,
+        },
+    }
+
+
+def example_result(patient_id: str = "P0001", *, seed: int = 0, withheld: bool = True) -> dict:
+    """A complete, valid patient result (schema 4) with plausible values, varied by ``seed``.
+
+    Two traits (:data:`EXAMPLE_TRAITS`): coronary artery disease, shown, whose
+    model beats its baseline, and type 2 diabetes, whose model does not and
+    whose risk is withheld (too little of its model covered) unless
+    ``withheld`` is False. Cohort risk is logistic-normal around each trait's
+    prevalence; the patient's percentile is read off those quantiles so the
+    figures agree with each other.
+    """
+    rng = np.random.default_rng(seed)
+    traits = [
+        example_trait_result(EXAMPLE_TRAITS[0], seed=seed),
+        example_trait_result(EXAMPLE_TRAITS[1], seed=seed, withheld=withheld),
+    ]
+    return {
+        "schema_version": "4",
         "patient_id": patient_id,
         "sample": f"{patient_id}_S{seed}",
         "vcf": f"{patient_id}.vcf.gz",
-        "trait": {
-            "id": "cad",
-            "name": "coronary artery disease",
-            "population": "UK adults aged 40-69",
-            "time_frame": "by age 75",
-            "prevalence": prevalence,
-            "cohort_case_fraction": 0.102,
-        },
-        "risk": {
-            "status": "shown",
-            "probability": round(prob, 6),
-            "interval": [round(prob * (1 - width), 6), round(min(1.0, prob * (1 + width)), 6)],
-            "interval_level": 0.95,
-            "percentile": round(pct, 2),
-            "prevalence": prevalence,
-            "prevalence_source": "population",
-            "anchoring": "prior shift",
-            "withheld_reason": None,
-            "interval_note": None,
-        },
-        "cohort_distribution": {"quantiles": [round(float(q), 6) for q in quantiles], "n": 2000},
-        "drivers": drivers,
-        "ancestry_adjustment": {"contribution": -0.031, "odds_factor": round(math.exp(-0.031), 6)},
+        "traits": traits,
         "notable_variants": [
             {
                 "chrom": "chr21",
@@ -124,32 +248,15 @@ def example_result(patient_id: str = "P0001", *, seed: int = 0) -> dict:
                 "reason": "rare predicted damaging",
             },
         ],
-        "polygenic_scores": scores,
         "qc": {
             "call_rate": round(float(rng.uniform(0.97, 1.0)), 5),
-            "model_variant_coverage": round(float(rng.uniform(0.93, 1.0)), 5),
-            "n_model_variants_missing": int(rng.integers(0, 400)),
             "inferred_sex": "female",
             "recorded_sex": "female",
             "sex_check": "consistent",
+            "sex_check_reason": None,
             "ancestry_distance": round(float(rng.uniform(0, 2)), 3),
-            "ancestry_outlier": False,
-            "ancestry_threshold": 4.1,
             "ancestry_pcs": [round(float(x), 4) for x in rng.normal(0, 1, 5)],
-        },
-        "model": {
-            "name": "genorisk XGBoost demo (chr21)",
-            "sha256": "3f" * 32,
-            "trained_on": 1600,
-            "auc": 0.781,
-            "auc_ci": [0.752, 0.809],
-            "auc_ceiling": 0.839,
-            "intended_use": "Research demonstration on simulated data. Not for clinical decisions.",
-            "limits": [
-                "Trained on a simulated cohort of European-like ancestry; accuracy elsewhere is unknown.",
-                "Uses chromosome 21 only.",
-                "Calibrated to a prevalence of 10%.",
-            ],
+            "cohort_range_check": None,
         },
         "pharmacogenomics": example_pharmacogenomics(),
         "warnings": [],
@@ -258,80 +365,102 @@ def example_pharmacogenomics() -> dict:
     }
 
 
-def example_cohort(*, seed: int = 0) -> dict:
-    """A complete, valid cohort summary with plausible values (binormal ROC curves)."""
-    rng = np.random.default_rng(seed)
+def _example_curves(rng: np.random.Generator, d: float, case_fraction: float) -> tuple[dict, dict]:
+    """Binormal ROC and PR curves with separation ``d`` (in SDs) at ``case_fraction``."""
     cdf = statistics.NormalDist().cdf
-    fpr = np.linspace(0, 1, 51)
     ppf = statistics.NormalDist().inv_cdf
+    fpr = np.linspace(0, 1, 51)
+    tpr = np.array([0.0] + [cdf(d + ppf(float(f))) for f in fpr[1:-1]] + [1.0])
+    roc = {"fpr": [round(float(f), 4) for f in fpr], "tpr": [round(float(v), 4) for v in tpr]}
+    order = np.argsort(tpr, kind="stable")
+    recall = tpr[order][1:]
+    fp = fpr[order][1:]
+    precision = recall * case_fraction / (recall * case_fraction + fp * (1 - case_fraction))
+    pr = {
+        "recall": [0.0] + [round(float(v), 4) for v in recall],
+        "precision": [1.0] + [round(float(v), 4) for v in precision],
+        "case_fraction": case_fraction,
+    }
+    return roc, pr
 
-    def roc(d):
-        return {
-            "fpr": [round(float(f), 4) for f in fpr],
-            "tpr": [0.0] + [round(cdf(d + ppf(float(f))), 4) for f in fpr[1:-1]] + [1.0],
-        }
 
-    pred = np.array([0.02, 0.04, 0.06, 0.08, 0.11, 0.15, 0.2, 0.27, 0.36, 0.5])
+def _example_trait_section(rng: np.random.Generator, k: int) -> dict:
+    """A trait section of :func:`example_cohort`: the first trait beats its baseline, the second does not."""
+    trait = EXAMPLE_TRAITS[k]
+    card = example_trait_result(trait)["model"]
+    base = card["baseline"]
+    n_cases = 204 if k == 0 else 410
+    case_fraction = round(n_cases / 2000, 4)
+    roc, pr = _example_curves(rng, 1.1 if k == 0 else 0.75, case_fraction)
+    base_roc, base_pr = _example_curves(rng, 0.92 if k == 0 else 0.71, case_fraction)
+    pred = np.array([0.02, 0.04, 0.06, 0.08, 0.11, 0.15, 0.2, 0.27, 0.36, 0.5]) * (1 if k == 0 else 1.6)
+    metric = {
+        "model": (card["auc"], card["auc_ci"]),
+        "baseline": (base["auc"], [round(base["auc"] - 0.031, 3), round(base["auc"] + 0.03, 3)]),
+    }
+    ci = base["difference_ci"]
     return {
-        "schema_version": "2",
-        "cohort": {"name": "demo chr21 cohort", "n_samples": 2000, "n_cases": 204, "n_controls": 1796},
-        "qc": {
-            "n_samples": 2000,
-            "n_passed": 1987,
-            "failures": [
-                {"reason": "call rate below 95%", "n": 7},
-                {"reason": "sex mismatch", "n": 4},
-                {"reason": "ancestry outlier", "n": 2},
-            ],
-            "call_rate": {"min": 0.912, "median": 0.996, "max": 1.0},
-            "model_variant_coverage": {"min": 0.88, "median": 0.991, "max": 1.0},
-            "sex_check": {"consistent": 1990, "mismatch": 4, "unknown": 6},
-            "n_ancestry_outliers": 2,
+        "trait": {key: trait[key] for key in ("id", "name", "prevalence", "population", "time_frame")},
+        "cohort": {"n_samples": 2000, "n_cases": n_cases, "n_controls": 2000 - n_cases},
+        "model": card,
+        "performance": {
+            "evaluation": "5-fold cross-validation, out-of-fold predictions",
+            "roc": roc,
+            "pr": pr,
+            "calibration": {
+                "predicted": [round(float(p), 4) for p in pred],
+                "observed": [round(float(min(1, max(0, p + rng.normal(0, 0.015)))), 4) for p in pred],
+                "n": [200] * 10,
+                "brier": 0.081 if k == 0 else 0.152,
+            },
+            "baselines": [
+                {
+                    "name": base["name"],
+                    "auc": base["auc"],
+                    "auc_ci": metric["baseline"][1],
+                    "roc": base_roc,
+                    "pr": base_pr,
+                },
+            ]
+            + ([{"name": "PRS alone", "auc": 0.668, "auc_ci": [0.634, 0.701]}] if k == 0 else []),
+            "metrics": {
+                name: {
+                    "roc_auc": {"estimate": auc, "ci_low": auc_ci[0], "ci_high": auc_ci[1]},
+                    "pr_auc": {"estimate": 0.31 if k == 0 else 0.29, "ci_low": 0.27, "ci_high": 0.35},
+                    "brier": {"estimate": 0.081, "ci_low": 0.077, "ci_high": 0.085},
+                    "ece": {"estimate": 0.012, "ci_low": 0.006, "ci_high": 0.02},
+                }
+                for name, (auc, auc_ci) in metric.items()
+            },
+            "auc_difference": {"estimate": base["difference"], "ci_low": ci[0], "ci_high": ci[1]},
         },
         "scores": [
             {"id": "PGS000001", "n_variants": 77, "n_matched": 74, "match_rate": round(74 / 77, 6), "used": True},
             {"id": "PGS000002", "n_variants": 313, "n_matched": 290, "match_rate": round(290 / 313, 6), "used": True},
-            {
-                "id": "PGS000003",
-                "n_variants": 1046,
-                "n_matched": 602,
-                "match_rate": round(602 / 1046, 6),
-                "used": False,
-            },
+        ]
+        if k == 0
+        else None,
+        "feature_importance": [
+            {"group": g, "label": label, "importance": round(float(v), 4)}
+            for g, label, v in (
+                [
+                    ("prs", "Polygenic score PGS000001", 0.41),
+                    ("age", "Age", 0.33),
+                    ("gene:BRCA2", "Rare damaging variants in BRCA2", 0.12),
+                    ("region:chr21:30-31Mb", "Common variants near chr21:30.5 Mb", 0.09),
+                    ("sex", "Sex", 0.05),
+                    ("epistasis", "Interaction of two chr21 loci", 0.04),
+                    ("pc1", "Ancestry component 1", 0.02),
+                ]
+                if k == 0
+                else [
+                    ("age", "Age", 0.38),
+                    ("gxa", "Variants near chr21:40.1 Mb, by age", 0.17),
+                    ("epistasis", "Interaction of two chr21 loci", 0.11),
+                    ("sex", "Sex", 0.03),
+                ]
+            )
         ],
-        "model": example_result()["model"],
-        "performance": {
-            "evaluation": "5-fold cross-validation, out-of-fold predictions",
-            "roc": roc(1.1),
-            "calibration": {
-                "predicted": [float(p) for p in pred],
-                "observed": [round(float(min(1, max(0, p + rng.normal(0, 0.015)))), 4) for p in pred],
-                "n": [200] * 10,
-                "brier": 0.081,
-            },
-            "baselines": [
-                {"name": "Logistic: PRS + age + sex", "auc": 0.742, "auc_ci": [0.711, 0.772], "roc": roc(0.92)},
-                {"name": "PRS alone", "auc": 0.668, "auc_ci": [0.634, 0.701], "roc": roc(0.62)},
-            ],
-            "metrics": {
-                name: {
-                    "roc_auc": {"estimate": auc, "ci_low": auc - 0.03, "ci_high": auc + 0.03},
-                    "pr_auc": {"estimate": 0.31, "ci_low": 0.27, "ci_high": 0.35},
-                    "brier": {"estimate": 0.081, "ci_low": 0.077, "ci_high": 0.085},
-                    "ece": {"estimate": 0.012, "ci_low": 0.006, "ci_high": 0.02},
-                }
-                for name, auc in (("model", 0.781), ("baseline", 0.742))
-            },
-            "auc_difference": {"estimate": 0.039, "ci_low": 0.012, "ci_high": 0.066},
-        },
-        "trait": {
-            "id": "cad",
-            "name": "coronary artery disease",
-            "prevalence": 0.1,
-            "population": "UK adults aged 40-69",
-            "time_frame": "by age 75",
-        },
-        "ancestry_map": _example_ancestry_map(rng),
         "ancestry_limit": {
             "threshold": 4.1,
             "in_sample_threshold": 4.5,
@@ -341,19 +470,70 @@ def example_cohort(*, seed: int = 0) -> dict:
             "method": "0.50% of the cohort's own people flagged, measured out of fold",
             "n_pcs": 5,
         },
-        "risk_status": {"shown": 40, "widened": 0, "withheld": 2},
-        "feature_importance": [
-            {"group": g, "label": label, "importance": round(float(v), 4)}
-            for g, label, v in [
-                ("prs", "Polygenic score PGS000001", 0.41),
-                ("age", "Age", 0.33),
-                ("gene:BRCA2", "Rare damaging variants in BRCA2", 0.12),
-                ("region:chr21:30-31Mb", "Common variants near chr21:30.5 Mb", 0.09),
-                ("sex", "Sex", 0.05),
-                ("epistasis", "Interaction of two chr21 loci", 0.04),
-                ("pc1", "Ancestry component 1", 0.02),
-            ]
+        "patients": {
+            "model_variant_coverage": {"min": 0.88, "median": 0.991, "max": 1.0}
+            if k == 0
+            else {"min": 0.62, "median": 0.97, "max": 1.0},
+            "n_ancestry_outliers": 2,
+            "risk_status": {"shown": 40, "widened": 0, "withheld": 2}
+            if k == 0
+            else {"shown": 39, "widened": 0, "withheld": 3},
+        },
+        "warnings": []
+        if k == 0
+        else ["No polygenic score was configured for this trait; its model uses genotype dosages and covariates only."],
+    }
+
+
+def example_cohort(*, seed: int = 0) -> dict:
+    """A complete, valid cohort summary (schema 3) with plausible values: the two :data:`EXAMPLE_TRAITS`."""
+    rng = np.random.default_rng(seed)
+    return {
+        "schema_version": "3",
+        "cohort": {"name": "demo chr21 cohort", "n_samples": 2000, "n_traits": 2},
+        "qc": {
+            "n_samples": 2000,
+            "n_passed": 1987,
+            "failures": [
+                {"reason": "call rate below 95%", "n": 7},
+                {"reason": "sex mismatch", "n": 4},
+                {"reason": "ancestry outlier", "n": 2},
+            ],
+            "call_rate": {"min": 0.912, "median": 0.996, "max": 1.0},
+            "sex_check": {"consistent": 1990, "mismatch": 4, "unknown": 6},
+        },
+        "scores": [
+            {
+                "id": "PGS000001",
+                "n_variants": 77,
+                "n_matched": 74,
+                "match_rate": round(74 / 77, 6),
+                "used": True,
+                "unmatched": [{"reason": "not in target", "n": 3}],
+                "traits": ["cad"],
+            },
+            {
+                "id": "PGS000002",
+                "n_variants": 313,
+                "n_matched": 290,
+                "match_rate": round(290 / 313, 6),
+                "used": True,
+                "unmatched": [{"reason": "not in target", "n": 20}, {"reason": "strand-ambiguous dropped", "n": 3}],
+                "traits": ["cad"],
+            },
+            {
+                "id": "PGS000003",
+                "n_variants": 1046,
+                "n_matched": 602,
+                "match_rate": round(602 / 1046, 6),
+                "used": False,
+                "unmatched": [{"reason": "not in target", "n": 444}],
+                "traits": [],
+            },
         ],
+        "ancestry_map": _example_ancestry_map(rng),
+        "patients": {"n_reported": 42, "n_flagged_qc": 1, "refused": []},
+        "traits": [_example_trait_section(rng, 0), _example_trait_section(rng, 1)],
         "warnings": ["PGS000003 matched 57.6% of its variants (below 75%) and was left out of the model."],
         "generated_by": {"genorisk": __version__},
     }

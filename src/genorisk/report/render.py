@@ -40,11 +40,13 @@ from genorisk.report.wording import (
     QC_THRESHOLDS,
     absent_variants_in_words,
     assess_reliability,
+    baseline_in_words,
     describe_percentile,
     format_percent,
     natural_frequency,
     ordinal,
     risk_in_words,
+    withheld_in_short,
 )
 
 log = logging.getLogger("genorisk.report")
@@ -124,6 +126,7 @@ class ReportRenderer:
             ordinal=ordinal,
             num=_num,
             commas=lambda n: f"{n:,}",
+            sentence=lambda s: s[:1].upper() + s[1:],
         )
         env.globals.update(
             NOT_CONFIGURED=NOT_CONFIGURED,
@@ -137,24 +140,44 @@ class ReportRenderer:
     # -- patient ------------------------------------------------------------
 
     def patient_document(self, result: Mapping, *, source=None, validated: bool = False) -> tuple[dict, str]:
-        """Validate ``result`` (unless ``validated``); return (report dict, HTML text). Writes nothing."""
+        """Validate ``result`` (unless ``validated``); return (report dict, HTML text). Writes nothing.
+
+        The page: the summary table (a row per trait), a section per trait
+        (risk, distribution, drivers, ancestry adjustment, polygenic scores,
+        model coverage, the model and its baseline), then the patient-level
+        sections once (data quality, notable variants, medicines).
+        """
         if not validated:
             validate_result(result, source=source)
         report = {k: v for k, v in result.items() if k != "report"}
         report["report"] = assess_reliability(report, self.thresholds)
-        risk = report["risk"]
-        charts = {}
-        if report["cohort_distribution"] is not None and risk["probability"] is not None:
-            charts["distribution"] = distribution_chart(
-                report["cohort_distribution"]["quantiles"], risk["probability"], risk["interval"], risk["prevalence"]
+        views = []
+        for i, entry in enumerate(report["traits"]):
+            risk = entry["risk"]
+            charts = {}
+            if entry["cohort_distribution"] is not None and risk["probability"] is not None:
+                charts["distribution"] = distribution_chart(
+                    entry["cohort_distribution"]["quantiles"], risk["probability"], risk["interval"], risk["prevalence"]
+                )
+            if entry["drivers"] and risk["probability"] is not None:
+                charts["drivers"] = drivers_chart(entry["drivers"], self.max_drivers)
+            views.append(
+                {
+                    "e": entry,
+                    "n": i + 1,
+                    "charts": charts,
+                    "n_drivers_shown": min(self.max_drivers, len(entry["drivers"] or [])),
+                    "withheld_short": withheld_in_short(entry, self.thresholds)
+                    if risk["status"] == "withheld"
+                    else None,
+                    "baseline_text": baseline_in_words(entry["model"]),
+                }
             )
-        if report["drivers"] and risk["probability"] is not None:
-            charts["drivers"] = drivers_chart(report["drivers"], self.max_drivers)
         html = self.patient_template.render(
             r=report,
-            charts=charts,
+            traits=views,
+            ancestry_rows=_ancestry_rows(report["traits"]),
             t=self.thresholds,
-            n_drivers_shown=min(self.max_drivers, len(report["drivers"] or [])),
             medicines=medicines_view(report["pharmacogenomics"]),
         )
         return report, html
@@ -184,147 +207,50 @@ class ReportRenderer:
     # -- cohort -------------------------------------------------------------
 
     def cohort_document(self, cohort: Mapping, *, source=None) -> str:
-        """Validate ``cohort``; return the HTML text of the cohort report."""
+        """Validate ``cohort`` (schema 3); return the HTML text of the cohort report.
+
+        Cohort-level parts once (QC, patients, score match rates, ancestry
+        map), then one section per trait (model vs baseline, metrics, ROC, PR
+        and calibration curves, AUCs, importance, the trait's scores).
+        """
         check_cohort_summary(cohort, source=source)
-        perf, model = cohort["performance"], cohort["model"]
-        charts = {}
-        roc_series = []
-        if perf["roc"] is not None:
-            auc_text = "not evaluated" if model["auc"] is None else f"{model['auc']:.3f}"
-            roc_series.append(
-                {
-                    "name": f"{model['name']} (AUC {auc_text})",
-                    "x": perf["roc"]["fpr"],
-                    "y": perf["roc"]["tpr"],
-                    "cls": "s0",
-                }
-            )
-        for i, b in enumerate(perf["baselines"][:3]):
-            if b.get("roc") is not None:
-                roc_series.append(
-                    {
-                        "name": f"{b['name']} (AUC {b['auc']:.3f})",
-                        "x": b["roc"]["fpr"],
-                        "y": b["roc"]["tpr"],
-                        "cls": f"s{i + 1}",
-                    }
-                )
-        if roc_series:
-            charts["roc"] = curve_chart(
-                roc_series,
-                "ROC curve",
-                "False positive rate (1 \u2212 specificity)",
-                "True positive rate (sensitivity)",
-            )
-        cal = perf["calibration"]
-        if cal is not None:
-            tips = [
-                f"predicted {format_percent(p)}, observed {format_percent(o)}, n={n:,}"
-                for p, o, n in zip(cal["predicted"], cal["observed"], cal["n"], strict=False)
-            ]
-            charts["calibration"] = curve_chart(
-                [
-                    {
-                        "name": model["name"],
-                        "x": cal["predicted"],
-                        "y": cal["observed"],
-                        "cls": "s0",
-                        "points": True,
-                        "tips": tips,
-                    }
-                ],
-                "Calibration",
-                "Predicted risk",
-                "Observed frequency",
-                limit=float(nice_ticks(0.0, max(max(cal["predicted"]), max(cal["observed"]), 0.05), 5)[-1]),
-            )
-        auc_rows = []
-        if model["auc"] is not None:
-            ci = model["auc_ci"] or [None, None]
-            auc_rows.append(
-                {
-                    # Bar labels are short and never cut; the table above gives the full names.
-                    "label": "this model",
-                    "value": model["auc"],
-                    "lo": ci[0],
-                    "hi": ci[1],
-                    "cls": "bar-model",
-                    "value_text": f"{model['auc']:.3f}",
-                }
-            )
-        auc_rows += [
-            {
-                "label": b["name"].split(":")[0][:34],
-                "value": b["auc"],
-                "lo": (b["auc_ci"] or [None])[0],
-                "hi": (b["auc_ci"] or [None, None])[1],
-                "cls": "bar-neutral",
-                "value_text": f"{b['auc']:.3f}",
-            }
-            for b in perf["baselines"]
-        ]
-        refs = [(0.5, "chance (0.5)")]
-        if model["auc_ceiling"] is not None:
-            refs.append((model["auc_ceiling"], f"ceiling {model['auc_ceiling']:.3f}"))
-        if auc_rows:
-            charts["auc"] = hbar_chart(
-                auc_rows,
-                "Discrimination: model and baselines",
-                "ROC AUC (bars: 95% CI where given)",
-                1.0,
-                lambda v: f"{v:.2g}",
-                refs=refs,
-                whiskers=True,
-            )
+        charts: dict = {}
         scores = cohort["scores"] or []
         if scores:
-            rows = [
-                {
-                    "label": s["id"],
-                    "value": s["match_rate"],
-                    "cls": "bar-neutral" if s["match_rate"] >= self.thresholds["min_score_match_rate"] else "bar-bad",
-                    "value_text": f"{format_percent(s['match_rate'])} ({s['n_matched']:,}/{s['n_variants']:,})",
-                }
-                for s in scores
-            ]
-            charts["scores"] = hbar_chart(
-                rows,
-                "Polygenic score variant match rates",
-                "Share of score variants matched",
-                1.0,
-                percent_tick,
-                refs=[
-                    (
-                        self.thresholds["min_score_match_rate"],
-                        f"threshold {format_percent(self.thresholds['min_score_match_rate'], 0)}",
-                    )
-                ],
-            )
-        amap = cohort.get("ancestry_map")
+            charts["scores"] = self._match_rate_chart(scores)
+        amap = cohort["ancestry_map"]
         if amap:
             charts["pca"] = pca_chart(
                 amap["cohort_density"], amap["reference"], amap["patients"], tuple(amap["pcs"][:2])
             )
-        fi = cohort["feature_importance"] or []
-        if fi:
-            top = sorted(fi, key=lambda d: -d["importance"])[:15]
-            x_max = float(nice_ticks(0.0, top[0]["importance"] or 1.0, 5)[-1])
-            charts["importance"] = hbar_chart(
-                [
-                    {
-                        "label": d["label"],
-                        "value": d["importance"],
-                        "cls": "bar-model",
-                        "value_text": f"{d['importance']:.3g}",
-                    }
-                    for d in top
-                ],
-                "Feature importance (largest 15)",
-                "Mean absolute contribution to the log-odds",
-                x_max or 1.0,
-                lambda v: f"{v:.2g}",
-            )
-        return self.cohort_template.render(c=cohort, charts=charts, t=self.thresholds)
+        sections = [{"s": s, "n": k + 1, "charts": _trait_charts(s)} for k, s in enumerate(cohort["traits"])]
+        return self.cohort_template.render(
+            c=cohort,
+            charts=charts,
+            sections=sections,
+            trait_names={s["trait"]["id"]: s["trait"]["name"] for s in cohort["traits"]},
+            t=self.thresholds,
+        )
+
+    def _match_rate_chart(self, scores: list[Mapping]):
+        threshold = self.thresholds["min_score_match_rate"]
+        rows = [
+            {
+                "label": s["id"],
+                "value": s["match_rate"],
+                "cls": "bar-neutral" if s["match_rate"] >= threshold else "bar-bad",
+                "value_text": f"{format_percent(s['match_rate'])} ({s['n_matched']:,}/{s['n_variants']:,})",
+            }
+            for s in scores
+        ]
+        return hbar_chart(
+            rows,
+            "Polygenic score variant match rates",
+            "Share of score variants matched",
+            1.0,
+            percent_tick,
+            refs=[(threshold, f"threshold {format_percent(threshold, 0)}")],
+        )
 
     def render_cohort(self, cohort: Mapping, out_html: str | os.PathLike, *, source=None) -> Path:
         html = self.cohort_document(cohort, source=source)
@@ -333,6 +259,182 @@ class ReportRenderer:
         with atomic_output(out_html, mode=self.file_mode) as tmp:
             tmp.write_text(html, encoding="utf-8")
         return out_html
+
+
+def _trait_charts(section: Mapping) -> dict:
+    """A cohort trait section's charts: ROC, precision-recall, calibration, AUCs and feature importance."""
+    perf, model = section["performance"], section["model"]
+    name = section["trait"]["name"]
+    metrics = perf["metrics"]
+    charts = {}
+
+    def auc_text(value, ci):
+        return (
+            "not evaluated" if value is None else f"{value:.3f}" + (f", 95% CI {ci[0]:.3f}-{ci[1]:.3f}" if ci else "")
+        )
+
+    roc_series, pr_series = [], []
+    if perf["roc"] is not None:
+        roc_series.append(
+            {
+                "name": f"{model['name']} (ROC AUC {auc_text(model['auc'], model['auc_ci'])})",
+                "x": perf["roc"]["fpr"],
+                "y": perf["roc"]["tpr"],
+                "cls": "s0",
+            }
+        )
+    pr_auc = ((metrics.get("model") or {}).get("pr_auc") or {}).get("estimate")
+    if perf["pr"] is not None:
+        pr_series.append(
+            {
+                "name": f"{model['name']} (PR AUC {'not evaluated' if pr_auc is None else f'{pr_auc:.3f}'})",
+                "x": perf["pr"]["recall"],
+                "y": perf["pr"]["precision"],
+                "cls": "s0",
+            }
+        )
+    for i, b in enumerate(perf["baselines"][:3]):
+        cls = f"s{i + 1}"
+        if b.get("roc") is not None:
+            roc_series.append(
+                {
+                    "name": f"{b['name']} (ROC AUC {auc_text(b['auc'], b['auc_ci'])})",
+                    "x": b["roc"]["fpr"],
+                    "y": b["roc"]["tpr"],
+                    "cls": cls,
+                }
+            )
+        if b.get("pr") is not None:
+            b_pr = ((metrics.get("baseline") or {}).get("pr_auc") or {}).get("estimate") if i == 0 else None
+            pr_series.append(
+                {
+                    "name": b["name"] + (f" (PR AUC {b_pr:.3f})" if b_pr is not None else ""),
+                    "x": b["pr"]["recall"],
+                    "y": b["pr"]["precision"],
+                    "cls": cls,
+                }
+            )
+    if roc_series:
+        charts["roc"] = curve_chart(
+            roc_series,
+            f"ROC curve: {name}",
+            "False positive rate (1 \u2212 specificity)",
+            "True positive rate (sensitivity)",
+        )
+    if pr_series:
+        cf = perf["pr"]["case_fraction"] if perf["pr"] is not None else None
+        if cf is not None:
+            pr_series.append(
+                {
+                    "name": f"chance: the case fraction ({format_percent(cf)})",
+                    "x": [0.0, 1.0],
+                    "y": [cf, cf],
+                    "cls": "chance",
+                }
+            )
+        charts["pr"] = curve_chart(
+            pr_series,
+            f"Precision-recall curve: {name}",
+            "Recall (sensitivity)",
+            "Precision (positive predictive value)",
+            diagonal=False,
+        )
+    cal = perf["calibration"]
+    if cal is not None:
+        tips = [
+            f"predicted {format_percent(p)}, observed {format_percent(o)}, n={n:,}"
+            for p, o, n in zip(cal["predicted"], cal["observed"], cal["n"], strict=False)
+        ]
+        charts["calibration"] = curve_chart(
+            [
+                {
+                    "name": f"{model['name']}: observed case fraction against mean predicted risk, per tenth of the "
+                    "cohort by predicted risk (dashed diagonal: perfect calibration)",
+                    "x": cal["predicted"],
+                    "y": cal["observed"],
+                    "cls": "s0",
+                    "points": True,
+                    "tips": tips,
+                }
+            ],
+            f"Calibration: {name}",
+            "Predicted risk",
+            "Observed frequency",
+            limit=float(nice_ticks(0.0, max(max(cal["predicted"]), max(cal["observed"]), 0.05), 5)[-1]),
+        )
+    auc_rows = []
+    if model["auc"] is not None:
+        ci = model["auc_ci"] or [None, None]
+        auc_rows.append(
+            {
+                # Bar labels are short and never cut; the table gives the full names.
+                "label": "this model",
+                "value": model["auc"],
+                "lo": ci[0],
+                "hi": ci[1],
+                "cls": "bar-model",
+                "value_text": f"{model['auc']:.3f}",
+            }
+        )
+    auc_rows += [
+        {
+            "label": b["name"].split(":")[0][:34],
+            "value": b["auc"],
+            "lo": (b["auc_ci"] or [None])[0],
+            "hi": (b["auc_ci"] or [None, None])[1],
+            "cls": "bar-neutral",
+            "value_text": f"{b['auc']:.3f}",
+        }
+        for b in perf["baselines"]
+    ]
+    refs = [(0.5, "chance (0.5)")]
+    if model["auc_ceiling"] is not None:
+        refs.append((model["auc_ceiling"], f"ceiling {model['auc_ceiling']:.3f}"))
+    if auc_rows:
+        charts["auc"] = hbar_chart(
+            auc_rows,
+            f"Discrimination: model and baselines, {name}",
+            "ROC AUC (bars: 95% CI where given)",
+            1.0,
+            lambda v: f"{v:.2g}",
+            refs=refs,
+            whiskers=True,
+        )
+    fi = section["feature_importance"] or []
+    if fi:
+        top = sorted(fi, key=lambda d: -d["importance"])[:15]
+        x_max = float(nice_ticks(0.0, top[0]["importance"] or 1.0, 5)[-1])
+        charts["importance"] = hbar_chart(
+            [
+                {
+                    "label": d["label"],
+                    "value": d["importance"],
+                    "cls": "bar-model",
+                    "value_text": f"{d['importance']:.3g}",
+                }
+                for d in top
+            ],
+            f"Feature importance (largest 15): {name}",
+            "Mean absolute contribution to the log-odds",
+            x_max or 1.0,
+            lambda v: f"{v:.2g}",
+        )
+    return charts
+
+
+def _ancestry_rows(traits: list[Mapping]) -> list[dict]:
+    """The data-quality rows of the ancestry check: traits with the same limit and verdict share one row."""
+    rows: list[dict] = []
+    for entry in traits:
+        cov = entry["coverage"]
+        key = (cov["ancestry_threshold"], cov["ancestry_outlier"])
+        for row in rows:
+            if row["key"] == key:
+                row["names"].append(entry["trait"]["name"])
+                break
+        else:
+            rows.append({"key": key, "threshold": key[0], "outlier": key[1], "names": [entry["trait"]["name"]]})
+    return rows
 
 
 def _num(v: float | None, digits: int = 3) -> str:
@@ -463,30 +565,26 @@ def render_cohort_report(
 ) -> Path:
     """Write the cohort report ``out_html`` (one self-contained page, 0600).
 
-    The cohort dict (contract: ``schemas/cohort_report.schema.json``) holds
+    The cohort dict (contract: ``schemas/cohort_report.schema.json``, schema
+    3; :func:`genorisk.cohort_summary.cohort_summary` writes it) holds
     aggregates only::
 
-        {"schema_version": "1",
-         "cohort": {"name", "n_samples", "n_cases"|null, "n_controls"|null},
-         "qc": {"n_samples", "n_passed", "failures": [{"reason", "n"}],
-                "call_rate": {"min", "median", "max"}|null,
-                "model_variant_coverage": {"min", "median", "max"}|null,
-                "sex_check": {"consistent", "mismatch", "unknown"},
-                "n_ancestry_outliers": int|null},
-         "scores": [{"id", "n_variants", "n_matched", "match_rate", "used"?}]|null,
-         "model": <model card, as in the patient report>,
-         "performance": {"evaluation": str,
-                         "roc": {"fpr": [...], "tpr": [...]}|null,
-                         "calibration": {"predicted": [...], "observed": [...], "n": [...], "brier"?}|null,
-                         "baselines": [{"name", "auc", "auc_ci"|null, "roc"?}]},
-         "feature_importance": [{"group", "label", "importance"}]|null,
+        {"schema_version": "3", "cohort": {"name", "n_samples", "n_traits"},
+         "qc": {...}, "scores": [...]|null, "ancestry_map": {...}|null, "patients": {...},
+         "traits": [{"trait", "cohort", "model", "performance", "scores",
+                     "feature_importance", "ancestry_limit", "patients", "warnings"}],
          "warnings": [str], "generated_by": {"genorisk": str}}
 
-    The page shows the QC summary, score match rates against the 75 % rule,
-    ROC curves (model and up to three baselines), the calibration curve, AUCs
-    with CIs beside the baselines, chance and the AUC ceiling, and the 15 most
-    important feature groups. ``thresholds`` overrides `QC_THRESHOLDS` (the
-    score match-rate line). Raises `InputError` on a broken contract.
+    The page shows a summary row per trait (model vs baseline AUC), the
+    cohort-level parts once (sample QC, the run's patients, every score's
+    match rate against the 75 % rule, the ancestry map), then a section per
+    trait: the AUC difference with its CI, ROC AUC, PR AUC, Brier and ECE
+    beside the baseline's, AUC bars with chance and the ceiling, ROC and
+    precision-recall curves (model and up to three baselines, legends in
+    full), the calibration curve, the 15 most important feature groups, the
+    trait's scores, its ancestry limit and model card. ``thresholds``
+    overrides `QC_THRESHOLDS` (the score match-rate line). Raises
+    `InputError` on a broken contract.
     """
     renderer = ReportRenderer(thresholds=thresholds) if thresholds else _default_renderer()
     return renderer.render_cohort(cohort, out_html, source=source)

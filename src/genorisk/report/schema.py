@@ -82,28 +82,31 @@ def _schema_check(name: str, doc: Any, source, who: str) -> None:
 
 
 def validate_result(result: Mapping, *, source: str | os.PathLike | None = None) -> None:
-    """Check a patient result against ``report.schema.json`` and its cross-field rules.
+    """Check a patient result against ``report.schema.json`` (schema 4) and its cross-field rules.
 
     Parameters
     ----------
     result : mapping
-        A patient result (``result.json``) or a report (``report.json``).
+        A patient result (an entry of ``results.json``) or a report (``report.json``).
     source : path, optional
         The file it came from, named in errors.
 
     Raises
     ------
     InputError
-        Naming the file, the patient and the field (``risk.interval``) and the
-        problem. Beyond the schema: no NaN/infinity; a withheld risk has no
-        numbers and a reason, any other has all of them with ``interval[0] <=
-        probability <= interval[1]``, and a widened one its ``interval_note``; cohort quantiles non-decreasing;
-        ``n_matched <= n_variants`` and ``match_rate`` equal to their ratio
-        (to 1e-3); a driver's ``direction`` agrees with the sign of its
-        ``contribution``; ``auc_ci`` contains ``auc``; in ``pharmacogenomics``, a
-        gene not called or partly called says why, a gene's phenotype is its
-        diplotypes' (``Indeterminate`` when tied ones differ) and a drug's
-        ``actionable`` agrees with its recommendations.
+        Naming the file, the patient and the field (``traits[1].risk.interval``)
+        and the problem. Beyond the schema: no NaN/infinity; trait ids unique;
+        per trait, a withheld risk has no numbers and a reason, any other has
+        all of them with ``interval[0] <= probability <= interval[1]``, and a
+        widened one its ``interval_note``; cohort quantiles non-decreasing;
+        ``n_matched <= n_variants`` and ``match_rate`` equal to their ratio (to
+        1e-3); a driver's ``direction`` agrees with the sign of its
+        ``contribution``; ``n_model_variants_missing <= n_model_variants``;
+        ``auc_ci`` contains ``auc``; a baseline's ``difference_ci`` contains its
+        ``difference``, and ``beats_baseline`` only when that CI lies above 0; in
+        ``pharmacogenomics``, a gene not called or partly called says why, a
+        gene's phenotype is its diplotypes' (``Indeterminate`` when tied ones
+        differ) and a drug's ``actionable`` agrees with its recommendations.
     """
     pid = result.get("patient_id") if isinstance(result, Mapping) else None
     who = f"patient {pid}: " if isinstance(pid, str) else ""
@@ -112,41 +115,58 @@ def validate_result(result: Mapping, *, source: str | os.PathLike | None = None)
     def fail(field_path: str, problem: str) -> NoReturn:
         raise InputError(source, problem, record=f"{who}{field_path}")
 
-    risk = result["risk"]
+    seen: dict[str, int] = {}
+    for i, entry in enumerate(result["traits"]):
+        trait_id = entry["trait"]["id"]
+        if trait_id in seen:
+            fail(f"traits[{i}].trait.id", f"trait {trait_id!r} is listed twice (also traits[{seen[trait_id]}])")
+        seen[trait_id] = i
+        _check_trait(entry, f"traits[{i}].", fail)
+    if result["pharmacogenomics"] is not None:
+        _check_pharmacogenomics(result["pharmacogenomics"], fail)
+
+
+def _check_trait(entry: Mapping, at: str, fail: Callable[[str, str], NoReturn]) -> None:
+    """The cross-field rules of one trait's result (``at``: its path prefix, e.g. ``traits[0].``)."""
+    risk = entry["risk"]
     shown = [risk["probability"] is not None, risk["interval"] is not None, risk["percentile"] is not None]
     if risk["status"] == "withheld":
         if any(shown) or not risk["withheld_reason"]:
-            fail("risk", "a withheld risk has no probability, interval or percentile, and gives withheld_reason")
+            fail(f"{at}risk", "a withheld risk has no probability, interval or percentile, and gives withheld_reason")
     else:
         if not all(shown):
-            fail("risk", f"a {risk['status']} risk needs its probability, interval and percentile")
+            fail(f"{at}risk", f"a {risk['status']} risk needs its probability, interval and percentile")
         lo, hi = risk["interval"]
         if not lo <= risk["probability"] <= hi:
-            fail("risk.interval", f"interval [{lo}, {hi}] does not contain the probability {risk['probability']}")
+            fail(f"{at}risk.interval", f"interval [{lo}, {hi}] does not contain the probability {risk['probability']}")
         if risk["status"] == "widened" and not risk["interval_note"]:
-            fail("risk.interval_note", "a widened interval says why it is wide")
-    dist = result["cohort_distribution"]
+            fail(f"{at}risk.interval_note", "a widened interval says why it is wide")
+    dist = entry["cohort_distribution"]
     if dist is not None:
         q = np.asarray(dist["quantiles"], dtype=float)
         if (steps := np.flatnonzero(np.diff(q) < 0)).size:
             i = int(steps[0]) + 1
-            fail(f"cohort_distribution.quantiles[{i}]", f"quantiles decrease ({q[i - 1]} then {q[i]})")
-    for i, score in enumerate(result["polygenic_scores"] or []):
+            fail(f"{at}cohort_distribution.quantiles[{i}]", f"quantiles decrease ({q[i - 1]} then {q[i]})")
+    for i, score in enumerate(entry["polygenic_scores"] or []):
         n, m = score["n_variants"], score["n_matched"]
         if m > n:
-            fail(f"polygenic_scores[{i}]", f"n_matched {m} > n_variants {n}")
+            fail(f"{at}polygenic_scores[{i}]", f"n_matched {m} > n_variants {n}")
         if n and abs(score["match_rate"] - m / n) > 1e-3:
             fail(
-                f"polygenic_scores[{i}].match_rate",
+                f"{at}polygenic_scores[{i}].match_rate",
                 f"match_rate {score['match_rate']} != n_matched/n_variants {m / n:.4f}",
             )
-    for i, d in enumerate(result["drivers"] or []):
+    for i, d in enumerate(entry["drivers"] or []):
         c = d["contribution"]
         if (c > 0 and d["direction"] != "raises risk") or (c < 0 and d["direction"] != "lowers risk"):
-            fail(f"drivers[{i}].direction", f"direction {d['direction']!r} contradicts contribution {c}")
-    _check_model_card(result["model"], fail)
-    if result["pharmacogenomics"] is not None:
-        _check_pharmacogenomics(result["pharmacogenomics"], fail)
+            fail(f"{at}drivers[{i}].direction", f"direction {d['direction']!r} contradicts contribution {c}")
+    cov = entry["coverage"]
+    if cov["n_model_variants_missing"] > cov["n_model_variants"]:
+        fail(
+            f"{at}coverage.n_model_variants_missing",
+            f"{cov['n_model_variants_missing']} missing of {cov['n_model_variants']} model variants",
+        )
+    _check_model_card(entry["model"], fail, at=f"{at}model")
 
 
 def _check_pharmacogenomics(pgx: Mapping, fail: Callable[[str, str], NoReturn]) -> None:
@@ -200,22 +220,37 @@ def _check_pharmacogenomics(pgx: Mapping, fail: Callable[[str, str], NoReturn]) 
                 )
 
 
-def _check_model_card(model: Mapping, fail: Callable[[str, str], NoReturn]) -> None:
-    if model["auc_ci"] is None:
+def _check_model_card(model: Mapping, fail: Callable[[str, str], NoReturn], at: str = "model") -> None:
+    """``auc_ci`` contains ``auc``; a baseline's ``difference_ci`` holds ``difference`` and backs ``beats_baseline``."""
+    if model["auc_ci"] is not None:
+        if model["auc"] is None:
+            fail(f"{at}.auc", "auc is null but auc_ci is given")
+        lo, hi = model["auc_ci"]
+        if not lo <= model["auc"] <= hi:
+            fail(f"{at}.auc_ci", f"auc_ci [{lo}, {hi}] does not contain the auc {model['auc']}")
+    base = model.get("baseline")
+    if base is None:
         return
-    if model["auc"] is None:
-        fail("model.auc", "auc is null but auc_ci is given")
-    lo, hi = model["auc_ci"]
-    if not lo <= model["auc"] <= hi:
-        fail("model.auc_ci", f"auc_ci [{lo}, {hi}] does not contain the auc {model['auc']}")
+    ci = base["difference_ci"]
+    if ci is not None and not ci[0] <= base["difference"] <= ci[1]:
+        fail(f"{at}.baseline.difference_ci", f"difference_ci {ci} does not contain the difference {base['difference']}")
+    if base["beats_baseline"] and (ci is None or ci[0] <= 0):
+        fail(
+            f"{at}.baseline.beats_baseline",
+            "beats_baseline is true but the CI of the difference does not lie above 0",
+        )
 
 
 def check_cohort_summary(cohort: Mapping, *, source: str | os.PathLike | None = None) -> None:
-    """Check a cohort summary against ``cohort_report.schema.json`` and its cross-field rules.
+    """Check a cohort summary against ``cohort_report.schema.json`` (schema 3) and its cross-field rules.
 
-    Beyond the schema: ``n_passed <= n_samples``; ROC ``fpr``/``tpr`` and the
-    calibration arrays have equal lengths; score ``n_matched <= n_variants``;
-    ``auc_ci`` contains ``auc``. Raises `InputError` naming the field.
+    Beyond the schema: ``n_passed <= n_samples``; score ``n_matched <=
+    n_variants``; trait ids unique; per trait, ``n_cases + n_controls ==
+    n_samples``, ROC ``fpr``/``tpr``, PR ``recall``/``precision`` and the
+    calibration arrays have equal lengths, ``auc_ci`` contains ``auc`` (model
+    and baselines) and a baseline comparison is consistent
+    (``difference_ci`` contains ``difference``; ``beats_baseline`` only
+    above 0). Raises `InputError` naming the field.
     """
     _schema_check("cohort_report", cohort, source, "")
 
@@ -225,20 +260,41 @@ def check_cohort_summary(cohort: Mapping, *, source: str | os.PathLike | None = 
     qc = cohort["qc"]
     if qc["n_passed"] > qc["n_samples"]:
         fail("qc.n_passed", f"n_passed {qc['n_passed']} > n_samples {qc['n_samples']}")
-    perf = cohort["performance"]
-    curves = [("performance.roc", perf["roc"])] + [
-        (f"performance.baselines[{i}].roc", b.get("roc")) for i, b in enumerate(perf["baselines"])
-    ]
-    for where, roc in curves:
-        if roc is not None and len(roc["fpr"]) != len(roc["tpr"]):
-            fail(where, f"fpr has {len(roc['fpr'])} points but tpr has {len(roc['tpr'])}")
-    cal = perf["calibration"]
-    if cal is not None and not len(cal["predicted"]) == len(cal["observed"]) == len(cal["n"]):
-        fail("performance.calibration", "predicted, observed and n differ in length")
-    for i, s in enumerate(cohort["scores"] or []):
+    _check_scores(cohort["scores"], "scores", fail)
+    seen: dict[str, int] = {}
+    for k, section in enumerate(cohort["traits"]):
+        at = f"traits[{k}]"
+        tid = section["trait"]["id"]
+        if tid in seen:
+            fail(f"{at}.trait.id", f"trait {tid!r} is listed twice (also traits[{seen[tid]}])")
+        seen[tid] = k
+        c = section["cohort"]
+        if c["n_cases"] + c["n_controls"] != c["n_samples"]:
+            fail(f"{at}.cohort", f"{c['n_cases']} cases + {c['n_controls']} controls != {c['n_samples']} samples")
+        perf = section["performance"]
+        curves = [(f"{at}.performance", perf)] + [
+            (f"{at}.performance.baselines[{i}]", b) for i, b in enumerate(perf["baselines"])
+        ]
+        for where, owner in curves:
+            roc, pr = owner.get("roc"), owner.get("pr")
+            if roc is not None and len(roc["fpr"]) != len(roc["tpr"]):
+                fail(f"{where}.roc", f"fpr has {len(roc['fpr'])} points but tpr has {len(roc['tpr'])}")
+            if pr is not None and len(pr["recall"]) != len(pr["precision"]):
+                fail(f"{where}.pr", f"recall has {len(pr['recall'])} points but precision has {len(pr['precision'])}")
+        cal = perf["calibration"]
+        if cal is not None and not len(cal["predicted"]) == len(cal["observed"]) == len(cal["n"]):
+            fail(f"{at}.performance.calibration", "predicted, observed and n differ in length")
+        _check_scores(section["scores"], f"{at}.scores", fail)
+        _check_model_card(section["model"], fail, at=f"{at}.model")
+        for i, b in enumerate(perf["baselines"]):
+            if b["auc_ci"] is not None and not b["auc_ci"][0] <= b["auc"] <= b["auc_ci"][1]:
+                fail(
+                    f"{at}.performance.baselines[{i}].auc_ci",
+                    f"auc_ci {b['auc_ci']} does not contain the auc {b['auc']}",
+                )
+
+
+def _check_scores(scores: list | None, at: str, fail: Callable[[str, str], NoReturn]) -> None:
+    for i, s in enumerate(scores or []):
         if s["n_matched"] > s["n_variants"]:
-            fail(f"scores[{i}]", f"n_matched {s['n_matched']} > n_variants {s['n_variants']}")
-    _check_model_card(cohort["model"], fail)
-    for i, b in enumerate(perf["baselines"]):
-        if b["auc_ci"] is not None and not b["auc_ci"][0] <= b["auc"] <= b["auc_ci"][1]:
-            fail(f"performance.baselines[{i}].auc_ci", f"auc_ci {b['auc_ci']} does not contain the auc {b['auc']}")
+            fail(f"{at}[{i}]", f"n_matched {s['n_matched']} > n_variants {s['n_variants']}")

@@ -27,14 +27,13 @@ QC_THRESHOLDS: dict[str, float] = {
 }
 
 #: Shown for a section whose value is null (the stage was not configured).
-#: Shown for a section whose value is null (the stage was not configured).
 NOT_CONFIGURED = {
     "cohort_distribution": "No reference cohort was scored in this run, so the risk cannot be placed "
     "within a population distribution.",
     "drivers": "Explanations were not computed in this run.",
     "notable_variants": "Not assessed: variant annotation (ClinVar and population frequencies) was "
     "not configured for this run. Absence of a table does not mean absence of clinically relevant variants.",
-    "polygenic_scores": "No polygenic scoring files were configured for this run.",
+    "polygenic_scores": "No polygenic scoring file was configured for the model of this disease.",
     "pharmacogenomics": "Not assessed: pharmacogenomics (pgx.enabled) was not part of this run. Absence of this "
     "section says nothing about how this person responds to medicines.",
 }
@@ -92,9 +91,10 @@ def absent_variants_in_words(qc: Mapping) -> str:
     Parameters
     ----------
     qc : mapping
-        A result's ``qc`` section: ``n_model_variants_missing`` (absent from
-        the VCF), and when present ``n_model_variants``, ``n_reference_filled``
-        and ``reference_source``.
+        A trait result's ``coverage`` section (schema 4; the ``qc`` section
+        before): ``n_model_variants_missing`` (absent from the VCF), and when
+        present ``n_model_variants``, ``n_reference_filled`` and
+        ``reference_source``.
 
     Returns
     -------
@@ -124,42 +124,72 @@ def absent_variants_in_words(qc: Mapping) -> str:
     )
 
 
+def baseline_in_words(model: Mapping) -> str | None:
+    """Whether a trait's model predicts better than its simpler baseline, in one sentence.
+
+    ``'This model did not predict better than a simpler model (AUC 0.701 vs 0.690, difference +0.011,
+    95% CI -0.012 to +0.034).'``; None when no baseline was evaluated or the model's AUC is unknown.
+    """
+    base = model.get("baseline")
+    if not base or model.get("auc") is None:
+        return None
+    ci = base["difference_ci"]
+    figures = f"AUC {model['auc']:.3f} vs {base['auc']:.3f}, difference {base['difference']:+.3f}" + (
+        f", 95% CI {ci[0]:+.3f} to {ci[1]:+.3f}" if ci else ""
+    )
+    verb = "predicted better than" if base["beats_baseline"] else "did not predict better than"
+    return f"This model {verb} a simpler model ({figures})."
+
+
+def withheld_in_short(entry: Mapping, thresholds: Mapping[str, float] | None = None) -> str:
+    """Why a trait's risk is withheld, in a few words for the summary table (its section gives the reason in full)."""
+    t = {**QC_THRESHOLDS, **(thresholds or {})}
+    cov = entry["coverage"]
+    causes = []
+    if cov["n_model_variants"] and cov["model_variant_coverage"] <= 0:
+        return "no usable genotype data"
+    if cov["model_variant_coverage"] < t["min_model_variant_coverage"]:
+        causes.append(f"only {format_percent(cov['model_variant_coverage'], 0)} of the model's variants called")
+    if cov["ancestry_outlier"]:
+        causes.append("beyond the ancestry limit")
+    return "; ".join(causes) or "see this disease's section"
+
+
 def assess_reliability(result: Mapping, thresholds: Mapping[str, float] | None = None) -> dict:
     """The ``report`` section: whether a result can be relied on, and why not.
 
     Parameters
     ----------
     result : mapping
-        A validated patient result.
+        A validated patient result (schema 4).
     thresholds : mapping, optional
         Overrides of `QC_THRESHOLDS` (same keys).
 
     Returns
     -------
     dict
-        ``{"reliable": bool, "concerns": [{"code", "message"}], "qc_thresholds": {...}}``.
-        Concerns are ``risk_withheld`` (the reason, when no risk number is
-        shown; it then stands for the ancestry and coverage concerns, so the
-        reason is given once), the stage ``warnings`` (code ``stage_warning``)
-        and those derived here: ``low_call_rate``, ``low_model_coverage``,
-        ``sex_mismatch``, ``ancestry_outlier``, ``model_not_evaluated``, ``low_score_match``.
+        ``{"reliable": bool, "concerns": [{"code", "message", "trait"}], "qc_thresholds": {...}}``.
+        Patient-level concerns first (``trait`` null): the stage ``warnings``
+        (code ``stage_warning``), ``low_call_rate`` and ``sex_mismatch``; then
+        each trait's, in trait order (``trait``: its id; the message names the
+        disease): ``risk_withheld`` (the reason, when no risk number is shown;
+        it then stands for that trait's ancestry and coverage concerns, so the
+        reason is given once), ``low_model_coverage``, ``ancestry_outlier``,
+        ``model_not_evaluated`` and ``low_score_match``.
     """
     t = {**QC_THRESHOLDS, **(thresholds or {})}
     unknown = set(t) - set(QC_THRESHOLDS)
     if unknown:
         raise ValueError(f"unknown QC threshold(s): {', '.join(sorted(unknown))}")
     qc = result["qc"]
-    concerns: list[dict[str, str]] = []
+    concerns: list[dict] = []
     seen: set[str] = set()
 
-    def add(code: str, message: str) -> None:
+    def add(code: str, message: str, trait: str | None = None) -> None:
         if message not in seen:
             seen.add(message)
-            concerns.append({"code": code, "message": message})
+            concerns.append({"code": code, "message": message, "trait": trait})
 
-    withheld = result["risk"].get("status") == "withheld"
-    if withheld:
-        add("risk_withheld", result["risk"]["withheld_reason"])
     for w in result["warnings"]:
         add("stage_warning", w)
     if qc["call_rate"] < t["min_call_rate"]:
@@ -167,14 +197,7 @@ def assess_reliability(result: Mapping, thresholds: Mapping[str, float] | None =
             "low_call_rate",
             f"Genotype call rate is {format_percent(qc['call_rate'])}, below the "
             f"{format_percent(t['min_call_rate'], 0)} quality threshold: many genotypes are missing, so the "
-            "estimate rests on less data than the model was validated with.",
-        )
-    if qc["model_variant_coverage"] < t["min_model_variant_coverage"] and not withheld:
-        add(
-            "low_model_coverage",
-            f"Only {format_percent(qc['model_variant_coverage'])} of the model's variants "
-            f"were found in this sample ({qc['n_model_variants_missing']:,} missing; threshold "
-            f"{format_percent(t['min_model_variant_coverage'], 0)}): the model was not validated on data like this.",
+            "estimates rest on less data than the models were validated with.",
         )
     if qc["sex_check"] == "mismatch":
         add(
@@ -182,22 +205,43 @@ def assess_reliability(result: Mapping, thresholds: Mapping[str, float] | None =
             f"Recorded sex ({qc['recorded_sex'] or 'not recorded'}) does not match the sex inferred "
             f"from the genotypes ({qc['inferred_sex'] or 'unknown'}): possible sample mix-up. Resolve before use.",
         )
-    if qc["ancestry_outlier"] and not withheld:
-        dist = qc["ancestry_distance"]
-        add(
-            "ancestry_outlier",
-            "This person lies at the edge of the training cohort's ancestry range"
-            + (f" (ancestry distance {dist:.1f})" if dist is not None else "")
-            + ": the model's accuracy beyond that range was not measured.",
-        )
-    if result["model"]["auc"] is None:
-        add("model_not_evaluated", "The model's accuracy was not evaluated on held-out data.")
-    for s in result["polygenic_scores"] or []:
-        if s["match_rate"] < t["min_score_match_rate"]:
+    for entry in result["traits"]:
+        trait_id, name, cov = entry["trait"]["id"], entry["trait"]["name"], entry["coverage"]
+        disease = name[:1].upper() + name[1:]
+        withheld = entry["risk"]["status"] == "withheld"
+        if withheld:
+            add("risk_withheld", f"{disease}: {entry['risk']['withheld_reason']}", trait_id)
+        if cov["model_variant_coverage"] < t["min_model_variant_coverage"] and not withheld:
             add(
-                "low_score_match",
-                f"Polygenic score {s['id']} matched only {format_percent(s['match_rate'])} of its "
-                f"variants ({s['n_matched']:,} of {s['n_variants']:,}; threshold "
-                f"{format_percent(t['min_score_match_rate'], 0)}): that score is not reliable.",
+                "low_model_coverage",
+                f"{disease}: only {format_percent(cov['model_variant_coverage'])} of the model's variants "
+                f"were found in this sample ({cov['n_model_variants_missing']:,} missing; threshold "
+                f"{format_percent(t['min_model_variant_coverage'], 0)}): the model was not validated on data like "
+                "this.",
+                trait_id,
             )
+        if cov["ancestry_outlier"] and not withheld:
+            dist = qc["ancestry_distance"]
+            add(
+                "ancestry_outlier",
+                f"{disease}: this person lies at the edge of the training cohort's ancestry range"
+                + (f" (ancestry distance {dist:.1f})" if dist is not None else "")
+                + ": the model's accuracy beyond that range was not measured.",
+                trait_id,
+            )
+        if entry["model"]["auc"] is None:
+            add(
+                "model_not_evaluated",
+                f"{disease}: the model's accuracy was not evaluated on held-out data.",
+                trait_id,
+            )
+        for s in entry["polygenic_scores"] or []:
+            if s["match_rate"] < t["min_score_match_rate"]:
+                add(
+                    "low_score_match",
+                    f"{disease}: polygenic score {s['id']} matched only {format_percent(s['match_rate'])} of its "
+                    f"variants ({s['n_matched']:,} of {s['n_variants']:,}; threshold "
+                    f"{format_percent(t['min_score_match_rate'], 0)}): that score is not reliable.",
+                    trait_id,
+                )
     return {"reliable": not concerns, "concerns": concerns, "qc_thresholds": t}

@@ -15,6 +15,11 @@ is close to the prevalence K when the threshold is Phi^-1(1 - K). The truth file
 records the causal variants, their effects, every realised variance component
 and the AUC ceiling of Wray et al. (2010) for what a predictor can capture.
 
+Further diseases of the same people (``simulate.extra_traits``, :class:`ExtraTrait`)
+follow the same model with their own causal variants, architecture and prevalence,
+each from its own random stream after the first disease, which they leave unchanged
+(docs/simulation.md).
+
 Everything is deterministic for a given seed: the same seed gives
 byte-identical files.
 
@@ -37,6 +42,7 @@ from .config import (
     CHRX_LENGTH_GRCH38,
     CHRX_START,
     SIMULATED_LABEL,
+    ExtraTrait,
     GenomeWideConfig,
     SimulationConfig,
 )
@@ -53,6 +59,7 @@ __all__ = [
     "CHRX_LENGTH_GRCH38",
     "CHRX_START",
     "HAPLOID",
+    "ExtraTrait",
     "GenomeWideConfig",
     "SIMULATED_LABEL",
     "Genotypes",

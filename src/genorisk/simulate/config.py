@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..errors import ConfigError
+
 # GRCh38 chr21; the header's contig length lets readers check the build.
 CHROM = "chr21"
 CHR21_LENGTH_GRCH38 = 46_709_983
@@ -19,6 +21,72 @@ CHROM_X = "chrX"
 CHRX_LENGTH_GRCH38 = 156_040_895
 CHRX_START = 10_000_001
 SIMULATED_LABEL = "SIMULATED by genorisk.simulate for the demo; not real data"
+#: The phenotype table's own columns: an extra trait cannot take one of these names.
+PHENOTYPE_COLUMNS = ("sample_id", "status", "age", "sex")
+#: Liability variance the components of one disease may take together (the rest is environment).
+MAX_EXPLAINED_VARIANCE = 0.95
+
+
+@dataclass
+class ExtraTrait:
+    """A further simulated disease of the same people (one entry of ``simulate.extra_traits``).
+
+    It has its own causal variants (drawn independently of the first disease's,
+    from the same candidates), its own architecture and prevalence, and its
+    own random stream (``[seed, 1000 + i]`` for the i-th entry), so adding one
+    leaves the first disease and every existing file unchanged. Age and sex
+    are the people's own, shared by every disease.
+
+    Attributes
+    ----------
+    column : str
+        The phenotype-table column (0 control / 1 case), after ``sex``.
+    prevalence : float
+        K of this disease.
+    h2 : float
+        Liability variance of its additive common-variant component.
+    n_causal : int
+        Its causal common variants.
+    burden : float
+        Liability variance of a rare-variant burden in ``burden_genes`` genes
+        other than those of the diseases before it (0: none, and no genes).
+    dominance, epistasis, gxage : float
+        Non-additive liability variance components (0 disables one).
+    n_epistatic_pairs : int
+        Interacting pairs of its causal variants when ``epistasis`` > 0.
+    covariate_variance : float
+        Liability variance of age and sex.
+    """
+
+    column: str
+    prevalence: float = 0.1
+    h2: float = 0.3
+    n_causal: int = 100
+    burden: float = 0.0
+    dominance: float = 0.0
+    epistasis: float = 0.0
+    n_epistatic_pairs: int = 20
+    gxage: float = 0.0
+    covariate_variance: float = 0.05
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> ExtraTrait:
+        """Build from one validated ``extra_traits`` entry.
+
+        Raises
+        ------
+        ValueError
+            An unknown key (the schema refuses those first: a programming error).
+        """
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"unknown ExtraTrait key(s): {', '.join(unknown)}")
+        return cls(**values)
+
+    def explained_variance(self) -> float:
+        """Sum of the requested liability variance components."""
+        return self.h2 + self.burden + self.dominance + self.epistasis + self.gxage + self.covariate_variance
 
 
 @dataclass
@@ -82,6 +150,19 @@ class SimulationConfig:
         sites are nearly as unlinked as chrX-wide data), carries no phenotype
         effect and is not in the ancestry panel or the annotation resources.
         0: none.
+    extra_traits : list of ExtraTrait
+        Further diseases of the same people, drawn after the first (the
+        attributes above) with their own random streams: the first disease's
+        phenotype and every file of a simulation without them stay
+        byte-identical. Given as :class:`ExtraTrait` or as mappings of its
+        fields.
+
+    Raises
+    ------
+    ConfigError
+        An extra trait's column is taken (``sample_id``, ``status``, ``age``,
+        ``sex`` or another extra trait's), or its variance components leave
+        no room for the environment (they must sum below 0.95).
     """
 
     seed: int = 42
@@ -112,6 +193,63 @@ class SimulationConfig:
     pgs_gwas_n: int = 100_000
     pgs_null_variants: int = 300
     chrx_bp: int = 0
+    extra_traits: list[ExtraTrait] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.extra_traits = [
+            t if isinstance(t, ExtraTrait) else ExtraTrait.from_dict(t) for t in (self.extra_traits or [])
+        ]
+        taken = set(PHENOTYPE_COLUMNS)
+        for i, trait in enumerate(self.extra_traits):
+            key = f"simulate.extra_traits[{i}]"
+            if trait.column in taken:
+                raise ConfigError(
+                    "config: simulate",
+                    f"{key}.column {trait.column!r} is already a phenotype column ({', '.join(sorted(taken))})",
+                    record=f"key {key}.column",
+                )
+            taken.add(trait.column)
+            total = trait.explained_variance()
+            if total >= MAX_EXPLAINED_VARIANCE:
+                raise ConfigError(
+                    "config: simulate",
+                    f"{key}: h2 + burden + dominance + epistasis + gxage + covariate_variance = {total:g} "
+                    f"must be below {MAX_EXPLAINED_VARIANCE} (the variance components must leave room for "
+                    "the environment)",
+                    record=f"key {key}",
+                )
+
+    def trait_config(self, index: int) -> SimulationConfig:
+        """The settings the i-th extra trait is drawn with: its architecture on this config's people.
+
+        Its burden (when > 0) is in ``burden_genes`` genes; with ``burden`` 0 it has none.
+        """
+        trait = self.extra_traits[index]
+        return dataclasses.replace(
+            self,
+            prevalence=trait.prevalence,
+            h2=trait.h2,
+            n_causal=trait.n_causal,
+            burden=trait.burden,
+            burden_genes=self.burden_genes if trait.burden > 0 else 0,
+            dominance=trait.dominance,
+            epistasis=trait.epistasis,
+            n_epistatic_pairs=trait.n_epistatic_pairs,
+            gxage=trait.gxage,
+            covariate_variance=trait.covariate_variance,
+            extra_traits=[],
+        )
+
+    def trait_seed(self, index: int) -> list[int]:
+        """The seed of the i-th extra trait's own generator: ``[seed, 1000 + i]``."""
+        return [self.seed, 1000 + index]
+
+    def truth_dict(self) -> dict[str, Any]:
+        """The config as ``truth.json`` records it (no ``extra_traits`` key when there are none, as before them)."""
+        values = dataclasses.asdict(self)
+        if not self.extra_traits:
+            del values["extra_traits"]
+        return values
 
     @classmethod
     def from_dict(cls, values: Mapping[str, Any] | None) -> SimulationConfig:

@@ -12,13 +12,16 @@ sites in blocks, so no n_people x n_sites matrix is ever held:
   (cohort, then patients in sheet order) of a uniformly random sample of the
   causal candidates (MAF >= ``causal_min_maf``, in random order, at most
   ``n_causal + pgs_null_variants`` of them) and of every rare coding site;
-  the coding sites' genes; the patients' calls.
+  the coding sites' genes; the patients' calls; per extra trait
+  (``simulate.extra_traits``), its own uniform sample of the candidates
+  (``n_causal`` of them, from its own generator) with their dosages.
 
 Phase 2, :func:`simulate_phenotype`, draws how many candidates each
 chromosome gives (multivariate hypergeometric on the candidate counts: with the
 random order kept in phase 1, a uniform sample of all candidates genome-wide)
 and then calls :func:`~genorisk.simulate.phenotype.draw_phenotype`, the demo's
-model, on them. It writes ``phenotypes.tsv``, ``cohort_truth.tsv``,
+model, on them; each extra trait is drawn the same way from its own sample and
+generator. It writes ``phenotypes.tsv``, ``cohort_truth.tsv``,
 ``patients_truth.tsv``, ``truth.json``, the patients' VCFs (every chromosome),
 ``clinvar.simulated.vcf.gz``, ``PGS_SIM_DEMO.txt`` and ``ancestry_panel.tsv``.
 
@@ -43,7 +46,14 @@ from ..genome import contig_lengths
 from ..io import atomic_output, write_json
 from .config import SIMULATED_LABEL, GenomeWideConfig, SimulationConfig
 from .genotypes import Genotypes, coding_gene_per_site, mask_missing_calls, simulate_tree_sequence
-from .phenotype import draw_phenotype, phenotype_truth, write_cohort_tables
+from .phenotype import (
+    Phenotype,
+    draw_phenotype,
+    log_extra_traits,
+    patient_trait_columns,
+    phenotype_truth,
+    write_cohort_tables,
+)
 from .resources import (
     POPFREQ_HEADER,
     clinvar_records,
@@ -154,6 +164,12 @@ def simulate_chromosome(
     n_candidates = 0
     n_written = 0
     n_dropped_duplicate = 0
+    # Each extra trait's own uniform sample of the candidates (its own keys and generator,
+    # so the first disease's sample and the missing calls are drawn as without it).
+    extra = [
+        _CandidateSample(np.random.default_rng([*cfg.trait_seed(i), c]), trait.n_causal, len(pheno_people))
+        for i, trait in enumerate(cfg.extra_traits)
+    ]
 
     def flush(pos: np.ndarray, ref: np.ndarray, alt: np.ndarray, haplotypes: np.ndarray) -> None:
         nonlocal cand_keys, cand_sites, cand_dos, n_candidates, n_written
@@ -178,6 +194,8 @@ def simulate_chromosome(
         if len(cand_keys) > 2 * cap:
             best = np.argsort(cand_keys, kind="stable")[:cap]
             cand_keys, cand_sites, cand_dos = cand_keys[best], cand_sites[best], cand_dos[best]
+        for sample in extra:
+            sample.add(sites[common], dos[np.ix_(common, pheno_people)])
         coding = gene_at != ""
         rare = np.flatnonzero((maf < cfg.rare_maf) & coding)
         kept["coding_sites"].append(sites[coding])
@@ -253,6 +271,8 @@ def simulate_chromosome(
         "patient_populations": pops[patient_rows].astype(str),
         "panel_populations": pops[panel_rows].astype(str),
     }
+    for i, sample in enumerate(extra):
+        arrays[f"extra_candidate_sites_{i}"], arrays[f"extra_candidate_dosages_{i}"] = sample.result()
     with atomic_output(files["phenotype_inputs"]) as tmp, open(tmp, "wb") as fh:
         np.savez(fh, **arrays)
     seconds = time.perf_counter() - t0
@@ -273,6 +293,33 @@ def simulate_chromosome(
         "n_rare_coding": len(arrays["rare_coding_sites"]),
         "seconds": seconds,
     }
+
+
+class _CandidateSample:
+    """A uniform sample of at most ``cap`` streamed sites, in random order: those of the smallest random keys."""
+
+    def __init__(self, rng: np.random.Generator, cap: int, n_people: int):
+        self.rng, self.cap = rng, cap
+        self.keys = np.empty(0)
+        self.sites = np.empty(0, dtype=np.int64)
+        self.dos = np.empty((0, n_people), np.int8)
+
+    def add(self, sites: np.ndarray, dos: np.ndarray) -> None:
+        """Offer the next block's candidate sites and their dosages (sites x people)."""
+        self.keys = np.concatenate([self.keys, self.rng.random(len(sites))])
+        self.sites = np.concatenate([self.sites, sites])
+        self.dos = np.concatenate([self.dos, dos])
+        if len(self.keys) > 2 * self.cap:
+            self._prune()
+
+    def _prune(self) -> None:
+        best = np.argsort(self.keys, kind="stable")[: self.cap]
+        self.keys, self.sites, self.dos = self.keys[best], self.sites[best], self.dos[best]
+
+    def result(self) -> tuple[np.ndarray, np.ndarray]:
+        """The sampled sites and their dosages, in random (key) order."""
+        self._prune()
+        return self.sites, self.dos
 
 
 class _NoWriter:
@@ -369,9 +416,15 @@ def simulate_phenotype(
     )
     components, realised, liability, status = pheno.components, pheno.realised, pheno.liability, pheno.status
     sex, age = pheno.sex, pheno.age
+    sites_table = pd.DataFrame(
+        {"chrom": chroms, "pos": positions, "ref": refs, "alt": alts, "gene": gene_at, "cohort_af": cohort_af}
+    )
+    traits, traits_truth = _draw_extra_traits(
+        cfg, parts, offsets, counts, rare_global, cohort_af, gene_at, pheno, patients, sites_table
+    )
 
     cohort_ids = [f"COH{i:05d}" for i in range(1, cfg.n_cohort + 1)]
-    write_cohort_tables(outdir, cohort_ids, pheno, cohort)
+    write_cohort_tables(outdir, cohort_ids, pheno, cohort, traits)
 
     patient_calls = np.concatenate([p["patient_calls"] for p in parts])
     sample_col = patients["sample"] if "sample" in patients else patients["patient_id"]
@@ -396,6 +449,7 @@ def simulate_phenotype(
             "liability": np.round(liability[patient_rows], 6),
             "genetic_value": np.round(pheno.genetic[patient_rows], 6),
             "status": status[patient_rows],
+            **patient_trait_columns(traits, patient_rows),
         }
     )
     with atomic_output(outdir / "patients_truth.tsv") as tmp:
@@ -430,7 +484,7 @@ def simulate_phenotype(
     truth = {
         "label": SIMULATED_LABEL,
         "seed": cfg.seed,
-        "config": {**dataclasses.asdict(cfg), "genome_wide": dataclasses.asdict(genome)},
+        "config": {**cfg.truth_dict(), "genome_wide": dataclasses.asdict(genome)},
         "chrom": [name for name, _ in contigs],
         "n_sites": n_sites,
         "chrx": None,
@@ -447,18 +501,11 @@ def simulate_phenotype(
                 for i, ((name, _), c) in enumerate(zip(contigs, genome.chromosomes, strict=True))
             ],
         },
-        **phenotype_truth(
-            cfg,
-            pheno,
-            cohort,
-            pd.DataFrame(
-                {"chrom": chroms, "pos": positions, "ref": refs, "alt": alts, "gene": gene_at, "cohort_af": cohort_af}
-            ),
-            causal_global,
-            burden_global,
-        ),
+        **phenotype_truth(cfg, pheno, cohort, sites_table, causal_global, burden_global, sub),
         "pgs": pgs_info,
     }
+    if traits:
+        truth["traits"] = traits_truth
     write_json(outdir / "truth.json", truth)
     log.info(
         "done: %d causal variants on %d chromosomes, case fraction %.3f (K=%.3f), genetic variance %.3f, "
@@ -470,4 +517,66 @@ def simulate_phenotype(
         gen_h2,
         truth["auc_ceiling"],
     )
+    log_extra_traits(truth)
     return truth
+
+
+def _draw_extra_traits(
+    cfg: SimulationConfig,
+    parts: list[dict[str, np.ndarray]],
+    offsets: np.ndarray,
+    counts: np.ndarray,
+    rare_global: np.ndarray,
+    cohort_af: np.ndarray,
+    gene_at: np.ndarray,
+    first: Phenotype,
+    patients: pd.DataFrame,
+    sites: pd.DataFrame,
+) -> tuple[dict[str, Phenotype], dict[str, dict]]:
+    """The extra traits of genome-wide mode and their truth, each from its own candidates and generator.
+
+    As for the first disease: how many of a trait's causal variants each chromosome
+    gives is multivariate hypergeometric on the candidate counts (from the trait's
+    generator, ``[seed, 1000 + i]``), taken from the uniform sample phase 1 kept for
+    the trait (``extra_candidate_sites_<i>``); the burden is drawn from every rare
+    coding site. Sex and age are the first disease's people's.
+    """
+    traits: dict[str, Phenotype] = {}
+    traits_truth: dict[str, dict] = {}
+    used_genes = set(first.burden_genes)
+    cohort = slice(0, cfg.n_cohort)
+    patient_rows = cfg.n_cohort + np.arange(len(patients))
+    for i, trait in enumerate(cfg.extra_traits):
+        key = f"extra_candidate_sites_{i}"
+        if any(key not in p for p in parts):
+            raise ValueError(f"phase-1 files lack {key}: simulated without simulate.extra_traits[{i}]; rerun them")
+        rng = np.random.default_rng(cfg.trait_seed(i))
+        n_take = min(trait.n_causal, int(counts.sum()))
+        take = rng.multivariate_hypergeometric(counts, n_take) if n_take else np.zeros(len(parts), dtype=np.int64)
+        cand = np.concatenate([p[key][:k] + off for p, k, off in zip(parts, take, offsets, strict=False)])
+        sub = np.union1d(cand, rare_global)
+        dos = np.zeros((len(sub), cfg.n_cohort + len(patients)), dtype=np.int8)
+        dos[np.searchsorted(sub, cand)] = np.concatenate(
+            [p[f"extra_candidate_dosages_{i}"][:k] for p, k in zip(parts, take, strict=True)]
+        )
+        dos[np.searchsorted(sub, rare_global)] = np.concatenate([p["rare_coding_dosages"] for p in parts])
+        trait_cfg = cfg.trait_config(i)
+        pheno = draw_phenotype(
+            rng,
+            trait_cfg,
+            dos,
+            cohort_af[sub],
+            gene_at[sub],
+            cohort,
+            patients,
+            patient_rows,
+            causal_candidates=np.searchsorted(sub, cand),
+            people=(first.sex, first.age),
+            exclude_genes=used_genes,
+        )
+        used_genes |= set(pheno.burden_genes)
+        traits[trait.column] = pheno
+        traits_truth[trait.column] = phenotype_truth(
+            trait_cfg, pheno, cohort, sites, sub[pheno.causal], sub[pheno.burden_sites], sub
+        )
+    return traits, traits_truth

@@ -11,10 +11,13 @@ liability exceeds Phi^-1(1 - K).
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 import math
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -22,6 +25,8 @@ from scipy.stats import norm
 
 from ..io import atomic_output
 from .config import SimulationConfig
+
+log = logging.getLogger(__name__)
 
 
 def auc_ceiling(h2: float, prevalence: float) -> float:
@@ -92,6 +97,12 @@ class Phenotype:
         Rare coding sites in the burden genes.
     burden_scale : float
         Liability per minor allele in the burden genes.
+    dominance_variants : ndarray of int
+        Site indices of the causal variants with a dominance effect (empty without one).
+    epistatic_pairs : list of (int, int, float)
+        Site indices of each interacting pair and its raw weight (the
+        component is the weighted sum of dosage products, scaled to its
+        variance); empty without epistasis.
     """
 
     components: dict[str, np.ndarray]
@@ -108,6 +119,8 @@ class Phenotype:
     burden_genes: list[str]
     burden_sites: np.ndarray
     burden_scale: float
+    dominance_variants: np.ndarray = dataclasses.field(default_factory=lambda: np.empty(0, dtype=int))
+    epistatic_pairs: list[tuple[int, int, float]] = dataclasses.field(default_factory=list)
 
 
 def _standardise(x: np.ndarray, target_var: float, ref: slice) -> tuple[np.ndarray, float, float]:
@@ -129,6 +142,9 @@ def draw_phenotype(
     patients: pd.DataFrame,
     patient_rows: np.ndarray,
     causal_candidates: np.ndarray | None = None,
+    *,
+    people: tuple[np.ndarray, np.ndarray] | None = None,
+    exclude_genes: Collection[str] = (),
 ) -> Phenotype:
     """Draw causal variants, effects, covariates and liability for every simulated person.
 
@@ -155,6 +171,12 @@ def draw_phenotype(
         Sites the causal variants are drawn from; by default every site with
         cohort MAF >= ``causal_min_maf``. Genome-wide mode passes a uniform
         sample of those sites across chromosomes (the others are not in ``dos``).
+    people : (ndarray of str, ndarray of int), optional
+        Everyone's sex and age, when already drawn (a further disease of the
+        same people); by default they are drawn here, after the genetic
+        components, and the sheet's values kept for the patients.
+    exclude_genes : collection of str
+        Genes not to choose for the burden (those of the diseases drawn before).
 
     Returns
     -------
@@ -177,7 +199,7 @@ def draw_phenotype(
 
     # Rare-variant burden in coding sequence of a few protein-coding genes.
     rare_coding = (maf < cfg.rare_maf) & (gene_at != "")
-    candidates = sorted({g for g in gene_at[rare_coding]})
+    candidates = sorted({g for g in gene_at[rare_coding]} - set(exclude_genes))
     # Prefer genes with the most rare coding variants so the burden is visible.
     counts = {g: int(((gene_at == g) & rare_coding).sum()) for g in candidates}
     burden_genes = sorted(sorted(candidates, key=lambda g: (-counts[g], g))[: cfg.burden_genes])
@@ -188,24 +210,34 @@ def draw_phenotype(
     components["burden"], _, burden_scale = _standardise(burden_count, cfg.burden, cohort)
 
     # Non-additive components.
+    dom_idx = np.empty(0, dtype=int)
+    epistatic_pairs: list[tuple[int, int, float]] = []
     if cfg.dominance > 0:
         dom_idx = rng.choice(n_causal, size=max(1, n_causal // 4), replace=False)
         carrier = (x_causal[dom_idx] >= 1).astype(float)  # complete dominance
         components["dominance"], _, _ = _standardise(rng.normal(size=len(dom_idx)) @ carrier, cfg.dominance, cohort)
     if cfg.epistasis > 0:
         pairs = rng.choice(n_causal, size=(cfg.n_epistatic_pairs, 2), replace=True)
-        prod = sum(rng.normal() * x_causal[a] * x_causal[b] for a, b in pairs)
+        weights = []
+        prod: np.ndarray | float = 0.0
+        for a, b in pairs:  # one draw per pair, in pair order (the seed's stream)
+            weights.append(rng.normal())
+            prod = prod + weights[-1] * x_causal[a] * x_causal[b]
         components["epistasis"], _, _ = _standardise(np.asarray(prod, float), cfg.epistasis, cohort)
+        epistatic_pairs = [(int(causal[a]), int(causal[b]), float(w)) for (a, b), w in zip(pairs, weights, strict=True)]
 
-    sex = np.where(rng.random(n_people) < 0.5, "female", "male")
-    age = rng.integers(40, 81, size=n_people)
-    # Patients keep the age and sex their sheet records, so the truth matches the input.
-    if "sex" in patients:
-        given = patients["sex"].to_numpy()
-        sex[patient_rows] = np.where(np.isin(given, ["male", "female"]), given, sex[patient_rows])
-    if "age" in patients:
-        given_age = pd.to_numeric(patients["age"], errors="coerce").to_numpy()
-        age[patient_rows] = np.where(np.isnan(given_age), age[patient_rows], given_age).astype(int)
+    if people is not None:
+        sex, age = people
+    else:
+        sex = np.where(rng.random(n_people) < 0.5, "female", "male")
+        age = rng.integers(40, 81, size=n_people)
+        # Patients keep the age and sex their sheet records, so the truth matches the input.
+        if "sex" in patients:
+            given = patients["sex"].to_numpy()
+            sex[patient_rows] = np.where(np.isin(given, ["male", "female"]), given, sex[patient_rows])
+        if "age" in patients:
+            given_age = pd.to_numeric(patients["age"], errors="coerce").to_numpy()
+            age[patient_rows] = np.where(np.isnan(given_age), age[patient_rows], given_age).astype(int)
     age_z = (age - 60.0) / 11.8
     if cfg.gxage > 0:
         components["gxage"], _, _ = _standardise(components["additive"] * age_z, cfg.gxage, cohort)
@@ -235,11 +267,85 @@ def draw_phenotype(
         burden_genes=burden_genes,
         burden_sites=burden_sites,
         burden_scale=burden_scale,
+        dominance_variants=np.sort(causal[dom_idx]),
+        epistatic_pairs=epistatic_pairs,
     )
 
 
-def write_cohort_tables(outdir: Path, cohort_ids: list[str], pheno: Phenotype, cohort: slice | np.ndarray) -> None:
+def draw_extra_traits(
+    cfg: SimulationConfig,
+    first: Phenotype,
+    dos: np.ndarray,
+    cohort_af: np.ndarray,
+    gene_at: np.ndarray,
+    cohort: slice,
+    patients: pd.DataFrame,
+    patient_rows: np.ndarray,
+    causal_candidates: np.ndarray | None = None,
+) -> dict[str, Phenotype]:
+    """Draw the further diseases of ``cfg.extra_traits`` for the people of the first one.
+
+    Each is :func:`draw_phenotype` with the trait's settings
+    (:meth:`SimulationConfig.trait_config`), its own generator
+    (:meth:`SimulationConfig.trait_seed`), the first disease's sex and age, and
+    burden genes other than those of the diseases before it. Nothing of the
+    first disease, nor the simulation's generator, is touched.
+
+    Parameters
+    ----------
+    cfg : SimulationConfig
+    first : Phenotype
+        The first disease (its people's sex and age are shared).
+    dos, cohort_af, gene_at, cohort, patients, patient_rows, causal_candidates
+        As for :func:`draw_phenotype`.
+
+    Returns
+    -------
+    dict of str to Phenotype
+        Per extra trait's column, in config order.
+    """
+    traits: dict[str, Phenotype] = {}
+    used_genes = set(first.burden_genes)
+    for i, trait in enumerate(cfg.extra_traits):
+        pheno = draw_phenotype(
+            np.random.default_rng(cfg.trait_seed(i)),
+            cfg.trait_config(i),
+            dos,
+            cohort_af,
+            gene_at,
+            cohort,
+            patients,
+            patient_rows,
+            causal_candidates,
+            people=(first.sex, first.age),
+            exclude_genes=used_genes,
+        )
+        used_genes |= set(pheno.burden_genes)
+        traits[trait.column] = pheno
+    return traits
+
+
+def patient_trait_columns(traits: dict[str, Phenotype], patient_rows: np.ndarray) -> dict[str, np.ndarray]:
+    """The extra traits' ``patients_truth.tsv`` columns: ``<column>`` (0/1) and ``<column>_liability``."""
+    columns: dict[str, np.ndarray] = {}
+    for column, pheno in traits.items():
+        columns[column] = pheno.status[patient_rows]
+        columns[f"{column}_liability"] = np.round(pheno.liability[patient_rows], 6)
+    return columns
+
+
+def write_cohort_tables(
+    outdir: Path,
+    cohort_ids: list[str],
+    pheno: Phenotype,
+    cohort: slice | np.ndarray,
+    traits: dict[str, Phenotype] | None = None,
+) -> None:
     """Write the cohort's ``phenotypes.tsv`` and its per-person truth ``cohort_truth.tsv``.
+
+    The extra traits come after the first disease's columns, in config order:
+    ``phenotypes.tsv`` gets ``<column>`` (0/1), ``cohort_truth.tsv``
+    ``<column>_liability`` and ``<column>_<component>`` per component.
 
     Parameters
     ----------
@@ -251,13 +357,17 @@ def write_cohort_tables(outdir: Path, cohort_ids: list[str], pheno: Phenotype, c
         The drawn phenotype of every simulated person.
     cohort : slice or ndarray
         Index (or mask) of the cohort's people among everyone simulated.
+    traits : dict of str to Phenotype, optional
+        The extra traits (:func:`draw_extra_traits`).
     """
+    traits = traits or {}
     phenotypes = pd.DataFrame(
         {
             "sample_id": cohort_ids,
             "status": pheno.status[cohort],
             "age": pheno.age[cohort],
             "sex": pheno.sex[cohort],
+            **{column: extra.status[cohort] for column, extra in traits.items()},
         }
     )
     with atomic_output(outdir / "phenotypes.tsv") as tmp:
@@ -266,6 +376,10 @@ def write_cohort_tables(outdir: Path, cohort_ids: list[str], pheno: Phenotype, c
     cohort_truth = pd.DataFrame({"sample_id": cohort_ids, "liability": np.round(pheno.liability[cohort], 6)})
     for name, values in pheno.components.items():
         cohort_truth[name] = np.round(values[cohort], 6)
+    for column, extra in traits.items():
+        cohort_truth[f"{column}_liability"] = np.round(extra.liability[cohort], 6)
+        for name, values in extra.components.items():
+            cohort_truth[f"{column}_{name}"] = np.round(values[cohort], 6)
     with atomic_output(outdir / "cohort_truth.tsv") as tmp:
         cohort_truth.to_csv(tmp, sep="\t", index=False)
 
@@ -277,8 +391,14 @@ def phenotype_truth(
     sites: pd.DataFrame,
     causal: np.ndarray,
     burden_sites: np.ndarray,
+    site_rows: np.ndarray | None = None,
 ) -> dict:
-    """The ``truth.json`` entries every simulation mode shares, from ``n_cohort`` on, in file order.
+    """The ``truth.json`` entries of one disease, from ``n_cohort`` on, in file order.
+
+    Every simulation mode writes them at the top level for the first disease
+    and under ``traits.<column>`` for each extra trait. With dominance or
+    epistasis, ``dominance_variants`` and ``epistatic_pairs`` (each pair's two
+    sites and raw weight) follow the burden entries.
 
     Parameters
     ----------
@@ -292,6 +412,9 @@ def phenotype_truth(
     causal, burden_sites : ndarray
         Rows of ``sites`` of the causal variants (in ``pheno.effects`` order)
         and of the rare burden variants.
+    site_rows : ndarray of int, optional
+        The row of ``sites`` of each site index the phenotype was drawn on
+        (genome-wide mode draws on a subset); by default the same index.
     """
     gen_h2 = pheno.realised["genetic_total"]
     af, gene = sites["cohort_af"].to_numpy(dtype=float), sites["gene"].to_numpy(dtype=object)
@@ -300,7 +423,7 @@ def phenotype_truth(
         row = sites.iloc[int(s)]
         return {"chrom": str(row["chrom"]), "pos": int(row["pos"]), "ref": str(row["ref"]), "alt": str(row["alt"])}
 
-    return {
+    out = {
         "n_cohort": cfg.n_cohort,
         "prevalence": cfg.prevalence,
         "liability_threshold": pheno.threshold,
@@ -320,3 +443,45 @@ def phenotype_truth(
         ],
         "burden_effect_per_allele": pheno.burden_scale,
     }
+    rows = np.arange(len(sites)) if site_rows is None else np.asarray(site_rows)
+    if cfg.dominance > 0:
+        out["dominance_variants"] = [site(rows[s]) for s in pheno.dominance_variants]
+    if cfg.epistasis > 0:
+        out["epistatic_pairs"] = [
+            {"a": site(rows[a]), "b": site(rows[b]), "weight": round(w, 8)} for a, b, w in pheno.epistatic_pairs
+        ]
+    return out
+
+
+def extra_traits_truth(
+    cfg: SimulationConfig, traits: dict[str, Phenotype], cohort: slice, sites: pd.DataFrame
+) -> dict[str, dict]:
+    """``truth.json``'s ``traits``: per extra trait's column, the keys the first disease has at the top level.
+
+    Parameters
+    ----------
+    cfg : SimulationConfig
+    traits : dict of str to Phenotype
+        From :func:`draw_extra_traits` (drawn on every site of ``sites``).
+    cohort : slice
+    sites : DataFrame
+        ``chrom, pos, ref, alt, gene, cohort_af`` of every site.
+    """
+    return {
+        column: phenotype_truth(cfg.trait_config(i), pheno, cohort, sites, pheno.causal, pheno.burden_sites)
+        for i, (column, pheno) in enumerate(traits.items())
+    }
+
+
+def log_extra_traits(truth: dict[str, Any]) -> None:
+    """Log each extra trait's realised case fraction and AUC ceiling."""
+    for column, t in (truth.get("traits") or {}).items():
+        log.info(
+            "%s: case fraction %.3f (K=%.3f), genetic variance %.3f, AUC ceiling %.3f, %d epistatic pairs",
+            column,
+            t["case_fraction"],
+            t["prevalence"],
+            t["h2_total"],
+            t["auc_ceiling"],
+            len(t.get("epistatic_pairs", [])),
+        )

@@ -22,7 +22,15 @@ from .genotypes import (
     true_dosage,
 )
 from .pgx import contig_lines, demo_pgx_sites
-from .phenotype import draw_phenotype, phenotype_truth, write_cohort_tables
+from .phenotype import (
+    draw_extra_traits,
+    draw_phenotype,
+    extra_traits_truth,
+    log_extra_traits,
+    patient_trait_columns,
+    phenotype_truth,
+    write_cohort_tables,
+)
 from .resources import clinvar_records, write_ancestry_panel, write_clinvar, write_pgs, write_popfreq
 from .vcf_writer import write_vcf
 
@@ -96,7 +104,14 @@ def simulate(
         ``cohort_truth.tsv`` (liability and each component per person),
         ``patients_truth.tsv``, ``clinvar.simulated.vcf.gz``,
         ``popfreq.simulated.vcf.gz``, ``PGS_SIM_DEMO.txt``,
-        ``ancestry_panel.vcf.gz`` (+ ``.tsv``) and ``truth.json``.
+        ``ancestry_panel.vcf.gz`` (+ ``.tsv``) and ``truth.json``. Each of
+        ``cfg.extra_traits`` (drawn after the first disease, from its own
+        generator) adds columns after the existing ones: ``<column>`` to
+        ``phenotypes.tsv``; ``<column>_liability`` and ``<column>_<component>``
+        to ``cohort_truth.tsv``; ``<column>`` (0/1) and ``<column>_liability``
+        to ``patients_truth.tsv``; and its truth to ``truth.json`` under
+        ``traits.<column>`` (:func:`extra_traits_truth`). Without extra traits
+        the files are as before them, byte for byte.
     gene_model : path
         GTF or GFF3 of chr21, read by :mod:`genorisk.annotate`: the coding
         exons of its genes carry the rare-variant burden.
@@ -152,6 +167,8 @@ def simulate(
     pheno = draw_phenotype(rng, cfg, dos, cohort_af, gene_at, cohort, patients, patient_rows)
     components, realised, liability, status = pheno.components, pheno.realised, pheno.liability, pheno.status
     sex, age = pheno.sex, pheno.age
+    # Further diseases of the same people, each from its own generator: `rng` is not touched.
+    traits = draw_extra_traits(cfg, pheno, dos, cohort_af, gene_at, cohort, patients, patient_rows)
 
     # Missing calls are drawn after the phenotype, so they never change the truth.
     calls = geno.calls
@@ -178,7 +195,7 @@ def simulate(
         outdir / "cohort.vcf.gz", positions, refs, alts, calls=calls[:, cohort], samples=cohort_ids, chroms=chroms
     )
 
-    write_cohort_tables(outdir, cohort_ids, pheno, cohort)
+    write_cohort_tables(outdir, cohort_ids, pheno, cohort, traits)
 
     # Patient VCFs: a small pharmacogenomic region with planned diplotypes (no random draws)
     # before the chr21 (and chrX) sites, on contigs that sort before chr21.
@@ -214,6 +231,7 @@ def simulate(
             "status": status[patient_rows],
             "pgx_diplotypes": [t["pgx_diplotypes"] for t in pgx.truth],
             "pgx_missing": [t["pgx_missing"] for t in pgx.truth],
+            **patient_trait_columns(traits, patient_rows),
         }
     )
     with atomic_output(outdir / "patients_truth.tsv") as tmp:
@@ -239,10 +257,20 @@ def simulate(
         )
 
     gen_h2 = realised["genetic_total"]
+    sites = pd.DataFrame(
+        {
+            "chrom": CHROM,
+            "pos": geno.positions,
+            "ref": geno.refs,
+            "alt": geno.alts,
+            "gene": gene_at,
+            "cohort_af": cohort_af,
+        }
+    )
     truth = {
         "label": SIMULATED_LABEL,
         "seed": cfg.seed,
-        "config": dataclasses.asdict(cfg),
+        "config": cfg.truth_dict(),
         "chrom": CHROM,
         "n_sites": n_sites,
         "chrx": {
@@ -254,25 +282,11 @@ def simulate(
         }
         if cfg.chrx_bp
         else None,
-        **phenotype_truth(
-            cfg,
-            pheno,
-            cohort,
-            pd.DataFrame(
-                {
-                    "chrom": CHROM,
-                    "pos": geno.positions,
-                    "ref": geno.refs,
-                    "alt": geno.alts,
-                    "gene": gene_at,
-                    "cohort_af": cohort_af,
-                }
-            ),  # fmt: skip
-            pheno.causal,
-            pheno.burden_sites,
-        ),
+        **phenotype_truth(cfg, pheno, cohort, sites, pheno.causal, pheno.burden_sites),
         "pgs": pgs_info,
     }
+    if traits:
+        truth["traits"] = extra_traits_truth(cfg, traits, cohort, sites)
     write_json(outdir / "truth.json", truth)
     log.info(
         "done: case fraction %.3f (K=%.3f), genetic variance %.3f, AUC ceiling %.3f",
@@ -281,4 +295,5 @@ def simulate(
         gen_h2,
         truth["auc_ceiling"],
     )
+    log_extra_traits(truth)
     return truth
