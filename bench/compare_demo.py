@@ -207,8 +207,11 @@ def around_first_difference(old: str | None, new: str | None, width: int = 70) -
     return f"{cut(old)} -> {cut(new)}"
 
 
-def compare_file(rel: str, a: Path, b: Path, allowances: list[Allowance], used: set[int]) -> Verdict:
-    mine = [al for al in allowances if al.covers_path(rel)]
+def compare_file(
+    rel: str, a: Path, b: Path, allowances: list[Allowance], used: set[int], *, old_rel: str | None = None
+) -> Verdict:
+    """``rel`` in the new folder (``b``) against ``a``; an allowance may name either path (``old_rel``: ``a``'s)."""
+    mine = [al for al in allowances if al.covers_path(rel) or (old_rel is not None and al.covers_path(old_rel))]
     whole = [al for al in mine if al.key is None and al.regex is None]
 
     def intended(detail: str, allowed: list[Allowance]) -> Verdict:
@@ -275,12 +278,44 @@ def relative_files(root: Path) -> set[str]:
     return {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()}
 
 
-def compare_folders(old: Path, new: Path, allowances: list[Allowance]) -> tuple[list[Verdict], set[int], int]:
-    """Verdicts for every file of either folder; the allowance lines used; the files skipped."""
-    names = relative_files(old) | relative_files(new)
-    skipped = {n for n in names if n.startswith(RUN_DEPENDENT_DIRS)}
+def trait_path_in_old_layout(rel: str, trait: str) -> str | None:
+    """Where a file of ``trait`` lived when a run had one trait (before 0.6.0), or None.
+
+    ``model/<trait>/x`` was ``model/x``; ``training/<trait>/model/x`` was ``training/model/x``;
+    ``evaluation/<trait>/x`` was ``evaluation/x``; ``features/<trait>/x`` was ``features/x``.
+    """
+    for top in ("model", "training", "evaluation", "features"):
+        prefix = f"{top}/{trait}/"
+        if rel.startswith(prefix):
+            return f"{top}/{rel[len(prefix) :]}"
+    return None
+
+
+def compare_folders(
+    old: Path, new: Path, allowances: list[Allowance], *, old_trait: str | None = None
+) -> tuple[list[Verdict], set[int], int]:
+    """Verdicts for every file of either folder; the allowance lines used; the files skipped.
+
+    With ``old_trait``, ``old`` is a one-trait run (before 0.6.0) and that trait's per-trait
+    files of ``new`` are compared with their old places (:func:`trait_path_in_old_layout`).
+    """
+    old_names, new_names = relative_files(old), relative_files(new)
+    moved, alias = {}, {}
+    if old_trait:
+        for rel in new_names:
+            was = trait_path_in_old_layout(rel, old_trait)
+            if was is not None:
+                alias[rel] = was  # allowances may name the old place, even of a file new since
+                if was in old_names:
+                    moved[rel] = was
+    pairs = {rel: moved.get(rel, rel) for rel in new_names}
+    pairs.update({rel: rel for rel in old_names - set(moved.values()) if rel not in pairs})
+    skipped = {n for n in pairs if n.startswith(RUN_DEPENDENT_DIRS)}
     used: set[int] = set()
-    verdicts = [compare_file(rel, old / rel, new / rel, allowances, used) for rel in sorted(names - skipped)]
+    verdicts = [
+        compare_file(rel, old / pairs[rel], new / rel, allowances, used, old_rel=alias.get(rel, pairs[rel]))
+        for rel in sorted(set(pairs) - skipped)
+    ]
     return verdicts, used, len(skipped)
 
 
@@ -290,12 +325,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("new", type=Path, help="results folder of the run to check")
     parser.add_argument("--intended", type=Path, default=DEFAULT_INTENDED, help="intended-differences file")
     parser.add_argument("--verbose", "-v", action="store_true", help="list every file, identical ones included")
+    parser.add_argument(
+        "--old-trait",
+        default="demo_disease",
+        help="the reference run had one trait: compare this trait's files with their old places "
+        "(model/x for model/<trait>/x ...); '' for a reference run with per-trait folders",
+    )
     args = parser.parse_args(argv)
     for folder in (args.old, args.new):
         if not folder.is_dir():
             parser.error(f"{folder} is not a folder")
     allowances = read_intended(args.intended) if args.intended.exists() else []
-    verdicts, used, skipped = compare_folders(args.old, args.new, allowances)
+    verdicts, used, skipped = compare_folders(args.old, args.new, allowances, old_trait=args.old_trait or None)
 
     for v in verdicts:
         if args.verbose or v.status != "same":

@@ -3,8 +3,8 @@
 
 Usage::
 
-    .venv/bin/python bench/learning_curve.py [--sizes 500 1000 2000 4000 8000]
-        [--variants 500] [--trials 4] [--threads 2]
+    .venv/bin/python bench/learning_curve.py [--sizes 1000 2000 4000 10000]
+        [--variants 500] [--trials 4] [--threads 2] [--scores with without] [--out learning_curve]
 
 Cohorts are simulated under the liability-threshold model (HWE genotypes,
 prevalence K, cases = top K of liability) in two architectures:
@@ -15,10 +15,14 @@ prevalence K, cases = top K of liability) in two architectures:
   dominance (heterozygote indicator, centred, 0.05), plus age.
 
 Features: a noisy PGS (the additive value plus noise, correlation 0.7 with
-it: a realistic external score), age, sex, 4 null PCs and the dosages of the
-causal and null variants. The ceiling (Wray et al. 2010) uses all variance a
-predictor could capture (genetic, all kinds, plus age). The baseline is the
-logistic model on PGS + age + sex + PCs, on the same folds.
+it: a realistic external score; ``--scores without`` drops it, as for a new
+endpoint), age, sex, 4 null PCs and the dosages of the causal and null
+variants. The ceiling (Wray et al. 2010) uses all variance a predictor could
+capture (genetic, all kinds, plus age). Beside genorisk's boosted model, on the
+same outer folds: the strong baseline (logistic regression on the in-cohort
+ridge score, PGS, age, sex and PCs; issue #16), the model genorisk ships by its
+rule, and scikit-learn's HistGradientBoosting (defaults, early stopping, the
+same in-fold dosage filter), with paired-bootstrap CIs of the differences.
 
 Writes ``bench/results/learning_curve.md`` and ``.json``. The simulator
 :func:`simulate_cohort` is shared with ``bench/cases/train_model.py`` and
@@ -141,46 +145,112 @@ def write_cohort(workdir: Path, name: str, X: pd.DataFrame, y: np.ndarray, schem
     (workdir / f"{name}.truth.json").write_text(json.dumps(truth))
 
 
+def hist_gradient_boosting_oof(X: pd.DataFrame, y: np.ndarray, schema: dict, config) -> np.ndarray:
+    """Out-of-fold probabilities of scikit-learn's HistGradientBoostingClassifier under genorisk's protocol.
+
+    The same outer folds (:func:`genorisk.model.fold_stats.outer_folds`), the same in-fold dosage
+    filter (the top ``max_dosage_features`` by the trend test on the fold's training rows), and
+    scikit-learn's defaults otherwise, with early stopping on its own ``validation_fraction`` of the
+    training rows (the off-the-shelf learner: no search).
+    """
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    from genorisk.model.fold_stats import outer_folds
+    from genorisk.model.select import dosage_ranking, top_k_columns
+
+    kinds = [f["kind"] for f in schema["features"]]
+    data = X.to_numpy(dtype=np.float32)
+    fold_of = outer_folds(y, config.n_folds, config.seed)
+    oof = np.empty(len(y))
+    for k in range(config.n_folds):
+        train, test = np.flatnonzero(fold_of != k), np.flatnonzero(fold_of == k)
+        cols = top_k_columns(dosage_ranking(data, y, kinds, rows=train), kinds, config.max_dosage_features)
+        clf = HistGradientBoostingClassifier(
+            max_iter=1000,
+            early_stopping=True,
+            validation_fraction=config.validation_fraction,
+            n_iter_no_change=config.early_stopping_rounds,
+            random_state=config.seed + k,
+        )
+        clf.fit(data[np.ix_(train, cols)], y[train])
+        oof[test] = clf.predict_proba(data[np.ix_(test, cols)])[:, 1]
+    return oof
+
+
 def main(argv: list[str] | None = None) -> int:
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
     from genorisk.model import ModelConfig, train_model
+    from genorisk.model.metrics import evaluate_predictions
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[500, 1000, 2000, 4000, 8000])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 2000, 4000, 10000])
     parser.add_argument("--variants", type=int, default=500)
     parser.add_argument("--trials", type=int, default=4)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--scores", nargs="+", default=["with", "without"], help="with and/or without the external score"
+    )
+    parser.add_argument("--out", default="learning_curve", help="result file stem under bench/results/")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     config = ModelConfig(n_trials=args.trials, n_bootstrap=100, threads=args.threads, max_bin=32, seed=args.seed)
     rows = []
-    for architecture in ("additive", "non-additive"):
-        for n in args.sizes:
-            X, y, schema, truth = simulate_cohort(
-                n, n_variants=args.variants, architecture=architecture, seed=args.seed + n
-            )
-            t0 = time.perf_counter()
-            m = train_model(X, y, schema, config, truth=truth).metrics
-            row = {
-                "architecture": architecture,
-                "n": n,
-                "n_cases": m["data"]["n_cases"],
-                "auc": m["model"]["roc_auc"],
-                "baseline_auc": m["baseline"]["roc_auc"],
-                "auc_ceiling": m["truth"]["auc_ceiling"],
-                "auc_over_ceiling": m["truth"]["auc_over_ceiling"],
-                "baseline_over_ceiling": m["baseline"]["roc_auc"]["estimate"] / m["truth"]["auc_ceiling"],
-                "ece": m["model"]["ece"]["estimate"],
-                "seconds": round(time.perf_counter() - t0, 1),
-            }
-            rows.append(row)
-            print(
-                f"{architecture:12s} n={n:6d} AUC {row['auc']['estimate']:.3f} baseline "
-                f"{row['baseline_auc']['estimate']:.3f} ceiling {row['auc_ceiling']:.3f} "
-                f"({row['auc_over_ceiling']:.1%}) {row['seconds']} s",
-                flush=True,
-            )
+    for score in args.scores:
+        for architecture in ("additive", "non-additive"):
+            for n in args.sizes:
+                X, y, schema, truth = simulate_cohort(
+                    n, n_variants=args.variants, architecture=architecture, seed=args.seed + n
+                )
+                if score == "without":  # a new endpoint with no published score: the in-cohort score only
+                    X = X.drop(columns="pgs_PGS000001")
+                    schema = {**schema, "features": [f for f in schema["features"] if f["kind"] != "pgs"]}
+                t0 = time.perf_counter()
+                model = train_model(X, y, schema, config, truth=truth)
+                seconds = time.perf_counter() - t0
+                t0 = time.perf_counter()
+                hgb = hist_gradient_boosting_oof(X, y, schema, config)
+                hgb_seconds = time.perf_counter() - t0
+                m = model.metrics
+                shipped_key = m["shipped"]["metrics"]
+                # The shipped model's OOF (calibrated boosted, or the strong baseline) against HGB, paired.
+                oof = model.oof_predictions
+                versus = evaluate_predictions(
+                    y,
+                    {"genorisk": oof[shipped_key], "boosted": oof["model"], "hgb": hgb},
+                    n_bootstrap=config.n_bootstrap,
+                    seed=config.seed,
+                    compare=[("genorisk", "hgb"), ("boosted", "hgb")],
+                )
+                row = {
+                    "score": score,
+                    "architecture": architecture,
+                    "n": n,
+                    "n_cases": m["data"]["n_cases"],
+                    "shipped": m["shipped"]["model"],
+                    "auc": m["model"]["roc_auc"],
+                    "baseline_auc": m["baseline"]["roc_auc"],
+                    "baseline_external_auc": (m.get("baseline_external") or {}).get("roc_auc"),
+                    "boosted_minus_baseline": m["roc_auc_difference"]["model-baseline"],
+                    "shipped_auc": m[shipped_key]["roc_auc"],
+                    "hgb_auc": versus["hgb"]["roc_auc"],
+                    "shipped_minus_hgb": versus["roc_auc_difference"]["genorisk-hgb"],
+                    "boosted_minus_hgb": versus["roc_auc_difference"]["boosted-hgb"],
+                    "auc_ceiling": m["truth"]["auc_ceiling"],
+                    "shipped_over_ceiling": m[shipped_key]["roc_auc"]["estimate"] / m["truth"]["auc_ceiling"],
+                    "ece": m[shipped_key]["ece"]["estimate"],
+                    "in_cohort_score": (m.get("in_cohort_score") or {}).get("final"),
+                    "seconds": round(seconds, 1),
+                    "hgb_seconds": round(hgb_seconds, 1),
+                }
+                rows.append(row)
+                print(
+                    f"{score:7s} {architecture:12s} n={n:6d} boosted {row['auc']['estimate']:.3f} strong baseline "
+                    f"{row['baseline_auc']['estimate']:.3f} HGB {row['hgb_auc']['estimate']:.3f} shipped "
+                    f"{row['shipped']} {row['shipped_auc']['estimate']:.3f} ceiling {row['auc_ceiling']:.3f} "
+                    f"({row['shipped_over_ceiling']:.1%}) {row['seconds']} s (HGB {row['hgb_seconds']} s)",
+                    flush=True,
+                )
 
     RESULTS_DIR.mkdir(exist_ok=True)
     settings = {
@@ -191,30 +261,40 @@ def main(argv: list[str] | None = None) -> int:
         "n_folds": config.n_folds,
         "prevalence": 0.1,
     }
-    (RESULTS_DIR / "learning_curve.json").write_text(json.dumps({"settings": settings, "rows": rows}, indent=2) + "\n")
+    (RESULTS_DIR / f"{args.out}.json").write_text(json.dumps({"settings": settings, "rows": rows}, indent=2) + "\n")
 
     def ci(m):
         return f"{m['estimate']:.3f} ({m['ci_low']:.3f}-{m['ci_high']:.3f})"
 
+    def diff(m):
+        return f"{m['estimate']:+.3f} ({m['ci_low']:+.3f} to {m['ci_high']:+.3f})"
+
     lines = [
-        "## Learning curve: OOF ROC AUC against cohort size",
+        "## Learning curve: OOF ROC AUC against cohort size, beside the strong baseline and HistGradientBoosting",
         "",
-        f"{time.strftime('%Y-%m-%d')}; prevalence 0.1; {args.variants} variants (50 causal) + PGS, age, sex, 4 PCs; "
-        f"5-fold nested CV, {args.trials} trials, {args.threads} threads. AUC with 95% bootstrap CI. "
-        "Ceiling: Wray et al. 2010 with all capturable variance (genetic + age). Baseline: logistic "
-        "regression on PGS + age + sex + PCs (PGS correlation 0.7 with the true additive value).",
+        f"{time.strftime('%Y-%m-%d')}; prevalence 0.1; {args.variants} variants (50 causal) + age, sex, 4 PCs, "
+        "with or without an external PGS (correlation 0.7 with the true additive value); "
+        f"5-fold nested CV, {args.trials} trials, {args.threads} threads. AUC with 95% paired-bootstrap CI. "
+        "Ceiling: Wray et al. 2010 with all capturable variance (genetic + age). Strong baseline: logistic "
+        "regression on the in-cohort polygenic score (ridge, fitted in-fold) + PGS + age + sex + PCs. "
+        "HGB: scikit-learn HistGradientBoostingClassifier, defaults with early stopping, same outer folds and "
+        "in-fold dosage filter. Shipped: the model genorisk publishes by its rule (boosted only if it beats the "
+        "strong baseline beyond the CI). Command: `.venv/bin/python bench/learning_curve.py "
+        + " ".join(argv if argv is not None else sys.argv[1:])
+        + "`.",
         "",
-        "| architecture | n | cases | XGBoost AUC | baseline AUC | ceiling | XGBoost / ceiling | "
-        "baseline / ceiling | ECE | train s |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| score | architecture | n | cases | boosted AUC | strong baseline AUC | boosted - baseline | shipped | "
+        "HGB AUC | shipped - HGB | shipped / ceiling | ECE (shipped) | train s | HGB s |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         lines.append(
-            f"| {r['architecture']} | {r['n']} | {r['n_cases']} | {ci(r['auc'])} | {ci(r['baseline_auc'])} | "
-            f"{r['auc_ceiling']:.3f} | {r['auc_over_ceiling']:.1%} | {r['baseline_over_ceiling']:.1%} | "
-            f"{r['ece']:.3f} | {r['seconds']} |"
+            f"| {r['score']} | {r['architecture']} | {r['n']} | {r['n_cases']} | {ci(r['auc'])} | "
+            f"{ci(r['baseline_auc'])} | {diff(r['boosted_minus_baseline'])} | {r['shipped']} | {ci(r['hgb_auc'])} | "
+            f"{diff(r['shipped_minus_hgb'])} | {r['shipped_over_ceiling']:.1%} | {r['ece']:.3f} | "
+            f"{r['seconds']} | {r['hgb_seconds']} |"
         )
-    (RESULTS_DIR / "learning_curve.md").write_text("\n".join(lines) + "\n")
+    (RESULTS_DIR / f"{args.out}.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     return 0
 

@@ -56,7 +56,10 @@ def cohort():
 @pytest.fixture(scope="module")
 def model(cohort):
     X, y, schema = cohort
-    config = ModelConfig(n_folds=3, n_trials=1, n_bootstrap=20, threads=1, max_bin=32, n_estimators=200)
+    # The plain offset (age + PCs): the in-cohort score is covered in test_model.py and test_in_cohort.py.
+    config = ModelConfig(
+        n_folds=3, n_trials=1, n_bootstrap=20, threads=1, max_bin=32, n_estimators=200, in_cohort_score=False
+    )
     return train_model(X, y, schema, config)
 
 

@@ -281,8 +281,12 @@ def test_no_leakage_on_noise_phenotype(seed):
     X = _frame(dict(zip(names, g.T, strict=True)), n)
     schema = {"schema_version": 1, "features": _dosage_schema(names)}
     config = ModelConfig(**{**FAST, "max_dosage_features": 30, "n_bootstrap": 0, "max_depth": (2, 3)})
-    honest = train_model(X, y, schema, config).metrics["model_uncalibrated"]["roc_auc"]["estimate"]
+    metrics = train_model(X, y, schema, config).metrics
+    honest = metrics["model_uncalibrated"]["roc_auc"]["estimate"]
     assert abs(honest - 0.5) < 0.1
+    # The in-cohort score (ridge over up to 1,000 of the 2,500 noise columns, fitted in-fold) too.
+    assert metrics["baseline_features"] == ["in-cohort polygenic score"]
+    assert abs(metrics["baseline"]["roc_auc"]["estimate"] - 0.5) < 0.1
 
     leaked_cols = select_dosage_features(g, y, ["dosage"] * m, 30)
     leaked_schema = {"schema_version": 1, "features": [schema["features"][c] for c in leaked_cols]}
@@ -294,14 +298,15 @@ def test_additive_architecture_reaches_ceiling(additive_model):
     truth = additive_model.metrics["truth"]
     assert truth["auc_ceiling"] == pytest.approx(auc_ceiling(0.5, 0.2))
     assert truth["auc_over_ceiling"] >= 0.9
-    assert additive_model.metrics["baseline"] is None  # no pgs/covariate features in this cohort
+    # No pgs/covariate features in this cohort: the strong baseline is the in-cohort score alone.
+    assert additive_model.metrics["baseline_features"] == ["in-cohort polygenic score"]
 
 
 def test_nonadditive_architecture_beats_linear_baseline():
     X, y, schema, truth = simulate_nonadditive(3000, 50, prevalence=0.2, seed=2)
     model = train_model(X, y, schema, ModelConfig(**{**FAST, "max_depth": (2, 4)}), truth=truth)
     m = model.metrics
-    assert m["baseline_features"] == ["pgs_PGS000001", "age"]
+    assert m["baseline_features"] == ["in-cohort polygenic score", "pgs_PGS000001", "age"]
     base = m["baseline"]["roc_auc"]
     diff = m["roc_auc_difference"]["model-baseline"]
     assert diff["estimate"] > base["ci_high"] - base["ci_low"]
@@ -431,9 +436,11 @@ def test_a_trait_without_a_score_trains_on_its_labelled_people():
     model = train_model(X_trait, y_trait, schema, ModelConfig(**FAST), truth=truth)
     m = model.metrics
     assert m["data"]["n_samples"] == known.sum() and m["data"]["n_cases"] == y[known].sum()
-    assert m["baseline_features"] == ["age", "pc1"] and m["baseline"] is not None
-    assert m["model"]["roc_auc"]["estimate"] > m["baseline"]["roc_auc"]["estimate"]
-    assert m["truth"]["auc_ceiling"] > m["model"]["roc_auc"]["estimate"]
+    assert m["baseline_features"] == ["in-cohort polygenic score", "age", "pc1"] and m["baseline"] is not None
+    # The strong baseline has the in-cohort score: the shipped model follows the pre-set rule.
+    diff = m["roc_auc_difference"]["model-baseline"]
+    assert m["shipped"]["model"] == ("boosted" if diff["ci_low"] > 0 else "linear")
+    assert m["truth"]["auc_ceiling"] > max(m["model"]["roc_auc"]["estimate"], m["baseline"]["roc_auc"]["estimate"])
 
 
 def test_trait_training_rows_refuses_bad_phenotypes():
@@ -532,3 +539,29 @@ def test_ancestry_adjusted_z_removes_the_population_shift_of_a_score():
     person = score_in_context("S", 2.0, pcs[pop == 1].mean(axis=0), context)
     assert person["z"] > 1.5 and person["percentile"] > 95 and abs(person["z_ancestry"]) < 0.2
     assert score_in_context("T", 2.0, None, context)["percentile"] is None
+
+
+# ------------------------------------------- the in-cohort score and the ship rule (issue #16)
+
+
+def test_a_linear_shipped_model_is_saved_scored_and_explained(additive_cohort, tmp_path):
+    """ship: linear publishes the strong baseline as a 0-round booster: same artifact, exact drivers."""
+    from genorisk.model import load_model, save_model
+    from genorisk.model.in_cohort import IN_COHORT_GROUP
+
+    X, y, schema = additive_cohort
+    model = train_model(X, y, schema, ModelConfig(**{**FAST, "ship": "linear"}))
+    assert model.metrics["shipped"]["model"] == "linear" and model.booster.num_boosted_rounds() == 0
+    assert model.metrics["in_cohort_score"]["final"]["n_variants"] > 0
+    save_model(model, tmp_path / "m")
+    loaded = load_model(tmp_path / "m")
+    assert loaded.booster.num_boosted_rounds() == 0 and loaded.offset is not None
+    patients = X.iloc[:20]
+    scored = score_patients(loaded, patients, top_n=10_000)
+    offset_x = patients[loaded.offset.features].to_numpy(dtype=np.float64)
+    np.testing.assert_allclose([s["margin"] for s in scored], loaded.offset.margin(offset_x), rtol=1e-5, atol=1e-5)
+    for s in scored:  # the drivers and the bias add up to the margin: the explanation is exact
+        assert sum(d["contribution"] for d in s["drivers"]) + s["baseline_margin"] == pytest.approx(
+            s["margin"], abs=1e-4
+        )
+    assert any(d["group"] == IN_COHORT_GROUP for s in scored for d in s["drivers"])

@@ -477,15 +477,18 @@ def test_several_diseases_summary_first_then_a_section_each():
     p = R.format_percent(cad["risk"]["probability"])
     assert f"{p} 10.0% by age 75 {R.ordinal(cad['risk']['percentile'])} yes (AUC +0.039" in rows[0]
     # The withheld risk: "withheld" and the reason in short; the population average and time frame still.
-    assert rows[1].startswith(" withheld only 62% of the model's variants called 5.0% within 10 years withheld no")
-    assert "(AUC +0.011, 95% CI -0.012 to +0.034)" in rows[1]
+    assert rows[1].startswith(
+        " withheld only 62% of the model's variants called 5.0% within 10 years withheld "
+        "no: the simpler linear model is used"
+    )
+    assert "(boosted minus linear AUC +0.011, 95% CI -0.012 to +0.034)" in rows[1]
     # Its section: no number, the full reason once, and the baseline comparison in plain words.
     section = text.split(marks[2], 1)[1].split("Data quality", 1)[0]
     assert "No risk number is shown for type 2 diabetes" in section and "%" not in section.split("No risk number")[0]
     assert text.count(t2d["risk"]["withheld_reason"]) == 1
     assert (
-        "This model did not predict better than a simpler model (AUC 0.701 vs 0.690, difference +0.011, "
-        "95% CI -0.012 to +0.034)." in section
+        "The gradient-boosted model did not predict better than the simpler linear model (AUC 0.701 vs 0.690, "
+        "difference +0.011, 95% CI -0.012 to +0.034), so this estimate comes from the linear model." in section
     )
     first = text.split(marks[1], 1)[1].split(marks[2], 1)[0]
     assert "This model predicted better than a simpler model (AUC 0.781 vs 0.742, difference +0.039" in first
@@ -504,6 +507,10 @@ def test_several_diseases_summary_first_then_a_section_each():
     _, html = R.ReportRenderer().patient_document(shown)
     ids = re.findall(r'aria-labelledby="([^"]+)"', html)
     assert ids == ["dist-1-t", "drivers-1-t", "dist-2-t", "drivers-2-t"]
+    # The second trait's estimate comes from the linear model itself: no "no better supported" caveat.
+    assert "The estimate above is no better supported than that simpler model" not in html
+    shown["traits"][1]["model"]["shipped"] = "boosted"
+    _, html = R.ReportRenderer().patient_document(shown)
     assert "The estimate above is no better supported than that simpler model" in html
 
 
@@ -596,7 +603,10 @@ def test_cohort_report_shows_every_panel(tmp_path):
     assert len(re.findall(r"<svg\b", html)) == 2 * 5 + 2
     # The legends hold every name in full.
     legends = text.split("Precision-recall curve: type 2 diabetes", 1)[0].split("ROC curve: type 2 diabetes", 1)[1]
-    assert "Logistic regression: pc1, pc2, age, sex_male (ROC AUC 0.690, 95% CI 0.659-0.720)" in legends
+    assert (
+        "Logistic regression: in-cohort polygenic score, pc1, pc2, age, sex_male (ROC AUC 0.690, 95% CI 0.659-0.720)"
+        in legends
+    )
 
 
 def test_cohort_summary_from_model_files():
@@ -1253,3 +1263,16 @@ def test_pgx_object_of_another_patient_or_without_a_field_is_refused(demo_pgx):
     broken = {**pgx["P001"], "genes": [{k: v for k, v in g.items() if k != "phased"} for g in pgx["P001"]["genes"]]}
     with pytest.raises(InputError, match=r"pharmacogenomics.genes\[0\].*missing field\(s\) phased"):
         R.pharmacogenomics_section(broken, patient_id="P001", source="pgx.json")
+
+
+def test_a_trait_whose_linear_model_ships_says_so(tmp_path):
+    """Issue #16: when the boosted model does not beat the strong baseline, the report says the linear model is used."""
+    from genorisk.report import example_result, render_patient_report
+
+    result = example_result(withheld=False)
+    assert [t["model"]["shipped"] for t in result["traits"]] == ["boosted", "linear"]
+    html = render_patient_report(result, tmp_path / "P")["html"].read_text()
+    assert "The gradient-boosted model did not predict better than the simpler linear model" in html
+    assert "so this estimate comes from the linear model" in html
+    assert "the simpler linear model is used" in html  # the summary row
+    assert html.count("no better supported than that simpler model") == 0  # not said of the linear model itself

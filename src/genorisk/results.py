@@ -43,9 +43,9 @@ REFERENCE_SOURCES = {
 }
 
 
-def _metric(metrics: Mapping[str, Any], name: str) -> tuple[float | None, list[float] | None]:
-    """(estimate, [ci_low, ci_high]) of a model metric from ``metrics.json``."""
-    entry = metrics.get("model", {}).get(name) or {}
+def _metric(metrics: Mapping[str, Any], name: str, model: str = "model") -> tuple[float | None, list[float] | None]:
+    """(estimate, [ci_low, ci_high]) of a metric of ``model`` (a ``metrics.json`` key) from ``metrics.json``."""
+    entry = (metrics.get(model) or {}).get(name) or {}
     ci = [entry["ci_low"], entry["ci_high"]] if "ci_low" in entry else None
     return entry.get("estimate"), ci
 
@@ -61,15 +61,22 @@ def model_summary(card: Mapping[str, Any]) -> dict[str, Any]:
     Returns
     -------
     dict
-        ``name``, ``sha256`` (of ``model.ubj``), ``trained_on`` (samples),
-        ``auc`` and ``auc_ci`` (cross-validated), ``auc_ceiling`` (simulated
+        ``name``, ``shipped`` (``"boosted"``, or ``"linear"`` when the strong
+        baseline was published: ``metrics.json`` ``shipped``), ``sha256`` (of
+        ``model.ubj``), ``trained_on`` (samples), ``auc`` and ``auc_ci``
+        (cross-validated, of the shipped model), ``auc_ceiling`` (simulated
         cohorts, else None), ``intended_use`` and ``limits``.
     """
     metrics = card.get("metrics", {})
-    auc, auc_ci = _metric(metrics, "roc_auc")
+    shipped = metrics.get("shipped") or {}
+    # The published model's own figures: the strong baseline's when it ships (ModelConfig.ship).
+    auc, auc_ci = _metric(metrics, "roc_auc", shipped.get("metrics", "model"))
     truth = metrics.get("truth") or {}
     return {
-        "name": card.get("model", "genorisk risk model"),
+        "name": card.get("model", "genorisk risk model")
+        if shipped.get("model", "boosted") == "boosted"
+        else "genorisk linear risk model (in-cohort polygenic score, covariates and PCs; no trees)",
+        "shipped": shipped.get("model", "boosted"),
         "sha256": card.get("files_sha256", {}).get("model.ubj", ""),
         "trained_on": int(metrics.get("data", {}).get("n_samples", 0)),
         "auc": auc,

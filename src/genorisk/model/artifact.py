@@ -125,6 +125,14 @@ def _model_card_markdown(card: Mapping[str, Any]) -> str:
     if comparison is not None:
         subject = f"The model of {trait['name']}" if trait else "The model"
         lines += [f"**{subject} {comparison['statement']}**", ""]
+    shipped = m.get("shipped")
+    if shipped:
+        which = (
+            "the gradient-boosted model (trees on the strong baseline's margin)"
+            if shipped["model"] == "boosted"
+            else "the strong linear baseline, no trees (a booster of 0 rounds on the linear margin)"
+        )
+        lines += [f"**Shipped: {which}.** Rule, fixed before evaluation: {shipped['rule']}. {shipped['reason']}.", ""]
     lines += [
         "## Intended use",
         "",
@@ -142,7 +150,7 @@ def _model_card_markdown(card: Mapping[str, Any]) -> str:
         "| | ROC AUC | PR AUC | Brier | ECE |",
         "|---|---|---|---|---|",
     ]
-    for name in ("model", "model_uncalibrated", "baseline"):
+    for name in ("model", "model_uncalibrated", "baseline", "baseline_external"):
         if m.get(name):
             row = m[name]
             lines.append(
@@ -151,6 +159,13 @@ def _model_card_markdown(card: Mapping[str, Any]) -> str:
             )
     if m.get("baseline_features"):
         lines += ["", f"Baseline: logistic regression on {', '.join(m['baseline_features'])}."]
+    if m.get("in_cohort_score"):
+        final = m["in_cohort_score"].get("final") or {}
+        lines += [
+            "",
+            f"In-cohort polygenic score: {m['in_cohort_score']['method']}; the final one uses "
+            f"{final.get('n_variants', 'n/a')} variants (ridge lambda {final.get('penalty_factor', 'n/a')} x n).",
+        ]
     if comparison is not None:
         lines += ["", f"Against the baseline: {comparison['statement']}"]
     if "truth" in m:

@@ -119,11 +119,21 @@ class FeatureGroups:
         labels = [by_name[members[g][0]]["label"] if len(members[g]) == 1 else g for g in names]
         return cls(names=names, labels=labels, index=index)
 
-    def group(self, contributions: np.ndarray) -> np.ndarray:
-        """Sum feature contributions (n, n_features) into group contributions (n, n_groups)."""
+    def with_extra_group(self, name: str, label: str) -> FeatureGroups:
+        """These groups plus one with no model feature (its contributions come as ``extra``)."""
+        return FeatureGroups(names=[*self.names, name], labels=[*self.labels, label], index=self.index)
+
+    def group(self, contributions: np.ndarray, extra: np.ndarray | None = None) -> np.ndarray:
+        """Sum feature contributions (n, n_features) into group contributions (n, n_groups).
+
+        With groups added by :meth:`with_extra_group`, ``extra`` (n,) is the last
+        group's contribution (0 when None).
+        """
         contributions = np.asarray(contributions, dtype=np.float64)
         out = np.zeros((contributions.shape[0], len(self.names)))
         np.add.at(out.T, self.index, contributions.T)
+        if extra is not None:
+            out[:, -1] += np.asarray(extra, dtype=np.float64)
         return out
 
 

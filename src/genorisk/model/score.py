@@ -15,6 +15,7 @@ from genorisk.model.explain import (
     drivers_from_contributions,
     tree_contributions,
 )
+from genorisk.model.in_cohort import IN_COHORT_GROUP
 from genorisk.model.inputs import check_frame_matches_schema
 from genorisk.model.train import TrainedModel
 
@@ -104,7 +105,16 @@ def score_patients(
     n_missing = np.isnan(X_patients.to_numpy(dtype=np.float32)).sum(axis=1)
     if model.offset is not None:
         offset_x = X_patients[model.offset.features].to_numpy(dtype=np.float64)
-        offset_cols = [used.index(f) for f in model.offset.features]
+        # The in-cohort score's dosage terms are one driver ("in-cohort polygenic score"), not
+        # hundreds of tiny per-variant ones, and need not be columns of the trees; the other
+        # linear terms (scores, covariates, PCs: always tree columns) join their features' drivers.
+        kind_of = {f["name"]: f["kind"] for f in model.schema["features"]}
+        in_score = np.array([kind_of[f] == "dosage" for f in model.offset.features], dtype=bool)
+        offset_cols = [used.index(f) for f, d in zip(model.offset.features, in_score, strict=True) if not d]
+        if in_score.any():
+            groups = groups.with_extra_group(
+                IN_COHORT_GROUP, f"polygenic score fitted on the training cohort ({int(in_score.sum()):,} variants)"
+            )
     sample_ids = [str(s) for s in X_patients.index]
     results: list[dict[str, Any]] = []
     for start in range(0, len(data), batch_size):
@@ -117,12 +127,16 @@ def score_patients(
             base_margin = model.offset.intercept + linear.sum(axis=1)
         dmat = xgb.DMatrix(chunk, feature_names=used, base_margin=base_margin, nthread=model.config.threads)
         margin, contribs = tree_contributions(model.booster, dmat)
+        in_cohort = None
         if linear is not None:
-            contribs = add_linear_contributions(contribs, offset_cols, linear)
+            contribs = add_linear_contributions(contribs, offset_cols, linear[:, ~in_score])
+            if in_score.any():
+                in_cohort = linear[:, in_score].sum(axis=1)
+                contribs[:, -1] -= in_cohort
         risk = model.calibrator.predict(margin)
         low, high = model.calibrator.interval(margin)
         pct = cohort_percentile(model.cohort_quantiles, risk)
-        grouped = groups.group(contribs[:, :-1])
+        grouped = groups.group(contribs[:, :-1], extra=in_cohort)
         for i in range(len(chunk)):
             sid = sample_ids[start + i]
             results.append(

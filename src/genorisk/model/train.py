@@ -39,6 +39,7 @@ data.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import time
@@ -49,6 +50,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import xgboost as xgb
+from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import train_test_split
 
 from genorisk.errors import ConfigError
@@ -56,6 +58,14 @@ from genorisk.model.baseline import BASELINE_KINDS, LinearOffset, fit_baseline
 from genorisk.model.calibration import Calibrator, sigmoid
 from genorisk.model.config import ModelConfig
 from genorisk.model.fold_stats import outer_folds
+from genorisk.model.in_cohort import (
+    CROSS_FIT_PARTS,
+    RidgeScore,
+    cross_fitted_scores,
+    fit_ridge_score,
+    fit_strong_baseline,
+    ridge_score,
+)
 from genorisk.model.inputs import check_frame_matches_schema, check_labels, validate_schema
 from genorisk.model.metrics import evaluate_predictions
 from genorisk.model.select import dosage_ranking, top_k_columns
@@ -277,15 +287,26 @@ def train_model(
     fold_of = outer_folds(y, n_folds, config.seed)
     oof_margin = np.empty(n)
     oof_baseline = np.empty(n)
+    oof_strong_margin = np.empty(n)
     val_loss = np.full((n_folds, len(candidates)), np.inf)
+    val_score = np.full((n_folds, len(candidates)), np.inf)  # the selection criterion (ModelConfig.selection_metric)
     best_rounds = np.zeros((n_folds, len(candidates)), dtype=np.int64)
     per_fold = []
     n_dosage = kinds.count("dosage")
     have_offset = len(baseline_cols) > 0
     baseline_names = [names[c] for c in baseline_cols]
 
-    def fit_offset(rows: np.ndarray) -> tuple[LinearOffset | None, np.ndarray | None]:
-        if not have_offset:
+    use_score = config.in_cohort_score and n_dosage > 0
+    # The trees start from the plain baseline's margin (external scores, covariates, PCs), or with
+    # trees_start "strong" from the strong baseline's (which adds the in-cohort score).
+    strong_start_for_trees = use_score and config.trees_start == "strong"
+    have_offset = have_offset or strong_start_for_trees
+    column_of = {name: j for j, name in enumerate(names)}
+    score_info: list[dict[str, Any]] = []
+
+    def fit_plain_offset(rows: np.ndarray) -> tuple[LinearOffset | None, np.ndarray | None]:
+        """Logistic regression on the baseline columns, fitted on ``rows`` (class-weighted as the trees); margins."""
+        if not len(baseline_cols):
             return None, None
         model = LinearOffset.fit(
             data[np.ix_(rows, baseline_cols)],
@@ -295,6 +316,41 @@ def train_model(
             seed=config.seed,
         )
         return model, model.margin(data[:, baseline_cols])
+
+    def fit_strong(
+        rows: np.ndarray, ranking: np.ndarray, split: tuple[np.ndarray, np.ndarray]
+    ) -> tuple[LinearOffset, np.ndarray]:
+        """The strong baseline fitted on ``rows`` (:mod:`genorisk.model.in_cohort`); its margin of every row.
+
+        The margins of ``rows`` use their cross-fitted scores (as a new person's would be); its
+        dosage columns need not be columns of the trees: scoring reads them from the patient's
+        features (:func:`genorisk.model.score_patients`).
+        """
+        k_score, factor, r_val = fit_ridge_score(data, y, ranking, split[0], split[1])
+        cols_score = ranking[:k_score]
+        score: RidgeScore = ridge_score(data, y, cols_score, rows, factor)
+        crossed = cross_fitted_scores(data, y, cols_score, rows, factor, seed=config.seed)
+        model, b_score = fit_strong_baseline(data, y, score, crossed, rows, baseline_cols, names, seed=config.seed)
+        margin = model.margin(data[:, [column_of[f] for f in model.features]])
+        margin[rows] += b_score * (crossed - score.score(data, rows))
+        score_info.append(
+            {"n_variants": int(k_score), "penalty_factor": factor, "validation_correlation": round(r_val, 4)}
+        )
+        log.info("in-cohort score: %d variants, ridge lambda %.2g x n, validation r %.3f", k_score, factor, r_val)
+        return model, margin
+
+    def weight_shift(rows: np.ndarray) -> float:
+        """Log-odds shift of the strong baseline's margin under the trees' class weights.
+
+        The strong baseline is an unweighted logistic regression (its probabilities are evaluated
+        as they are); balanced class weights multiply the cases' odds by n_controls / n_cases, which
+        moves a logistic model's intercept by the log of that. The trees start from the shifted
+        margin, so they do not spend rounds learning a constant.
+        """
+        if not use_score or config.class_weight != "balanced":
+            return 0.0
+        cases = int(y[rows].sum())
+        return float(np.log((len(rows) - cases) / cases))
 
     def rows_of(margins: np.ndarray | None, rows: np.ndarray) -> np.ndarray | None:
         return None if margins is None else margins[rows]
@@ -308,11 +364,19 @@ def train_model(
         # The offset is fitted on the whole outer training fold, inner
         # validation rows included: a few linear coefficients barely overfit,
         # and the outer test rows stay unseen.
-        _, start = fit_offset(train_idx)
         ranking = dosage_ranking(data, y, kinds, rows=train_idx)
         fit_idx, val_idx = train_test_split(
             train_idx, test_size=config.validation_fraction, stratify=y[train_idx], random_state=config.seed + k
         )
+        start: np.ndarray | None = None
+        if use_score:
+            _, strong_margin = fit_strong(train_idx, ranking, (fit_idx, val_idx))
+            # The strong baseline fitted on the training rows: its margin of the test rows is its OOF prediction.
+            oof_strong_margin[test_idx] = strong_margin[test_idx]
+            if strong_start_for_trees:
+                start = strong_margin + weight_shift(train_idx)
+        if not strong_start_for_trees:
+            _, start = fit_plain_offset(train_idx)
         w_fit, w_val = _class_weights(y[fit_idx], config), _class_weights(y[val_idx], config)
         matrices: dict[tuple, tuple] = {}  # one pair per distinct (dosage count, offset)
         boosters = []
@@ -355,6 +419,12 @@ def train_model(
             elapsed = time.perf_counter() - t0
             val_loss[k, t] = booster.best_score
             best_rounds[k, t] = booster.best_iteration + 1
+            if config.selection_metric == "auc":
+                val_margin = booster.predict(dval, output_margin=True, iteration_range=(0, int(best_rounds[k, t])))
+                # Lower is better, as the log loss: 1 - AUC.
+                val_score[k, t] = 1.0 - roc_auc_score(y[val_idx], val_margin)
+            else:
+                val_score[k, t] = booster.best_score
             boosters.append(booster)
             log.info(
                 "fold %d/%d trial %d/%d: %d dosage features, offset %s, validation logloss %.4f at %d "
@@ -369,7 +439,7 @@ def train_model(
                 booster.best_iteration + 1,
                 booster.num_boosted_rounds() / max(elapsed, 1e-9),
             )
-        best = int(np.argmin(val_loss[k]))
+        best = int(np.argmin(val_score[k]))
         best_key = matrix_key(candidates[best])
         cols = matrices[best_key][0]
         del matrices
@@ -404,12 +474,31 @@ def train_model(
         )
 
     # Final model: candidate with the best mean inner-validation loss over folds.
-    chosen = int(np.argmin(val_loss.mean(axis=0)))
+    chosen = int(np.argmin(val_score.mean(axis=0)))
     n_rounds = int(np.median(best_rounds[:, chosen]))
     params = _booster_params(candidates[chosen], config, config.seed)
-    cols = top_k_columns(dosage_ranking(data, y, kinds), kinds, candidates[chosen]["n_dosage_features"])
+    ranking_all = dosage_ranking(data, y, kinds)
+    cols = top_k_columns(ranking_all, kinds, candidates[chosen]["n_dosage_features"])
+    all_rows = np.arange(n)
+    split_all = train_test_split(
+        all_rows, test_size=config.validation_fraction, stratify=y, random_state=config.seed + n_folds
+    )
+    # On all rows: the strong baseline (it ships when the trees do not beat it) and the chosen
+    # trees' starting margin.
+    linear_offset, linear_start = (
+        fit_strong(all_rows, ranking_all, (split_all[0], split_all[1])) if use_score else (None, None)
+    )
+    offset: LinearOffset | None = None
+    start = None
+    if matrix_key(candidates[chosen])[1]:
+        if strong_start_for_trees:
+            assert linear_offset is not None and linear_start is not None
+            shift = weight_shift(all_rows)
+            offset = dataclasses.replace(linear_offset, intercept=linear_offset.intercept + shift)
+            start = linear_start + shift
+        else:
+            offset, start = fit_plain_offset(all_rows)
     fnames = [names[c] for c in cols]
-    offset, start = fit_offset(np.arange(n)) if matrix_key(candidates[chosen])[1] else (None, None)
     dall = xgb.QuantileDMatrix(
         data[:, cols],
         label=y,
@@ -422,22 +511,33 @@ def train_model(
     booster.feature_names = fnames  # set after training: see the note on fold matrices
     log.info("final model: candidate %d, %d rounds, %d features", chosen, n_rounds, len(cols))
 
-    # Calibration: deployed calibrator on all OOF; cross-fitted one for evaluation.
+    # Evaluation: the boosted model's OOF margins calibrated cross-fitted (each fold by a
+    # calibrator fitted on the other folds' OOF), beside the baselines on the same folds.
     method = config.calibration
     if method == "auto":
         method = "isotonic" if min(n_cases, n - n_cases) >= 500 else "platt"
-    calibrator = Calibrator.fit(oof_margin, y, method)
-    calibrator.fit_band(oof_margin, y, n_bootstrap=config.n_bootstrap, ci_level=config.ci_level, seed=config.seed)
     oof_calibrated = np.empty(n)
     for k in range(n_folds):
         mask = fold_of == k
         oof_calibrated[mask] = Calibrator.fit(oof_margin[~mask], y[~mask], method).predict(oof_margin[mask])
-    cohort_risk = calibrator.predict(oof_margin)
-    cohort_quantiles = np.quantile(cohort_risk, np.linspace(0, 1, N_COHORT_QUANTILES))
 
     predictions = {"model": oof_calibrated, "model_uncalibrated": sigmoid(oof_margin)}
     compare = []
-    if len(baseline_cols):
+    if use_score:
+        # The strong baseline: in-cohort score + external scores + covariates + PCs; and its
+        # margins calibrated cross-fitted as the boosted model's are (what it gives when it ships).
+        predictions["baseline"] = sigmoid(oof_strong_margin)
+        linear_calibrated = np.empty(n)
+        for k in range(n_folds):
+            mask = fold_of == k
+            linear_calibrated[mask] = Calibrator.fit(oof_strong_margin[~mask], y[~mask], method).predict(
+                oof_strong_margin[mask]
+            )
+        predictions["linear_calibrated"] = linear_calibrated
+        if len(baseline_cols):
+            predictions["baseline_external"] = oof_baseline
+        compare = [("model", "baseline")]
+    elif len(baseline_cols):
         predictions["baseline"] = oof_baseline
         compare = [("model", "baseline")]
     metrics = evaluate_predictions(
@@ -449,8 +549,64 @@ def train_model(
         seed=config.seed,
         compare=compare,
     )
+
+    # The shipped model, by a rule fixed before the test folds are looked at (ModelConfig.ship).
+    shipped, ship_reason = "boosted", "no linear baseline to compare with"
+    if use_score and linear_offset is not None:
+        diff = metrics["roc_auc_difference"]["model-baseline"]
+        # Without bootstrap resamples (n_bootstrap 0) there is no CI: the higher AUC wins.
+        wins = (diff["ci_low"] if diff["ci_low"] is not None else diff["estimate"]) > 0
+        if config.ship == "rule":
+            shipped = "boosted" if wins else "linear"
+            ship_reason = (
+                "the boosted model beats the strong baseline: the CI of the OOF AUC difference is above 0"
+                if wins
+                else "the boosted model does not beat the strong baseline beyond the CI of the OOF AUC "
+                "difference, so the simpler model ships"
+            )
+        else:
+            shipped, ship_reason = config.ship, "set by model.ship"
+    ship_margin = oof_margin
+    if shipped == "linear":
+        assert linear_offset is not None and linear_start is not None
+        # No trees: a booster of 0 rounds returns its base_margin, the linear model's margin, so the
+        # artifact, scoring and explanations are those of every model (contributions exact).
+        cols = np.flatnonzero(np.asarray(kinds) != "dosage")
+        if len(cols) == 0:  # XGBoost wants a column even for no trees
+            cols = ranking_all[:1]
+        fnames = [names[c] for c in cols]
+        dlin = xgb.DMatrix(data[:, cols], label=y, base_margin=linear_start, nthread=config.threads)
+        booster = xgb.train(params, dlin, num_boost_round=0)
+        booster.feature_names = fnames
+        offset, n_rounds = linear_offset, 0
+        ship_margin = oof_strong_margin
+    log.info("shipped model: %s (%s)", shipped, ship_reason)
+
+    # The deployed calibrator: fitted on all OOF margins of the shipped kind of model.
+    calibrator = Calibrator.fit(ship_margin, y, method)
+    calibrator.fit_band(ship_margin, y, n_bootstrap=config.n_bootstrap, ci_level=config.ci_level, seed=config.seed)
+    cohort_risk = calibrator.predict(ship_margin)
+    cohort_quantiles = np.quantile(cohort_risk, np.linspace(0, 1, N_COHORT_QUANTILES))
+    metrics["shipped"] = {
+        "model": shipped,
+        "metrics": "model" if shipped == "boosted" else "linear_calibrated",
+        "rule": "boosted only if its OOF ROC AUC beats the strong baseline's with the paired-bootstrap CI of "
+        "the difference above 0; else the strong baseline"
+        if config.ship == "rule"
+        else f"model.ship: {config.ship}",
+        "reason": ship_reason,
+    }
     metrics.setdefault("baseline", None)
     metrics["baseline_features"] = [names[c] for c in baseline_cols]
+    if use_score:
+        metrics["baseline_features"] = ["in-cohort polygenic score", *metrics["baseline_features"]]
+        metrics["in_cohort_score"] = {
+            "method": "ridge regression of the outcome on standardised dosages of the top-k in-fold variants "
+            "(k and lambda chosen on the inner split by the validation correlation); training rows' "
+            f"scores cross-fitted in {CROSS_FIT_PARTS} parts before the logistic regression stacked on them",
+            "per_fold": score_info[:n_folds],
+            "final": score_info[n_folds] if len(score_info) > n_folds else None,
+        }
     metrics["data"] = {
         "n_samples": n,
         "n_cases": n_cases,
@@ -459,7 +615,12 @@ def train_model(
         "n_model_features": len(cols),
     }
     metrics["evaluation"] = {
-        "linear_offset": f"final model boosts from a logistic regression on {', '.join(baseline_names)}"
+        "linear_offset": (
+            "the shipped model is the strong baseline alone (no trees)"
+            if shipped == "linear"
+            else "final model boosts from a logistic regression on "
+            + ", ".join((["the in-cohort polygenic score"] if use_score else []) + baseline_names)
+        )
         if offset is not None
         else "none in the final model",
         "predictions": "out-of-fold, nested: selection and early stopping on an inner split of each training fold",
@@ -477,6 +638,7 @@ def train_model(
         "chosen_params": candidates[chosen],
         "n_rounds": n_rounds,
         "mean_validation_logloss": [float(v) for v in val_loss.mean(axis=0)],
+        "selection_metric": config.selection_metric,
     }
     if truth is not None:
         metrics["truth"] = _truth_metrics(truth, metrics["model"]["roc_auc"]["estimate"])

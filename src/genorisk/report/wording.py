@@ -137,6 +137,16 @@ def baseline_in_words(model: Mapping) -> str | None:
     figures = f"AUC {model['auc']:.3f} vs {base['auc']:.3f}, difference {base['difference']:+.3f}" + (
         f", 95% CI {ci[0]:+.3f} to {ci[1]:+.3f}" if ci else ""
     )
+    if model.get("shipped") == "linear":
+        # model.auc is the linear model's own (it is the one published); the boosted one's is base + difference.
+        boosted = base["auc"] + base["difference"]
+        figures = f"AUC {boosted:.3f} vs {base['auc']:.3f}, difference {base['difference']:+.3f}" + (
+            f", 95% CI {ci[0]:+.3f} to {ci[1]:+.3f}" if ci else ""
+        )
+        return (
+            f"The gradient-boosted model did not predict better than the simpler linear model ({figures}), "
+            "so this estimate comes from the linear model."
+        )
     verb = "predicted better than" if base["beats_baseline"] else "did not predict better than"
     return f"This model {verb} a simpler model ({figures})."
 

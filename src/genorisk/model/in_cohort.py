@@ -1,0 +1,301 @@
+"""The in-cohort polygenic score and the strong linear baseline, fitted inside the folds.
+
+Issue #16: when a cohort has no external scoring file for its disease, "PGS +
+covariates + PCs" is covariates and PCs alone, a straw man. The field's answer
+is a penalised linear score fitted on the cohort itself (and boosting on top of
+it: Elgart et al. 2022, Communications Biology). Here:
+
+1. :func:`fit_ridge_score`: a ridge score over the top-k dosage columns of the
+   in-fold ranking (:func:`genorisk.model.select.dosage_ranking`), k and the
+   penalty chosen on an inner split (the trees' own fit/validation split) by
+   the correlation of score and outcome. Ridge on the 0/1 outcome of
+   standardised dosages is the BLUP-style additive score; all penalties of one
+   k come from one eigendecomposition of the k x k Gram matrix, and the
+   top-k sets are nested (prefixes of the ranking), so every k reads the
+   leading block of one Gram matrix.
+2. :func:`cross_fitted_scores`: the score of each training row from a ridge
+   fitted without it (J parts), so the models stacked on the score see it as
+   they will see a new person's, not as an overfitted in-sample value.
+3. :func:`fit_strong_baseline`: a logistic regression on the in-cohort score
+   plus the external scores, covariates and PCs (the baseline features),
+   expressed as one :class:`~genorisk.model.baseline.LinearOffset` over the
+   dosage and baseline columns: exact per-feature contributions, plain numbers
+   in ``linear_offset.json``, and the trees' starting margin.
+
+Every function takes the rows it may use; nothing here sees a test row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.linear_model import LogisticRegression
+
+from genorisk.model.baseline import LinearOffset
+
+#: The driver group of the in-cohort score's terms in patients' explanations.
+IN_COHORT_GROUP = "in-cohort polygenic score"
+#: Dosage columns the score may use (nested top-k sets of the in-fold ranking).
+SCORE_SIZES = (50, 200, 1000)
+#: Ridge penalties, relative to the number of training rows (lambda = factor x n).
+PENALTY_FACTORS = (0.1, 0.3, 1.0, 3.0, 10.0, 30.0)
+#: Parts of the cross-fitting of training-row scores.
+CROSS_FIT_PARTS = 5
+
+
+@dataclass
+class RidgeScore:
+    """A ridge score over dosage columns: ``sum_i w_i (d_i - mean_i) / scale_i`` (NaN -> mean).
+
+    Attributes
+    ----------
+    columns : ndarray of int
+        Columns of the feature matrix, best ranked first.
+    mean, scale : ndarray
+        Standardisation of those columns on the rows the score was fitted on.
+    weights : ndarray
+        Ridge coefficients of the standardised columns.
+    penalty : float
+        The ridge lambda.
+    """
+
+    columns: np.ndarray
+    mean: np.ndarray
+    scale: np.ndarray
+    weights: np.ndarray
+    penalty: float
+
+    def standardised(self, data: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
+        block = data[:, self.columns] if rows is None else data[np.ix_(rows, self.columns)]
+        z = np.asarray(block, dtype=np.float64)
+        z = np.where(np.isnan(z), self.mean, z)
+        return (z - self.mean) / self.scale
+
+    def score(self, data: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
+        if len(self.columns) == 0:
+            return np.zeros(data.shape[0] if rows is None else len(rows))
+        return self.standardised(data, rows) @ self.weights
+
+
+def _standardisation(data: np.ndarray, rows: np.ndarray, columns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    block = np.asarray(data[np.ix_(rows, columns)], dtype=np.float64)
+    mean = np.nanmean(np.where(np.isnan(block).all(axis=0), 0.0, block), axis=0)
+    block = np.where(np.isnan(block), mean, block)
+    scale = block.std(axis=0)
+    return mean, np.where(scale > 1e-12, scale, 1.0)
+
+
+def _ridge_weights(gram: np.ndarray, zty: np.ndarray, penalties: Sequence[float]) -> np.ndarray:
+    """Ridge solutions ``(G + lambda I)^-1 Z'y`` for every lambda, shape (k, n_penalties)."""
+    eigval, eigvec = np.linalg.eigh(gram)
+    eigval = np.clip(eigval, 0.0, None)
+    projected = eigvec.T @ zty
+    return eigvec @ (projected[:, None] / (eigval[:, None] + np.asarray(penalties)[None, :]))
+
+
+def _correlation(score: np.ndarray, y: np.ndarray) -> float:
+    s, t = score - score.mean(), y - y.mean()
+    denom = float(np.sqrt((s @ s) * (t @ t)))
+    return float(s @ t) / denom if denom > 0 else 0.0
+
+
+def fit_ridge_score(
+    data: np.ndarray,
+    y: np.ndarray,
+    ranking: np.ndarray,
+    fit_rows: np.ndarray,
+    val_rows: np.ndarray,
+    *,
+    sizes: Sequence[int] = SCORE_SIZES,
+    penalty_factors: Sequence[float] = PENALTY_FACTORS,
+) -> tuple[int, float, float]:
+    """Choose the score's size k and penalty on an inner split.
+
+    Parameters
+    ----------
+    data : ndarray, shape (n, p)
+        Feature matrix; NaN = missing.
+    y : ndarray of 0/1, shape (n,)
+    ranking : ndarray of int
+        Dosage columns, best first, ranked on training rows only.
+    fit_rows, val_rows : ndarray of int
+        The inner split of the training rows.
+    sizes, penalty_factors : sequence
+        Candidate k (capped at the ranking's length) and lambda / n_fit.
+
+    Returns
+    -------
+    k, penalty_factor, correlation : int, float, float
+        The chosen size and penalty factor and the validation correlation of
+        score and outcome they gave (k 0: no dosage column).
+    """
+    k_max = min(max(sizes), len(ranking))
+    if k_max == 0:
+        return 0, float(penalty_factors[0]), 0.0
+    columns = ranking[:k_max]
+    mean, scale = _standardisation(data, fit_rows, columns)
+    z_fit = (np.where(np.isnan(data[np.ix_(fit_rows, columns)]), mean, data[np.ix_(fit_rows, columns)]) - mean) / scale
+    z_val = (np.where(np.isnan(data[np.ix_(val_rows, columns)]), mean, data[np.ix_(val_rows, columns)]) - mean) / scale
+    y_fit = y[fit_rows] - y[fit_rows].mean()
+    gram, zty = z_fit.T @ z_fit, z_fit.T @ y_fit
+    penalties = [f * len(fit_rows) for f in penalty_factors]
+    best = (0, float(penalty_factors[0]), -np.inf)
+    for k in sorted({min(s, k_max) for s in sizes}):
+        weights = _ridge_weights(gram[:k, :k], zty[:k], penalties)
+        scores = z_val[:, :k] @ weights
+        for j, factor in enumerate(penalty_factors):
+            r = _correlation(scores[:, j], y[val_rows].astype(np.float64))
+            if r > best[2] + 1e-12:
+                best = (k, float(factor), r)
+    return best
+
+
+def _solve_ridge(gram: np.ndarray, zty: np.ndarray, penalty: float) -> np.ndarray:
+    """``(G + lambda I)^-1 Z'y`` for one lambda (a Cholesky solve, not an eigendecomposition)."""
+    return np.linalg.solve(gram + penalty * np.eye(len(gram)), zty)
+
+
+def ridge_score(
+    data: np.ndarray, y: np.ndarray, columns: np.ndarray, rows: np.ndarray, penalty_factor: float
+) -> RidgeScore:
+    """Fit the ridge score on ``rows`` (standardisation from those rows too)."""
+    if len(columns) == 0:
+        return RidgeScore(columns, np.zeros(0), np.ones(0), np.zeros(0), 0.0)
+    mean, scale = _standardisation(data, rows, columns)
+    block = data[np.ix_(rows, columns)]
+    z = (np.where(np.isnan(block), mean, block) - mean) / scale
+    yc = y[rows] - y[rows].mean()
+    penalty = penalty_factor * len(rows)
+    weights = _solve_ridge(z.T @ z, z.T @ yc, penalty)
+    return RidgeScore(np.asarray(columns), mean, scale, weights, penalty)
+
+
+def cross_fitted_scores(
+    data: np.ndarray,
+    y: np.ndarray,
+    columns: np.ndarray,
+    rows: np.ndarray,
+    penalty_factor: float,
+    *,
+    n_parts: int = CROSS_FIT_PARTS,
+    seed: int = 0,
+) -> np.ndarray:
+    """The score of each of ``rows`` from a ridge fitted on the other parts of ``rows``.
+
+    The columns are standardised once over ``rows`` (no outcome enters it), so
+    each part's Gram matrix is the whole one minus the part's own: one
+    ``k x k`` product and ``n_parts`` solves instead of ``n_parts`` products.
+
+    Returns
+    -------
+    ndarray, shape (len(rows),)
+    """
+    out = np.zeros(len(rows))
+    if len(columns) == 0:
+        return out
+    mean, scale = _standardisation(data, rows, columns)
+    block = data[np.ix_(rows, columns)]
+    z = (np.where(np.isnan(block), mean, block) - mean) / scale
+    yr = y[rows].astype(np.float64)
+    gram, zty, colsum = z.T @ z, z.T @ yr, z.sum(axis=0)
+    part = np.random.default_rng(seed).permutation(len(rows)) % n_parts
+    for j in range(n_parts):
+        held = part == j
+        zh, yh = z[held], yr[held]
+        n_fit = int((~held).sum())
+        # The fitting rows' Gram and Z'(y - mean y), both centred on the fitting rows.
+        sum_z = colsum - zh.sum(axis=0)
+        mean_y = (yr.sum() - yh.sum()) / n_fit
+        g = gram - zh.T @ zh - np.outer(sum_z, sum_z) / n_fit
+        b = zty - zh.T @ yh - sum_z * mean_y
+        out[held] = (zh - sum_z / n_fit) @ _solve_ridge(g, b, penalty_factor * n_fit)
+    return out
+
+
+def fit_strong_baseline(
+    data: np.ndarray,
+    y: np.ndarray,
+    score: RidgeScore,
+    train_score: np.ndarray,
+    rows: np.ndarray,
+    baseline_cols: np.ndarray,
+    names: Sequence[str],
+    *,
+    seed: int,
+) -> tuple[LinearOffset, float]:
+    """Logistic regression on the in-cohort score and the baseline columns, as one linear model.
+
+    Parameters
+    ----------
+    data : ndarray, shape (n, p)
+    y : ndarray of 0/1
+    score : RidgeScore
+        The in-cohort score deployed for new rows (fitted on all of ``rows``).
+    train_score : ndarray, shape (len(rows),)
+        The score of ``rows`` the regression is fitted on: cross-fitted
+        (:func:`cross_fitted_scores`), so its coefficient is not inflated by
+        the ridge's in-sample fit.
+    rows : ndarray of int
+        Training rows.
+    baseline_cols : ndarray of int
+        External-score, covariate and PC columns.
+    names : sequence of str
+        Column names of ``data``.
+    seed : int
+
+    Returns
+    -------
+    offset : LinearOffset
+        Over the score's dosage columns and the baseline columns: the margin
+        ``intercept + b_s (s - m_s) / sd_s + sum_j b_j z_j`` with the score
+        ``s`` written out per dosage column, so contributions are exact per
+        feature (unpenalised logistic regression, C = 1 on standardised inputs
+        as the plain baseline).
+    score_coefficient : float
+        ``b_s / sd_s``, the margin per unit of score: a row's margin with
+        another value of its score (a cross-fitted one) moves by this times
+        the difference.
+    """
+    base = np.asarray(data[np.ix_(rows, baseline_cols)], dtype=np.float64)
+    fill = np.nanmean(np.where(np.isnan(base).all(axis=0), 0.0, base), axis=0) if len(baseline_cols) else np.zeros(0)
+    base = np.where(np.isnan(base), fill, base)
+    b_mean, b_scale = base.mean(axis=0), base.std(axis=0)
+    b_scale = np.where(b_scale > 1e-12, b_scale, 1.0)
+    has_score = len(score.columns) > 0
+    b_s = 0.0
+    s_mean, s_sd = float(train_score.mean()), float(train_score.std()) or 1.0
+    parts = [(base - b_mean) / b_scale]
+    if has_score:
+        parts.insert(0, ((train_score - s_mean) / s_sd)[:, None])
+    X = np.hstack(parts)
+    lr = LogisticRegression(C=1.0, max_iter=1000, random_state=seed).fit(X, y[rows])
+    coef = lr.coef_[0]
+    intercept = float(lr.intercept_[0])
+    features: list[str] = []
+    fills, means, scales, coefs = [], [], [], []
+    if has_score:
+        b_s = float(coef[0]) / s_sd
+        # score = sum_i w_i z_i, z_i = (d_i - mean_i) / scale_i: each dosage's coefficient is b_s w_i.
+        features += [names[c] for c in score.columns]
+        fills.append(score.mean)
+        means.append(score.mean)
+        scales.append(score.scale)
+        coefs.append(b_s * score.weights)
+        intercept -= b_s * s_mean
+        coef = coef[1:]
+    features += [names[c] for c in baseline_cols]
+    fills.append(fill)
+    means.append(b_mean)
+    scales.append(b_scale)
+    coefs.append(np.asarray(coef, dtype=np.float64))
+    offset = LinearOffset(
+        features,
+        np.concatenate(fills),
+        np.concatenate(means),
+        np.concatenate(scales),
+        np.concatenate(coefs),
+        intercept,
+    )
+    return offset, b_s
