@@ -325,7 +325,8 @@ def score(workdir: Path, variant: str, truth: pd.DataFrame) -> dict[str, Any]:
     oof_baseline = figures(y_oof, oof["baseline"].to_numpy(dtype=float), ceiling, seed=3)
     # The truth's own predictor (the true genetic value) in the same people: what any model could reach there.
     cohort_truth = pd.read_csv(workdir / "sim" / "cohort_truth.tsv", sep="\t").set_index("sample_id")
-    genetic_cols = [c for c in cohort_truth.columns if c not in ("liability", "covariates")]
+    # The first disease's genetic components (a second simulated disease adds status_b_* columns).
+    genetic_cols = [c for c in ("additive", "burden", "dominance", "epistasis", "gxage") if c in cohort_truth.columns]
     cohort_g = cohort_truth.loc[oof.index, genetic_cols].sum(axis=1).to_numpy()
     reasons = withheld["withheld_reason"].fillna(withheld["status_shown"]).map(reason_kind)
     return {

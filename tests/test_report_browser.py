@@ -244,7 +244,8 @@ def test_patient_report_in_browser(driver, tmp_path):
         "Medicines:",
     ]
     assert [text.index(m) for m in order] == sorted(text.index(m) for m in order)
-    assert "This model did not predict better than a simpler model (AUC 0.701 vs 0.690" in text
+    # The second disease ships the linear model (issue #16): the report says so.
+    assert "The gradient-boosted model did not predict better than the simpler linear model (AUC 0.701 vs 0.690" in text
 
 
 def test_patient_report_without_optional_stages_in_browser(driver, tmp_path):
@@ -304,7 +305,7 @@ def test_two_diseases_shown_in_browser(driver, tmp_path):
     _assert_clean(seen, n_svg=4)
     text = seen["text"]
     second = text.split("2. Estimated risk of type 2 diabetes", 1)[1].split("Data quality\n", 1)[0]
-    assert "This model did not predict better than a simpler model" in second
+    assert "so this estimate comes from the linear model" in second
     assert "estimated risk of type 2 diabetes, within 10 years" in second
 
 

@@ -60,6 +60,7 @@ from genorisk.model.config import ModelConfig
 from genorisk.model.fold_stats import outer_folds
 from genorisk.model.in_cohort import (
     CROSS_FIT_PARTS,
+    SCORE_SIZES,
     RidgeScore,
     cross_fitted_scores,
     fit_ridge_score,
@@ -326,7 +327,10 @@ def train_model(
         dosage columns need not be columns of the trees: scoring reads them from the patient's
         features (:func:`genorisk.model.score_patients`).
         """
-        k_score, factor, r_val = fit_ridge_score(data, y, ranking, split[0], split[1])
+        # At most max_dosage_features variants: the genotype shards keep each fold's top that many
+        # (cohort_variant_stats), so the score is the same from the shards as from every variant.
+        sizes = sorted({min(s, config.max_dosage_features) for s in SCORE_SIZES})
+        k_score, factor, r_val = fit_ridge_score(data, y, ranking, split[0], split[1], sizes=sizes)
         cols_score = ranking[:k_score]
         score: RidgeScore = ridge_score(data, y, cols_score, rows, factor)
         crossed = cross_fitted_scores(data, y, cols_score, rows, factor, seed=config.seed)
