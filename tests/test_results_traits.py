@@ -122,6 +122,10 @@ def test_model_baseline_says_whether_the_model_beats_it():
     }
     assert model_baseline(metrics(-0.012))["beats_baseline"] is False  # the CI includes 0
     assert model_baseline(metrics(None)) is None  # no baseline (no pgs/covariate/pc features)
+    # Without bootstrap resamples there is no CI: not shown to beat it (was a TypeError on None > 0).
+    no_ci = metrics(0.005)
+    no_ci["roc_auc_difference"]["model-baseline"].update(ci_low=None, ci_high=None)
+    assert model_baseline(no_ci) == {**beats, "difference_ci": None, "beats_baseline": False}
 
 
 def test_two_traits_make_one_result_with_the_patient_parts_once():

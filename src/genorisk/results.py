@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from genorisk import __version__
+from genorisk.model.artifact import baseline_comparison
 from genorisk.model.calibration import prior_shift
 from genorisk.model.config import DEFAULT_TRAIT
 from genorisk.model.inputs import read_feature_matrix
@@ -206,19 +207,17 @@ def model_baseline(metrics: Mapping[str, Any]) -> dict[str, Any] | None:
     dict or None
         ``name`` (the baseline and its features), ``auc`` (its ROC AUC),
         ``difference`` (model minus baseline ROC AUC), ``difference_ci``
-        ([low, high]) and ``beats_baseline`` (the CI's lower bound is above
-        0); None when the model was not compared with a baseline.
+        ([low, high], or None without bootstrap) and ``beats_baseline`` (the
+        CI's lower bound is above 0); None when the model was not compared
+        with a baseline. The verdict is the model card's
+        (:func:`genorisk.model.artifact.baseline_comparison`).
     """
-    baseline = metrics.get("baseline") or {}
-    difference = (metrics.get("roc_auc_difference") or {}).get("model-baseline")
-    if not baseline.get("roc_auc") or not difference:
+    comparison = baseline_comparison(metrics)
+    if comparison is None:
         return None
     return {
         "name": "Logistic regression: " + ", ".join(metrics.get("baseline_features", [])),
-        "auc": baseline["roc_auc"]["estimate"],
-        "difference": difference["estimate"],
-        "difference_ci": [difference["ci_low"], difference["ci_high"]],
-        "beats_baseline": bool(difference["ci_low"] > 0),
+        **{k: comparison[k] for k in ("auc", "difference", "difference_ci", "beats_baseline")},
     }
 
 
