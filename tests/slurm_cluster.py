@@ -80,6 +80,25 @@ DEFAULT_SLURM_CONF = Path("/etc/slurm/slurm.conf")
 MARKER_VAR = "GENORISK_SLURM_CLUSTER"
 
 
+def _linked_cluster_alive(link: Path) -> bool:
+    """True if a daemon recorded by the cluster that `link` points into still runs.
+
+    A cluster folder records its daemons' pids in ``cluster.json``; a pid counts
+    only while its start-up environment carries that folder as MARKER_VAR, so a
+    reused pid does not keep a dead cluster's link alive. A folder without a
+    readable record is treated as alive (it may be starting, or not ours).
+    """
+    workdir = Path(os.path.realpath(link)).parent.parent
+    try:
+        daemons = json.loads((workdir / STATE_FILE).read_text())["daemons"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return True
+    return any(
+        _pid_alive(int(info["pid"])) and _pid_environ_marker(int(info["pid"])) == str(workdir)
+        for info in daemons.values()
+    )
+
+
 class ClusterStartError(RuntimeError):
     """The cluster could not be brought up; the message carries the daemons' log tails."""
 
@@ -318,8 +337,11 @@ class SlurmCluster:
                     f"{DEFAULT_SLURM_CONF} exists: srun inside Snakemake jobs (which run "
                     "without SLURM_CONF) would use that cluster, not this one"
                 )
-            if NODE_CONF_LINK.is_symlink() and not NODE_CONF_LINK.exists():
-                # left by a test cluster whose folder is gone (e.g. a killed test run)
+            if NODE_CONF_LINK.is_symlink() and (
+                not NODE_CONF_LINK.exists() or not _linked_cluster_alive(NODE_CONF_LINK)
+            ):
+                # left by a test cluster whose folder is gone or whose daemons were
+                # killed with it (a killed test run never reaches stop())
                 NODE_CONF_LINK.unlink()
             if NODE_CONF_LINK.exists():
                 target = Path(os.path.realpath(NODE_CONF_LINK))

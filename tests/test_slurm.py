@@ -210,6 +210,42 @@ def test_failed_start_raises_with_the_daemon_log_and_leaves_no_process():
         shutil.rmtree(folder, ignore_errors=True)
 
 
+def test_a_link_left_by_a_killed_cluster_counts_as_stale(tmp_path):
+    """A test run killed before stop() leaves /run/slurm/conf/slurm.conf behind;
+    the next start removes it only if none of that cluster's daemons still runs."""
+    import json
+
+    import slurm_cluster
+
+    workdir = tmp_path / "killed"
+    (workdir / "etc").mkdir(parents=True)
+    (workdir / "etc" / "slurm.conf").write_text("ClusterName=old\n")
+    link = tmp_path / "slurm.conf"
+    link.symlink_to(workdir / "etc" / "slurm.conf")
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+
+    def record(pids):
+        daemons = {f"d{i}": {"pid": pid, "argv": [], "logs": []} for i, pid in enumerate(pids)}
+        (workdir / "cluster.json").write_text(json.dumps({"daemons": daemons}))
+
+    # a dead pid, and a live pid that is not this cluster's (pid reuse)
+    record([dead.pid, os.getpid()])
+    assert not slurm_cluster._linked_cluster_alive(link)
+    # a live daemon started with the cluster's marker keeps the link
+    env = dict(os.environ, **{slurm_cluster.MARKER_VAR: str(workdir)})
+    daemon = subprocess.Popen(["sleep", "30"], env=env)
+    try:
+        record([dead.pid, daemon.pid])
+        assert slurm_cluster._linked_cluster_alive(link)
+    finally:
+        daemon.kill()
+        daemon.wait()
+    # no record at all: maybe starting, maybe not ours; left alone
+    (workdir / "cluster.json").unlink()
+    assert slurm_cluster._linked_cluster_alive(link)
+
+
 def test_stop_cancels_jobs_and_ends_only_the_started_processes():
     folder = _cluster_folder()
     cluster = SlurmCluster(folder, node_conf_link=False)
