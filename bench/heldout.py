@@ -1,12 +1,13 @@
 #!/usr/bin/env python3
-"""Held-out truth: 1,000 simulated people scored through the patient path, next to the OOF figures.
+"""Held-out truth: simulated held-out people scored through the patient path, next to the OOF figures.
 
 Usage::
 
     nice .venv/bin/python bench/heldout.py [--workdir /tmp/heldout] [--n-cohort 3000]
-        [--n-heldout 1000] [--cores 2] [--reuse]
+        [--n-heldout 1000] [--cores 2] [--configs no_external_score] [--traits ID,...]
+        [--no-paired] [--reuse] [--out bench/results/heldout]
 
-Issue #16 item 4. Steps:
+Issue #16 items 4-6. Steps:
 
 1. **Simulate** (in this process, :func:`genorisk.simulate.simulate`) the demo's
    cohort from ``config/demo.yaml``'s ``simulate:`` block (``--n-cohort``
@@ -14,27 +15,45 @@ Issue #16 item 4. Steps:
    of the cohort's population, written as ONE multi-sample batch VCF
    (``heldout.vcf.gz``: every sheet row names the same file,
    :func:`genorisk.simulate.run.patient_vcf_groups`), so the patient path
-   prepares one file. Their truth (liability, genetic value, status, age,
-   sex) is the simulation's ``patients_truth.tsv``.
+   prepares one file. Their truth (status and liability of every simulated
+   disease, age, sex) is the simulation's ``patients_truth.tsv``.
 2. **Run the workflow** (``snakemake --cores N``) on a copy of the demo config
    without its ``simulate:`` block (the files exist), pointed at those files,
-   with a patient sheet giving each held-out person's recorded age and sex,
-   PGx off (``pgx.enabled: false``), ``outdir: WORKDIR/results``. The model
-   and its settings are the demo's; traits[].prevalence stays 0.1 (the
-   simulated prevalence), so each shown risk is re-anchored to it.
-3. **Score**: each held-out person's ``risk`` from
+   with every trait of the demo (``--traits`` to choose), a patient sheet
+   giving each held-out person's recorded age and sex, PGx off,
+   ``outdir: WORKDIR/results[_<config>]``. The model settings are the demo's
+   (``model.ship: rule``); traits[].prevalence stays the simulated K, so each
+   shown risk is re-anchored to it.
+3. **Paired** (``--paired``, the default): the held-out people are also scored
+   by the model the rule did NOT ship, so the boosted model and the strong
+   linear baseline are compared on the same people. The finished results
+   folder is copied (``cp -a``) to ``<outdir>_ship_<boosted|linear>``; its
+   config differs only in ``outdir`` and ``model.ship``; snakemake reruns
+   ``train_model`` of the traits that need it (``--forcerun`` of their
+   training outputs with ``--rerun-triggers mtime``: the copy has no
+   Snakemake metadata, so the params change alone triggers nothing) and what
+   depends on it (publish, patient scoring and reports). The dry run's job
+   list is kept in the report: no QC, annotation or feature job reruns.
+4. **Score**, per trait: each held-out person's ``risk`` from
    ``results/patients/<id>/report.json``. Risks withheld by
-   ``report.outlier_policy`` are counted and left out. Against the true
-   status: ROC AUC (stratified bootstrap CI), ECE (10 equal-mass bins, the
-   model's own :func:`genorisk.model.metrics.expected_calibration_error`),
+   ``report.outlier_policy`` are counted and left out. Against the trait's
+   true status: ROC AUC (stratified bootstrap CI), ECE (10 equal-mass bins,
+   the model's own :func:`genorisk.model.metrics.expected_calibration_error`),
    calibration slope and intercept (logistic regression of status on
-   logit(risk); Wald CIs) and calibration-in-the-large, the Wray ceiling from
-   ``truth.json`` (``auc_ceiling``) and the ratio to it; the same from the
-   model's out-of-fold predictions (``results/evaluation/<trait>/oof_predictions.parquet``,
-   ``results/model/<trait>/metrics.json``), side by side.
+   logit(risk); Wald CIs) and calibration-in-the-large, the trait's Wray
+   ceiling from ``truth.json`` (``auc_ceiling``, or ``traits.<column>``) and
+   the ratio to it; the same from the model's out-of-fold predictions
+   (``results/evaluation/<trait>/oof_predictions.parquet``,
+   ``results/model/<trait>/metrics.json``), side by side. Paired: the
+   held-out AUC difference boosted - linear with a stratified paired
+   bootstrap CI, beside the OOF one of ``metrics.json``
+   (``roc_auc_difference["model-baseline"]``). The #16 targets that apply
+   to the trait's architecture (from the simulation config: epistasis or
+   gene x age variance > 0 = epistatic, else additive) are checked.
 
-``--reuse`` keeps a finished simulation and workflow run in ``--workdir`` and
-only re-scores. Writes ``bench/results/heldout.json`` and ``.md``.
+``--reuse`` keeps a finished simulation and workflow runs in ``--workdir`` and
+only re-scores (run times from ``WORKDIR/runs.json``). Writes ``OUT.json`` and
+``OUT.md`` (``--out``, default ``bench/results/heldout``).
 """
 
 from __future__ import annotations
@@ -48,6 +67,7 @@ import os
 import platform
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 import time
@@ -82,7 +102,7 @@ TARGET_SLOPE = (0.8, 1.2)
 VARIANTS = {
     "demo": "the demo's config, with its simulated external PGS (weights of a 100,000-person GWAS)",
     "no_external_score": "the same without the external score (`scores: []`, the setting of #16's targets; "
-    "the baseline is covariates + PCs)",
+    "the strong baseline is the in-cohort scores + covariates + PCs)",
 }
 
 log = logging.getLogger("heldout")
@@ -102,17 +122,25 @@ def simulate_cohort(demo: dict[str, Any], sim_dir: Path, n_cohort: int, n_heldou
     return pd.read_csv(sim_dir / "patients_truth.tsv", sep="\t", dtype={"patient_id": str})
 
 
-#: The one trait the benchmark trains (config/demo.yaml's first).
-TRAIT_ID = "demo_disease"
+def results_dir(workdir: Path, variant: str, ship: str = "rule") -> Path:
+    """The workflow's ``outdir`` of one variant; ``ship`` boosted/linear: its paired copy."""
+    base = "results" if variant == "demo" else f"results_{variant}"
+    return workdir / (base if ship == "rule" else f"{base}_ship_{ship}")
 
 
-def results_dir(workdir: Path, variant: str) -> Path:
-    """The workflow's ``outdir`` of one variant."""
-    return workdir / ("results" if variant == "demo" else f"results_{variant}")
+def write_workflow_inputs(
+    demo: dict[str, Any],
+    workdir: Path,
+    truth: pd.DataFrame,
+    variant: str,
+    trait_ids: list[str],
+    ship: str = "rule",
+) -> Path:
+    """The variant's config (the demo's, pointed at the simulated files) and the patient sheet; returns the config.
 
-
-def write_workflow_inputs(demo: dict[str, Any], workdir: Path, truth: pd.DataFrame, variant: str) -> Path:
-    """The variant's config (the demo's, pointed at the simulated files) and the patient sheet; returns the config."""
+    ``ship`` other than ``rule``: the paired copy's config, which differs only
+    in ``outdir`` and ``model.ship``.
+    """
     sim = workdir / "sim"
     sheet = pd.DataFrame(
         {
@@ -126,7 +154,7 @@ def write_workflow_inputs(demo: dict[str, Any], workdir: Path, truth: pd.DataFra
     sheet_path = workdir / "heldout_patients.tsv"
     sheet.to_csv(sheet_path, sep="\t", index=False)
     cfg = {k: v for k, v in demo.items() if k != "simulate"}
-    cfg["outdir"] = str(results_dir(workdir, variant))
+    cfg["outdir"] = str(results_dir(workdir, variant, ship))
     cfg["cohort"] = dict(
         demo["cohort"],
         vcf=str(sim / "cohort.vcf.gz"),
@@ -140,19 +168,34 @@ def write_workflow_inputs(demo: dict[str, Any], workdir: Path, truth: pd.DataFra
     ann["population_af"] = dict(ann["population_af"], vcf=str(sim / "popfreq.simulated.vcf.gz"))
     cfg["annotation"] = ann
     cfg["scores"] = [str(sim / "PGS_SIM_DEMO.txt")] if variant == "demo" else []
-    # The first disease only (additive, status): its held-out labels are patients_truth.tsv's status.
-    cfg["traits"] = [dict(demo["traits"][0], scores=None)]
+    # Each disease's held-out labels are patients_truth.tsv's column of the same name (status, status_b).
+    by_id = {t["id"]: t for t in demo["traits"]}
+    cfg["traits"] = [by_id[t] if variant == "demo" else dict(by_id[t], scores=[]) for t in trait_ids]
     cfg["ancestry"] = dict(demo["ancestry"], reference_panel=str(sim / "ancestry_panel.vcf.gz"))
     cfg["pgx"] = {"enabled": False}
     cfg["report"] = dict(demo.get("report", {}), cohort_name="held-out benchmark cohort (simulated)")
-    path = workdir / f"config.{variant}.yaml"
+    cfg["model"] = dict(demo.get("model", {}), ship=ship)
+    path = workdir / (f"config.{variant}.yaml" if ship == "rule" else f"config.{variant}.ship_{ship}.yaml")
     path.write_text(yaml.safe_dump(cfg, sort_keys=False))
     return path
 
 
-def run_workflow(workdir: Path, config: Path, cores: int) -> dict[str, Any]:
+def snakemake_argv(config: Path, cores: int, extra: list[str] | None = None) -> list[str]:
+    return [
+        SNAKEMAKE,
+        "-s",
+        str(REPO / "Snakefile"),
+        "--configfile",
+        str(config),
+        "--cores",
+        str(cores),
+        *(extra or []),
+    ]
+
+
+def run_workflow(workdir: Path, config: Path, cores: int, extra: list[str] | None = None) -> dict[str, Any]:
     """``snakemake --cores`` in ``workdir``; wall time and the load average sampled every 15 s."""
-    argv = [SNAKEMAKE, "-s", str(REPO / "Snakefile"), "--configfile", str(config), "--cores", str(cores)]
+    argv = snakemake_argv(config, cores, extra)
     loads = []
     start = time.perf_counter()
     with open(workdir / "snakemake.log", "ab") as out:
@@ -169,6 +212,121 @@ def run_workflow(workdir: Path, config: Path, cores: int) -> dict[str, Any]:
         "wall_s": round(wall, 1),
         "load_1min_mean": round(float(np.mean(loads)), 2) if loads else None,
     }
+
+
+def dry_run_jobs(workdir: Path, config: Path, extra: list[str]) -> dict[str, int]:
+    """Jobs per rule that ``snakemake -n`` would run (its "Job stats" table)."""
+    argv = snakemake_argv(config, 1, ["-n", *extra])
+    proc = subprocess.run(argv, cwd=workdir, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise SystemExit(f"heldout: snakemake -n failed: {proc.stderr[-2000:]}")
+    jobs: dict[str, int] = {}
+    text = proc.stdout + proc.stderr
+    if "Job stats:" in text:
+        for line in text.split("Job stats:", 1)[1].splitlines()[3:]:
+            parts = line.split()
+            if len(parts) != 2 or not parts[1].isdigit() or parts[0] == "total":
+                break
+            jobs[parts[0]] = int(parts[1])
+    return jobs
+
+
+#: The rules a paired rerun may run: a model's training and what depends on it (and patient_reports_b*).
+PAIRED_RULES = {
+    "default",
+    "train_model",
+    "publish_model",
+    "patient_features",
+    "score_patients",
+    "check_patient_intake",
+    "cohort_report",
+}
+
+
+def run_paired_copy(
+    demo: dict[str, Any],
+    workdir: Path,
+    truth: pd.DataFrame,
+    variant: str,
+    trait_ids: list[str],
+    ship: str,
+    retrain: list[str],
+    cores: int,
+) -> dict[str, Any]:
+    """Copy the variant's finished results to its ``ship`` folder and retrain ``retrain``'s models there."""
+    source, dest = results_dir(workdir, variant), results_dir(workdir, variant, ship)
+    if dest.exists():
+        shutil.rmtree(dest)
+    subprocess.run(["cp", "-a", str(source), str(dest)], check=True)
+    config = write_workflow_inputs(demo, workdir, truth, variant, trait_ids, ship=ship)
+    # The copy has no Snakemake metadata of its own, so a changed model.ship alone triggers nothing
+    # (the plain dry run, kept in the record, says so): force the training jobs of the traits that
+    # need the other model, and rerun on mtime only.
+    plain = dry_run_jobs(workdir, config, [])
+    extra = ["--rerun-triggers", "mtime", "--forcerun"]
+    extra += [str(dest / "evaluation" / t / "oof_predictions.parquet") for t in retrain]
+    jobs = dry_run_jobs(workdir, config, extra)
+    # Per-batch report rules are named patient_reports_b<batch>.
+    unexpected = sorted(r for r in jobs if r not in PAIRED_RULES and not r.startswith("patient_reports_"))
+    if unexpected:
+        raise SystemExit(f"heldout: the paired rerun ({ship}) would also run {unexpected}; see {dest}")
+    run = run_workflow(workdir, config, cores, extra)
+    log.info("%s, model.ship %s: rerun in %.0f s (%s)", variant, ship, run["wall_s"], jobs)
+    return {**run, "retrained": retrain, "jobs": jobs, "jobs_without_forcerun": plain}
+
+
+def train_seconds(results: Path, trait: str) -> float | None:
+    """Wall seconds of ``train_model`` for one trait (its Snakemake benchmark file)."""
+    path = results / "benchmarks" / "train_model" / f"{trait}.tsv"
+    return float(pd.read_csv(path, sep="\t")["s"].iloc[0]) if path.exists() else None
+
+
+def shipped_model(results: Path, trait: str) -> str:
+    """The model ``metrics.json`` says was shipped: boosted or linear."""
+    metrics = json.loads((results / "model" / trait / "metrics.json").read_text())
+    return (metrics.get("shipped") or {}).get("model", "boosted")
+
+
+# --- the simulated truth of each trait ---------------------------------------------------
+
+#: The liability components of a disease that make its true genetic value.
+GENETIC_COMPONENTS = ("additive", "burden", "dominance", "epistasis", "gxage")
+
+
+def trait_truth(sim_truth: dict[str, Any], column: str) -> dict[str, Any]:
+    """One disease's simulated truth: ceiling, architecture and its settings, by phenotype column.
+
+    The first disease (column ``status``) is ``truth.json``'s top level and
+    ``config``; each extra trait is ``traits.<column>`` and its entry of
+    ``config.extra_traits``. Epistatic when its epistasis or gene x age
+    variance is above 0, else additive.
+    """
+    if column == "status":
+        settings, section = sim_truth["config"], sim_truth
+    else:
+        extras = {t["column"]: t for t in sim_truth["config"].get("extra_traits", [])}
+        if column not in extras or column not in sim_truth.get("traits", {}):
+            raise SystemExit(f"heldout: truth.json has no simulated trait of column {column!r}")
+        settings, section = extras[column], sim_truth["traits"][column]
+    epistatic = float(settings.get("epistasis", 0)) > 0 or float(settings.get("gxage", 0)) > 0
+    return {
+        "column": column,
+        "architecture": "epistatic" if epistatic else "additive",
+        "settings": {
+            k: settings.get(k)
+            for k in ("h2", "n_causal", "burden", "dominance", "epistasis", "n_epistatic_pairs", "gxage", "prevalence")
+            if settings.get(k) is not None
+        },
+        "auc_ceiling": float(section["auc_ceiling"]),
+        "auc_ceiling_genetic": float(section["auc_ceiling_genetic"]),
+        "case_fraction": section.get("case_fraction"),
+    }
+
+
+def genetic_value_columns(columns: list[str], column: str) -> list[str]:
+    """``cohort_truth.tsv``'s genetic components of one disease (extra traits' are prefixed ``<column>_``)."""
+    prefix = "" if column == "status" else f"{column}_"
+    return [f"{prefix}{c}" for c in GENETIC_COMPONENTS if f"{prefix}{c}" in columns]
 
 
 # --- scoring -----------------------------------------------------------------------------
@@ -262,15 +420,18 @@ def figures(y: np.ndarray, p: np.ndarray, ceiling: float, seed: int) -> dict[str
     }
 
 
-def read_heldout_risks(results: Path, ids: list[str]) -> pd.DataFrame:
-    """Each held-out person's shown risk, its status (shown/withheld/widened) and anchoring."""
+def read_heldout_risks(results: Path, ids: list[str], trait: str) -> pd.DataFrame:
+    """Each held-out person's shown risk of ``trait``, its status (shown/withheld/widened) and anchoring."""
     rows = []
     for pid in ids:
         path = results / "patients" / pid / "report.json"
         if not path.exists():
             rows.append({"patient_id": pid, "status_shown": "no report", "risk": np.nan})
             continue
-        risk = json.loads(path.read_text())["traits"][0]["risk"]  # the one trait (schema 4)
+        entries = {t["trait"]["id"]: t for t in json.loads(path.read_text())["traits"]}  # schema 4
+        if trait not in entries:
+            raise SystemExit(f"heldout: {path} has no trait {trait!r} (it has {sorted(entries)})")
+        risk = entries[trait]["risk"]
         rows.append(
             {
                 "patient_id": pid,
@@ -295,17 +456,60 @@ def reason_kind(reason: str) -> str:
     return re.sub(r"\d+(\.\d+)?", "#", reason)
 
 
-def score(workdir: Path, variant: str, truth: pd.DataFrame) -> dict[str, Any]:
-    """The held-out and OOF figures of one variant's run."""
+def paired_auc_difference(
+    y: np.ndarray, p_a: np.ndarray, p_b: np.ndarray, rng: np.random.Generator, n_boot: int = N_BOOT
+) -> dict[str, Any]:
+    """AUC(``p_a``) - AUC(``p_b``) on the same people, with a stratified paired percentile bootstrap CI.
+
+    Each resample draws cases and controls apart (with replacement, their
+    counts kept) and scores both predictions on the same draw.
+
+    Returns
+    -------
+    dict
+        ``estimate``, ``ci`` (95%), ``auc_a``, ``auc_b`` and
+        ``fraction_above_0`` (share of resamples where ``p_a`` wins).
+    """
+    cases, controls = np.flatnonzero(y == 1), np.flatnonzero(y == 0)
+    boots = np.empty(n_boot)
+    for b in range(n_boot):
+        idx = np.concatenate([rng.choice(cases, len(cases)), rng.choice(controls, len(controls))])
+        boots[b] = roc_auc_score(y[idx], p_a[idx]) - roc_auc_score(y[idx], p_b[idx])
+    auc_a, auc_b = float(roc_auc_score(y, p_a)), float(roc_auc_score(y, p_b))
+    lo, hi = np.percentile(boots, [2.5, 97.5])
+    return {
+        "estimate": auc_a - auc_b,
+        "ci": [float(lo), float(hi)],
+        "auc_a": auc_a,
+        "auc_b": auc_b,
+        "fraction_above_0": float(np.mean(boots > 0)),
+    }
+
+
+def score_trait(
+    workdir: Path,
+    variant: str,
+    trait: str,
+    column: str,
+    truth: pd.DataFrame,
+    sim_truth: dict[str, Any],
+    sources: dict[str, Path] | None,
+) -> dict[str, Any]:
+    """The held-out and OOF figures of one trait of one variant's run.
+
+    ``sources``: the results folder holding the boosted and the linear
+    model's held-out scores (``--paired``), else None.
+    """
     results = results_dir(workdir, variant)
-    sim_truth = json.loads((workdir / "sim" / "truth.json").read_text())
-    ceiling = float(sim_truth["auc_ceiling"])
-    risks = read_heldout_risks(results, truth["patient_id"].tolist())
+    tt = trait_truth(sim_truth, column)
+    ceiling = tt["auc_ceiling"]
+    if column not in truth.columns:
+        raise SystemExit(f"heldout: patients_truth.tsv has no column {column!r} (trait {trait})")
+    risks = read_heldout_risks(results, truth["patient_id"].tolist(), trait)
     merged = truth.merge(risks, on="patient_id", how="left")
     shown = merged["risk"].notna().to_numpy()
-    y = merged["status"].to_numpy(dtype=int)
+    y = merged[column].to_numpy(dtype=int)
     p = merged["risk"].to_numpy(dtype=float)
-    trait = TRAIT_ID
     metrics = json.loads((results / "model" / trait / "metrics.json").read_text())
     oof = pd.read_parquet(results / "evaluation" / trait / "oof_predictions.parquet")
     y_oof = oof["y"].to_numpy(dtype=int)
@@ -323,23 +527,35 @@ def score(workdir: Path, variant: str, truth: pd.DataFrame) -> dict[str, Any]:
     )
     oof_fig = figures(y_oof, oof["model"].to_numpy(dtype=float), ceiling, seed=2)
     oof_baseline = figures(y_oof, oof["baseline"].to_numpy(dtype=float), ceiling, seed=3)
-    # The truth's own predictor (the true genetic value) in the same people: what any model could reach there.
+    oof_linear = (
+        figures(y_oof, oof["linear_calibrated"].to_numpy(dtype=float), ceiling, seed=4)
+        if "linear_calibrated" in oof.columns
+        else None
+    )
+    # The truth's own predictor (the true genetic value, this disease's components only) in the same
+    # people: what any model could reach there.
     cohort_truth = pd.read_csv(workdir / "sim" / "cohort_truth.tsv", sep="\t").set_index("sample_id")
-    # The first disease's genetic components (a second simulated disease adds status_b_* columns).
-    genetic_cols = [c for c in ("additive", "burden", "dominance", "epistasis", "gxage") if c in cohort_truth.columns]
-    cohort_g = cohort_truth.loc[oof.index, genetic_cols].sum(axis=1).to_numpy()
+    cohort_g = cohort_truth.loc[oof.index, genetic_value_columns(list(cohort_truth.columns), column)].sum(axis=1)
+    heldout_g_column = "genetic_value" if column == "status" else f"{column}_genetic_value"
+    heldout_g = (
+        float(roc_auc_score(y[shown], merged[heldout_g_column].to_numpy()[shown]))
+        if heldout_g_column in merged.columns
+        else None
+    )
     reasons = withheld["withheld_reason"].fillna(withheld["status_shown"]).map(reason_kind)
-    return {
-        "config": variant,
+    out: dict[str, Any] = {
+        "trait": trait,
+        "truth": tt,
+        "shipped": metrics.get("shipped"),
         "heldout": {
             "n_people": int(len(merged)),
             "n_withheld": int((~shown).sum()),
             "withheld_reasons": reasons.value_counts().to_dict(),
-            "withheld_cases": int(withheld["status"].sum()),
+            "withheld_cases": int(withheld[column].sum()),
             "n_widened": int((merged["status_shown"] == "widened").sum()),
             "anchoring": sorted(anchorings),
             "prevalence_shown": sorted(prevalences),
-            "auc_of_true_genetic_value": float(roc_auc_score(y[shown], merged["genetic_value"].to_numpy()[shown])),
+            "auc_of_true_genetic_value": heldout_g,
             "figures": heldout,
             "figures_at_cohort_anchoring": heldout_cohort_anchor,
         },
@@ -349,12 +565,60 @@ def score(workdir: Path, variant: str, truth: pd.DataFrame) -> dict[str, Any]:
             "n_features": metrics["data"].get("n_features"),
             "baseline_features": metrics.get("baseline_features"),
             "case_fraction": cohort_rate,
-            "auc_of_true_genetic_value": float(roc_auc_score(y_oof, cohort_g)),
+            "auc_of_true_genetic_value": float(roc_auc_score(y_oof, cohort_g.to_numpy())),
             "figures": oof_fig,
             "baseline_figures": oof_baseline,
-            "metrics_json": {k: metrics[k] for k in ("model", "baseline", "roc_auc_difference") if k in metrics},
+            "linear_calibrated_figures": oof_linear,
+            "metrics_json": {
+                k: metrics[k] for k in ("model", "baseline", "linear_calibrated", "roc_auc_difference") if k in metrics
+            },
             "evaluation": metrics.get("evaluation"),
         },
+        "paired": None,
+    }
+    if sources is not None:
+        out["paired"] = score_paired(truth, trait, column, ceiling, sources)
+    return out
+
+
+def same_training(sources: dict[str, Path], trait: str) -> dict[str, Any]:
+    """Whether the folders trained the same models: their ``metrics.json`` OOF ROC AUCs, side by side.
+
+    The paired copy retrains with only ``model.ship`` changed, so its boosted
+    model and strong baseline should be the rule run's, figure for figure;
+    a difference means the code changed between the runs (or the training is
+    not deterministic), and the two held-out columns come from different trainings.
+    """
+    aucs = {}
+    for kind, folder in sources.items():
+        metrics = json.loads((folder / "model" / trait / "metrics.json").read_text())
+        aucs[kind] = {k: metrics[k]["roc_auc"]["estimate"] for k in ("model", "baseline") if metrics.get(k)}
+    values = list(aucs.values())
+    return {"equal": all(v == values[0] for v in values), "oof_roc_auc": aucs}
+
+
+def score_paired(
+    truth: pd.DataFrame, trait: str, column: str, ceiling: float, sources: dict[str, Path]
+) -> dict[str, Any]:
+    """The boosted and the linear model on the same held-out people: each one's figures and the AUC difference."""
+    risk = {}
+    for kind, folder in sources.items():
+        shipped = shipped_model(folder, trait)
+        if shipped != kind:
+            raise SystemExit(f"heldout: {folder} shipped the {shipped} model of {trait}, not the {kind} one")
+        risk[kind] = read_heldout_risks(folder, truth["patient_id"].tolist(), trait).set_index("patient_id")["risk"]
+    both = truth.set_index("patient_id").join(pd.DataFrame(risk)).dropna(subset=list(risk))
+    y = both[column].to_numpy(dtype=int)
+    p_boosted, p_linear = both["boosted"].to_numpy(float), both["linear"].to_numpy(float)
+    diff = paired_auc_difference(y, p_boosted, p_linear, np.random.default_rng(5))
+    return {
+        "sources": {k: str(v) for k, v in sources.items()},
+        "same_training": same_training(sources, trait),
+        "n": int(len(y)),
+        "n_cases": int(y.sum()),
+        "difference_boosted_minus_linear": diff,
+        "boosted": figures(y, p_boosted, ceiling, seed=6),
+        "linear": figures(y, p_linear, ceiling, seed=7),
     }
 
 
@@ -370,24 +634,44 @@ def _metrics_ci(d: dict[str, float]) -> dict[str, Any]:
     return {"estimate": d["estimate"], "ci": [d["ci_low"], d["ci_high"]]}
 
 
-def verdicts(v: dict[str, Any]) -> list[str]:
-    """One line per #16 target: the figure, its CI and met or missed by how much."""
-    h, o = v["heldout"]["figures"], v["oof"]["figures"]
+def _met(ok: bool, miss: str) -> str:
+    return "met" if ok else miss
+
+
+def verdicts(t: dict[str, Any]) -> list[str]:
+    """One line per #16 target of the trait's architecture: the figure, its CI, met or missed by how much."""
+    h, o = t["heldout"]["figures"], t["oof"]["figures"]
     r_h, r_o = h["ratio_to_ceiling"], o["ratio_to_ceiling"]
     e, s = h["ece"], h["slope"]
     lo, hi = TARGET_SLOPE
     floor = h["ece_if_perfectly_calibrated"]
-    return [
-        f"- held-out AUC / ceiling {_ci(r_h)} against >= {TARGET_RATIO_HELDOUT}: "
-        + (
-            "met"
-            if r_h["estimate"] >= TARGET_RATIO_HELDOUT
-            else f"missed by {TARGET_RATIO_HELDOUT - r_h['estimate']:.3f}"
-        ),
-        f"- OOF AUC / ceiling {_ci(r_o)} against >= {TARGET_RATIO_OOF}: "
-        + ("met" if r_o["estimate"] >= TARGET_RATIO_OOF else f"missed by {TARGET_RATIO_OOF - r_o['estimate']:.3f}"),
+    lines = []
+    if t["truth"]["architecture"] == "additive":
+        lines += [
+            f"- held-out AUC / ceiling {_ci(r_h)} against >= {TARGET_RATIO_HELDOUT}: "
+            + _met(r_h["estimate"] >= TARGET_RATIO_HELDOUT, f"missed by {TARGET_RATIO_HELDOUT - r_h['estimate']:.3f}"),
+            f"- OOF AUC / ceiling {_ci(r_o)} against >= {TARGET_RATIO_OOF}: "
+            + _met(r_o["estimate"] >= TARGET_RATIO_OOF, f"missed by {TARGET_RATIO_OOF - r_o['estimate']:.3f}"),
+        ]
+    else:
+        d = t["oof"]["metrics_json"].get("roc_auc_difference", {}).get("model-baseline")
+        if d is None:
+            lines.append("- boosted beats the strong baseline (OOF): no strong baseline in metrics.json")
+        else:
+            low = d["ci_low"] if d["ci_low"] is not None else d["estimate"]
+            lines.append(
+                f"- boosted beats the strong baseline, OOF: AUC difference {_ci(_metrics_ci(d))} "
+                + _met(low > 0, f"missed (the CI's lower end is {low:.3f}, not above 0)")
+            )
+        if t["paired"] is not None:
+            pd_ = t["paired"]["difference_boosted_minus_linear"]
+            lines.append(
+                f"- boosted beats the strong baseline, held-out (paired): AUC difference {_ci(pd_)} "
+                + _met(pd_["ci"][0] > 0, f"missed (the CI's lower end is {pd_['ci'][0]:.3f}, not above 0)")
+            )
+    lines += [
         f"- held-out ECE {_ci(e, 4)} against < {TARGET_ECE}: "
-        + ("met" if e["estimate"] < TARGET_ECE else f"missed by {e['estimate'] - TARGET_ECE:.4f}")
+        + _met(e["estimate"] < TARGET_ECE, f"missed by {e['estimate'] - TARGET_ECE:.4f}")
         + f" (a perfectly calibrated model would show {floor['median']:.4f} here, 95th percentile {floor['p95']:.4f})",
         f"- held-out calibration slope {_ci(s, 2)} against {lo}-{hi}: "
         + (
@@ -396,22 +680,83 @@ def verdicts(v: dict[str, Any]) -> list[str]:
             else f"missed ({'above' if s['estimate'] > hi else 'below'})"
         ),
     ]
+    return lines
 
 
-def variant_section(v: dict[str, Any]) -> list[str]:
-    h, o = v["heldout"], v["oof"]
+def describe_architecture(tt: dict[str, Any]) -> str:
+    st = tt["settings"]
+    parts = [f"h2 {st.get('h2')} ({st.get('n_causal')} causal variants)"]
+    if st.get("burden"):
+        parts.append(f"burden {st['burden']}")
+    if st.get("dominance"):
+        parts.append(f"dominance {st['dominance']}")
+    if st.get("epistasis"):
+        parts.append(f"epistasis {st['epistasis']} ({st.get('n_epistatic_pairs')} pairs)")
+    if st.get("gxage"):
+        parts.append(f"gene x age {st['gxage']}")
+    return f"{tt['architecture']}: " + " + ".join(parts) + f", K {st.get('prevalence')}"
+
+
+def paired_lines(t: dict[str, Any]) -> list[str]:
+    pr = t["paired"]
+    if pr is None:
+        return []
+    d = pr["difference_boosted_minus_linear"]
+    oof = t["oof"]["metrics_json"].get("roc_auc_difference", {}).get("model-baseline")
+    b, li = pr["boosted"], pr["linear"]
+    oof_text = f"{_ci(_metrics_ci(oof))}" if oof else "n/a"
+    return [
+        f"Paired, on the same {pr['n']:,} held-out people ({pr['n_cases']} cases; each model trained on the whole "
+        "cohort, shown risks):",
+        "",
+        "| | boosted | strong linear baseline | difference boosted - linear (95% CI) | same, OOF (`metrics.json`) |",
+        "|---|---|---|---|---|",
+        f"| ROC AUC | {_ci(b['roc_auc'])} | {_ci(li['roc_auc'])} | {_ci(d)} | {oof_text} |",
+        f"| AUC / ceiling | {_ci(b['ratio_to_ceiling'])} | {_ci(li['ratio_to_ceiling'])} | | |",
+        f"| ECE | {_ci(b['ece'], 4)} | {_ci(li['ece'], 4)} | | |",
+        f"| calibration slope | {_ci(b['slope'], 2)} | {_ci(li['slope'], 2)} | | |",
+        "",
+        f"The boosted model wins in {d['fraction_above_0']:.0%} of the paired resamples. "
+        + (
+            "Both folders trained the same models (equal OOF AUCs in their `metrics.json`)."
+            if pr["same_training"]["equal"]
+            else "**The two folders' trainings differ** (OOF AUCs in their `metrics.json`: "
+            + "; ".join(
+                f"{kind}'s folder: " + ", ".join(f"{k} {v:.4f}" for k, v in a.items())
+                for kind, a in pr["same_training"]["oof_roc_auc"].items()
+            )
+            + "): the code changed between the runs, or the training is not deterministic."
+        ),
+        "",
+    ]
+
+
+def trait_section(variant: str, t: dict[str, Any]) -> list[str]:
+    h, o, tt = t["heldout"], t["oof"], t["truth"]
     cols = [("held-out (shown risks)", h["figures"])]
     if h["figures_at_cohort_anchoring"] is not None:
         cols.append(("held-out, cohort anchoring", h["figures_at_cohort_anchoring"]))
     cols += [("OOF (model)", o["figures"]), ("OOF (baseline)", o["baseline_figures"])]
+    if o.get("linear_calibrated_figures") is not None:
+        cols.append(("OOF (baseline, calibrated)", o["linear_calibrated_figures"]))
 
     def row(name: str, get) -> str:
         return f"| {name} | " + " | ".join(get(c) for _, c in cols) + " |"
 
     reasons = "; ".join(f'{n} x "{r}"' for r, n in h["withheld_reasons"].items()) or "none"
     mj = o["metrics_json"]["model"]
+    ship = t.get("shipped") or {}
+    g_heldout = (
+        f"{h['auc_of_true_genetic_value']:.3f}"
+        if h["auc_of_true_genetic_value"] is not None
+        else f"(not computable: patients_truth.tsv has no `{tt['column']}_genetic_value`)"
+    )
     return [
-        f"### {v['config']}: {VARIANTS[v['config']]}",
+        f"### {variant} / {t['trait']} (column `{tt['column']}`; {describe_architecture(tt)})",
+        "",
+        f"Wray ceiling (truth.json, genetic + covariate variance): **{tt['auc_ceiling']:.3f}** (genetic only "
+        f"{tt['auc_ceiling_genetic']:.3f}). Shipped by `model.ship: rule`: **{ship.get('model', 'n/a')}** "
+        f"({ship.get('reason', 'no reason recorded')}). The held-out column is that model's.",
         "",
         f"Trained on {o['n_trained_on']:,} people after QC ({o['n_cases']} cases, case fraction "
         f"{o['case_fraction']:.3f}); baseline features: {', '.join(o['baseline_features'] or [])}. "
@@ -433,57 +778,104 @@ def variant_section(v: dict[str, Any]) -> list[str]:
         row("calibration intercept", lambda c: _ci(c["intercept"], 2)),
         row("calibration-in-the-large", lambda c: _ci(c["calibration_in_the_large"], 2)),
         "",
-        f"The true genetic value reaches AUC {h['auc_of_true_genetic_value']:.3f} in these held-out people and "
-        f"{o['auc_of_true_genetic_value']:.3f} in the cohort. "
-        f"`metrics.json`: model AUC {_ci(_metrics_ci(mj['roc_auc']))}, "
-        f"ECE {mj['ece']['estimate']:.4f}.",
+        f"The true genetic value ({tt['column']}'s own components) reaches AUC {g_heldout} in these held-out "
+        f"people and {o['auc_of_true_genetic_value']:.3f} in the cohort. "
+        f"`metrics.json`: boosted model AUC {_ci(_metrics_ci(mj['roc_auc']))}, ECE {mj['ece']['estimate']:.4f}.",
         "",
-        "Against the #16 targets (additive):",
+        *paired_lines(t),
+        f"Against the #16 targets ({tt['architecture']}):",
         "",
-        *verdicts(v),
+        *verdicts(t),
         "",
     ]
 
 
-def write_report(res: dict[str, Any]) -> None:
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "heldout.json").write_text(json.dumps(res, indent=1, default=float) + "\n")
-    runs = "; ".join(f"{k} {v['run']['wall_s']:.0f} s" for k, v in res["variants"].items())
-    first = next(iter(res["variants"].values()))
+def _seconds(wall: float | None) -> str:
+    return "unknown (reused)" if wall is None or wall != wall else f"{wall:.0f} s"
+
+
+def write_report(res: dict[str, Any], out: Path) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    (out.parent / f"{out.name}.json").write_text(json.dumps(res, indent=1, default=float) + "\n")
+    runs = []
+    for variant, v in res["variants"].items():
+        parts = [f"{variant}: rule run {_seconds(v['run']['wall_s'])}"]
+        parts += [
+            f"paired `model.ship: {ship}` rerun {_seconds(r['wall_s'])} (retrained {', '.join(r['retrained'])})"
+            for ship, r in v.get("paired_runs", {}).items()
+        ]
+        trains = [
+            f"{t} {s:.0f} s"
+            for t, s in {**v.get("train_model_s", {}), **v.get("train_model_s_paired", {})}.items()
+            if s is not None
+        ]
+        if trains:
+            parts.append("train_model " + ", ".join(trains))
+        runs.append("; ".join(parts))
+    loads = [v["run"].get("load_1min_mean") for v in res["variants"].values()]
+    loads += [r.get("load_1min_mean") for v in res["variants"].values() for r in v.get("paired_runs", {}).values()]
+    first = next(iter(next(iter(res["variants"].values()))["traits"].values()))
+    loads_text = ["n/a" if x is None else str(x) for x in loads]
     n_heldout = first["heldout"]["n_people"]
     lines = [
         f"## heldout: {n_heldout:,} simulated held-out people through the patient path, next to the "
-        "out-of-fold figures (issue #16 item 4)",
+        "out-of-fold figures (issue #16 items 4-6)",
         "",
         f"{res['date']}, {res['machine']['cpus']} CPUs ({res['machine']['cpu_model']}) shared with other work: "
-        f"load average {res['machine']['load_before']} before, "
-        + ", ".join(f"{v['run'].get('load_1min_mean')}" for v in res["variants"].values())
-        + f" mean during the workflow runs. Command: `{res['command']}`. Code: {res['code']}. "
-        f"Run time: simulation {res['simulation']['wall_s']:.0f} s; workflow (`snakemake --cores {res['cores']}`, "
-        f"cohort to the {n_heldout:,} patient reports) {runs}.",
+        f"load average {res['machine']['load_before']} before, {', '.join(loads_text)} mean during "
+        f"the workflow runs, {res['machine']['load_after']} after. Command: `{res['command']}`. Code: "
+        f"{res['code']}. Run time: simulation {_seconds(res['simulation']['wall_s'])}; workflow "
+        f"(`snakemake --cores {res['cores']}`, cohort to the {n_heldout:,} patient reports): " + ". ".join(runs) + ".",
         "",
-        f"One simulation: `config/demo.yaml`'s `simulate:` block (seed {res['simulation']['seed']}, additive, "
-        f"h2 0.4 + burden 0.05, K 0.1) with {res['simulation']['n_cohort']:,} cohort people and {n_heldout:,} "
-        "held-out people of the same population (CEU), written as ONE multi-sample batch VCF (the patient path "
-        "prepares one file). The workflow runs with the demo's config (model settings unchanged; PGx off); "
-        "traits[].prevalence 0.1 = the simulated K, so shown risks are re-anchored to 0.1 (prior shift) while "
-        "the OOF predictions are at the cohort's case fraction: the second column undoes the shift. "
-        "Wray ceiling (truth.json `auc_ceiling`, genetic + covariate variance): "
-        f"**{res['ceiling']['auc_ceiling']:.3f}** "
-        f"(genetic only {res['ceiling']['auc_ceiling_genetic']:.3f}).",
+        f"One simulation: `config/demo.yaml`'s `simulate:` block (seed {res['simulation']['seed']}) with "
+        f"{res['simulation']['n_cohort']:,} cohort people and {n_heldout:,} held-out people of the same population "
+        "(CEU), written as ONE multi-sample batch VCF (the patient path prepares one file); every disease of it "
+        "is trained and evaluated (traits " + ", ".join(res["traits"]) + "). The workflow runs with the demo's "
+        "config (model settings unchanged; PGx off); traits[].prevalence = the simulated K, so shown risks are "
+        "re-anchored to it (prior shift) while the OOF predictions are at the cohort's case fraction: the "
+        "'cohort anchoring' column undoes the shift.",
         "",
         "CIs: AUC and ECE by a stratified percentile bootstrap (2,000 resamples; the ECE's is biased upwards, so "
         "its estimate can sit at the bottom of it); slope and intercepts are Wald intervals of the logistic "
         "regression of status on logit(risk); calibration-in-the-large is its intercept with logit(risk) as an "
         "offset (0 ideal). 'ECE if perfectly calibrated': the ECE of the same risks against outcomes drawn from "
         "them (2,000 draws), i.e. the ECE's sampling floor for this many people. OOF columns are recomputed from "
-        "`results/evaluation/<trait>/oof_predictions.parquet`.",
+        "`results/evaluation/<trait>/oof_predictions.parquet`: 'model' is the boosted model (calibrated "
+        "cross-fitted), 'baseline' the strong linear baseline's uncalibrated margin, 'baseline, calibrated' the "
+        "same calibrated cross-fitted (what ships when the linear model ships).",
         "",
     ]
-    for v in res["variants"].values():
-        lines += variant_section(v)
+    if res.get("paired"):
+        lines += [
+            "Paired held-out comparison: the rule's run holds the held-out scores of the model it shipped; the "
+            "other model's come from a copy of the finished results folder (`cp -a`, config differing only in "
+            "`outdir` and `model.ship: boosted|linear`) in which snakemake reran `train_model` of the traits "
+            "needing it (`--forcerun` of their training outputs, `--rerun-triggers mtime`: a changed "
+            "`model.ship` alone reruns nothing in a copy, which has no Snakemake metadata) and what depends on "
+            "it. Dry-run jobs of each rerun: "
+            + "; ".join(
+                f"{variant} {ship}: "
+                + ", ".join(f"{k} {n}" for k, n in r["jobs"].items())
+                + (
+                    " (without --forcerun: "
+                    + (", ".join(f"{k} {n}" for k, n in r["jobs_without_forcerun"].items()))
+                    + ")"
+                    if r["jobs_without_forcerun"]
+                    else " (without --forcerun: nothing)"
+                )
+                for variant, v in res["variants"].items()
+                for ship, r in v.get("paired_runs", {}).items()
+            )
+            + ". The difference's CI is a stratified paired percentile bootstrap (2,000 resamples, cases and "
+            "controls drawn apart, both models scored on each draw).",
+            "",
+        ]
+    for variant, v in res["variants"].items():
+        lines += [f"## {variant}: {VARIANTS[variant]}", ""]
+        for t in v["traits"].values():
+            lines += trait_section(variant, t)
     lines += ["### What the numbers say", "", res.get("discussion", "(not written)"), ""]
-    (RESULTS / "heldout.md").write_text("\n".join(lines))
+    (out.parent / f"{out.name}.md").write_text("\n".join(lines))
 
 
 def machine() -> dict[str, Any]:
@@ -523,7 +915,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--n-heldout", type=int, default=1000)
     parser.add_argument("--cores", type=int, default=2)
     parser.add_argument("--configs", default=",".join(VARIANTS), help=f"comma-separated, of: {', '.join(VARIANTS)}")
+    parser.add_argument("--traits", help="comma-separated trait ids of config/demo.yaml (default: every trait)")
+    parser.add_argument(
+        "--paired",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also score the held-out people with the model the rule did not ship (default: on)",
+    )
     parser.add_argument("--reuse", action="store_true", help="keep a finished simulation and runs; only re-score")
+    parser.add_argument("--out", type=Path, default=RESULTS / "heldout", help="writes OUT.json and OUT.md")
     parser.add_argument("--code", help="what code ran (default: the repository's git state)")
     parser.add_argument("--discussion", type=Path, help="a Markdown file: the 'what the numbers say' section")
     args = parser.parse_args(argv)
@@ -532,49 +932,108 @@ def main(argv: list[str] | None = None) -> int:
     unknown = sorted(set(variants) - set(VARIANTS))
     if unknown:
         parser.error(f"unknown --configs {', '.join(unknown)} (known: {', '.join(VARIANTS)})")
+    demo = yaml.safe_load((REPO / "config/demo.yaml").read_text())
+    columns = {t["id"]: t["column"] for t in demo["traits"]}
+    trait_ids = [t.strip() for t in args.traits.split(",") if t.strip()] if args.traits else list(columns)
+    unknown = sorted(set(trait_ids) - set(columns))
+    if unknown or not trait_ids:
+        parser.error(f"unknown --traits {', '.join(unknown)} (config/demo.yaml has: {', '.join(columns)})")
     workdir = args.workdir.resolve()
     workdir.mkdir(parents=True, exist_ok=True)
-    demo = yaml.safe_load((REPO / "config/demo.yaml").read_text())
     mach = machine()
-    previous = RESULTS / "heldout.json"
-    prev = json.loads(previous.read_text()) if args.reuse and previous.exists() else {}
+    runs_path = workdir / "runs.json"
+    prev = json.loads(runs_path.read_text()) if args.reuse and runs_path.exists() else {}
 
     sim_dir = workdir / "sim"
     if args.reuse and (sim_dir / "patients_truth.tsv").exists():
         truth = pd.read_csv(sim_dir / "patients_truth.tsv", sep="\t", dtype={"patient_id": str})
-        sim_wall = prev.get("simulation", {}).get("wall_s", float("nan"))
+        sim_wall = prev.get("simulation_wall_s")
     else:
         t0 = time.perf_counter()
         truth = simulate_cohort(demo, sim_dir, args.n_cohort, args.n_heldout)
         sim_wall = time.perf_counter() - t0
         log.info("simulated in %.0f s", sim_wall)
+    sim_truth = json.loads((sim_dir / "truth.json").read_text())
+    record: dict[str, Any] = {
+        "simulation_wall_s": None if sim_wall is None else round(sim_wall, 1),
+        "runs": dict(prev.get("runs", {})),
+    }
+
+    def save_record() -> None:
+        runs_path.write_text(json.dumps(record, indent=1) + "\n")
+
+    save_record()
+
+    def finished(folder: Path) -> bool:
+        return args.reuse and (folder / "patients" / "intake_check.json").exists()
+
+    # A finished folder of an earlier bench (no runs.json) is re-scored too, its run times unknown.
+    no_record = {"wall_s": None, "load_1min_mean": None, "note": "reused; no run record in runs.json"}
 
     out = {}
     for variant in variants:
-        config = write_workflow_inputs(demo, workdir, truth, variant)
-        prev_run = prev.get("variants", {}).get(variant, {}).get("run")
-        if args.reuse and (results_dir(workdir, variant) / "patients" / "intake_check.json").exists() and prev_run:
-            run = prev_run
+        results = results_dir(workdir, variant)
+        config = write_workflow_inputs(demo, workdir, truth, variant, trait_ids)
+        if finished(results):
+            run = record["runs"].get(variant, no_record)
         else:
-            run = run_workflow(workdir, config, args.cores)
+            run = record["runs"][variant] = run_workflow(workdir, config, args.cores)
+            save_record()
             log.info("%s: workflow in %.0f s", variant, run["wall_s"])
-        out[variant] = {**score(workdir, variant, truth), "run": run}
+        entry: dict[str, Any] = {"run": run, "paired_runs": {}}
+        entry["train_model_s"] = {t: train_seconds(results, t) for t in trait_ids}
+        shipped = {t: shipped_model(results, t) for t in trait_ids}
+        sources: dict[str, dict[str, Path]] = {t: {shipped[t]: results} for t in trait_ids}
+        if args.paired:
+            for ship in ("boosted", "linear"):
+                retrain = [t for t in trait_ids if shipped[t] != ship]
+                if not retrain:
+                    continue
+                key = f"{variant}/ship_{ship}"
+                folder = results_dir(workdir, variant, ship)
+                if finished(folder) and all(shipped_model(folder, t) == ship for t in retrain):
+                    entry["paired_runs"][ship] = record["runs"].get(
+                        key, {**no_record, "retrained": retrain, "jobs": {}, "jobs_without_forcerun": {}}
+                    )
+                else:
+                    entry["paired_runs"][ship] = record["runs"][key] = run_paired_copy(
+                        demo, workdir, truth, variant, trait_ids, ship, retrain, args.cores
+                    )
+                    save_record()
+                for t in retrain:
+                    sources[t][ship] = folder
+            entry["train_model_s_paired"] = {
+                f"{t} ({ship})": train_seconds(results_dir(workdir, variant, ship), t)
+                for ship, r in entry["paired_runs"].items()
+                for t in r["retrained"]
+            }
+        entry["traits"] = {
+            t: score_trait(workdir, variant, t, columns[t], truth, sim_truth, sources[t] if args.paired else None)
+            for t in trait_ids
+        }
+        out[variant] = entry
+    save_record()
 
-    sim_truth = json.loads((sim_dir / "truth.json").read_text())
     res = {
         "command": "nice .venv/bin/python bench/heldout.py " + shlex.join(argv if argv is not None else sys.argv[1:]),
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "code": code_state(args.code),
         "machine": {**mach, "load_after": round(os.getloadavg()[0], 2)},
         "cores": args.cores,
-        "simulation": {"seed": demo["simulate"]["seed"], "n_cohort": args.n_cohort, "wall_s": round(sim_wall, 1)},
-        "ceiling": {k: sim_truth[k] for k in ("auc_ceiling", "auc_ceiling_genetic", "case_fraction")},
+        "simulation": {
+            "seed": sim_truth.get("seed", demo["simulate"]["seed"]),
+            "n_cohort": sim_truth.get("n_cohort", args.n_cohort),
+            "wall_s": None if sim_wall is None else round(sim_wall, 1),
+        },
+        "traits": trait_ids,
+        "paired": args.paired,
         "variants": out,
     }
     if args.discussion:
         res["discussion"] = args.discussion.read_text().strip()
-    write_report(res)
-    print((RESULTS / "heldout.md").read_text())
+    out_path = args.out if args.out.is_absolute() else Path.cwd() / args.out
+    write_report(res, out_path)
+    print((out_path.parent / f"{out_path.name}.md").read_text())
     return 0
 
 

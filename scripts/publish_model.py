@@ -30,6 +30,7 @@ def main():
         model_dir=Path(inputs.model).parent,
         cohort_reference=reference,
         cohort_sites=sites,
+        settings=snakemake.params.settings,
     )
     log.info(
         "bundle of trait %s: %d files, %d cohort sites, bundle_sha256 %s",

@@ -16,13 +16,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from genorisk.errors import InputError
+from genorisk.errors import ConfigError, InputError
 from genorisk.model import ModelConfig, save_model, score_patients, train_model
 from genorisk.model.artifact import baseline_comparison
 from genorisk.model.bundle import (
     BUNDLE_CONTENT,
     BUNDLE_MANIFEST,
+    RUN_SETTINGS,
+    agreed_settings,
+    bundle_settings,
     cohort_reference,
+    default_settings,
     load_bundle,
     manifest_sha256,
     read_bundle_manifest,
@@ -140,7 +144,18 @@ def test_written_bundle_verifies_and_loads(bundle, cohort):
     names = sorted(p.name for p in bundle.iterdir())
     assert names == sorted((*BUNDLE_CONTENT, BUNDLE_MANIFEST))
     manifest = verify_bundle(bundle)
-    assert manifest["format"] == "genorisk-bundle" and manifest["format_version"] == 1
+    assert manifest["format"] == "genorisk-bundle" and manifest["format_version"] == 2
+    # No settings given: the config's defaults, as a training run that leaves them unset.
+    assert (
+        manifest["settings"]
+        == default_settings()
+        == {
+            "genome_build": "GRCh38",
+            "features.burden_max_af": 0.01,
+            "features.min_match_rate": 0.75,
+            "ancestry.outlier_rate": 0.005,
+        }
+    )
     assert manifest["trait"] == TRAIT
     assert manifest["covariates"] == ["age", "sex"]  # source columns, not feature names
     assert set(manifest["files"]) == set(BUNDLE_CONTENT)
@@ -316,3 +331,115 @@ def test_baseline_comparison_in_words():
     assert no_ci["beats_baseline"] is False and no_ci["difference_ci"] is None
     assert no_ci["statement"].startswith("not shown to beat the logistic baseline")
     assert baseline_comparison({"baseline": None}) is None
+
+
+#: A training run's settings, none at its default.
+TRAINED_WITH = {
+    "genome_build": "GRCh37",
+    "features.burden_max_af": 0.05,
+    "features.min_match_rate": 0.6,
+    "ancestry.outlier_rate": 0.02,
+}
+
+
+def _publish(model_dir, folder, trait_id, settings):
+    trait = {**TRAIT, "id": trait_id}
+    write_bundle(
+        folder, trait, model_dir=model_dir, cohort_reference=_reference(), cohort_sites=_sites(), settings=settings
+    )
+    return folder
+
+
+def test_settings_round_trip_and_are_covered_by_the_hash(model_dir, tmp_path):
+    folder = _publish(model_dir, tmp_path / "a", "toy_disease", TRAINED_WITH)
+    assert verify_bundle(folder)["settings"] == TRAINED_WITH
+    assert load_bundle(folder).manifest["settings"] == TRAINED_WITH
+    assert bundle_settings(folder) == TRAINED_WITH and list(bundle_settings(folder)) == list(RUN_SETTINGS)
+    manifest = json.loads((folder / BUNDLE_MANIFEST).read_text())
+    manifest["settings"]["features.burden_max_af"] = 0.01
+    (folder / BUNDLE_MANIFEST).write_text(json.dumps(manifest))
+    with pytest.raises(InputError, match="bundle_sha256 does not match"):
+        verify_bundle(folder)
+
+
+def test_settings_are_checked_when_published(model_dir, tmp_path):
+    folder = tmp_path / "b"
+    missing = {k: v for k, v in TRAINED_WITH.items() if k != "ancestry.outlier_rate"}
+    with pytest.raises(InputError, match="settings lacks ancestry.outlier_rate"):
+        _publish(model_dir, folder, "toy_disease", missing)
+    with pytest.raises(InputError, match="settings has unknown features.min_maf"):
+        _publish(model_dir, folder, "toy_disease", {**TRAINED_WITH, "features.min_maf": 0.01})
+    with pytest.raises(InputError, match="settings features.burden_max_af is '0.05', not a number from 0 to 1"):
+        _publish(model_dir, folder, "toy_disease", {**TRAINED_WITH, "features.burden_max_af": "0.05"})
+    assert not folder.exists()
+
+
+def test_a_score_only_run_takes_the_bundles_settings(model_dir, tmp_path):
+    folders = {t: _publish(model_dir, tmp_path / t, t, TRAINED_WITH) for t in ("toy_disease", "toy_interaction")}
+    # The config as written leaves them out (validated, it holds the defaults): the bundles' apply.
+    defaults = {
+        "genome_build": "GRCh37",
+        "features": {"burden_max_af": 0.01, "min_match_rate": 0.75},
+        "ancestry": {"outlier_rate": 0.005},
+    }
+    given = {"genome_build": "GRCh37", "features": {}}
+    assert agreed_settings(folders, defaults, given=given) == TRAINED_WITH
+    # The same values given again are accepted.
+    again = {"genome_build": "GRCh37", "features": {"burden_max_af": 0.05}, "ancestry": {"outlier_rate": 0.02}}
+    assert agreed_settings(folders, {**defaults, **again}, given=again) == TRAINED_WITH
+
+
+def test_bundles_that_disagree_are_refused_naming_them(model_dir, tmp_path):
+    a = _publish(model_dir, tmp_path / "a", "toy_disease", TRAINED_WITH)
+    b = _publish(model_dir, tmp_path / "b", "toy_interaction", {**TRAINED_WITH, "features.burden_max_af": 0.01})
+    config = {"genome_build": "GRCh37"}
+    with pytest.raises(ConfigError) as err:
+        agreed_settings({"toy_disease": a, "toy_interaction": b}, config, given=config, source="score.yaml")
+    assert str(err.value) == (
+        "score.yaml: key bundles: the bundles were trained with different features.burden_max_af "
+        f"(0.05 in {a}; 0.01 in {b}); a score-only run applies one value to every patient: "
+        "score these bundles in separate runs"
+    )
+
+
+def test_a_config_value_other_than_the_bundles_is_refused(model_dir, tmp_path):
+    folders = {"toy_disease": _publish(model_dir, tmp_path / "a", "toy_disease", TRAINED_WITH)}
+    given = {"genome_build": "GRCh37", "ancestry": {"outlier_rate": 0.005}}
+    with pytest.raises(ConfigError) as err:
+        agreed_settings(folders, given, given=given, source="score.yaml")
+    assert str(err.value) == (
+        "score.yaml: key ancestry.outlier_rate: ancestry.outlier_rate is 0.005 but the bundles were trained "
+        f"with 0.02 ({folders['toy_disease']}): leave ancestry.outlier_rate out (a score-only run takes it "
+        "from the bundles)"
+    )
+    # genome_build is compared even at its default: the patients' VCFs and resources are in the config's build.
+    with pytest.raises(ConfigError, match=r'key genome_build: genome_build is "GRCh38" \(the default\) but .*"GRCh37"'):
+        agreed_settings(folders, {"genome_build": "GRCh38"}, given={})
+
+
+def test_a_format_version_1_bundle_is_refused_with_the_fix(bundle):
+    manifest = json.loads((bundle / BUNDLE_MANIFEST).read_text())
+    manifest["format_version"] = 1
+    del manifest["settings"]
+    _rehash(bundle, manifest)
+    for read in (verify_bundle, bundle_settings):
+        with pytest.raises(InputError, match="format_version 1 records no training settings .*publish it again") as err:
+            read(bundle)
+        assert err.value.path == str(bundle / BUNDLE_MANIFEST)
+    assert read_bundle_manifest(bundle)["trait"]["id"] == TRAIT["id"]  # start-up still finds the trait
+    with pytest.raises(ConfigError, match=r"key bundles\[0\]: .*format_version 1"):
+        agreed_settings({TRAIT["id"]: bundle}, {"genome_build": "GRCh38"})
+
+
+def test_the_outlier_rate_must_be_the_model_cards(model_dir, tmp_path):
+    with_limit = tmp_path / "model"
+    shutil.copytree(model_dir, with_limit)
+    card = json.loads((with_limit / "model_card.json").read_text())
+    card["ancestry_limit"] = {"threshold": 4.2, "outlier_rate": 1 - (1 - 0.02)}  # as fitted: 0.020000000000000018
+    (with_limit / "model_card.json").write_text(json.dumps(card))
+    assert bundle_settings(_publish(with_limit, tmp_path / "a", "toy_disease", TRAINED_WITH)) == TRAINED_WITH
+    with pytest.raises(
+        InputError, match="set with outlier_rate 0.02.*not the settings' ancestry.outlier_rate 0.005"
+    ) as err:
+        _publish(with_limit, tmp_path / "b", "toy_disease", {**TRAINED_WITH, "ancestry.outlier_rate": 0.005})
+    assert err.value.path == str(with_limit / "model_card.json")

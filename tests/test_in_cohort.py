@@ -5,7 +5,14 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 
-from genorisk.model.in_cohort import cross_fitted_scores, fit_ridge_score, fit_strong_baseline, ridge_score
+from genorisk.model.in_cohort import (
+    BURDEN_SCORE_SIZES,
+    burden_ranking,
+    cross_fitted_scores,
+    fit_ridge_score,
+    fit_strong_baseline,
+    ridge_score,
+)
 from genorisk.model.select import dosage_ranking
 
 
@@ -61,7 +68,7 @@ def test_the_strong_baseline_is_one_linear_model_over_dosages_and_covariates():
     crossed = cross_fitted_scores(data, y, cols, rows, 1.0, seed=0)
     base_cols = np.array([data.shape[1] - 1])
     names = [f"v{i}" for i in range(data.shape[1] - 1)] + ["age"]
-    offset, b_s = fit_strong_baseline(data, y, score, crossed, rows, base_cols, names, seed=0)
+    offset, (b_s,) = fit_strong_baseline(data, y, [score], [crossed], rows, base_cols, names, seed=0)
     assert offset.features == [names[c] for c in cols] + ["age"]
 
     # The regression it expands, fitted directly on the standardised score and age.
@@ -77,3 +84,79 @@ def test_the_strong_baseline_is_one_linear_model_over_dosages_and_covariates():
     # Contributions are exact: they add up to the margin minus the intercept.
     contrib = offset.contributions(data[np.ix_(new, cols_all)])
     np.testing.assert_allclose(contrib.sum(axis=1) + offset.intercept, lr.decision_function(X_new), atol=1e-8)
+
+
+def burden_cohort(n=3000, n_genes=40, n_causal_genes=3, seed=5):
+    """Dosages of an additive score plus per-gene counts of rare alleles, 3 genes causal."""
+    data, y0, genetic, kinds = additive_cohort(n=n, m=300, n_causal=30, h2=0.3, prevalence=0.5, seed=seed)
+    rng = np.random.default_rng(seed)
+    burden = rng.binomial(20, rng.uniform(0.001, 0.006, n_genes), size=(n, n_genes)).astype(np.float32)
+    causal = rng.choice(n_genes, n_causal_genes, replace=False)
+    liability = genetic + 0.9 * burden[:, causal].sum(axis=1) + rng.normal(scale=0.8, size=n)
+    y = (liability > np.quantile(liability, 0.85)).astype(np.int8)
+    data = np.hstack([data[:, :-1], burden, data[:, -1:]])
+    kinds = kinds[:-1] + ["burden"] * n_genes + ["covariate"]
+    return data, y, kinds, 300 + causal
+
+
+def test_the_burden_ranking_sees_only_training_rows_and_puts_causal_genes_first():
+    data, y, kinds, causal = burden_cohort()
+    rows = np.arange(2400)
+    ranking = burden_ranking(data, y, kinds, rows=rows)
+    assert sorted(ranking) == list(range(300, 340))  # burden columns only
+    assert set(ranking[:3]) == set(causal)
+    # Outcomes of rows outside `rows` do not move it.
+    flipped = y.copy()
+    flipped[2400:] = 1 - flipped[2400:]
+    np.testing.assert_array_equal(burden_ranking(data, flipped, kinds, rows=rows), ranking)
+
+
+def test_the_burden_score_joins_the_strong_baseline_and_helps_on_new_people():
+    """A ridge over the top in-fold genes, with its own size and penalty, on top of the variants' score."""
+    data, y, kinds, _ = burden_cohort(n=4000)
+    rows, new = np.arange(3000), np.arange(3000, 4000)
+    fit, val = rows[:2400], rows[2400:]
+    ranking = dosage_ranking(data, y, kinds, rows=rows)
+    k, factor, _ = fit_ridge_score(data, y, ranking, fit, val)
+    score = ridge_score(data, y, ranking[:k], rows, factor)
+    crossed = cross_fitted_scores(data, y, ranking[:k], rows, factor, seed=0)
+    genes = burden_ranking(data, y, kinds, rows=rows)
+    k_g, factor_g, r_g = fit_ridge_score(data, y, genes, fit, val, sizes=BURDEN_SCORE_SIZES)
+    assert 1 <= k_g <= 10 and r_g > 0.05  # a few genes, not all 40
+    gene_score = ridge_score(data, y, genes[:k_g], rows, factor_g)
+    gene_crossed = cross_fitted_scores(data, y, genes[:k_g], rows, factor_g, seed=0)
+    names = [f"c{i}" for i in range(data.shape[1])]
+    age = np.array([data.shape[1] - 1])
+
+    def auc(offset):
+        cols = [names.index(f) for f in offset.features]
+        return roc_auc_score(y[new], offset.margin(data[np.ix_(new, cols)]))
+
+    both, b = fit_strong_baseline(data, y, [score, gene_score], [crossed, gene_crossed], rows, age, names, seed=0)
+    assert b[0] > 0 and b[1] > 0
+    # One linear model: the variants' columns, then the genes', then age.
+    assert both.features == [names[c] for c in ranking[:k]] + [names[c] for c in genes[:k_g]] + ["c340"]
+    variants_only, _ = fit_strong_baseline(data, y, [score], [crossed], rows, age, names, seed=0)
+    assert auc(both) > auc(variants_only) + 0.02
+    # A score without columns is left out, coefficient 0.
+    empty = ridge_score(data, y, genes[:0], rows, factor_g)
+    same, b_empty = fit_strong_baseline(
+        data, y, [score, empty], [crossed, np.zeros(len(rows))], rows, age, names, seed=0
+    )
+    assert b_empty[1] == 0.0 and same.features == variants_only.features
+
+
+def test_an_optional_score_is_left_out_when_it_does_not_help_on_the_validation_rows():
+    """Size 0 is the empty score: a gene score whose validation correlation is negative is dropped."""
+    rng = np.random.default_rng(0)
+    n = 2000
+    counts = rng.binomial(4, 0.05, size=(n, 5)).astype(np.float32)
+    fit, val = np.arange(1500), np.arange(1500, 2000)
+    carrier = counts.sum(axis=1) > 0
+    y = np.zeros(n, dtype=np.int8)
+    y[fit] = carrier[fit]  # carriers are cases on the fitting rows ...
+    y[val] = ~carrier[val]  # ... and controls on the validation rows
+    ranking = np.arange(5)
+    assert fit_ridge_score(counts, y, ranking, fit, val, sizes=BURDEN_SCORE_SIZES)[0] == 0
+    # Without the size 0 the best of the bad scores is taken, as for the variants' score.
+    assert fit_ridge_score(counts, y, ranking, fit, val, sizes=(1, 3))[0] > 0

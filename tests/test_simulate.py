@@ -317,9 +317,11 @@ def test_extra_trait_has_its_prevalence_ceiling_and_epistatic_pairs(extra_sim, s
     assert trait["burden_genes"] == [] and trait["burden_variants"] == []  # burden 0: none
     # Held-out labels per disease.
     patients = pd.read_csv(out / "patients_truth.tsv", sep="\t")
-    assert list(patients.columns[-2:]) == ["status_b", "status_b_liability"]
+    assert list(patients.columns[-3:]) == ["status_b", "status_b_liability", "status_b_genetic_value"]
     assert set(patients["status_b"]) <= {0, 1}
     assert ((patients["status_b_liability"] > trait["liability_threshold"]).astype(int) == patients["status_b"]).all()
+    # The genetic value is part of the liability (with covariates and noise), so they correlate.
+    assert np.corrcoef(patients["status_b_genetic_value"], patients["status_b_liability"])[0, 1] > 0.3
 
 
 @pytest.mark.integration

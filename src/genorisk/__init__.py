@@ -8,4 +8,4 @@ the contig, build and region vocabulary they share, and ``cli`` the
 """
 
 #: The package version; pyproject.toml reads it from here (the only place it is written).
-__version__ = "0.6.0"
+__version__ = "0.7.0"

@@ -1,6 +1,7 @@
 # Shared setup, run when the workflow is parsed (before any job): the config,
 # the sample sheet, the phenotype table and the truth file are checked here,
 # patients are cut into batches, and the input functions live here.
+import copy
 import json
 import re
 import sys
@@ -16,7 +17,13 @@ from genorisk.config import (
     validate_config,
 )
 from genorisk.errors import ConfigError, InputError
-from genorisk.model.bundle import bundle_covariates, bundle_folders, bundle_trait
+from genorisk.model.bundle import (
+    agreed_settings,
+    bundle_covariates,
+    bundle_folders,
+    bundle_trait,
+    config_settings,
+)
 from genorisk.scores import resolve_score_entries
 from genorisk.simulate.config import CHROM as SIM_CHROM, CHROM_X as SIM_CHROM_X
 from genorisk.store.shards import cohort_shards, simulated_extents, vcf_index_path
@@ -32,6 +39,9 @@ def stop(what, err):
     sys.exit(f"genorisk: {what}: {err}")
 
 
+# The config as written, before defaults are filled: a score-only run takes a setting
+# the config leaves out from its bundles (RUN_SETTINGS below).
+GIVEN_CONFIG = copy.deepcopy(config)
 try:
     validate_config(config, source=CONFIG_SOURCE)
 except ConfigError as err:
@@ -83,6 +93,16 @@ try:
             )
         }
         BUNDLES = {t: f"{OUTDIR}/model/{t}" for t in TRAITS}
+    # The training settings that shape patients' reports (genorisk.model.bundle.RUN_SETTINGS:
+    # genome_build, features.burden_max_af, features.min_match_rate, ancestry.outlier_rate),
+    # dotted key -> value. A training run records its config's in each bundle.json; a
+    # score-only run takes them from its bundles, which must agree (and the config, where
+    # it gives one), so its reports equal the training run's. The patient rules read them here.
+    RUN_SETTINGS = (
+        agreed_settings(BUNDLES, config, given=GIVEN_CONFIG, source=CONFIG_SOURCE)
+        if SCORE_ONLY
+        else config_settings(config)
+    )
 except (ConfigError, InputError) as err:
     stop("invalid traits or bundles", err)
 
@@ -409,7 +429,7 @@ def report_thresholds():
     return {
         "min_call_rate": config["report"]["min_call_rate"],
         "min_model_variant_coverage": config["report"]["min_model_variant_coverage"],
-        "min_score_match_rate": config["features"]["min_match_rate"],
+        "min_score_match_rate": RUN_SETTINGS["features.min_match_rate"],
     }
 
 

@@ -44,5 +44,7 @@ rule publish_model:
         "../../envs/genorisk.yaml"
     params:
         trait=trait_settings_of,
+        # Recorded in bundle.json: a score-only run reports with them.
+        settings=RUN_SETTINGS,
     script:
         "../../scripts/publish_model.py"

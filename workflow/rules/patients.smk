@@ -27,7 +27,7 @@ rule prepare_patient_vcf:
         "../../envs/genorisk.yaml"
     params:
         patients=patient_vcf_rows,
-        genome_build=config["genome_build"],
+        genome_build=RUN_SETTINGS["genome_build"],
     script:
         "../../scripts/prepare_patient_vcf.py"
 
@@ -64,10 +64,11 @@ rule patient_features:
     params:
         patients=batch_patients,
         traits=list(TRAITS),
-        genome_build=config["genome_build"],
+        genome_build=RUN_SETTINGS["genome_build"],
         annotation=annotation_inputs(),
         population_af_key=population_af_key(),
-        rare_max_af=config["features"]["burden_max_af"],
+        # The training run's (a score-only run's bundles'), as is the ancestry limit's rate.
+        rare_max_af=RUN_SETTINGS["features.burden_max_af"],
         fasta=ANNOTATION.get("fasta"),
         callable_bed=config["patients"]["callable_bed"],
         gvcf_min_gq=config["patients"]["gvcf_min_gq"],

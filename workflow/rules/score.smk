@@ -23,7 +23,8 @@ rule score_patients:
         # Trait ids in order; each trait's settings come from its bundle.
         traits=list(TRAITS),
         outlier_policy=config["report"]["outlier_policy"],
-        outlier_rate=config["ancestry"]["outlier_rate"],
+        # The training run's (a score-only run's bundles'): the model card's limit is set with it.
+        outlier_rate=RUN_SETTINGS["ancestry.outlier_rate"],
         min_coverage=config["report"]["min_model_variant_coverage"],
     script:
         "../../scripts/score_patients.py"

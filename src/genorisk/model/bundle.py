@@ -3,30 +3,31 @@
 A training run publishes each trait's bundle as ``<outdir>/model/<trait>/``;
 a score-only run (config ``bundles:``) reads patients' features, risks and
 reports from bundles alone. ``bundle.json`` (written last) names the bundle
-format, the trait, the covariates and the SHA-256 of every file, and records
-its own hash (``bundle_sha256``) over all of that.
+format, the trait, the covariates, the training run's settings that shape
+patients' reports (:data:`RUN_SETTINGS`) and the SHA-256 of every file, and
+records its own hash (``bundle_sha256``) over all of that.
 
 * :func:`read_bundle_manifest`, :func:`bundle_folders`, :func:`bundle_trait`,
-  :func:`bundle_covariates` read only ``bundle.json`` (at workflow start-up);
+  :func:`bundle_covariates`, :func:`bundle_settings`, :func:`agreed_settings`
+  read only ``bundle.json`` (at workflow start-up);
 * :func:`write_bundle` publishes a bundle (rule publish_model), staged and
   renamed in, ``bundle.json`` last;
 * :func:`verify_bundle` checks every file's hash, the manifest's own hash and
   that nothing unlisted (no pickle) is there, at the start of each job that
   uses a bundle; :func:`load_bundle` verifies and loads it;
-* :func:`scan_for_individual_data` looks for sample IDs and per-sample arrays
-  (a bundle holds aggregates only; the tests run it on every bundle).
+* :func:`scan_for_individual_data` (:mod:`genorisk.model.bundle_scan`) looks
+  for sample IDs and per-sample arrays (a bundle holds aggregates only; the
+  tests run it on every bundle).
 
 See ``docs/bundle.md``.
 """
 
 from __future__ import annotations
 
-import base64
 import glob
 import hashlib
 import json
 import os
-import re
 import shutil
 import tempfile
 from collections.abc import Iterable, Mapping, Sequence
@@ -39,16 +40,29 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 import genorisk
+from genorisk.config import load_schema
 from genorisk.errors import ConfigError, InputError
 from genorisk.io import read_json, sha256_file, write_json
 from genorisk.model.artifact import is_pickle, load_model
+from genorisk.model.bundle_scan import PER_PERSON_COLUMNS as PER_PERSON_COLUMNS
+from genorisk.model.bundle_scan import scan_for_individual_data as scan_for_individual_data  # re-exported
 from genorisk.model.train import TrainedModel
 from genorisk.patient_checks import cohort_sample_ranges
 
 BUNDLE_FORMAT = "genorisk-bundle"
 BUNDLE_MANIFEST = "bundle.json"
 #: The bundle layout this genorisk writes and reads (``bundle.json`` ``format_version``).
-FORMAT_VERSION = 1
+#: 2 (genorisk 0.7.0): ``settings`` added. Version 1 bundles are refused, naming the fix
+#: (publish again): their reports depended on settings they do not record.
+FORMAT_VERSION = 2
+
+#: The training run's config keys (dotted) that shape patients' reports, recorded in
+#: ``bundle.json`` ``settings``; a score-only run takes them from its bundles.
+#: ``features.burden_max_af``: "rare" among the notable variants; ``features.min_match_rate``:
+#: the reports' polygenic-score match-rate threshold; ``ancestry.outlier_rate``: the
+#: ancestry limit (:func:`genorisk.results.ancestry_limit`); ``genome_build``: of the
+#: patients' VCFs and positions.
+RUN_SETTINGS = ("genome_build", "features.burden_max_af", "features.min_match_rate", "ancestry.outlier_rate")
 
 
 def read_bundle_manifest(folder: str | Path) -> dict[str, Any]:
@@ -100,6 +114,182 @@ def bundle_folders(paths: Sequence[str], *, source: str = "config") -> dict[str,
 def bundle_trait(folder: str | Path) -> dict[str, Any]:
     """The trait settings a bundle was trained for (``id``, ``name``, ``column``, ``prevalence``...)."""
     return dict(read_bundle_manifest(folder)["trait"])
+
+
+def _check_format_version(manifest: Mapping[str, Any], path: Path) -> None:
+    version = manifest.get("format_version")
+    if version == 1:
+        raise InputError(
+            path,
+            f"bundle format_version 1 records no training settings ({', '.join(RUN_SETTINGS)}), "
+            f"which genorisk {genorisk.__version__} takes from the bundle: publish it again from the "
+            "training run (snakemake there rewrites model/<trait>/ as format_version "
+            f"{FORMAT_VERSION}) and copy the new folder",
+        )
+    if version != FORMAT_VERSION:
+        raise InputError(
+            path,
+            f"bundle format_version {version!r} is not {FORMAT_VERSION} "
+            f"(genorisk {genorisk.__version__} reads version {FORMAT_VERSION})",
+        )
+
+
+def _dotted(config: Mapping[str, Any], key: str) -> Any:
+    value: Any = config
+    for part in key.split("."):
+        if not isinstance(value, Mapping) or part not in value:
+            raise KeyError(key)
+        value = value[part]
+    return value
+
+
+def default_settings() -> dict[str, Any]:
+    """:data:`RUN_SETTINGS` at the config schema's defaults (what a run that leaves them unset uses)."""
+    schema = load_schema()
+    out = {}
+    for key in RUN_SETTINGS:
+        node = schema
+        for part in key.split("."):
+            node = node["properties"][part]
+        out[key] = node["default"]
+    return out
+
+
+def config_settings(config: Mapping[str, Any]) -> dict[str, Any]:
+    """:data:`RUN_SETTINGS` of a validated config (defaults filled), dotted key -> value.
+
+    Raises
+    ------
+    KeyError
+        A setting the config lacks (it was not validated).
+    """
+    return {key: _dotted(config, key) for key in RUN_SETTINGS}
+
+
+def _checked_settings(settings: Any, path: str | Path | None) -> dict[str, Any]:
+    if not isinstance(settings, Mapping):
+        raise InputError(path, "settings is not a mapping of config key to value")
+    missing = [key for key in RUN_SETTINGS if key not in settings]
+    unknown = [key for key in settings if key not in RUN_SETTINGS]
+    if missing or unknown:
+        raise InputError(
+            path,
+            "settings "
+            + "; ".join(
+                ([f"lacks {', '.join(missing)}"] if missing else [])
+                + ([f"has unknown {', '.join(unknown)}"] if unknown else [])
+            )
+            + f" (it holds exactly {', '.join(RUN_SETTINGS)})",
+        )
+    if not isinstance(settings["genome_build"], str):
+        raise InputError(path, f"settings genome_build is {settings['genome_build']!r}, not a build name")
+    for key in RUN_SETTINGS[1:]:
+        value = settings[key]
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+            raise InputError(path, f"settings {key} is {value!r}, not a number from 0 to 1")
+    return {key: settings[key] for key in RUN_SETTINGS}
+
+
+def bundle_settings(folder: str | Path) -> dict[str, Any]:
+    """The training run's :data:`RUN_SETTINGS` a bundle records (``bundle.json`` ``settings``).
+
+    Raises
+    ------
+    InputError
+        Naming ``bundle.json``: a format_version 1 bundle (it records none:
+        publish it again), or settings missing, unknown or malformed.
+    """
+    manifest = read_bundle_manifest(folder)
+    path = Path(folder) / BUNDLE_MANIFEST
+    _check_format_version(manifest, path)
+    return _checked_settings(manifest.get("settings"), path)
+
+
+def agreed_settings(
+    folders: Mapping[str, str | Path],
+    config: Mapping[str, Any],
+    *,
+    given: Mapping[str, Any] | None = None,
+    source: str = "config",
+) -> dict[str, Any]:
+    """The settings of a score-only run: the ones its bundles were trained with, checked.
+
+    A score-only run reports every patient with one value of each
+    :data:`RUN_SETTINGS` key (one notable-variant list, one match-rate
+    threshold per report), so all its bundles must agree; the config need not
+    repeat them, and a value it gives must be the bundles'.
+
+    Parameters
+    ----------
+    folders : mapping
+        Trait id -> bundle folder (:func:`bundle_folders`), in config order.
+    config : mapping
+        The validated config (defaults filled).
+    given : mapping, optional
+        The config as the user wrote it, before defaults were filled: a key
+        absent there is taken from the bundles. Default ``config``.
+        ``genome_build`` is always compared (its default included): the
+        patients' VCFs and the annotation resources are in the config's build.
+    source : str
+        What to call the config in messages (its file name).
+
+    Returns
+    -------
+    dict
+        Dotted config key -> the bundles' value, in :data:`RUN_SETTINGS` order.
+
+    Raises
+    ------
+    ConfigError
+        Naming ``key bundles`` and every bundle with its value when the
+        bundles disagree on a setting (or one cannot be read, say a
+        format_version 1 bundle); naming the key, its value and the bundles'
+        value when the config gives another one.
+    """
+    given = config if given is None else given
+    per_bundle: dict[str, dict[str, Any]] = {}
+    for i, folder in enumerate(folders.values()):
+        try:
+            per_bundle[str(folder)] = bundle_settings(folder)
+        except InputError as err:
+            raise ConfigError(source, str(err), record=f"key bundles[{i}]") from err
+    out: dict[str, Any] = {}
+    for key in RUN_SETTINGS:
+        groups: list[tuple[Any, list[str]]] = []  # value -> the bundles trained with it, first-seen order
+        for folder, settings in per_bundle.items():
+            for value, having in groups:
+                if value == settings[key]:
+                    having.append(folder)
+                    break
+            else:
+                groups.append((settings[key], [folder]))
+        if len(groups) > 1:
+            listed = "; ".join(f"{json.dumps(v)} in {', '.join(fs)}" for v, fs in groups)
+            raise ConfigError(
+                source,
+                f"the bundles were trained with different {key} ({listed}); a score-only run applies one "
+                "value to every patient: score these bundles in separate runs",
+                record="key bundles",
+            )
+        value, trained = groups[0]
+        out[key] = value
+        try:
+            wanted = _dotted(config if key == "genome_build" else given, key)
+        except KeyError:
+            continue  # not in the config: the bundles' value
+        if wanted != value:
+            if key == "genome_build":
+                default = "" if "genome_build" in given else " (the default)"
+                fix = f"set genome_build: {value}, the build of the bundles' positions"
+            else:
+                default, fix = "", f"leave {key} out (a score-only run takes it from the bundles)"
+            raise ConfigError(
+                source,
+                f"{key} is {json.dumps(wanted)}{default} but the bundles were trained with {json.dumps(value)} "
+                f"({', '.join(trained)}): {fix}",
+                record=f"key {key}",
+            )
+    return out
 
 
 def bundle_covariates(folders: Iterable[str | Path]) -> list[str]:
@@ -185,6 +375,7 @@ def write_bundle(
     model_dir: str | Path,
     cohort_reference: Mapping[str, Any],
     cohort_sites: pd.DataFrame | pa.Table,
+    settings: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Publish a trait's bundle: the model artifact, the cohort reference and ``bundle.json``.
 
@@ -214,6 +405,11 @@ def write_bundle(
         columns ``chrom``, ``pos``, ``ref``, ``alt`` are kept, every row, no
         index. A Table (``pyarrow.parquet.read_table``) takes less memory on
         a genome-wide cohort.
+    settings : mapping, optional
+        The training run's :data:`RUN_SETTINGS` (:func:`config_settings` of
+        its config), recorded as ``bundle.json`` ``settings``; a score-only
+        run reports with them. Default :func:`default_settings` (the
+        config's defaults).
 
     Returns
     -------
@@ -224,10 +420,21 @@ def write_bundle(
     ------
     InputError
         Naming the file: a model artifact :func:`genorisk.model.load_model`
-        refuses, or sites without the four columns.
+        refuses, sites without the four columns, settings lacking a key or
+        with an unknown one, or an ``ancestry.outlier_rate`` other than the
+        one the model card's ancestry limit was set with.
     """
     folder, model_dir = Path(folder), Path(model_dir)
+    settings = _checked_settings(default_settings() if settings is None else settings, None)
     load_model(model_dir)
+    card_limit = read_json(model_dir / "model_card.json").get("ancestry_limit") or {}
+    # The card stores 1 - (1 - rate): equal to the tolerance genorisk.results.ancestry_limit uses.
+    if "outlier_rate" in card_limit and abs(card_limit["outlier_rate"] - settings["ancestry.outlier_rate"]) >= 1e-12:
+        raise InputError(
+            model_dir / "model_card.json",
+            f"the ancestry limit was set with outlier_rate {card_limit['outlier_rate']}, "
+            f"not the settings' ancestry.outlier_rate {settings['ancestry.outlier_rate']}",
+        )
     if isinstance(cohort_sites, pd.DataFrame):
         cohort_sites = pa.Table.from_pandas(cohort_sites, preserve_index=False)
     missing = [c for c in COHORT_VARIANT_COLUMNS if c not in cohort_sites.column_names]
@@ -250,6 +457,7 @@ def write_bundle(
             "format_version": FORMAT_VERSION,
             "trait": dict(trait),
             "covariates": schema_covariates(schema),
+            "settings": settings,
             "created_by": {"genorisk": genorisk.__version__},
             "files": {name: sha256_file(staging / name) for name in BUNDLE_CONTENT},
         }
@@ -289,20 +497,17 @@ def verify_bundle(folder: str | Path) -> dict[str, Any]:
     InputError
         Naming the file: a pickle (any name), a file the manifest does not
         list, a listed file missing or whose SHA-256 differs, a manifest whose
-        ``bundle_sha256`` does not match its contents, an unknown
-        ``format_version``, or a manifest missing a required file.
+        ``bundle_sha256`` does not match its contents, a ``format_version``
+        other than :data:`FORMAT_VERSION` (version 1: publish it again),
+        ``settings`` missing or malformed, or a manifest missing a required
+        file.
     """
     folder = Path(folder)
     if not folder.is_dir():
         raise InputError(folder, "model bundle folder does not exist")
     manifest = read_bundle_manifest(folder)
     path = folder / BUNDLE_MANIFEST
-    if manifest.get("format_version") != FORMAT_VERSION:
-        raise InputError(
-            path,
-            f"bundle format_version {manifest.get('format_version')!r} is not {FORMAT_VERSION} "
-            f"(genorisk {genorisk.__version__} reads version {FORMAT_VERSION})",
-        )
+    _check_format_version(manifest, path)
     files = manifest.get("files")
     if not isinstance(files, dict) or not all(isinstance(v, str) for v in files.values()):
         raise InputError(path, "files is not a mapping of file name to SHA-256")
@@ -314,6 +519,7 @@ def verify_bundle(folder: str | Path) -> dict[str, Any]:
             raise InputError(entry, "is a Python pickle; genorisk never loads pickles (they can run code)")
     if manifest.get("bundle_sha256") != manifest_sha256(manifest):
         raise InputError(path, f"bundle_sha256 does not match the manifest's contents ({CHANGED})")
+    _checked_settings(manifest.get("settings"), path)
     for entry in sorted(folder.iterdir()):
         if entry.name != BUNDLE_MANIFEST and entry.name not in files:
             raise InputError(entry, f"not listed in bundle.json ({CHANGED})")
@@ -336,7 +542,7 @@ class Bundle:
     Attributes
     ----------
     manifest : dict
-        ``bundle.json``: ``trait``, ``covariates``, ``files``...
+        ``bundle.json``: ``trait``, ``covariates``, ``settings``, ``files``...
     model : TrainedModel
         :func:`genorisk.model.load_model` of the folder.
     card, cohort_risks, schema, cohort_reference : dict
@@ -386,122 +592,3 @@ def load_bundle(folder: str | Path) -> Bundle:
         cohort_reference=reference,
         folder=folder,
     )
-
-
-# --- the no-individual-data check ---------------------------------------------
-
-#: Column names that identify a person or hold a per-person value.
-PER_PERSON_COLUMNS = frozenset(
-    {
-        "sample",
-        "sample_id",
-        "iid",
-        "fid",
-        "#iid",
-        "person",
-        "patient_id",
-        "risk",
-        "probability",
-        "prediction",
-        "predictions",
-        "margin",
-        "oof",
-        "oof_risk",
-        "oof_margin",
-        "phenotype",
-        "status",
-        "genotype",
-        "gt",
-        "dosage",
-    }
-)
-TEXT_SUFFIXES = frozenset({".json", ".md", ".txt", ".tsv", ".csv"})
-_TOKEN = re.compile(rb"[A-Za-z0-9_.:\-]+")
-_BASE64 = re.compile(r"^[A-Za-z0-9+/]{16,}={0,2}$")
-
-
-def _tokens(data: bytes) -> set[str]:
-    return {t.decode("ascii") for t in _TOKEN.findall(data)}
-
-
-def _json_arrays(obj: Any, sizes: set[int], where: str, out: list[str], name: str) -> None:
-    if isinstance(obj, list):
-        if len(obj) in sizes:
-            out.append(f"{name}: {where or 'top level'}: an array of {len(obj)} values, the cohort's size")
-        for i, item in enumerate(obj):
-            _json_arrays(item, sizes, f"{where}[{i}]", out, name)
-    elif isinstance(obj, dict):
-        for key, item in obj.items():
-            _json_arrays(item, sizes, f"{where}.{key}" if where else str(key), out, name)
-    elif isinstance(obj, str) and _BASE64.match(obj):
-        try:
-            n_bytes = len(base64.b64decode(obj, validate=True))
-        except ValueError:
-            return
-        # float32/float64 arrays, as the schema encodes its arrays (loadings_f32)
-        if any(n_bytes == width * size for width in (4, 8) for size in sizes):
-            out.append(f"{name}: {where}: base64 of {n_bytes} bytes, a numeric array of the cohort's size")
-
-
-def scan_for_individual_data(folder: str | Path, sample_ids: Iterable[str], *, sizes: Iterable[int] = ()) -> list[str]:
-    """Look for individual-level data in a bundle folder: the problems found, empty if none.
-
-    Parameters
-    ----------
-    folder : str or Path
-        A bundle folder (every file in it is read, listed or not).
-    sample_ids : iterable of str
-        The cohort's sample IDs.
-    sizes : iterable of int, optional
-        More per-sample lengths to look for (say, QC-passed or training
-        samples); the number of ``sample_ids`` always is one.
-
-    Returns
-    -------
-    list of str
-        One line per problem, naming the file: a sample ID found as a token
-        (a run of ``[A-Za-z0-9_.:-]``) in a text file (JSON, Markdown...), as
-        bytes anywhere in a binary one (UBJSON, parquet), or, for parquet, in
-        its column names, index or string values; an array (or a base64
-        string decoding to ``n x 4`` or ``n x 8`` bytes: float32/float64) of a
-        cohort size in a JSON file; a parquet table with a cohort size of rows
-        or a column named like a person or a per-person prediction
-        (``sample_id``, ``risk``, ``oof``...).
-    """
-    ids = {str(s) for s in sample_ids}
-    size_set = {len(ids), *(int(s) for s in sizes)} - {0}
-    problems: list[str] = []
-    for path in sorted(Path(folder).rglob("*")):
-        if not path.is_file():
-            continue
-        name = str(path)
-        data = path.read_bytes()
-        # Binary files (UBJSON, parquet): a length byte may touch a string, so look for the bytes themselves.
-        found = _tokens(data) & ids if path.suffix in TEXT_SUFFIXES else {s for s in ids if s.encode() in data}
-        if path.suffix == ".parquet":
-            table = pq.read_table(path)
-            words = set(table.column_names) | set((table.schema.pandas_metadata or {}).get("index_columns", []))
-            for column in table.columns:
-                if (
-                    pa.types.is_string(column.type)
-                    or pa.types.is_large_string(column.type)
-                    or pa.types.is_string_view(column.type)
-                ):
-                    words |= {str(v) for v in column.unique().to_pylist()}
-            found |= words & ids
-            per_person = sorted(c for c in table.column_names if c.lower() in PER_PERSON_COLUMNS or c.startswith("oof"))
-            if per_person:
-                problems.append(f"{name}: per-person column(s) {', '.join(per_person)}")
-            if table.num_rows in size_set:
-                problems.append(f"{name}: {table.num_rows} rows, the cohort's size (a per-sample table?)")
-        elif path.suffix == ".json":
-            try:
-                obj = json.loads(data)
-            except ValueError:
-                problems.append(f"{name}: not JSON, cannot be checked")
-            else:
-                _json_arrays(obj, size_set, "", problems, name)
-        if found:
-            shown = ", ".join(sorted(found)[:5]) + (" ..." if len(found) > 5 else "")
-            problems.append(f"{name}: {len(found)} cohort sample ID(s): {shown}")
-    return problems

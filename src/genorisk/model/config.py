@@ -91,6 +91,12 @@ class ModelConfig:
         baseline (a logistic regression evaluated on the same outer folds) and
         that baseline's margin is the trees' starting margin (``linear_offset``).
         No effect without dosage columns.
+    in_cohort_burden_score : bool, default true
+        With ``in_cohort_score``: a second ridge score over the gene-burden
+        columns, its gene count and penalty chosen on the inner split apart from
+        the variants' (one shared penalty shrinks three causal genes as hard as
+        a thousand variants, and 40 burden columns straight in the logistic
+        regression add as much noise as signal), joins the strong baseline.
     trees_start : "baseline" | "strong", default "baseline"
         The margin the trees start from when a candidate uses ``linear_offset``:
         the plain baseline (external scores, covariates, PCs) or the strong one
@@ -150,6 +156,7 @@ class ModelConfig:
     calibration: str = "auto"
     linear_offset: str = "search"
     in_cohort_score: bool = True
+    in_cohort_burden_score: bool = True
     trees_start: str = "baseline"
     selection_metric: str = "logloss"
     ship: str = "rule"

@@ -59,9 +59,10 @@ from genorisk.model.calibration import Calibrator, sigmoid
 from genorisk.model.config import ModelConfig
 from genorisk.model.fold_stats import outer_folds
 from genorisk.model.in_cohort import (
+    BURDEN_SCORE_SIZES,
     CROSS_FIT_PARTS,
     SCORE_SIZES,
-    RidgeScore,
+    burden_ranking,
     cross_fitted_scores,
     fit_ridge_score,
     fit_strong_baseline,
@@ -298,6 +299,7 @@ def train_model(
     baseline_names = [names[c] for c in baseline_cols]
 
     use_score = config.in_cohort_score and n_dosage > 0
+    use_burden_score = use_score and config.in_cohort_burden_score and "burden" in kinds
     # The trees start from the plain baseline's margin (external scores, covariates, PCs), or with
     # trees_start "strong" from the strong baseline's (which adds the in-cohort score).
     strong_start_for_trees = use_score and config.trees_start == "strong"
@@ -331,16 +333,38 @@ def train_model(
         # (cohort_variant_stats), so the score is the same from the shards as from every variant.
         sizes = sorted({min(s, config.max_dosage_features) for s in SCORE_SIZES})
         k_score, factor, r_val = fit_ridge_score(data, y, ranking, split[0], split[1], sizes=sizes)
-        cols_score = ranking[:k_score]
-        score: RidgeScore = ridge_score(data, y, cols_score, rows, factor)
-        crossed = cross_fitted_scores(data, y, cols_score, rows, factor, seed=config.seed)
-        model, b_score = fit_strong_baseline(data, y, score, crossed, rows, baseline_cols, names, seed=config.seed)
+        scores = [ridge_score(data, y, ranking[:k_score], rows, factor)]
+        crossed = [cross_fitted_scores(data, y, ranking[:k_score], rows, factor, seed=config.seed)]
+        info: dict[str, Any] = {
+            "n_variants": int(k_score),
+            "penalty_factor": factor,
+            "validation_correlation": round(r_val, 4),
+        }
+        if use_burden_score:
+            genes = burden_ranking(data, y, kinds, rows=rows)
+            k_genes, g_factor, g_val = fit_ridge_score(data, y, genes, split[0], split[1], sizes=BURDEN_SCORE_SIZES)
+            scores.append(ridge_score(data, y, genes[:k_genes], rows, g_factor))
+            crossed.append(cross_fitted_scores(data, y, genes[:k_genes], rows, g_factor, seed=config.seed))
+            info["burden"] = {
+                "n_genes": int(k_genes),
+                "penalty_factor": g_factor,
+                "validation_correlation": round(g_val, 4),
+            }
+        model, b_scores = fit_strong_baseline(data, y, scores, crossed, rows, baseline_cols, names, seed=config.seed)
         margin = model.margin(data[:, [column_of[f] for f in model.features]])
-        margin[rows] += b_score * (crossed - score.score(data, rows))
-        score_info.append(
-            {"n_variants": int(k_score), "penalty_factor": factor, "validation_correlation": round(r_val, 4)}
+        for score, score_rows, b_s in zip(scores, crossed, b_scores, strict=True):
+            margin[rows] += b_s * (score_rows - score.score(data, rows))
+        score_info.append(info)
+        log.info(
+            "in-cohort score: %d variants, ridge lambda %.2g x n, validation r %.3f%s",
+            k_score,
+            factor,
+            r_val,
+            f"; burden score: {info['burden']['n_genes']} genes, lambda {info['burden']['penalty_factor']:.2g} x n, "
+            f"validation r {info['burden']['validation_correlation']:.3f}"
+            if "burden" in info
+            else "",
         )
-        log.info("in-cohort score: %d variants, ridge lambda %.2g x n, validation r %.3f", k_score, factor, r_val)
         return model, margin
 
     def weight_shift(rows: np.ndarray) -> float:
@@ -603,11 +627,22 @@ def train_model(
     metrics.setdefault("baseline", None)
     metrics["baseline_features"] = [names[c] for c in baseline_cols]
     if use_score:
-        metrics["baseline_features"] = ["in-cohort polygenic score", *metrics["baseline_features"]]
+        final_info = score_info[-1] if len(score_info) > n_folds else {}
+        metrics["baseline_features"] = [
+            "in-cohort polygenic score",
+            *(["in-cohort gene-burden score"] if final_info.get("burden", {}).get("n_genes") else []),
+            *metrics["baseline_features"],
+        ]
         metrics["in_cohort_score"] = {
             "method": "ridge regression of the outcome on standardised dosages of the top-k in-fold variants "
-            "(k and lambda chosen on the inner split by the validation correlation); training rows' "
-            f"scores cross-fitted in {CROSS_FIT_PARTS} parts before the logistic regression stacked on them",
+            "(k and lambda chosen on the inner split by the validation correlation)"
+            + (
+                ", and a second one on the top-k in-fold gene-burden columns with its own k and lambda"
+                if use_burden_score
+                else ""
+            )
+            + f"; training rows' scores cross-fitted in {CROSS_FIT_PARTS} parts before the logistic regression "
+            "stacked on them",
             "per_fold": score_info[:n_folds],
             "final": score_info[n_folds] if len(score_info) > n_folds else None,
         }

@@ -326,11 +326,13 @@ def draw_extra_traits(
 
 
 def patient_trait_columns(traits: dict[str, Phenotype], patient_rows: np.ndarray) -> dict[str, np.ndarray]:
-    """The extra traits' ``patients_truth.tsv`` columns: ``<column>`` (0/1) and ``<column>_liability``."""
+    """The extra traits' ``patients_truth.tsv`` columns: ``<column>`` (0/1), ``<column>_liability``
+    and ``<column>_genetic_value`` (every genetic component, epistasis and gene x age included)."""
     columns: dict[str, np.ndarray] = {}
     for column, pheno in traits.items():
         columns[column] = pheno.status[patient_rows]
         columns[f"{column}_liability"] = np.round(pheno.liability[patient_rows], 6)
+        columns[f"{column}_genetic_value"] = np.round(pheno.genetic[patient_rows], 6)
     return columns
 
 
