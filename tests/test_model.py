@@ -274,18 +274,24 @@ def test_no_leakage_on_noise_phenotype(seed):
     checked, each within 0.5 +- 0.1.
     """
     rng = np.random.default_rng(seed)
-    n, m = 500, 2500
+    n, m, n_genes = 500, 2500, 60
     g, _ = _hwe_genotypes(rng, n, m)
     y = (rng.random(n) < 0.3).astype(np.int8)
     names = [f"rs{i}" for i in range(m)]
-    X = _frame(dict(zip(names, g.T, strict=True)), n)
-    schema = {"schema_version": 1, "features": _dosage_schema(names)}
+    # Noise gene burdens too: counts of rare alleles in 60 genes (the in-cohort gene-burden score).
+    burden = rng.binomial(10, 0.01, size=(n, n_genes))
+    genes = [f"burden_G{i}" for i in range(n_genes)]
+    X = _frame({**dict(zip(names, g.T, strict=True)), **dict(zip(genes, burden.T, strict=True))}, n)
+    burden_schema = [_feature(c, "burden", f"rare coding variants in G{i}", f"gene G{i}") for i, c in enumerate(genes)]
+    schema = {"schema_version": 1, "features": _dosage_schema(names) + burden_schema}
     config = ModelConfig(**{**FAST, "max_dosage_features": 30, "n_bootstrap": 0, "max_depth": (2, 3)})
     metrics = train_model(X, y, schema, config).metrics
     honest = metrics["model_uncalibrated"]["roc_auc"]["estimate"]
     assert abs(honest - 0.5) < 0.1
-    # The in-cohort score too (ridge over the top 30 of the 2,500 noise columns by the in-fold ranking).
-    assert metrics["baseline_features"] == ["in-cohort polygenic score"]
+    # The in-cohort scores too: ridges over the top 30 of the 2,500 noise variants and over the top
+    # genes of the 60 noise burdens, by the in-fold rankings.
+    assert metrics["baseline_features"][0] == "in-cohort polygenic score"
+    assert all("burden" in f for f in metrics["in_cohort_score"]["per_fold"])
     assert abs(metrics["baseline"]["roc_auc"]["estimate"] - 0.5) < 0.1
 
     leaked_cols = select_dosage_features(g, y, ["dosage"] * m, 30)
