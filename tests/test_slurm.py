@@ -235,6 +235,10 @@ def test_a_link_left_by_a_killed_cluster_counts_as_stale(tmp_path):
     # a live daemon started with the cluster's marker keeps the link
     env = dict(os.environ, **{slurm_cluster.MARKER_VAR: str(workdir)})
     daemon = subprocess.Popen(["sleep", "30"], env=env)
+    # Popen returns once exec has begun; the kernel fills /proc/<pid>/environ a moment later.
+    deadline = time.monotonic() + 10
+    while slurm_cluster._pid_environ_marker(daemon.pid) != str(workdir) and time.monotonic() < deadline:
+        time.sleep(0.01)
     try:
         record([dead.pid, daemon.pid])
         assert slurm_cluster._linked_cluster_alive(link)
