@@ -647,7 +647,7 @@ def verdicts(t: dict[str, Any]) -> list[str]:
     o = (
         t["oof"]["linear_calibrated_figures"]
         if shipped_linear and t["oof"].get("linear_calibrated_figures")
-        else (t["oof"]["figures"])
+        else t["oof"]["figures"]
     )
     r_h, r_o = h["ratio_to_ceiling"], o["ratio_to_ceiling"]
     e, s = h["ece"], h["slope"]

@@ -340,6 +340,7 @@ def train_model(
             "penalty_factor": factor,
             "validation_correlation": round(r_val, 4),
         }
+        burden_text = ""
         if use_burden_score:
             genes = burden_ranking(data, y, kinds, rows=rows)
             k_genes, g_factor, g_val = fit_ridge_score(data, y, genes, split[0], split[1], sizes=BURDEN_SCORE_SIZES)
@@ -350,6 +351,7 @@ def train_model(
                 "penalty_factor": g_factor,
                 "validation_correlation": round(g_val, 4),
             }
+            burden_text = f"; burden score: {k_genes} genes, lambda {g_factor:.2g} x n, validation r {g_val:.3f}"
         model, b_scores = fit_strong_baseline(data, y, scores, crossed, rows, baseline_cols, names, seed=config.seed)
         margin = model.margin(data[:, [column_of[f] for f in model.features]])
         for score, score_rows, b_s in zip(scores, crossed, b_scores, strict=True):
@@ -360,10 +362,7 @@ def train_model(
             k_score,
             factor,
             r_val,
-            f"; burden score: {info['burden']['n_genes']} genes, lambda {info['burden']['penalty_factor']:.2g} x n, "
-            f"validation r {info['burden']['validation_correlation']:.3f}"
-            if "burden" in info
-            else "",
+            burden_text,
         )
         return model, margin
 
@@ -627,10 +626,10 @@ def train_model(
     metrics.setdefault("baseline", None)
     metrics["baseline_features"] = [names[c] for c in baseline_cols]
     if use_score:
-        final_info = score_info[-1] if len(score_info) > n_folds else {}
+        final_score = score_info[n_folds] if len(score_info) > n_folds else None
         metrics["baseline_features"] = [
             "in-cohort polygenic score",
-            *(["in-cohort gene-burden score"] if final_info.get("burden", {}).get("n_genes") else []),
+            *(["in-cohort gene-burden score"] if (final_score or {}).get("burden", {}).get("n_genes") else []),
             *metrics["baseline_features"],
         ]
         metrics["in_cohort_score"] = {
@@ -644,7 +643,7 @@ def train_model(
             + f"; training rows' scores cross-fitted in {CROSS_FIT_PARTS} parts before the logistic regression "
             "stacked on them",
             "per_fold": score_info[:n_folds],
-            "final": score_info[n_folds] if len(score_info) > n_folds else None,
+            "final": final_score,
         }
     metrics["data"] = {
         "n_samples": n,
