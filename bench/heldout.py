@@ -50,6 +50,14 @@ Issue #16 items 4-6. Steps:
    (``roc_auc_difference["model-baseline"]``). The #16 targets that apply
    to the trait's architecture (from the simulation config: epistasis or
    gene x age variance > 0 = epistatic, else additive) are checked.
+5. **Expected AUCs** (:func:`expected_aucs`): the same people's statuses
+   redrawn 400 times from their simulated genetic + covariate liability and
+   new environmental noise, as the simulator draws them. With a hundred or so
+   cases most of a realised AUC's CI is the one outcome draw's luck; the
+   expected AUC removes it and keeps the people's sampling (people-bootstrap
+   CI). For the held-out people, the OOF predictions, the paired difference
+   and the simulated liability itself (which shows how far the Wray ceiling,
+   exact for a normal liability, is from what is reachable).
 
 ``--reuse`` keeps a finished simulation and workflow runs in ``--workdir`` and
 only re-scores (run times from ``WORKDIR/runs.json``). Writes ``OUT.json`` and
@@ -98,6 +106,9 @@ TARGET_RATIO_HELDOUT = 0.92
 TARGET_RATIO_OOF = 0.90
 TARGET_ECE = 0.02
 TARGET_SLOPE = (0.8, 1.2)
+# Expected AUCs over redraws of the environmental noise (outcome_model, expected_aucs).
+N_OUTCOME_DRAWS = 400
+N_EXPECTED_BOOT = 200
 # Workflow configs run on the same simulation, each in its own outdir.
 VARIANTS = {
     "demo": "the demo's config, with its simulated external PGS (weights of a 100,000-person GWAS)",
@@ -420,6 +431,94 @@ def figures(y: np.ndarray, p: np.ndarray, ceiling: float, seed: int) -> dict[str
     }
 
 
+def outcome_model(workdir: Path, sim_truth: dict[str, Any], column: str) -> dict[str, Any]:
+    """What the simulator drew one disease's status from, apart from the environmental noise.
+
+    ``status = (genetic + covariates + e > threshold)``, ``e ~ N(0, env_sd^2)``
+    (:func:`genorisk.simulate.phenotype.draw_phenotype`). The covariate component is
+    a linear function of age and sex standardised on the cohort; its exact
+    coefficients are recovered from the cohort's truth by least squares (a
+    residual above 1e-4 stops the bench: the simulator's covariate model changed).
+    Returns ``threshold``, ``env_sd`` and ``covariate_coef`` (on 1, age_z, male).
+    """
+    section = sim_truth if column == "status" else sim_truth["traits"][column]
+    components = section["variance_components"]
+    env_var = 1.0 - float(components["genetic_total"]) - float(components["covariates"])
+    cohort = pd.read_csv(workdir / "sim" / "cohort_truth.tsv", sep="\t").set_index("sample_id")
+    people = pd.read_csv(workdir / "sim" / "phenotypes.tsv", sep="\t").set_index("sample_id")
+    prefix = "" if column == "status" else f"{column}_"
+    both = cohort[[f"{prefix}covariates"]].join(people[["age", "sex"]], how="inner")
+    design = covariate_design(both["age"].to_numpy(float), both["sex"].to_numpy())
+    coef, *_ = np.linalg.lstsq(design, both[f"{prefix}covariates"].to_numpy(float), rcond=None)
+    residual = float(np.abs(design @ coef - both[f"{prefix}covariates"].to_numpy(float)).max())
+    if residual > 1e-4:
+        raise SystemExit(f"heldout: {column}'s covariate component is not linear in age and sex (residual {residual})")
+    return {
+        "threshold": float(section["liability_threshold"]),
+        "env_sd": float(np.sqrt(env_var)),
+        "covariate_coef": coef,
+    }
+
+
+def covariate_design(age: np.ndarray, sex: np.ndarray) -> np.ndarray:
+    """The simulator's covariate inputs: 1, age_z = (age - 60) / 11.8 and male (0/1)."""
+    return np.c_[np.ones(len(age)), (age - 60.0) / 11.8, (sex == "male").astype(float)]
+
+
+def expected_aucs(
+    risks: dict[str, np.ndarray],
+    fixed: np.ndarray,
+    env_sd: float,
+    threshold: float,
+    ceiling: float,
+    seed: int,
+    n_draws: int = N_OUTCOME_DRAWS,
+    n_boot: int = N_EXPECTED_BOOT,
+) -> dict[str, Any]:
+    """ROC AUC of each risk averaged over redraws of the environmental noise, with a people-bootstrap CI.
+
+    The same people (genotypes, age, sex: ``fixed`` = genetic + covariate
+    liability) get new statuses ``fixed + e > threshold`` in every draw, as the
+    simulator draws them. The mean AUC over draws is the AUC these risks have
+    in these people without the luck of one outcome draw, which is most of a
+    realised AUC's CI at a hundred or so cases; the CI (percentile, people
+    resampled with ``n_draws // 10`` draws each) keeps the people's sampling.
+    Also the difference of every pair of risks (first minus second, dict order).
+    """
+    rng = np.random.default_rng(seed)
+    n = len(fixed)
+    names = list(risks)
+
+    def mean_aucs(rows: np.ndarray, draws: int) -> np.ndarray:
+        out = np.zeros(len(names))
+        for _ in range(draws):
+            status = fixed[rows] + rng.normal(0.0, env_sd, len(rows)) > threshold
+            out += [roc_auc_score(status, risks[k][rows]) for k in names]
+        return out / draws
+
+    estimate = mean_aucs(np.arange(n), n_draws)
+    boot = np.array([mean_aucs(rng.integers(0, n, n), max(1, n_draws // 10)) for _ in range(n_boot)])
+    lo, hi = np.percentile(boot, [2.5, 97.5], axis=0)
+    out: dict[str, Any] = {
+        k: {
+            "estimate": float(estimate[i]),
+            "ci": [float(lo[i]), float(hi[i])],
+            "ratio_to_ceiling": {"estimate": float(estimate[i]) / ceiling, "ci": [lo[i] / ceiling, hi[i] / ceiling]},
+        }
+        for i, k in enumerate(names)
+    }
+    for i in range(len(names)):
+        for j in range(i + 1, len(names)):
+            d = boot[:, i] - boot[:, j]
+            lo_d, hi_d = np.percentile(d, [2.5, 97.5])
+            out[f"{names[i]}-{names[j]}"] = {
+                "estimate": float(estimate[i] - estimate[j]),
+                "ci": [float(lo_d), float(hi_d)],
+            }
+    out["settings"] = {"n_draws": n_draws, "n_boot": n_boot, "draws_per_resample": max(1, n_draws // 10)}
+    return out
+
+
 def read_heldout_risks(results: Path, ids: list[str], trait: str) -> pd.DataFrame:
     """Each held-out person's shown risk of ``trait``, its status (shown/withheld/widened) and anchoring."""
     rows = []
@@ -542,6 +641,33 @@ def score_trait(
         if heldout_g_column in merged.columns
         else None
     )
+    # Expected AUCs (over redraws of the environmental noise) of the same predictions.
+    om = outcome_model(workdir, sim_truth, column)
+    heldout_fixed = (
+        merged[heldout_g_column].to_numpy(float)
+        + covariate_design(merged["age"].to_numpy(float), merged["sex"].to_numpy()) @ om["covariate_coef"]
+        if heldout_g_column in merged.columns
+        else None
+    )
+    prefix = "" if column == "status" else f"{column}_"
+    oof_fixed = (cohort_g + cohort_truth.loc[oof.index, f"{prefix}covariates"]).to_numpy(float)
+    oof_risks = {"model": oof["model"].to_numpy(dtype=float)}
+    if "linear_calibrated" in oof.columns:
+        oof_risks["linear_calibrated"] = oof["linear_calibrated"].to_numpy(dtype=float)
+    oof_risks["truth"] = oof_fixed
+    expected = {
+        "heldout": None
+        if heldout_fixed is None
+        else expected_aucs(
+            {"shipped": p[shown], "truth": heldout_fixed[shown]},
+            heldout_fixed[shown],
+            om["env_sd"],
+            om["threshold"],
+            ceiling,
+            seed=11,
+        ),
+        "oof": expected_aucs(oof_risks, oof_fixed, om["env_sd"], om["threshold"], ceiling, seed=12),
+    }
     reasons = withheld["withheld_reason"].fillna(withheld["status_shown"]).map(reason_kind)
     out: dict[str, Any] = {
         "trait": trait,
@@ -574,10 +700,12 @@ def score_trait(
             },
             "evaluation": metrics.get("evaluation"),
         },
+        "expected": expected,
         "paired": None,
     }
     if sources is not None:
-        out["paired"] = score_paired(truth, trait, column, ceiling, sources)
+        fixed = None if heldout_fixed is None else pd.Series(heldout_fixed, index=merged["patient_id"])
+        out["paired"] = score_paired(truth, trait, column, ceiling, sources, fixed, om)
     return out
 
 
@@ -598,9 +726,18 @@ def same_training(sources: dict[str, Path], trait: str) -> dict[str, Any]:
 
 
 def score_paired(
-    truth: pd.DataFrame, trait: str, column: str, ceiling: float, sources: dict[str, Path]
+    truth: pd.DataFrame,
+    trait: str,
+    column: str,
+    ceiling: float,
+    sources: dict[str, Path],
+    fixed: pd.Series | None,
+    om: dict[str, Any],
 ) -> dict[str, Any]:
-    """The boosted and the linear model on the same held-out people: each one's figures and the AUC difference."""
+    """The boosted and the linear model on the same held-out people: each one's figures and the AUC difference.
+
+    ``fixed``: each person's genetic + covariate liability (:func:`outcome_model`), for the expected AUCs.
+    """
     risk = {}
     for kind, folder in sources.items():
         shipped = shipped_model(folder, trait)
@@ -619,6 +756,16 @@ def score_paired(
         "difference_boosted_minus_linear": diff,
         "boosted": figures(y, p_boosted, ceiling, seed=6),
         "linear": figures(y, p_linear, ceiling, seed=7),
+        "expected": None
+        if fixed is None
+        else expected_aucs(
+            {"boosted": p_boosted, "linear": p_linear},
+            fixed.loc[both.index].to_numpy(float),
+            om["env_sd"],
+            om["threshold"],
+            ceiling,
+            seed=13,
+        ),
     }
 
 
@@ -662,6 +809,24 @@ def verdicts(t: dict[str, Any]) -> list[str]:
             f"{_ci(r_o)} against >= {TARGET_RATIO_OOF}: "
             + _met(r_o["estimate"] >= TARGET_RATIO_OOF, f"missed by {TARGET_RATIO_OOF - r_o['estimate']:.3f}"),
         ]
+        ex = t.get("expected") or {}
+        if ex.get("heldout") is not None:
+            r_e = ex["heldout"]["shipped"]["ratio_to_ceiling"]
+            lines.append(
+                f"- held-out expected AUC / ceiling (environment redrawn) {_ci(r_e)} against >= "
+                f"{TARGET_RATIO_HELDOUT}: "
+                + _met(
+                    r_e["estimate"] >= TARGET_RATIO_HELDOUT, f"missed by {TARGET_RATIO_HELDOUT - r_e['estimate']:.3f}"
+                )
+            )
+        oof_key = "linear_calibrated" if shipped_linear and "linear_calibrated" in ex.get("oof", {}) else "model"
+        if ex.get("oof"):
+            r_e = ex["oof"][oof_key]["ratio_to_ceiling"]
+            lines.append(
+                f"- OOF expected AUC / ceiling of the shipped model (environment redrawn) {_ci(r_e)} against >= "
+                f"{TARGET_RATIO_OOF}: "
+                + _met(r_e["estimate"] >= TARGET_RATIO_OOF, f"missed by {TARGET_RATIO_OOF - r_e['estimate']:.3f}")
+            )
     else:
         d = t["oof"]["metrics_json"].get("roc_auc_difference", {}).get("model-baseline")
         if d is None:
@@ -678,6 +843,12 @@ def verdicts(t: dict[str, Any]) -> list[str]:
                 f"- boosted beats the strong baseline, held-out (paired): AUC difference {_ci(pd_)} "
                 + _met(pd_["ci"][0] > 0, f"missed (the CI's lower end is {pd_['ci'][0]:.3f}, not above 0)")
             )
+            ed = (t["paired"].get("expected") or {}).get("boosted-linear")
+            if ed is not None:
+                lines.append(
+                    f"- the same, expected (environment redrawn): {_ci(ed)} "
+                    + _met(ed["ci"][0] > 0, f"missed (the CI's lower end is {ed['ci'][0]:.3f}, not above 0)")
+                )
     lines += [
         f"- held-out ECE {_ci(e, 4)} against < {TARGET_ECE}: "
         + _met(e["estimate"] < TARGET_ECE, f"missed by {e['estimate'] - TARGET_ECE:.4f}")
@@ -724,6 +895,14 @@ def paired_lines(t: dict[str, Any]) -> list[str]:
         f"| AUC / ceiling | {_ci(b['ratio_to_ceiling'])} | {_ci(li['ratio_to_ceiling'])} | | |",
         f"| ECE | {_ci(b['ece'], 4)} | {_ci(li['ece'], 4)} | | |",
         f"| calibration slope | {_ci(b['slope'], 2)} | {_ci(li['slope'], 2)} | | |",
+        *(
+            [
+                f"| expected ROC AUC (environment redrawn) | {_ci(pr['expected']['boosted'])} | "
+                f"{_ci(pr['expected']['linear'])} | {_ci(pr['expected']['boosted-linear'])} | |"
+            ]
+            if pr.get("expected")
+            else []
+        ),
         "",
         f"The boosted model wins in {d['fraction_above_0']:.0%} of the paired resamples. "
         + (
@@ -736,6 +915,35 @@ def paired_lines(t: dict[str, Any]) -> list[str]:
             )
             + "): the code changed between the runs, or the training is not deterministic."
         ),
+        "",
+    ]
+
+
+def expected_lines(t: dict[str, Any]) -> list[str]:
+    """The expected-AUC table of one trait (:func:`expected_aucs`)."""
+    ex = t.get("expected")
+    if not ex:
+        return []
+    cols = []
+    if ex["heldout"] is not None:
+        cols.append(("held-out (shipped)", ex["heldout"]["shipped"]))
+    cols.append(("OOF (boosted)", ex["oof"]["model"]))
+    if "linear_calibrated" in ex["oof"]:
+        cols.append(("OOF (linear, calibrated)", ex["oof"]["linear_calibrated"]))
+    if ex["heldout"] is not None:
+        cols.append(("held-out: true liability", ex["heldout"]["truth"]))
+    cols.append(("cohort: true liability", ex["oof"]["truth"]))
+    st = ex["oof"]["settings"]
+    return [
+        f"Expected ROC AUC over {st['n_draws']} redraws of the environmental noise: the same people (their genotypes, "
+        "age and sex) get new statuses as the simulator draws them, so one outcome draw's luck, most of the CI above "
+        f"at this many cases, averages out; the CI resamples people ({st['n_boot']} resamples of "
+        f"{st['draws_per_resample']} draws). 'True liability': the simulated genetic + covariate liability itself.",
+        "",
+        "| figure | " + " | ".join(n for n, _ in cols) + " |",
+        "|---|" + "---|" * len(cols),
+        "| expected ROC AUC | " + " | ".join(_ci(c) for _, c in cols) + " |",
+        "| expected AUC / ceiling | " + " | ".join(_ci(c["ratio_to_ceiling"]) for _, c in cols) + " |",
         "",
     ]
 
@@ -787,6 +995,7 @@ def trait_section(variant: str, t: dict[str, Any]) -> list[str]:
         row("calibration intercept", lambda c: _ci(c["intercept"], 2)),
         row("calibration-in-the-large", lambda c: _ci(c["calibration_in_the_large"], 2)),
         "",
+        *expected_lines(t),
         f"The true genetic value ({tt['column']}'s own components) reaches AUC {g_heldout} in these held-out "
         f"people and {o['auc_of_true_genetic_value']:.3f} in the cohort. "
         f"`metrics.json`: boosted model AUC {_ci(_metrics_ci(mj['roc_auc']))}, ECE {mj['ece']['estimate']:.4f}.",

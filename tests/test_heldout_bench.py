@@ -105,3 +105,57 @@ def test_workflow_configs_hold_every_chosen_trait_and_differ_only_in_outdir_and_
     }
     demo_cfg = yaml.safe_load(heldout.write_workflow_inputs(demo, tmp_path, truth, "demo", ids[1:]).read_text())
     assert [t["id"] for t in demo_cfg["traits"]] == ids[1:] and len(demo_cfg["scores"]) == 1
+
+
+def test_expected_auc_of_the_liability_matches_the_wray_ceiling_and_noise_gives_half(heldout):
+    """Redrawing the environment of a normal liability: the liability's own expected AUC is the Wray
+    ceiling (Wray et al. 2010) of its variance, a risk unrelated to it 0.5, and the difference's CI
+    excludes 0."""
+    from genorisk.simulate import auc_ceiling
+
+    rng = np.random.default_rng(3)
+    n, h2, prevalence = 4000, 0.4, 0.1
+    fixed = rng.normal(0.0, np.sqrt(h2), n)
+    threshold = float(heldout.norm.ppf(1 - prevalence))
+    ceiling = auc_ceiling(h2, prevalence)
+    out = heldout.expected_aucs(
+        {"truth": fixed, "noise": rng.normal(size=n)},
+        fixed,
+        float(np.sqrt(1 - h2)),
+        threshold,
+        ceiling,
+        seed=1,
+        n_draws=60,
+        n_boot=30,
+    )
+    assert abs(out["truth"]["estimate"] - ceiling) < 0.015
+    assert out["truth"]["ci"][0] < out["truth"]["estimate"] < out["truth"]["ci"][1]
+    assert abs(out["noise"]["estimate"] - 0.5) < 0.03
+    assert out["truth-noise"]["ci"][0] > 0.2
+    assert out["truth"]["ratio_to_ceiling"]["estimate"] == pytest.approx(out["truth"]["estimate"] / ceiling)
+
+
+def test_outcome_model_recovers_the_simulators_covariate_component(heldout, tmp_path):
+    """The covariate liability is linear in age and sex: its coefficients come back exactly; a
+    covariate component that is not linear in them stops the bench."""
+    rng = np.random.default_rng(0)
+    age = rng.integers(40, 81, 500)
+    sex = np.where(rng.random(500) < 0.5, "male", "female")
+    design = heldout.covariate_design(age.astype(float), sex)
+    coef = np.array([-0.1, 0.2, 0.05])
+    sim = tmp_path / "sim"
+    sim.mkdir()
+    ids = [f"S{i}" for i in range(500)]
+    pd.DataFrame({"sample_id": ids, "covariates": design @ coef}).to_csv(
+        sim / "cohort_truth.tsv", sep="\t", index=False
+    )
+    pd.DataFrame({"sample_id": ids, "age": age, "sex": sex}).to_csv(sim / "phenotypes.tsv", sep="\t", index=False)
+    truth = {"liability_threshold": 1.28, "variance_components": {"genetic_total": 0.4, "covariates": 0.05}}
+    om = heldout.outcome_model(tmp_path, truth, "status")
+    assert np.allclose(om["covariate_coef"], coef)
+    assert om["env_sd"] == pytest.approx(np.sqrt(0.55)) and om["threshold"] == 1.28
+    pd.DataFrame({"sample_id": ids, "covariates": (design @ coef) ** 2}).to_csv(
+        sim / "cohort_truth.tsv", sep="\t", index=False
+    )
+    with pytest.raises(SystemExit, match="not linear"):
+        heldout.outcome_model(tmp_path, truth, "status")
