@@ -534,7 +534,8 @@ def write_heldout_results(stem: Path, sections: list[dict], discussion: str | No
     """``STEM.json`` (the sections and the discussion) and ``STEM.md`` rendered from them."""
     record = {"sections": sections, **({"discussion": discussion} if discussion else {})}
     stem.with_suffix(".json").write_text(json.dumps(record, indent=2) + "\n")
-    stem.with_suffix(".md").write_text(heldout_report(sections, bench, discussion))
+    # Replicates without held-out people still judge the OOF targets, which the held-out bench defines.
+    stem.with_suffix(".md").write_text(heldout_report(sections, bench or _heldout_bench(), discussion))
 
 
 def heldout_row(bench, model, X, y, schema, truth, X_heldout, y_heldout, config, seed, train_model) -> dict:

@@ -107,3 +107,18 @@ def test_heldout_run_scores_through_the_artifact_and_counts_targets(lc, tmp_path
                     "--out", "t"]) == 0  # fmt: skip
     assert "## Reading\n\nPower limits" in (tmp_path / "t.md").read_text()
     assert json.loads((tmp_path / "t.json").read_text())["discussion"].startswith("Power limits")
+
+
+@pytest.mark.integration
+def test_replicates_without_heldout_people_judge_the_oof_targets(lc, tmp_path):
+    """--replicates without --heldout: every replicate's row, and the OOF verdicts in the report."""
+    argv = [
+        "--sizes", "300", "--variants", "60", "--trials", "1", "--threads", "1", "--scores", "without",
+        "--architectures", "non-additive", "--replicates", "2", "--results-dir", str(tmp_path), "--out", "r",
+    ]  # fmt: skip
+    assert lc.main(argv) == 0
+    section = json.loads((tmp_path / "r.json").read_text())["sections"][0]
+    assert [r["replicate"] for r in section["rows"]] == [0, 1] and "heldout" not in section["rows"][0]
+    (summary,) = section["summary"]
+    assert summary["met"]["boosted_beats_strong_oof"] in (0, 1, 2)
+    assert "boosted beats the strong baseline, OOF CI above 0" in (tmp_path / "r.md").read_text()
