@@ -431,7 +431,9 @@ def figures(y: np.ndarray, p: np.ndarray, ceiling: float, seed: int) -> dict[str
     }
 
 
-def outcome_model(workdir: Path, sim_truth: dict[str, Any], column: str) -> dict[str, Any]:
+def outcome_model(
+    workdir: Path, sim_truth: dict[str, Any], column: str, cohort: pd.DataFrame | None = None
+) -> dict[str, Any]:
     """What the simulator drew one disease's status from, apart from the environmental noise.
 
     ``status = (genetic + covariates + e > threshold)``, ``e ~ N(0, env_sd^2)``
@@ -439,12 +441,14 @@ def outcome_model(workdir: Path, sim_truth: dict[str, Any], column: str) -> dict
     a linear function of age and sex standardised on the cohort; its exact
     coefficients are recovered from the cohort's truth by least squares (a
     residual above 1e-4 stops the bench: the simulator's covariate model changed).
+    ``cohort``: ``cohort_truth.tsv`` indexed by sample_id, if the caller has read it.
     Returns ``threshold``, ``env_sd`` and ``covariate_coef`` (on 1, age_z, male).
     """
     section = sim_truth if column == "status" else sim_truth["traits"][column]
     components = section["variance_components"]
     env_var = 1.0 - float(components["genetic_total"]) - float(components["covariates"])
-    cohort = pd.read_csv(workdir / "sim" / "cohort_truth.tsv", sep="\t").set_index("sample_id")
+    if cohort is None:
+        cohort = pd.read_csv(workdir / "sim" / "cohort_truth.tsv", sep="\t").set_index("sample_id")
     people = pd.read_csv(workdir / "sim" / "phenotypes.tsv", sep="\t").set_index("sample_id")
     prefix = "" if column == "status" else f"{column}_"
     both = cohort[[f"{prefix}covariates"]].join(people[["age", "sex"]], how="inner")
@@ -642,7 +646,7 @@ def score_trait(
         else None
     )
     # Expected AUCs (over redraws of the environmental noise) of the same predictions.
-    om = outcome_model(workdir, sim_truth, column)
+    om = outcome_model(workdir, sim_truth, column, cohort_truth)
     heldout_fixed = (
         merged[heldout_g_column].to_numpy(float)
         + covariate_design(merged["age"].to_numpy(float), merged["sex"].to_numpy()) @ om["covariate_coef"]
