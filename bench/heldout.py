@@ -1145,6 +1145,13 @@ def main(argv: list[str] | None = None) -> int:
         help="also score the held-out people with the model the rule did not ship (default: on)",
     )
     parser.add_argument("--reuse", action="store_true", help="keep a finished simulation and runs; only re-score")
+    parser.add_argument(
+        "--model-setting",
+        action="append",
+        default=[],
+        metavar="KEY=YAML",
+        help="override a key of the demo config's model: section (repeatable), e.g. in_cohort_score_sizes=[50,5000]",
+    )
     parser.add_argument("--out", type=Path, default=RESULTS / "heldout", help="writes OUT.json and OUT.md")
     parser.add_argument("--code", help="what code ran (default: the repository's git state)")
     parser.add_argument("--discussion", type=Path, help="a Markdown file: the 'what the numbers say' section")
@@ -1155,6 +1162,11 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown --configs {', '.join(unknown)} (known: {', '.join(VARIANTS)})")
     demo = yaml.safe_load((REPO / "config/demo.yaml").read_text())
+    for setting in args.model_setting:
+        key, sep, value = setting.partition("=")
+        if not sep:
+            parser.error(f"--model-setting {setting!r}: expected KEY=VALUE")
+        demo["model"] = {**(demo.get("model") or {}), key: yaml.safe_load(value)}
     columns = {t["id"]: t["column"] for t in demo["traits"]}
     trait_ids = [t.strip() for t in args.traits.split(",") if t.strip()] if args.traits else list(columns)
     unknown = sorted(set(trait_ids) - set(columns))

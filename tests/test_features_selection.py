@@ -169,10 +169,11 @@ def test_training_on_union_equals_training_on_all_alleles(simulated_cohort):
     k = 30
     config = ModelConfig(
         n_folds=3, n_trials=3, n_bootstrap=20, threads=1, max_bin=16, n_estimators=150, early_stopping_rounds=10,
-        max_dosage_features=k, min_dosage_features=2,
+        max_dosage_features=k, min_dosage_features=2, in_cohort_score_sizes=(10, k),
     )  # fmt: skip
     full = _select(vcf, phenotypes)
-    union = _select(vcf, phenotypes, labels=y, n_folds=config.n_folds, seed=config.seed, keep_per_fold=k)
+    keep = config.dosage_columns_per_fold  # the trees' and the in-cohort score's top k, as the workflow keeps
+    union = _select(vcf, phenotypes, labels=y, n_folds=config.n_folds, seed=config.seed, keep_per_fold=keep)
 
     def matrix(variants, dosages):
         names = [f"v_{c}_{p}_{r}_{a}" for c, p, r, a in variants[KEYS].itertuples(index=False)]

@@ -10,7 +10,9 @@ from genorisk.model.in_cohort import (
     burden_ranking,
     cross_fitted_scores,
     fit_ridge_score,
+    fit_stacked_score,
     fit_strong_baseline,
+    likelihood_ridges,
     ridge_score,
 )
 from genorisk.model.select import dosage_ranking
@@ -160,3 +162,71 @@ def test_an_optional_score_is_left_out_when_it_does_not_help_on_the_validation_r
     assert fit_ridge_score(counts, y, ranking, fit, val, sizes=BURDEN_SCORE_SIZES)[0] == 0
     # Without the size 0 the best of the bad scores is taken, as for the variants' score.
     assert fit_ridge_score(counts, y, ranking, fit, val, sizes=(1, 3))[0] > 0
+
+
+def test_the_likelihood_penalty_follows_the_heritability():
+    # A continuous trait of 200 equal-variance variants: delta = s_e / s_g, so lambda / k ~ (1 - h2) / h2.
+    rng = np.random.default_rng(5)
+    n, k = 3000, 200
+    maf = rng.uniform(0.1, 0.5, k)
+    g = rng.binomial(2, maf, size=(n, k)).astype(np.float64)
+    z = (g - 2 * maf) / np.sqrt(2 * maf * (1 - maf))
+    rows, cols = np.arange(n), np.arange(k)
+    for h2 in (0.2, 0.6):
+        genetic = z @ rng.normal(size=k)
+        y = genetic * np.sqrt(h2) / genetic.std() + rng.normal(scale=np.sqrt(1 - h2), size=n)
+        delta = likelihood_ridges(g, y, cols, rows, [k])[0].penalty / k
+        assert (1 - h2) / h2 / 2 < delta < (1 - h2) / h2 * 2
+
+
+@pytest.mark.parametrize(("n_causal", "best", "min_r"), [(20, 0, 0.7), (600, 2, 0.45)])
+def test_the_stack_weighs_the_size_the_architecture_needs(n_causal, best, min_r):
+    # Sparse: 20 causal among 1,500 -> the top 50 carries the score; dense: 600 causal -> the top 1,000.
+    data, y, genetic, kinds = additive_cohort(n=3000, m=1500, n_causal=n_causal, seed=11)
+    train, test = np.arange(2400), np.arange(2400, 3000)
+    stacked = fit_stacked_score(data, y, dosage_ranking(data, y, kinds, rows=train), train, seed=2)
+    assert stacked.info["sizes"] == [50, 200, 1000]
+    assert int(np.argmax(stacked.info["stack_coefficients"])) == best
+    held = stacked.score.score(data, test)
+    assert np.corrcoef(held, genetic[test])[0, 1] > min_r
+    # The cross-fitted training scores track the deployed score's, without its in-sample fit.
+    deployed = stacked.score.score(data, train)
+    assert 0.5 < np.corrcoef(stacked.cross_fitted, deployed)[0, 1] < 0.999
+
+
+def test_the_stacked_score_never_sees_a_row_outside_its_training_rows():
+    data, y, _, kinds = additive_cohort(n=800, m=400)
+    train = np.arange(600)
+    first = fit_stacked_score(data, y, dosage_ranking(data, y, kinds, rows=train), train, seed=1)
+    flipped = y.copy()
+    flipped[600:] = 1 - flipped[600:]
+    again = fit_stacked_score(data, flipped, dosage_ranking(data, flipped, kinds, rows=train), train, seed=1)
+    assert np.array_equal(first.score.weights, again.score.weights)
+    assert np.array_equal(first.cross_fitted, again.cross_fitted)
+
+
+def test_a_size_beyond_the_row_count_solves_in_the_kernel_as_in_the_gram_matrix():
+    rng = np.random.default_rng(1)
+    n, p = 300, 700
+    g = rng.binomial(2, 0.3, size=(n, p)).astype(np.float64)
+    y = (g[:, :50] @ rng.normal(size=50) + rng.normal(size=n) * 5 > 3).astype(float)
+    rows, ranking = np.arange(n), np.arange(p)
+    ridges = likelihood_ridges(g, y, ranking, rows, [50, 299, 300, 301, 700])
+    # Either side of the row count the likelihood is the same function (the kernel's non-zero spectrum).
+    assert ridges[1].penalty / 299 == pytest.approx(ridges[2].penalty / 300) == pytest.approx(ridges[3].penalty / 301)
+    dual = ridges[3]
+    z = (g[:, :301] - dual.mean) / dual.scale
+    primal = np.linalg.solve(z.T @ z + dual.penalty * np.eye(301), z.T @ (y - y.mean()))
+    np.testing.assert_allclose(dual.weights, primal, atol=1e-8)
+
+
+def test_the_features_keep_what_the_largest_score_needs():
+    from genorisk.model import ModelConfig
+
+    assert ModelConfig.from_dict({}).dosage_columns_per_fold == 2000
+    big = ModelConfig.from_dict({"in_cohort_score_sizes": [5000, 50]})
+    assert big.in_cohort_score_sizes == (50, 5000) and big.dosage_columns_per_fold == 10000
+    assert (
+        ModelConfig.from_dict({"in_cohort_score_sizes": [5000], "in_cohort_score": False}).dosage_columns_per_fold
+        == 1000
+    )

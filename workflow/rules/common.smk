@@ -17,6 +17,7 @@ from genorisk.config import (
     validate_config,
 )
 from genorisk.errors import ConfigError, InputError
+from genorisk.model import ModelConfig
 from genorisk.model.bundle import (
     agreed_settings,
     bundle_covariates,
@@ -44,6 +45,8 @@ def stop(what, err):
 GIVEN_CONFIG = copy.deepcopy(config)
 try:
     validate_config(config, source=CONFIG_SOURCE)
+    # The model settings the feature rules need (the dosage columns kept per fold).
+    MODEL_CONFIG = ModelConfig.from_dict(config["model"], source=CONFIG_SOURCE)
 except ConfigError as err:
     stop("invalid config", err)
 

@@ -33,7 +33,7 @@ rule cohort_variant_stats:
         in_fold_selection={
             "n_folds": config["model"]["n_folds"],
             "seed": config["model"]["seed"],
-            "keep_per_fold": config["model"]["max_dosage_features"],
+            "keep_per_fold": MODEL_CONFIG.dosage_columns_per_fold,
         },
     script:
         "../../scripts/cohort_variant_stats.py"
@@ -81,7 +81,7 @@ rule cohort_features:
         in_fold_selection={
             "n_folds": config["model"]["n_folds"],
             "seed": config["model"]["seed"],
-            "keep_per_fold": config["model"]["max_dosage_features"],
+            "keep_per_fold": MODEL_CONFIG.dosage_columns_per_fold,
         },
     script:
         "../../scripts/cohort_features.py"

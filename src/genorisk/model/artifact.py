@@ -164,7 +164,9 @@ def _model_card_markdown(card: Mapping[str, Any]) -> str:
         lines += [
             "",
             f"In-cohort polygenic score: {m['in_cohort_score']['method']}; the final one uses "
-            f"{final.get('n_variants', 'n/a')} variants (ridge lambda {final.get('penalty_factor', 'n/a')} x n)"
+            f"{final.get('n_variants', 'n/a')} variants (sizes {final.get('sizes', 'n/a')}, ridge lambda "
+            f"{final.get('penalty_factors', final.get('penalty_factor', 'n/a'))} x n, stack coefficients "
+            f"{final.get('stack_coefficients', 'n/a')})"
             + (
                 f" and {final['burden']['n_genes']} gene-burden columns (ridge lambda "
                 f"{final['burden']['penalty_factor']} x n)."

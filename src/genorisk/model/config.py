@@ -85,12 +85,17 @@ class ModelConfig:
         x standardised value). No effect without such features.
     in_cohort_score : bool, default true
         Fit a penalised linear polygenic score on the cohort's own dosage
-        columns inside every fold (:mod:`genorisk.model.in_cohort`: ridge over
-        the top-k of the in-fold ranking, k and the penalty chosen on the inner
-        split). It joins the external scores, covariates and PCs in the strong
+        columns inside every fold (:mod:`genorisk.model.in_cohort`: ridges over
+        the top-k of the in-fold ranking for each k of ``in_cohort_score_sizes``,
+        penalties from the likelihood, stacked on honest cross-fitted scores).
+        It joins the external scores, covariates and PCs in the strong
         baseline (a logistic regression evaluated on the same outer folds) and
         that baseline's margin is the trees' starting margin (``linear_offset``).
         No effect without dosage columns.
+    in_cohort_score_sizes : tuple of int, default (50, 200, 1000)
+        The stacked ridges' sizes (sorted). The features keep each fold's top
+        :attr:`dosage_columns_per_fold` variants (twice the largest size: the
+        stack's cross-fitting re-ranks them without each part).
     in_cohort_burden_score : bool, default true
         With ``in_cohort_score``: a second ridge score over the gene-burden
         columns, its gene count and penalty chosen on the inner split apart from
@@ -156,6 +161,7 @@ class ModelConfig:
     calibration: str = "auto"
     linear_offset: str = "search"
     in_cohort_score: bool = True
+    in_cohort_score_sizes: tuple[int, ...] = (50, 200, 1000)
     in_cohort_burden_score: bool = True
     trees_start: str = "baseline"
     selection_metric: str = "logloss"
@@ -202,7 +208,17 @@ class ModelConfig:
             checked["linear_offset"] = "always" if checked["linear_offset"] else "never"
         for key in RANGE_KEYS:
             checked[key] = tuple(checked[key])
+        checked["in_cohort_score_sizes"] = tuple(sorted(checked["in_cohort_score_sizes"]))
         return cls(threads=threads, **checked)
+
+    @property
+    def dosage_columns_per_fold(self) -> int:
+        """Dosage columns the features keep per in-fold ranking: the trees' and the in-cohort score's."""
+        # The in-cohort score's cross-fitting re-ranks its fold's top CANDIDATE_FACTOR x the largest size.
+        from genorisk.model.in_cohort import CANDIDATE_FACTOR
+
+        score = CANDIDATE_FACTOR * max(self.in_cohort_score_sizes) if self.in_cohort_score else 0
+        return max(self.max_dosage_features, score)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready mapping of every field (ranges as lists); ``from_dict`` inverts it."""

@@ -229,6 +229,216 @@ def cross_fitted_scores(
     return out
 
 
+#: Sizes of the stacked score's ridge scores (nested top-k of the in-fold ranking).
+STACK_SIZES = (50, 200, 1000)
+#: The parts of the stack's cross-fitting re-rank the training rows' top CANDIDATE_FACTOR x the
+#: largest size: a part's top k is then its top k among every variant (its fold's rank beyond 2k is
+#: rare), while re-ranking only the top k would leave the largest size's selection flattering it.
+CANDIDATE_FACTOR = 2
+#: Noise-to-genetic variance ratios the likelihood searches (log grid, 1e-2 to 1e3).
+LIKELIHOOD_DELTAS = np.exp(np.linspace(np.log(1e-2), np.log(1e3), 61))
+
+
+def _profile_delta(eigval: np.ndarray, proj2: np.ndarray, yty: float, n: int) -> float:
+    """The maximum-likelihood ``delta = s_e / s_g`` on the grid :data:`LIKELIHOOD_DELTAS`.
+
+    ``eigval`` are the non-zero eigenvalues of the kernel ``ZZ' / k`` (those of
+    ``Z'Z / k``), ``proj2`` the squared projections of the centred outcome on
+    their eigenvectors, ``yty`` its squared norm, n the rows (one degree of
+    freedom went to the centring). The rest of ``y'y`` lies in the kernel's
+    null space, where the variance is ``s_e`` alone.
+    """
+    rest, n_zero, dof = max(yty - float(proj2.sum()), 0.0), max(n - 1 - len(eigval), 0), n - 1
+    loglik = [
+        -0.5
+        * (
+            dof * np.log((np.sum(proj2 / (eigval + d)) + rest / d) / dof)
+            + np.sum(np.log(eigval + d))
+            + n_zero * np.log(d)
+        )
+        for d in LIKELIHOOD_DELTAS
+    ]
+    return float(LIKELIHOOD_DELTAS[int(np.argmax(loglik))])
+
+
+def likelihood_ridges(
+    data: np.ndarray,
+    y: np.ndarray,
+    ranking: np.ndarray,
+    rows: np.ndarray,
+    sizes: Sequence[int],
+    *,
+    deltas: Sequence[float] | None = None,
+) -> list[RidgeScore]:
+    """Ridge scores over the top k of ``ranking``, each k of ``sizes``, penalties from the likelihood.
+
+    The model is the linear mixed model of GBLUP over those k columns:
+    ``y - mean(y) = Z b + e``, ``b ~ N(0, s_g / k)``, ``e ~ N(0, s_e)``, Z the
+    standardised dosages of ``rows``; the ridge penalty is ``k x delta`` at
+    delta's maximum likelihood (:func:`_profile_delta`). No validation split: on
+    #16's example cohort one of a few hundred cases chose lambda over a
+    300-fold range between folds (``bench/results/in_cohort_score_trial_issue.md``).
+    The sizes share one standardisation; a size up to the row count solves in
+    the k x k Gram matrix (nested prefixes of one), a larger one in the n x n
+    kernel (built up from the previous size's), so the cost is bounded by
+    ``min(k, n)`` cubed.
+
+    Parameters
+    ----------
+    data : ndarray, shape (n, p)
+        NaN dosages are the rows' column means.
+    y : ndarray of 0/1
+    ranking : ndarray of int
+        Columns, best first.
+    rows : ndarray of int
+        The rows the ridges are fitted on.
+    sizes : sequence of int
+        Increasing sizes, each at most ``len(ranking)``.
+    deltas : sequence of float, optional
+        Given deltas (one per size) instead of the likelihood's.
+
+    Returns
+    -------
+    list of RidgeScore
+        One per size; ``penalty`` is the lambda.
+    """
+    columns = np.asarray(ranking[: max(sizes)])
+    mean, scale = _standardisation(data, rows, columns)
+    block = data[np.ix_(rows, columns)]
+    z = (np.where(np.isnan(block), mean, block) - mean) / scale
+    yc = y[rows] - y[rows].mean()
+    n, yty = len(rows), float(yc @ yc)
+    primal = [k for k in sizes if k <= n]
+    gram = z[:, : max(primal)].T @ z[:, : max(primal)] if primal else np.zeros((0, 0))
+    zty = z.T @ yc
+    kernel, kernel_size = np.zeros((n, n)), 0
+    out = []
+    for j, k in enumerate(sizes):
+        if k <= n:
+            g, b = gram[:k, :k], zty[:k]
+            if deltas is None:
+                eigval, eigvec = np.linalg.eigh(g / k)
+                keep = eigval > 1e-10
+                # (v'Z'y)^2 / (k eigval): the projections on the kernel's eigenvectors.
+                delta = _profile_delta(eigval[keep], (eigvec[:, keep].T @ b) ** 2 / (k * eigval[keep]), yty, n)
+            else:
+                delta = float(deltas[j])
+            weights = _solve_ridge(g, b, k * delta)
+        else:
+            kernel += z[:, kernel_size:k] @ z[:, kernel_size:k].T
+            kernel_size = k
+            if deltas is None:
+                eigval, eigvec = np.linalg.eigh(kernel / k)
+                keep = eigval > 1e-10
+                delta = _profile_delta(eigval[keep], (eigvec[:, keep].T @ yc) ** 2, yty, n)
+            else:
+                delta = float(deltas[j])
+            weights = z[:, :k].T @ np.linalg.solve(kernel + k * delta * np.eye(n), yc)
+        out.append(RidgeScore(columns[:k], mean[:k], scale[:k], weights, k * delta))
+    return out
+
+
+@dataclass
+class StackedScore:
+    """The in-cohort score: likelihood ridges at several sizes, stacked on honest cross-fitted scores.
+
+    Attributes
+    ----------
+    score : RidgeScore
+        The stack as one linear score over the largest size's columns (the
+        deployed score; its weights are the sizes' weights times their stack
+        coefficients).
+    cross_fitted : ndarray, shape (len(rows),)
+        The stack's score of each training row from ranking, ridges and all
+        fitted without its part.
+    info : dict
+        Sizes, the ridges' lambda / n and the stack coefficients (for metrics).
+    """
+
+    score: RidgeScore
+    cross_fitted: np.ndarray
+    info: dict
+
+
+def fit_stacked_score(
+    data: np.ndarray,
+    y: np.ndarray,
+    ranking: np.ndarray,
+    rows: np.ndarray,
+    *,
+    sizes: Sequence[int] = STACK_SIZES,
+    n_parts: int = CROSS_FIT_PARTS,
+    seed: int = 0,
+) -> StackedScore:
+    """Likelihood ridges over the top 50, 200 and 1,000 variants, combined by a logistic regression.
+
+    Regenie's level 1 in miniature: each size's ridge
+    (:func:`likelihood_ridges`) is cross-fitted in ``n_parts`` parts, each
+    part's ridges re-ranking the candidates (the top
+    ``CANDIDATE_FACTOR x max(sizes)`` of ``ranking``) without that part's rows,
+    so a size's selection does not flatter its cross-fitted scores; a logistic
+    regression of the outcome on those scores (standardised) weighs the sizes.
+    Sparse architectures weigh the top 50, many small effects in LD the largest
+    size. Only the candidates are read, so a feature matrix holding each fold's
+    top candidates (the genotype shards' selection,
+    :attr:`~genorisk.model.config.ModelConfig.dosage_columns_per_fold`) gives
+    the same score as one holding every
+    variant. Nothing outside ``rows`` is seen.
+
+    Parameters
+    ----------
+    data : ndarray, shape (n, p)
+    y : ndarray of 0/1
+    ranking : ndarray of int
+        Dosage columns ranked on ``rows``, best first
+        (:func:`genorisk.model.select.dosage_ranking`).
+    rows : ndarray of int
+        Training rows.
+    sizes : sequence of int
+        Sizes of the ridges (capped at the ranking's length; repeats dropped).
+    n_parts, seed : int
+        The cross-fitting's parts and their random assignment.
+
+    Returns
+    -------
+    StackedScore
+    """
+    sizes = sorted({min(s, len(ranking)) for s in sizes if s > 0} - {0})
+    if not sizes:
+        empty = RidgeScore(ranking[:0], np.zeros(0), np.ones(0), np.zeros(0), 0.0)
+        return StackedScore(empty, np.zeros(len(rows)), {"n_variants": 0, "sizes": []})
+    candidates = np.asarray(ranking[: CANDIDATE_FACTOR * sizes[-1]])
+    ridges = likelihood_ridges(data, y, candidates, rows, sizes)
+    # The parts reuse the training rows' deltas (one number per size; an eigendecomposition per part
+    # and size would double the strong baseline's cost).
+    deltas = [r.penalty / k for r, k in zip(ridges, sizes, strict=True)]
+    part = np.random.default_rng(seed).permutation(len(rows)) % n_parts
+    crossed = np.zeros((len(rows), len(sizes)))
+    for q in range(n_parts):
+        fit, held = rows[part != q], rows[part == q]
+        stat = trend_test_statistic(data, np.asarray(y)[fit], rows=fit, columns=candidates)
+        reranked = candidates[np.argsort(-stat, kind="stable")]
+        for j, ridge in enumerate(likelihood_ridges(data, y, reranked, fit, sizes, deltas=deltas)):
+            crossed[part == q, j] = ridge.score(data, held)
+    centre, spread = crossed.mean(axis=0), crossed.std(axis=0)
+    spread = np.where(spread > 1e-12, spread, 1.0)
+    stack = LogisticRegression(C=1.0, max_iter=1000, random_state=seed).fit((crossed - centre) / spread, y[rows])
+    coefficients = stack.coef_[0] / spread
+    # One score over the largest size's columns: the sizes share the columns' standardisation (same rows).
+    largest = ridges[-1]
+    weights = np.zeros(len(largest.columns))
+    for ridge, c in zip(ridges, coefficients, strict=True):
+        weights[: len(ridge.columns)] += c * ridge.weights
+    score = RidgeScore(largest.columns, largest.mean, largest.scale, weights, largest.penalty)
+    info = {
+        "n_variants": int(len(largest.columns)),
+        "sizes": [int(k) for k in sizes],
+        "penalty_factors": [round(r.penalty / len(rows), 4) for r in ridges],
+        "stack_coefficients": [round(float(c), 4) for c in stack.coef_[0]],
+    }
+    return StackedScore(score, (crossed - centre) @ coefficients, info)
+
+
 def burden_ranking(data: np.ndarray, y: np.ndarray, kinds: Sequence[str], *, rows: np.ndarray) -> np.ndarray:
     """Indices of the gene-burden columns, most associated with ``y`` on ``rows`` first.
 

@@ -61,10 +61,10 @@ from genorisk.model.fold_stats import outer_folds
 from genorisk.model.in_cohort import (
     BURDEN_SCORE_SIZES,
     CROSS_FIT_PARTS,
-    SCORE_SIZES,
     burden_ranking,
     cross_fitted_scores,
     fit_ridge_score,
+    fit_stacked_score,
     fit_strong_baseline,
     ridge_score,
 )
@@ -329,17 +329,11 @@ def train_model(
         dosage columns need not be columns of the trees: scoring reads them from the patient's
         features (:func:`genorisk.model.score_patients`).
         """
-        # At most max_dosage_features variants: the genotype shards keep each fold's top that many
+        # The genotype shards keep each fold's top dosage_columns_per_fold variants
         # (cohort_variant_stats), so the score is the same from the shards as from every variant.
-        sizes = sorted({min(s, config.max_dosage_features) for s in SCORE_SIZES})
-        k_score, factor, r_val = fit_ridge_score(data, y, ranking, split[0], split[1], sizes=sizes)
-        scores = [ridge_score(data, y, ranking[:k_score], rows, factor)]
-        crossed = [cross_fitted_scores(data, y, ranking[:k_score], rows, factor, seed=config.seed)]
-        info: dict[str, Any] = {
-            "n_variants": int(k_score),
-            "penalty_factor": factor,
-            "validation_correlation": round(r_val, 4),
-        }
+        stacked = fit_stacked_score(data, y, ranking, rows, sizes=config.in_cohort_score_sizes, seed=config.seed)
+        scores, crossed = [stacked.score], [stacked.cross_fitted]
+        info: dict[str, Any] = dict(stacked.info)
         burden_text = ""
         if use_burden_score:
             genes = burden_ranking(data, y, kinds, rows=rows)
@@ -358,10 +352,10 @@ def train_model(
             margin[rows] += b_s * (score_rows - score.score(data, rows))
         score_info.append(info)
         log.info(
-            "in-cohort score: %d variants, ridge lambda %.2g x n, validation r %.3f%s",
-            k_score,
-            factor,
-            r_val,
+            "in-cohort score: stack of ridges over the top %s variants (lambda %s x n, stack coefficients %s)%s",
+            info["sizes"],
+            info.get("penalty_factors"),
+            info.get("stack_coefficients"),
             burden_text,
         )
         return model, margin
@@ -633,15 +627,17 @@ def train_model(
             *metrics["baseline_features"],
         ]
         metrics["in_cohort_score"] = {
-            "method": "ridge regression of the outcome on standardised dosages of the top-k in-fold variants "
-            "(k and lambda chosen on the inner split by the validation correlation)"
+            "method": "ridge regressions of the outcome on standardised dosages of the top "
+            + "/".join(str(k) for k in config.in_cohort_score_sizes)
+            + " in-fold variants (lambda by the linear mixed model's likelihood), stacked by a logistic "
+            "regression on their honest cross-fitted scores (ranking redone without each part)"
             + (
                 ", and a second one on the top-k in-fold gene-burden columns with its own k and lambda"
                 if use_burden_score
                 else ""
             )
-            + f"; training rows' scores cross-fitted in {CROSS_FIT_PARTS} parts before the logistic regression "
-            "stacked on them",
+            + f"; training rows' scores cross-fitted in {CROSS_FIT_PARTS} parts before the strong baseline's "
+            "logistic regression on them",
             "per_fold": score_info[:n_folds],
             "final": final_score,
         }
