@@ -5,19 +5,25 @@ covariates + PCs" is covariates and PCs alone, a straw man. The field's answer
 is a penalised linear score fitted on the cohort itself (and boosting on top of
 it: Elgart et al. 2022, Communications Biology). Here:
 
-1. :func:`fit_ridge_score`: a ridge score over the top-k dosage columns of the
-   in-fold ranking (:func:`genorisk.model.select.dosage_ranking`), k and the
-   penalty chosen on an inner split (the trees' own fit/validation split) by
-   the correlation of score and outcome. Ridge on the 0/1 outcome of
-   standardised dosages is the BLUP-style additive score; all penalties of one
-   k come from one eigendecomposition of the k x k Gram matrix, and the
-   top-k sets are nested (prefixes of the ranking), so every k reads the
-   leading block of one Gram matrix.
-2. :func:`cross_fitted_scores`: the score of each training row from a ridge
-   fitted without it (J parts), so the models stacked on the score see it as
-   they will see a new person's, not as an overfitted in-sample value.
-3. :func:`burden_ranking`: the same kind of score over the gene-burden columns
-   (rare coding alleles per gene), with its own size and penalty. One shared
+1. :func:`fit_stacked_score`: the variants' score. Ridge scores over the top
+   50, 200 and 1,000 dosage columns of the in-fold ranking
+   (:func:`genorisk.model.select.dosage_ranking`; sizes
+   ``model.in_cohort_score_sizes``), each penalty at the maximum likelihood of
+   the linear mixed model (GBLUP over those columns,
+   :func:`likelihood_ridges`), stacked by a logistic regression on their
+   honest cross-fitted scores (each part re-ranks without its rows). Until
+   0.7 one size and penalty were chosen by the correlation with the outcome
+   on an inner split whose rows the ranking had seen: at a few hundred cases
+   that choice was noise (k from 50 to 200 and lambda over a 300-fold range
+   between folds of one cohort) and favoured small sizes
+   (``bench/results/in_cohort_score_trial_*.md``).
+2. :func:`fit_ridge_score` and :func:`cross_fitted_scores`: a ridge score
+   with size and penalty chosen on the inner split, and the score of each
+   training row from a ridge fitted without it (J parts), so the models
+   stacked on a score see it as they will see a new person's, not as an
+   overfitted in-sample value (the gene-burden score's).
+3. :func:`burden_ranking`: the ranking of the gene-burden columns (rare coding
+   alleles per gene) for a score of kind 2, with its own size and penalty. One shared
    penalty shrinks three causal genes as hard as a thousand variants, and the
    40-odd burden columns entered straight into the logistic regression add as
    much noise as signal; on the demo's architecture at 4,000 people (200
@@ -306,13 +312,29 @@ def likelihood_ridges(
     mean, scale = _standardisation(data, rows, columns)
     block = data[np.ix_(rows, columns)]
     z = (np.where(np.isnan(block), mean, block) - mean) / scale
-    yc = y[rows] - y[rows].mean()
-    n, yty = len(rows), float(yc @ yc)
+    weights, penalties = _block_ridges(z, y[rows] - y[rows].mean(), sizes, deltas)
+    return [
+        RidgeScore(columns[:k], mean[:k], scale[:k], w, penalty)
+        for k, w, penalty in zip(sizes, weights, penalties, strict=True)
+    ]
+
+
+def _block_ridges(
+    z: np.ndarray, yc: np.ndarray, sizes: Sequence[int], deltas: Sequence[float] | None
+) -> tuple[list[np.ndarray], list[float]]:
+    """Ridge weights over the leading k columns of a centred block ``z`` for each k; their lambdas.
+
+    ``yc`` is the centred outcome. A size up to the row count solves in the
+    k x k Gram matrix (nested prefixes of one), a larger one in the n x n
+    kernel (built up from the previous size's). Deltas from the likelihood
+    (:func:`_profile_delta`) unless given.
+    """
+    n, yty = len(yc), float(yc @ yc)
     primal = [k for k in sizes if k <= n]
     gram = z[:, : max(primal)].T @ z[:, : max(primal)] if primal else np.zeros((0, 0))
-    zty = z.T @ yc
-    kernel, kernel_size = np.zeros((n, n)), 0
-    out = []
+    zty = z[:, : max(sizes)].T @ yc
+    kernel, kernel_size = np.zeros((n, n)) if len(primal) < len(sizes) else np.zeros((0, 0)), 0
+    weights, penalties = [], []
     for j, k in enumerate(sizes):
         if k <= n:
             g, b = gram[:k, :k], zty[:k]
@@ -323,7 +345,7 @@ def likelihood_ridges(
                 delta = _profile_delta(eigval[keep], (eigvec[:, keep].T @ b) ** 2 / (k * eigval[keep]), yty, n)
             else:
                 delta = float(deltas[j])
-            weights = _solve_ridge(g, b, k * delta)
+            weights.append(_solve_ridge(g, b, k * delta))
         else:
             kernel += z[:, kernel_size:k] @ z[:, kernel_size:k].T
             kernel_size = k
@@ -333,9 +355,9 @@ def likelihood_ridges(
                 delta = _profile_delta(eigval[keep], (eigvec[:, keep].T @ yc) ** 2, yty, n)
             else:
                 delta = float(deltas[j])
-            weights = z[:, :k].T @ np.linalg.solve(kernel + k * delta * np.eye(n), yc)
-        out.append(RidgeScore(columns[:k], mean[:k], scale[:k], weights, k * delta))
-    return out
+            weights.append(z[:, :k].T @ _solve_ridge(kernel, yc, k * delta))
+        penalties.append(k * delta)
+    return weights, penalties
 
 
 @dataclass
@@ -408,18 +430,33 @@ def fit_stacked_score(
         empty = RidgeScore(ranking[:0], np.zeros(0), np.ones(0), np.zeros(0), 0.0)
         return StackedScore(empty, np.zeros(len(rows)), {"n_variants": 0, "sizes": []})
     candidates = np.asarray(ranking[: CANDIDATE_FACTOR * sizes[-1]])
-    ridges = likelihood_ridges(data, y, candidates, rows, sizes)
-    # The parts reuse the training rows' deltas (one number per size; an eigendecomposition per part
-    # and size would double the strong baseline's cost).
-    deltas = [r.penalty / k for r, k in zip(ridges, sizes, strict=True)]
+    mean, scale = _standardisation(data, rows, candidates)
+    block = data[np.ix_(rows, candidates)]
+    z = (np.where(np.isnan(block), mean, block) - mean) / scale
+    yr = np.asarray(y[rows], dtype=np.float64)
+    weights, penalties = _block_ridges(z, yr - yr.mean(), sizes, None)
+    ridges = [
+        RidgeScore(candidates[:k], mean[:k], scale[:k], w, penalty)
+        for k, w, penalty in zip(sizes, weights, penalties, strict=True)
+    ]
+    # The parts re-rank the same standardised block (standardised over all of ``rows``, no outcome
+    # enters it), re-centred on their fitting rows, and reuse the training rows' deltas (one number
+    # per size): an eigendecomposition and a copy of the data per part and size cost twice the trees.
+    deltas = [penalty / k for penalty, k in zip(penalties, sizes, strict=True)]
     part = np.random.default_rng(seed).permutation(len(rows)) % n_parts
     crossed = np.zeros((len(rows), len(sizes)))
     for q in range(n_parts):
-        fit, held = rows[part != q], rows[part == q]
-        stat = trend_test_statistic(data, np.asarray(y)[fit], rows=fit, columns=candidates)
-        reranked = candidates[np.argsort(-stat, kind="stable")]
-        for j, ridge in enumerate(likelihood_ridges(data, y, reranked, fit, sizes, deltas=deltas)):
-            crossed[part == q, j] = ridge.score(data, held)
+        held = part == q
+        z_fit, y_fit = z[~held], yr[~held] - yr[~held].mean()
+        centre_fit = z_fit.mean(axis=0)
+        z_fit = z_fit - centre_fit
+        # The part's ranking: the trend statistic n r^2 orders as |r| (mean-filled missing calls).
+        r_abs = np.abs(z_fit.T @ y_fit) / np.sqrt(np.maximum((z_fit**2).sum(axis=0), 1e-12))
+        order = np.argsort(-r_abs, kind="stable")[: sizes[-1]]
+        weights, _ = _block_ridges(z_fit[:, order], y_fit, sizes, deltas)
+        z_held = z[held][:, order] - centre_fit[order]
+        for j, (k, w) in enumerate(zip(sizes, weights, strict=True)):
+            crossed[held, j] = z_held[:, :k] @ w
     centre, spread = crossed.mean(axis=0), crossed.std(axis=0)
     spread = np.where(spread > 1e-12, spread, 1.0)
     stack = LogisticRegression(C=1.0, max_iter=1000, random_state=seed).fit((crossed - centre) / spread, y[rows])
