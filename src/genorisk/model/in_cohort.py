@@ -12,7 +12,7 @@ it: Elgart et al. 2022, Communications Biology). Here:
    the linear mixed model (GBLUP over those columns,
    :func:`likelihood_ridges`), stacked by a logistic regression on their
    honest cross-fitted scores (each part re-ranks without its rows). Until
-   0.7 one size and penalty were chosen by the correlation with the outcome
+   0.7.0 one size and penalty were chosen by the correlation with the outcome
    on an inner split whose rows the ranking had seen: at a few hundred cases
    that choice was noise (k from 50 to 200 and lambda over a 300-fold range
    between folds of one cohort) and favoured small sizes
@@ -174,7 +174,7 @@ def fit_ridge_score(
 
 
 def _solve_ridge(gram: np.ndarray, zty: np.ndarray, penalty: float) -> np.ndarray:
-    """``(G + lambda I)^-1 Z'y`` for one lambda (a Cholesky solve, not an eigendecomposition)."""
+    """``(G + lambda I)^-1 Z'y`` for one lambda (one solve, not an eigendecomposition)."""
     return np.linalg.solve(gram + penalty * np.eye(len(gram)), zty)
 
 
@@ -331,8 +331,9 @@ def _block_ridges(
     """
     n, yty = len(yc), float(yc @ yc)
     primal = [k for k in sizes if k <= n]
-    gram = z[:, : max(primal)].T @ z[:, : max(primal)] if primal else np.zeros((0, 0))
-    zty = z[:, : max(sizes)].T @ yc
+    # The products in the block's own precision (float32 halves their cost), solved in float64.
+    gram = (z[:, : max(primal)].T @ z[:, : max(primal)]).astype(np.float64) if primal else np.zeros((0, 0))
+    zty = (z[:, : max(sizes)].T @ yc.astype(z.dtype)).astype(np.float64)
     kernel, kernel_size = np.zeros((n, n)) if len(primal) < len(sizes) else np.zeros((0, 0)), 0
     weights, penalties = [], []
     for j, k in enumerate(sizes):
@@ -341,13 +342,16 @@ def _block_ridges(
             if deltas is None:
                 eigval, eigvec = np.linalg.eigh(g / k)
                 keep = eigval > 1e-10
+                projected = eigvec.T @ b
                 # (v'Z'y)^2 / (k eigval): the projections on the kernel's eigenvectors.
-                delta = _profile_delta(eigval[keep], (eigvec[:, keep].T @ b) ** 2 / (k * eigval[keep]), yty, n)
+                delta = _profile_delta(eigval[keep], projected[keep] ** 2 / (k * eigval[keep]), yty, n)
+                # (G + k delta I)^-1 Z'y from the same eigendecomposition (G = k V diag(eigval) V').
+                weights.append(eigvec @ (projected / (k * (np.clip(eigval, 0.0, None) + delta))))
             else:
                 delta = float(deltas[j])
-            weights.append(_solve_ridge(g, b, k * delta))
+                weights.append(_solve_ridge(g, b, k * delta))
         else:
-            kernel += z[:, kernel_size:k] @ z[:, kernel_size:k].T
+            kernel += (z[:, kernel_size:k] @ z[:, kernel_size:k].T).astype(np.float64)
             kernel_size = k
             if deltas is None:
                 eigval, eigvec = np.linalg.eigh(kernel / k)
@@ -355,7 +359,7 @@ def _block_ridges(
                 delta = _profile_delta(eigval[keep], (eigvec[:, keep].T @ yc) ** 2, yty, n)
             else:
                 delta = float(deltas[j])
-            weights.append(z[:, :k].T @ _solve_ridge(kernel, yc, k * delta))
+            weights.append((z[:, :k].T @ _solve_ridge(kernel, yc, k * delta).astype(z.dtype)).astype(np.float64))
         penalties.append(k * delta)
     return weights, penalties
 
@@ -432,7 +436,7 @@ def fit_stacked_score(
     candidates = np.asarray(ranking[: CANDIDATE_FACTOR * sizes[-1]])
     mean, scale = _standardisation(data, rows, candidates)
     block = data[np.ix_(rows, candidates)]
-    z = (np.where(np.isnan(block), mean, block) - mean) / scale
+    z = ((np.where(np.isnan(block), mean, block) - mean) / scale).astype(np.float32)
     yr = np.asarray(y[rows], dtype=np.float64)
     weights, penalties = _block_ridges(z, yr - yr.mean(), sizes, None)
     ridges = [
@@ -445,28 +449,33 @@ def fit_stacked_score(
     deltas = [penalty / k for penalty, k in zip(penalties, sizes, strict=True)]
     part = np.random.default_rng(seed).permutation(len(rows)) % n_parts
     crossed = np.zeros((len(rows), len(sizes)))
+    col_sum, col_sumsq = z.sum(axis=0, dtype=np.float64), (z**2).sum(axis=0, dtype=np.float64)
     for q in range(n_parts):
         held = part == q
-        z_fit, y_fit = z[~held], yr[~held] - yr[~held].mean()
-        centre_fit = z_fit.mean(axis=0)
-        z_fit = z_fit - centre_fit
-        # The part's ranking: the trend statistic n r^2 orders as |r| (mean-filled missing calls).
-        r_abs = np.abs(z_fit.T @ y_fit) / np.sqrt(np.maximum((z_fit**2).sum(axis=0), 1e-12))
+        fit_idx, z_held = np.flatnonzero(~held), z[held]
+        n_fit = len(fit_idx)
+        centre_fit = (col_sum - z_held.sum(axis=0, dtype=np.float64)) / n_fit
+        y_fit = np.where(held, 0.0, yr - yr[~held].mean())
+        # The part's ranking: the trend statistic n r^2 orders as |r| (mean-filled missing calls);
+        # the sums of the fitting rows are the block's minus the held part's, without a copy.
+        sumsq_fit = col_sumsq - (z_held**2).sum(axis=0, dtype=np.float64) - n_fit * centre_fit**2
+        r_abs = np.abs(z.T @ y_fit.astype(np.float32)) / np.sqrt(np.maximum(sumsq_fit, 1e-12))
         order = np.argsort(-r_abs, kind="stable")[: sizes[-1]]
-        weights, _ = _block_ridges(z_fit[:, order], y_fit, sizes, deltas)
-        z_held = z[held][:, order] - centre_fit[order]
+        z_fit = z[np.ix_(fit_idx, order)] - centre_fit[order].astype(np.float32)
+        weights, _ = _block_ridges(z_fit, y_fit[fit_idx], sizes, deltas)
+        z_held = z_held[:, order] - centre_fit[order].astype(np.float32)
         for j, (k, w) in enumerate(zip(sizes, weights, strict=True)):
-            crossed[held, j] = z_held[:, :k] @ w
+            crossed[held, j] = z_held[:, :k] @ w.astype(np.float32)
     centre, spread = crossed.mean(axis=0), crossed.std(axis=0)
     spread = np.where(spread > 1e-12, spread, 1.0)
     stack = LogisticRegression(C=1.0, max_iter=1000, random_state=seed).fit((crossed - centre) / spread, y[rows])
     coefficients = stack.coef_[0] / spread
     # One score over the largest size's columns: the sizes share the columns' standardisation (same rows).
     largest = ridges[-1]
-    weights = np.zeros(len(largest.columns))
+    stacked = np.zeros(len(largest.columns))
     for ridge, c in zip(ridges, coefficients, strict=True):
-        weights[: len(ridge.columns)] += c * ridge.weights
-    score = RidgeScore(largest.columns, largest.mean, largest.scale, weights, largest.penalty)
+        stacked[: len(ridge.columns)] += c * ridge.weights
+    score = RidgeScore(largest.columns, largest.mean, largest.scale, stacked, largest.penalty)
     info = {
         "n_variants": int(len(largest.columns)),
         "sizes": [int(k) for k in sizes],
