@@ -25,9 +25,10 @@ additive genetic value (per fold, then averaged; the score-alone AUC beside it):
   on the top k, lambda = k x delta at the linear mixed model's maximum
   likelihood (no validation split);
 * ``stack ...``: :func:`~genorisk.model.in_cohort.fit_stacked_score`, the
-  likelihood ridges of those sizes combined by a logistic regression on their
-  honest cross-fitted scores (today's in-cohort score with the default sizes;
-  ``--sizes`` adds a stack over those).
+  likelihood ridges of those sizes, with or without the elastic net over the
+  top ``model.in_cohort_score_elastic_net``, combined by a non-negative
+  logistic regression on their honest cross-fitted scores (today's in-cohort
+  score: the default sizes with the net; ``--sizes`` adds a stack over those).
 
 Writes ``bench/results/OUT.md`` and ``.json``.
 """
@@ -87,10 +88,15 @@ def trial(x: np.ndarray, y: np.ndarray, genetic: np.ndarray, sizes: list[int], *
 
     y = np.asarray(y, dtype=np.float64)
     sizes = sorted({min(s, x.shape[1]) for s in sizes})
-    default = sorted({min(s, x.shape[1]) for s in ModelConfig().in_cohort_score_sizes})
-    stacks = {f"stack {'/'.join(map(str, default))} (default)": default}
+    config = ModelConfig()
+    default = sorted({min(s, x.shape[1]) for s in config.in_cohort_score_sizes})
+    net = config.in_cohort_score_elastic_net
+    stacks = {
+        f"stack {'/'.join(map(str, default))}, no elastic net": (default, 0),
+        f"stack {'/'.join(map(str, default))} + elastic net {net} (default)": (default, net),
+    }
     if sizes != default:
-        stacks[f"stack {'/'.join(map(str, sizes))}"] = sizes
+        stacks[f"stack {'/'.join(map(str, sizes))} + elastic net {net}"] = (sizes, net)
     folds = outer_folds(y.astype(int), 5, seed)
     methods = ["old pipeline", *[f"likelihood {k}" for k in sizes], *stacks]
     r: dict[str, list[float]] = {m: [] for m in methods}
@@ -114,9 +120,9 @@ def trial(x: np.ndarray, y: np.ndarray, genetic: np.ndarray, sizes: list[int], *
             scores[f"likelihood {k}"] = ridge.score(x, test)
             seconds[f"likelihood {k}"] += (time.perf_counter() - t0) / len(sizes)
         chosen["deltas"].append([round(rg.penalty / k, 3) for rg, k in zip(ridges, sizes, strict=True)])
-        for name, stack_sizes in stacks.items():
+        for name, (stack_sizes, stack_net) in stacks.items():
             t0 = time.perf_counter()
-            stacked = fit_stacked_score(x, y, rank, train, sizes=stack_sizes, seed=seed)
+            stacked = fit_stacked_score(x, y, rank, train, sizes=stack_sizes, elastic_net=stack_net, seed=seed)
             scores[name] = stacked.score.score(x, test)
             chosen[name].append(stacked.info["stack_coefficients"])
             seconds[name] += time.perf_counter() - t0

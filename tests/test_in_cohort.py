@@ -5,6 +5,7 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 
+from genorisk.model.config import ModelConfig
 from genorisk.model.in_cohort import (
     BURDEN_SCORE_SIZES,
     burden_ranking,
@@ -16,6 +17,9 @@ from genorisk.model.in_cohort import (
     ridge_score,
 )
 from genorisk.model.select import dosage_ranking
+
+#: The config schema's defaults (the in-cohort score's sizes and elastic net).
+DEFAULTS = ModelConfig.from_dict({})
 
 
 def additive_cohort(n=3000, m=1500, n_causal=60, h2=0.4, prevalence=0.2, seed=3):
@@ -184,8 +188,9 @@ def test_the_stack_weighs_the_size_the_architecture_needs(n_causal, best, min_r)
     # Sparse: 20 causal among 1,500 -> the top 50 carries the score; dense: 600 causal -> the top 1,000.
     data, y, genetic, kinds = additive_cohort(n=3000, m=1500, n_causal=n_causal, seed=11)
     train, test = np.arange(2400), np.arange(2400, 3000)
-    stacked = fit_stacked_score(data, y, dosage_ranking(data, y, kinds, rows=train), train, seed=2)
-    assert stacked.info["sizes"] == [50, 200, 1000]
+    ranking = dosage_ranking(data, y, kinds, rows=train)
+    stacked = fit_stacked_score(data, y, ranking, train, sizes=DEFAULTS.in_cohort_score_sizes, elastic_net=0, seed=2)
+    assert stacked.info["sizes"] == [50, 200, 1000] and "elastic_net" not in stacked.info
     assert int(np.argmax(stacked.info["stack_coefficients"])) == best
     held = stacked.score.score(data, test)
     assert np.corrcoef(held, genetic[test])[0, 1] > min_r
@@ -194,13 +199,46 @@ def test_the_stack_weighs_the_size_the_architecture_needs(n_causal, best, min_r)
     assert 0.5 < np.corrcoef(stacked.cross_fitted, deployed)[0, 1] < 0.999
 
 
+@pytest.mark.parametrize(("n_causal", "min_gain"), [(20, 0.05), (600, -0.01)])
+def test_the_elastic_net_lifts_a_sparse_score_and_leaves_a_dense_one(n_causal, min_gain):
+    # Sparse: the net keeps the 20 causal variants' weights and drops the noise the ridges spread over.
+    data, y, genetic, kinds = additive_cohort(n=3000, m=1500, n_causal=n_causal, seed=11)
+    train, test = np.arange(2400), np.arange(2400, 3000)
+    ranking = dosage_ranking(data, y, kinds, rows=train)
+    r = {}
+    for net in (0, 200):
+        stacked = fit_stacked_score(data, y, ranking, train, sizes=[50, 200, 1000], elastic_net=net, seed=2)
+        r[net] = np.corrcoef(stacked.score.score(data, test), genetic[test])[0, 1]
+    assert r[200] - r[0] > min_gain
+    info = stacked.info["elastic_net"]
+    assert info["n_variants"] == 200 and 0 < info["nonzero"] <= 200
+    assert len(stacked.info["stack_coefficients"]) == 4 and min(stacked.info["stack_coefficients"]) >= 0
+    if n_causal == 20:
+        assert int(np.argmax(stacked.info["stack_coefficients"])) == 3
+
+
+def test_an_elastic_net_wider_than_the_ridges_widens_the_deployed_score():
+    data, y, _, kinds = additive_cohort(n=800, m=400)
+    train = np.arange(600)
+    ranking = dosage_ranking(data, y, kinds, rows=train)
+    stacked = fit_stacked_score(data, y, ranking, train, sizes=[20], elastic_net=100, seed=1)
+    assert np.array_equal(stacked.score.columns, ranking[:100]) and stacked.info["n_variants"] == 100
+    assert np.count_nonzero(stacked.score.weights[20:]) > 0
+
+
 def test_the_stacked_score_never_sees_a_row_outside_its_training_rows():
     data, y, _, kinds = additive_cohort(n=800, m=400)
     train = np.arange(600)
-    first = fit_stacked_score(data, y, dosage_ranking(data, y, kinds, rows=train), train, seed=1)
+    sizes, net = DEFAULTS.in_cohort_score_sizes, DEFAULTS.in_cohort_score_elastic_net
+    first = fit_stacked_score(
+        data, y, dosage_ranking(data, y, kinds, rows=train), train, sizes=sizes, elastic_net=net, seed=1
+    )
+    assert "elastic_net" in first.info
     flipped = y.copy()
     flipped[600:] = 1 - flipped[600:]
-    again = fit_stacked_score(data, flipped, dosage_ranking(data, flipped, kinds, rows=train), train, seed=1)
+    again = fit_stacked_score(
+        data, flipped, dosage_ranking(data, flipped, kinds, rows=train), train, sizes=sizes, elastic_net=net, seed=1
+    )
     assert np.array_equal(first.score.weights, again.score.weights)
     assert np.array_equal(first.cross_fitted, again.cross_fitted)
 
@@ -230,3 +268,5 @@ def test_the_features_keep_what_the_largest_score_needs():
         ModelConfig.from_dict({"in_cohort_score_sizes": [5000], "in_cohort_score": False}).dosage_columns_per_fold
         == 1000
     )
+    wide_net = ModelConfig.from_dict({"in_cohort_score_sizes": [50], "in_cohort_score_elastic_net": 600})
+    assert wide_net.dosage_columns_per_fold == 1200

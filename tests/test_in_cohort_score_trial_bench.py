@@ -44,13 +44,16 @@ def test_the_trial_scores_every_method_against_the_truth(trial_bench, tmp_path):
         "old pipeline",
         "likelihood 50",
         "likelihood 200",
-        "stack 50/200/300 (default)",
-        "stack 50/200",
+        "stack 50/200/300, no elastic net",
+        "stack 50/200/300 + elastic net 200 (default)",
+        "stack 50/200 + elastic net 200",
     }
     assert all(len(v) == 5 for v in result["r_per_fold"].values())
-    # A sparse signal: the stack weighs the top 50 and tracks the truth on unseen rows.
-    assert min(result["r"]["stack 50/200/300 (default)"], result["r"]["stack 50/200"]) > 0.6
-    assert result["r"]["likelihood 50"] > result["r"]["likelihood 200"]
+    # A sparse signal: the stack weighs the top 50 and tracks the truth on unseen rows; the net does better.
+    r = result["r"]
+    assert min(r["stack 50/200/300, no elastic net"], r["stack 50/200 + elastic net 200"]) > 0.6
+    assert r["stack 50/200/300 + elastic net 200 (default)"] > r["stack 50/200/300, no elastic net"] + 0.02
+    assert r["likelihood 50"] > r["likelihood 200"]
     text = trial_bench.render([{"title": "t", "command": "c", "load": [0, 0, 0], "result": result}])
-    assert "| stack 50/200/300 (default) |" in text
+    assert "| stack 50/200/300 + elastic net 200 (default) |" in text
     json.dumps(result)  # the result file is JSON

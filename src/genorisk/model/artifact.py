@@ -166,7 +166,13 @@ def _model_card_markdown(card: Mapping[str, Any]) -> str:
             f"In-cohort polygenic score: {m['in_cohort_score']['method']}; the final one uses "
             f"{final.get('n_variants', 'n/a')} variants (sizes {final.get('sizes', 'n/a')}, ridge lambda "
             f"{final.get('penalty_factors', final.get('penalty_factor', 'n/a'))} x n, stack coefficients "
-            f"{final.get('stack_coefficients', 'n/a')})"
+            f"{final.get('stack_coefficients', 'n/a')}"
+            + (
+                f"; the elastic net has {final['elastic_net']['nonzero']} non-zero weights of the top "
+                f"{final['elastic_net']['n_variants']}, penalty {final['elastic_net']['alpha_factor']} x its largest)"
+                if final.get("elastic_net")
+                else ")"
+            )
             + (
                 f" and {final['burden']['n_genes']} gene-burden columns (ridge lambda "
                 f"{final['burden']['penalty_factor']} x n)."

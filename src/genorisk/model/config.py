@@ -96,6 +96,9 @@ class ModelConfig:
         The stacked ridges' sizes (sorted). The features keep each fold's top
         :attr:`dosage_columns_per_fold` variants (twice the largest size: the
         stack's cross-fitting re-ranks them without each part).
+    in_cohort_score_elastic_net : int, default 200
+        Top-k variants of the stack's elastic-net member (0: none). Sparse
+        architectures gain from it; the features keep twice this many too.
     in_cohort_burden_score : bool, default true
         With ``in_cohort_score``: a second ridge score over the gene-burden
         columns, its gene count and penalty chosen on the inner split apart from
@@ -162,6 +165,7 @@ class ModelConfig:
     linear_offset: str = "search"
     in_cohort_score: bool = True
     in_cohort_score_sizes: tuple[int, ...] = (50, 200, 1000)
+    in_cohort_score_elastic_net: int = 200
     in_cohort_burden_score: bool = True
     trees_start: str = "baseline"
     selection_metric: str = "logloss"
@@ -217,7 +221,8 @@ class ModelConfig:
         # The in-cohort score's cross-fitting re-ranks its fold's top CANDIDATE_FACTOR x the largest size.
         from genorisk.model.in_cohort import CANDIDATE_FACTOR
 
-        score = CANDIDATE_FACTOR * max(self.in_cohort_score_sizes) if self.in_cohort_score else 0
+        widest = max(*self.in_cohort_score_sizes, self.in_cohort_score_elastic_net)
+        score = CANDIDATE_FACTOR * widest if self.in_cohort_score else 0
         return max(self.max_dosage_features, score)
 
     def to_dict(self) -> dict[str, Any]:

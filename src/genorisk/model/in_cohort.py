@@ -10,8 +10,10 @@ it: Elgart et al. 2022, Communications Biology). Here:
    (:func:`genorisk.model.select.dosage_ranking`; sizes
    ``model.in_cohort_score_sizes``), each penalty at the maximum likelihood of
    the linear mixed model (GBLUP over those columns,
-   :func:`likelihood_ridges`), stacked by a logistic regression on their
-   honest cross-fitted scores (each part re-ranks without its rows). Until
+   :func:`likelihood_ridges`), and an elastic net over the top 200
+   (``model.in_cohort_score_elastic_net``; sparse architectures), stacked by a
+   non-negative logistic regression on their honest cross-fitted scores (each
+   part re-ranks without its rows). Until
    0.7.0 one size and penalty were chosen by the correlation with the outcome
    on an inner split whose rows the ranking had seen: at a few hundred cases
    that choice was noise (k from 50 to 200 and lambda over a 300-fold range
@@ -45,7 +47,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.linear_model import LogisticRegression
+from scipy.optimize import minimize
+from sklearn.linear_model import LogisticRegression, enet_path
 
 from genorisk.model.baseline import LinearOffset
 from genorisk.model.select import trend_test_statistic
@@ -103,6 +106,15 @@ def _standardisation(data: np.ndarray, rows: np.ndarray, columns: np.ndarray) ->
     block = np.where(np.isnan(block), mean, block)
     scale = block.std(axis=0)
     return mean, np.where(scale > 1e-12, scale, 1.0)
+
+
+def _standardised_block(
+    data: np.ndarray, rows: np.ndarray, columns: np.ndarray, dtype: type = np.float64
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The columns of ``rows`` standardised on those rows (NaN -> mean), in ``dtype``; mean; scale."""
+    mean, scale = _standardisation(data, rows, columns)
+    block = data[np.ix_(rows, columns)]
+    return ((np.where(np.isnan(block), mean, block) - mean) / scale).astype(dtype, copy=False), mean, scale
 
 
 def _ridge_weights(gram: np.ndarray, zty: np.ndarray, penalties: Sequence[float]) -> np.ndarray:
@@ -235,8 +247,12 @@ def cross_fitted_scores(
     return out
 
 
-#: Sizes of the stacked score's ridge scores (nested top-k of the in-fold ranking).
-STACK_SIZES = (50, 200, 1000)
+#: The l1 share of the stack's elastic-net member's penalty (half lasso: in LD the net spreads the
+#: weight over correlated variants instead of picking one of them at random).
+ELASTIC_NET_L1_RATIO = 0.5
+#: Elastic-net penalties searched, relative to the smallest one that zeroes every weight. Below
+#: 10^-1.5 the net nears the ridges, which the stack has already, and converges slowly in LD.
+ELASTIC_NET_ALPHAS = np.logspace(0.0, -1.5, 12)
 #: The parts of the stack's cross-fitting re-rank the training rows' top CANDIDATE_FACTOR x the
 #: largest size: a part's top k is then its top k among every variant (its fold's rank beyond 2k is
 #: rare), while re-ranking only the top k would leave the largest size's selection flattering it.
@@ -309,9 +325,7 @@ def likelihood_ridges(
         One per size; ``penalty`` is the lambda.
     """
     columns = np.asarray(ranking[: max(sizes)])
-    mean, scale = _standardisation(data, rows, columns)
-    block = data[np.ix_(rows, columns)]
-    z = (np.where(np.isnan(block), mean, block) - mean) / scale
+    z, mean, scale = _standardised_block(data, rows, columns)
     weights, penalties = _block_ridges(z, y[rows] - y[rows].mean(), sizes, deltas)
     return [
         RidgeScore(columns[:k], mean[:k], scale[:k], w, penalty)
@@ -366,24 +380,69 @@ def _block_ridges(
 
 @dataclass
 class StackedScore:
-    """The in-cohort score: likelihood ridges at several sizes, stacked on honest cross-fitted scores.
+    """The in-cohort score: likelihood ridges and an elastic net, stacked on honest cross-fitted scores.
 
     Attributes
     ----------
     score : RidgeScore
-        The stack as one linear score over the largest size's columns (the
-        deployed score; its weights are the sizes' weights times their stack
-        coefficients).
+        The stack as one linear score over the widest member's columns (the
+        deployed score; its weights are the members' weights times their
+        stack coefficients).
     cross_fitted : ndarray, shape (len(rows),)
-        The stack's score of each training row from ranking, ridges and all
+        The stack's score of each training row from ranking, members and all
         fitted without its part.
     info : dict
-        Sizes, the ridges' lambda / n and the stack coefficients (for metrics).
+        Sizes, the ridges' lambda / n, the elastic net's size, penalty and
+        non-zero weights, and the stack coefficients (for metrics).
     """
 
     score: RidgeScore
     cross_fitted: np.ndarray
     info: dict
+
+
+def _elastic_net_path(z: np.ndarray, yc: np.ndarray, alphas: np.ndarray) -> np.ndarray:
+    """Elastic-net weights of the centred block ``z`` and outcome ``yc`` at each of ``alphas``, shape (k, len(alphas)).
+
+    scikit-learn's coordinate descent on the Gram matrix (k small), warm-started
+    along the decreasing ``alphas``.
+    """
+    z = np.asarray(z, dtype=np.float64)
+    _, coefs, _ = enet_path(
+        z,
+        yc,
+        l1_ratio=ELASTIC_NET_L1_RATIO,
+        alphas=alphas,
+        precompute=z.T @ z,
+        Xy=z.T @ yc,
+        check_input=False,
+        max_iter=5000,
+    )
+    return np.asarray(coefs)
+
+
+def _elastic_net_alphas(z: np.ndarray, yc: np.ndarray) -> np.ndarray:
+    """:data:`ELASTIC_NET_ALPHAS` times the smallest penalty that zeroes every weight of ``z`` (centred)."""
+    alpha_max = float(np.max(np.abs(z.T @ yc))) / (len(yc) * ELASTIC_NET_L1_RATIO)
+    return max(alpha_max, 1e-12) * ELASTIC_NET_ALPHAS
+
+
+def _nonnegative_logistic(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Coefficients >= 0 of a logistic regression of ``y`` on ``x`` (intercept free, penalty 0.5 |b|^2).
+
+    The penalty is scikit-learn's ``C = 1``; L-BFGS-B with the coefficients bounded below by 0.
+    """
+
+    def loss(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        margin = theta[0] + x @ theta[1:]
+        p = 1.0 / (1.0 + np.exp(-margin))
+        value = float(np.sum(np.logaddexp(0.0, margin) - y * margin) + 0.5 * theta[1:] @ theta[1:])
+        grad = np.concatenate([[np.sum(p - y)], x.T @ (p - y) + theta[1:]])
+        return value, grad
+
+    start = np.zeros(x.shape[1] + 1)
+    bounds = [(None, None)] + [(0.0, None)] * x.shape[1]
+    return minimize(loss, start, jac=True, method="L-BFGS-B", bounds=bounds).x[1:]
 
 
 def fit_stacked_score(
@@ -392,24 +451,29 @@ def fit_stacked_score(
     ranking: np.ndarray,
     rows: np.ndarray,
     *,
-    sizes: Sequence[int] = STACK_SIZES,
+    sizes: Sequence[int],
+    elastic_net: int,
     n_parts: int = CROSS_FIT_PARTS,
     seed: int = 0,
 ) -> StackedScore:
-    """Likelihood ridges over the top 50, 200 and 1,000 variants, combined by a logistic regression.
+    """Likelihood ridges over the top-k variants and an elastic net, combined by a non-negative logistic regression.
 
     Regenie's level 1 in miniature: each size's ridge
-    (:func:`likelihood_ridges`) is cross-fitted in ``n_parts`` parts, each
-    part's ridges re-ranking the candidates (the top
-    ``CANDIDATE_FACTOR x max(sizes)`` of ``ranking``) without that part's rows,
-    so a size's selection does not flatter its cross-fitted scores; a logistic
-    regression of the outcome on those scores (standardised) weighs the sizes.
-    Sparse architectures weigh the top 50, many small effects in LD the largest
-    size. Only the candidates are read, so a feature matrix holding each fold's
-    top candidates (the genotype shards' selection,
+    (:func:`likelihood_ridges`) and an elastic net over the top ``elastic_net``
+    variants (l1 ratio :data:`ELASTIC_NET_L1_RATIO`) are cross-fitted in
+    ``n_parts`` parts, each part re-ranking the candidates (the top
+    ``CANDIDATE_FACTOR x`` the widest member of ``ranking``) without its rows,
+    so a member's selection does not flatter its cross-fitted scores. The net's
+    penalty (of :data:`ELASTIC_NET_ALPHAS`) is the one whose pooled cross-fitted
+    scores correlate best with the outcome; a logistic regression of the
+    outcome on the members' cross-fitted scores (standardised), its
+    coefficients bounded below by 0, weighs them.
+    Sparse architectures weigh the net and the top 50, many small effects in
+    LD the largest ridge. Only the candidates are read, so a feature matrix
+    holding each fold's top candidates (the genotype shards' selection,
     :attr:`~genorisk.model.config.ModelConfig.dosage_columns_per_fold`) gives
-    the same score as one holding every
-    variant. Nothing outside ``rows`` is seen.
+    the same score as one holding every variant. Nothing outside ``rows`` is
+    seen.
 
     Parameters
     ----------
@@ -421,7 +485,11 @@ def fit_stacked_score(
     rows : ndarray of int
         Training rows.
     sizes : sequence of int
-        Sizes of the ridges (capped at the ranking's length; repeats dropped).
+        Sizes of the ridges, ``model.in_cohort_score_sizes`` (capped at the
+        ranking's length; repeats dropped).
+    elastic_net : int
+        Size of the elastic net, ``model.in_cohort_score_elastic_net`` (capped
+        likewise; 0: no net).
     n_parts, seed : int
         The cross-fitting's parts and their random assignment.
 
@@ -430,25 +498,24 @@ def fit_stacked_score(
     StackedScore
     """
     sizes = sorted({min(s, len(ranking)) for s in sizes if s > 0} - {0})
+    net_k = min(elastic_net, len(ranking))
     if not sizes:
         empty = RidgeScore(ranking[:0], np.zeros(0), np.ones(0), np.zeros(0), 0.0)
         return StackedScore(empty, np.zeros(len(rows)), {"n_variants": 0, "sizes": []})
-    candidates = np.asarray(ranking[: CANDIDATE_FACTOR * sizes[-1]])
-    mean, scale = _standardisation(data, rows, candidates)
-    block = data[np.ix_(rows, candidates)]
-    z = ((np.where(np.isnan(block), mean, block) - mean) / scale).astype(np.float32)
+    width = max(sizes[-1], net_k)
+    candidates = np.asarray(ranking[: CANDIDATE_FACTOR * width])
+    z, mean, scale = _standardised_block(data, rows, candidates, np.float32)
     yr = np.asarray(y[rows], dtype=np.float64)
     weights, penalties = _block_ridges(z, yr - yr.mean(), sizes, None)
-    ridges = [
-        RidgeScore(candidates[:k], mean[:k], scale[:k], w, penalty)
-        for k, w, penalty in zip(sizes, weights, penalties, strict=True)
-    ]
+    members = [np.concatenate([w, np.zeros(width - len(w))]) for w in weights]
+    alphas = _elastic_net_alphas(z[:, :net_k], yr - yr.mean()) if net_k else np.zeros(0)
     # The parts re-rank the same standardised block (standardised over all of ``rows``, no outcome
     # enters it), re-centred on their fitting rows, and reuse the training rows' deltas (one number
     # per size): an eigendecomposition and a copy of the data per part and size cost twice the trees.
     deltas = [penalty / k for penalty, k in zip(penalties, sizes, strict=True)]
     part = np.random.default_rng(seed).permutation(len(rows)) % n_parts
     crossed = np.zeros((len(rows), len(sizes)))
+    net_crossed = np.zeros((len(rows), len(alphas)))
     col_sum, col_sumsq = z.sum(axis=0, dtype=np.float64), (z**2).sum(axis=0, dtype=np.float64)
     for q in range(n_parts):
         held = part == q
@@ -460,28 +527,38 @@ def fit_stacked_score(
         # the sums of the fitting rows are the block's minus the held part's, without a copy.
         sumsq_fit = col_sumsq - (z_held**2).sum(axis=0, dtype=np.float64) - n_fit * centre_fit**2
         r_abs = np.abs(z.T @ y_fit.astype(np.float32)) / np.sqrt(np.maximum(sumsq_fit, 1e-12))
-        order = np.argsort(-r_abs, kind="stable")[: sizes[-1]]
+        order = np.argsort(-r_abs, kind="stable")[:width]
         z_fit = z[np.ix_(fit_idx, order)] - centre_fit[order].astype(np.float32)
-        weights, _ = _block_ridges(z_fit, y_fit[fit_idx], sizes, deltas)
         z_held = z_held[:, order] - centre_fit[order].astype(np.float32)
-        for j, (k, w) in enumerate(zip(sizes, weights, strict=True)):
+        part_weights, _ = _block_ridges(z_fit[:, : sizes[-1]], y_fit[fit_idx], sizes, deltas)
+        for j, (k, w) in enumerate(zip(sizes, part_weights, strict=True)):
             crossed[held, j] = z_held[:, :k] @ w.astype(np.float32)
+        if net_k:
+            net_crossed[held] = z_held[:, :net_k] @ _elastic_net_path(z_fit[:, :net_k], y_fit[fit_idx], alphas)
+    info: dict = {"n_variants": int(width), "sizes": [int(k) for k in sizes]}
+    info["penalty_factors"] = [round(p / len(rows), 4) for p in penalties]
+    if net_k:
+        fit = [_correlation(net_crossed[:, a], yr) if net_crossed[:, a].any() else -np.inf for a in range(len(alphas))]
+        best = int(np.argmax(fit))
+        net = _elastic_net_path(z[:, :net_k], yr - yr.mean(), alphas[: best + 1])[:, -1]
+        members.append(np.concatenate([net, np.zeros(width - net_k)]))
+        crossed = np.column_stack([crossed, net_crossed[:, best]])
+        info["elastic_net"] = {
+            "n_variants": int(net_k),
+            "alpha_factor": round(float(ELASTIC_NET_ALPHAS[best]), 4),
+            "nonzero": int(np.count_nonzero(net)),
+        }
     centre, spread = crossed.mean(axis=0), crossed.std(axis=0)
     spread = np.where(spread > 1e-12, spread, 1.0)
-    stack = LogisticRegression(C=1.0, max_iter=1000, random_state=seed).fit((crossed - centre) / spread, y[rows])
-    coefficients = stack.coef_[0] / spread
-    # One score over the largest size's columns: the sizes share the columns' standardisation (same rows).
-    largest = ridges[-1]
-    stacked = np.zeros(len(largest.columns))
-    for ridge, c in zip(ridges, coefficients, strict=True):
-        stacked[: len(ridge.columns)] += c * ridge.weights
-    score = RidgeScore(largest.columns, largest.mean, largest.scale, stacked, largest.penalty)
-    info = {
-        "n_variants": int(len(largest.columns)),
-        "sizes": [int(k) for k in sizes],
-        "penalty_factors": [round(r.penalty / len(rows), 4) for r in ridges],
-        "stack_coefficients": [round(float(c), 4) for c in stack.coef_[0]],
-    }
+    # Non-negative weights (Breiman's stacked regressions): the nested ridges are collinear, and free
+    # signs traded them against each other ([0.19, -0.14, 0.84]); on a dense architecture a fourth,
+    # free member cost 0.024 in correlation with the truth, a non-negative one nothing.
+    coef_std = _nonnegative_logistic((crossed - centre) / spread, yr)
+    coefficients = coef_std / spread
+    # One score over the widest member's columns: the members share the columns' standardisation.
+    stacked = np.sum([c * w for c, w in zip(coefficients, members, strict=True)], axis=0)
+    score = RidgeScore(candidates[:width], mean[:width], scale[:width], stacked, penalties[-1])
+    info["stack_coefficients"] = [round(float(c), 4) for c in coef_std]
     return StackedScore(score, (crossed - centre) @ coefficients, info)
 
 

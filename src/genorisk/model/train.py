@@ -61,6 +61,7 @@ from genorisk.model.fold_stats import outer_folds
 from genorisk.model.in_cohort import (
     BURDEN_SCORE_SIZES,
     CROSS_FIT_PARTS,
+    ELASTIC_NET_L1_RATIO,
     burden_ranking,
     cross_fitted_scores,
     fit_ridge_score,
@@ -331,7 +332,15 @@ def train_model(
         """
         # The genotype shards keep each fold's top dosage_columns_per_fold variants
         # (cohort_variant_stats), so the score is the same from the shards as from every variant.
-        stacked = fit_stacked_score(data, y, ranking, rows, sizes=config.in_cohort_score_sizes, seed=config.seed)
+        stacked = fit_stacked_score(
+            data,
+            y,
+            ranking,
+            rows,
+            sizes=config.in_cohort_score_sizes,
+            elastic_net=config.in_cohort_score_elastic_net,
+            seed=config.seed,
+        )
         scores, crossed = [stacked.score], [stacked.cross_fitted]
         info: dict[str, Any] = dict(stacked.info)
         burden_text = ""
@@ -352,9 +361,11 @@ def train_model(
             margin[rows] += b_s * (score_rows - score.score(data, rows))
         score_info.append(info)
         log.info(
-            "in-cohort score: stack of ridges over the top %s variants (lambda %s x n, stack coefficients %s)%s",
+            "in-cohort score: stack of ridges over the top %s variants (lambda %s x n), elastic net %s, "
+            "stack coefficients %s%s",
             info["sizes"],
             info.get("penalty_factors"),
+            info.get("elastic_net", "none"),
             info.get("stack_coefficients"),
             burden_text,
         )
@@ -629,8 +640,15 @@ def train_model(
         metrics["in_cohort_score"] = {
             "method": "ridge regressions of the outcome on standardised dosages of the top "
             + "/".join(str(k) for k in config.in_cohort_score_sizes)
-            + " in-fold variants (lambda by the linear mixed model's likelihood), stacked by a logistic "
-            "regression on their honest cross-fitted scores (ranking redone without each part)"
+            + " in-fold variants (lambda by the linear mixed model's likelihood)"
+            + (
+                f" and an elastic net over the top {config.in_cohort_score_elastic_net} (l1 ratio "
+                f"{ELASTIC_NET_L1_RATIO}, penalty by its cross-fitted correlation with the outcome)"
+                if config.in_cohort_score_elastic_net
+                else ""
+            )
+            + ", stacked by a logistic regression on their honest cross-fitted scores (ranking redone "
+            "without each part)"
             + (
                 ", and a second one on the top-k in-fold gene-burden columns with its own k and lambda"
                 if use_burden_score
