@@ -558,8 +558,12 @@ def test_a_linear_shipped_model_is_saved_scored_and_explained(additive_cohort, t
     X, y, schema = additive_cohort
     model = train_model(X, y, schema, ModelConfig(**{**FAST, "ship": "linear"}))
     assert model.metrics["shipped"]["model"] == "linear" and model.booster.num_boosted_rounds() == 0
-    assert model.metrics["in_cohort_score"]["final"]["n_variants"] > 0
+    final = model.metrics["in_cohort_score"]["final"]
+    assert final["n_variants"] > 0 and len(final["stack_coefficients"]) == len(final["sizes"]) + 1
+    assert 0 < final["elastic_net"]["nonzero"] <= final["elastic_net"]["n_variants"]
     save_model(model, tmp_path / "m")
+    card = (tmp_path / "m" / "model_card.md").read_text()
+    assert "an elastic net over the top" in card and "non-zero weights of the top" in card
     loaded = load_model(tmp_path / "m")
     assert loaded.booster.num_boosted_rounds() == 0 and loaded.offset is not None
     patients = X.iloc[:20]

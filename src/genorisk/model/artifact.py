@@ -169,7 +169,8 @@ def _model_card_markdown(card: Mapping[str, Any]) -> str:
             f"{final.get('stack_coefficients', 'n/a')}"
             + (
                 f"; the elastic net has {final['elastic_net']['nonzero']} non-zero weights of the top "
-                f"{final['elastic_net']['n_variants']}, penalty {final['elastic_net']['alpha_factor']} x its largest)"
+                f"{final['elastic_net']['n_variants']}, penalty {final['elastic_net']['alpha_factor']} x the "
+                "smallest that zeroes them all)"
                 if final.get("elastic_net")
                 else ")"
             )

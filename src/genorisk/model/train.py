@@ -647,8 +647,8 @@ def train_model(
                 if config.in_cohort_score_elastic_net
                 else ""
             )
-            + ", stacked by a logistic regression on their honest cross-fitted scores (ranking redone "
-            "without each part)"
+            + ", stacked by a logistic regression with non-negative weights on their honest cross-fitted "
+            "scores (ranking redone without each part)"
             + (
                 ", and a second one on the top-k in-fold gene-burden columns with its own k and lambda"
                 if use_burden_score
