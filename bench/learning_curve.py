@@ -875,11 +875,11 @@ def write_learning_curve(rows: list[dict], args, argv: list[str]) -> None:
         json.dumps({"settings": settings, "rows": rows}, indent=2) + "\n"
     )
 
-    def ci(m):
-        return f"{m['estimate']:.3f} ({m['ci_low']:.3f}-{m['ci_high']:.3f})"
+    def ci(m):  # None: not measured (--no-hgb)
+        return "-" if m is None else f"{m['estimate']:.3f} ({m['ci_low']:.3f}-{m['ci_high']:.3f})"
 
     def diff(m):
-        return f"{m['estimate']:+.3f} ({m['ci_low']:+.3f} to {m['ci_high']:+.3f})"
+        return "-" if m is None else f"{m['estimate']:+.3f} ({m['ci_low']:+.3f} to {m['ci_high']:+.3f})"
 
     lines = [
         "## Learning curve: OOF ROC AUC against cohort size, beside the strong baseline and HistGradientBoosting",
@@ -889,7 +889,8 @@ def write_learning_curve(rows: list[dict], args, argv: list[str]) -> None:
         "with or without an external PGS (correlation 0.7 with the true additive value); "
         f"5-fold nested CV, {args.trials} trials, {args.threads} threads. AUC with 95% paired-bootstrap CI. "
         "Ceiling: Wray et al. 2010 with all capturable variance (genetic + age). Strong baseline: logistic "
-        "regression on the in-cohort polygenic score (ridge, fitted in-fold) + PGS + age + sex + PCs. "
+        "regression on the in-cohort polygenic score (stacked ridges and elastic net, fitted in-fold) + PGS + "
+        "age + sex + PCs. "
         "HGB: scikit-learn HistGradientBoostingClassifier, defaults with early stopping, same outer folds and "
         "in-fold dosage filter. Shipped: the model genorisk publishes by its rule (boosted only if it beats the "
         "strong baseline beyond the CI). Command: `.venv/bin/python bench/learning_curve.py " + " ".join(argv) + "`.",

@@ -122,3 +122,16 @@ def test_replicates_without_heldout_people_judge_the_oof_targets(lc, tmp_path):
     (summary,) = section["summary"]
     assert summary["met"]["boosted_beats_strong_oof"] in (0, 1, 2)
     assert "boosted beats the strong baseline, OOF CI above 0" in (tmp_path / "r.md").read_text()
+
+
+@pytest.mark.integration
+def test_the_learning_curve_without_hgb_writes_its_table(lc, tmp_path):
+    """--no-hgb on the plain learning curve: HGB's columns read "-" (a crash in its table before)."""
+    argv = [
+        "--sizes", "300", "--variants", "60", "--trials", "1", "--threads", "1", "--scores", "without",
+        "--architectures", "additive", "--no-hgb", "--results-dir", str(tmp_path), "--out", "c",
+    ]  # fmt: skip
+    assert lc.main(argv) == 0
+    (row,) = [line for line in (tmp_path / "c.md").read_text().splitlines() if line.startswith("| without")]
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert cells[8] == "-" and cells[9] == "-" and cells[5] != "-"
