@@ -51,6 +51,7 @@ from scipy.optimize import minimize
 from sklearn.linear_model import LogisticRegression, enet_path
 
 from genorisk.model.baseline import LinearOffset
+from genorisk.model.calibration import sigmoid
 from genorisk.model.select import trend_test_statistic
 
 #: The driver group of the in-cohort score's terms in patients' explanations.
@@ -435,7 +436,7 @@ def _nonnegative_logistic(x: np.ndarray, y: np.ndarray) -> np.ndarray:
 
     def loss(theta: np.ndarray) -> tuple[float, np.ndarray]:
         margin = theta[0] + x @ theta[1:]
-        p = 1.0 / (1.0 + np.exp(-margin))
+        p = sigmoid(margin)
         value = float(np.sum(np.logaddexp(0.0, margin) - y * margin) + 0.5 * theta[1:] @ theta[1:])
         grad = np.concatenate([[np.sum(p - y)], x.T @ (p - y) + theta[1:]])
         return value, grad
@@ -538,8 +539,11 @@ def fit_stacked_score(
     info: dict = {"n_variants": int(width), "sizes": [int(k) for k in sizes]}
     info["penalty_factors"] = [round(p / len(rows), 4) for p in penalties]
     if net_k:
-        fit = [_correlation(net_crossed[:, a], yr) if net_crossed[:, a].any() else -np.inf for a in range(len(alphas))]
-        best = int(np.argmax(fit))
+        # The largest penalty zeroes every weight: an all-zero score is never the choice.
+        net_fit = [
+            _correlation(net_crossed[:, a], yr) if net_crossed[:, a].any() else -np.inf for a in range(len(alphas))
+        ]
+        best = int(np.argmax(net_fit))
         net = _elastic_net_path(z[:, :net_k], yr - yr.mean(), alphas[: best + 1])[:, -1]
         members.append(np.concatenate([net, np.zeros(width - net_k)]))
         crossed = np.column_stack([crossed, net_crossed[:, best]])
