@@ -68,7 +68,7 @@ def render(rows: list[dict], command: str, load: list[float]) -> str:
     for r in rows:
         lines.append(
             f"| {r['people']:,} | {r['candidates']:,} | {r['data_mib']:.0f} | {r['peak_over_data_mib']:.0f} | "
-            f"{1024 * r['peak_over_data_mib'] / r['people']:.1f} | {r['seconds']:.1f} |"
+            f"{1024 * r['peak_over_data_mib'] / r['people']:.1f} | {r['seconds']:.2f} |"
         )
     return "\n".join(lines) + "\n"
 
