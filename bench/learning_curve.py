@@ -890,7 +890,8 @@ def write_learning_curve(rows: list[dict], args, argv: list[str]) -> None:
         f"5-fold nested CV, {args.trials} trials, {args.threads} threads. AUC with 95% paired-bootstrap CI. "
         "Ceiling: Wray et al. 2010 with all capturable variance (genetic + age). Strong baseline: logistic "
         "regression on the in-cohort polygenic score (stacked ridges and elastic net, fitted in-fold) + PGS + "
-        "age + sex + PCs. "
+        "age + sex + PCs. Boosted: genorisk's trees, with the terms of its in-fold interaction screen as "
+        "columns (`model.interaction_screen`). "
         "HGB: scikit-learn HistGradientBoostingClassifier, defaults with early stopping, same outer folds and "
         "in-fold dosage filter. Shipped: the model genorisk publishes by its rule (boosted only if it beats the "
         "strong baseline beyond the CI). Command: `.venv/bin/python bench/learning_curve.py " + " ".join(argv) + "`.",

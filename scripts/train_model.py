@@ -49,6 +49,8 @@ def main():
         oof.to_parquet(tmp)
     scored = score_patients(model, X, top_n=10_000)
     names = {f["group"]: f["label"] if f["kind"] != "dosage" else f["group"] for f in model.schema["features"]}
+    labels = {f["name"]: f["label"] for f in model.schema["features"]}
+    names.update({t.name: t.label(labels) for t in model.interactions})
     write_json(snakemake.output.importance, feature_importance([s["drivers"] for s in scored], names))
 
 

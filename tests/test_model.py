@@ -349,6 +349,7 @@ def test_artifact_round_trip(additive_model, additive_cohort, tmp_path):
         "calibrator.json",
         "cohort_risks.json",
         "features.schema.json",
+        "interactions.json",
         "linear_offset.json",
         "metrics.json",
         "model.ubj",

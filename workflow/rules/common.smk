@@ -448,6 +448,7 @@ MODEL_FILES = {
     "card": "model_card.json",
     "card_md": "model_card.md",
     "linear_offset": "linear_offset.json",
+    "interactions": "interactions.json",
 }
 
 

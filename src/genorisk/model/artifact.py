@@ -26,11 +26,13 @@ from genorisk.model.baseline import LinearOffset
 from genorisk.model.calibration import Calibrator
 from genorisk.model.config import ModelConfig
 from genorisk.model.inputs import validate_schema
+from genorisk.model.interactions import terms_from_dict, terms_to_dict
 from genorisk.model.train import N_COHORT_QUANTILES, TrainedModel
 
 ARTIFACT_FILES = (
     "model.ubj",
     "linear_offset.json",
+    "interactions.json",
     "features.schema.json",
     "calibrator.json",
     "cohort_risks.json",
@@ -128,7 +130,7 @@ def _model_card_markdown(card: Mapping[str, Any]) -> str:
     shipped = m.get("shipped")
     if shipped:
         which = (
-            "the gradient-boosted model (trees on the strong baseline's margin)"
+            "the gradient-boosted model (trees on the features and the screened interaction terms)"
             if shipped["model"] == "boosted"
             else "the strong linear baseline, no trees (a booster of 0 rounds on the linear margin)"
         )
@@ -180,6 +182,20 @@ def _model_card_markdown(card: Mapping[str, Any]) -> str:
                 if final.get("burden")
                 else "."
             ),
+        ]
+    screen = m.get("interaction_screen")
+    if screen:
+        final = screen.get("final") or {}
+        kept = ", ".join(f"{t['name']} (z {t['z']})" for t in final.get("terms", [])) or "none passed"
+        used = (
+            f"; the shipped model's trees have them as columns: {', '.join(screen['in_shipped_model'])}"
+            if screen.get("in_shipped_model")
+            else "; the shipped model uses none"
+        )
+        lines += [
+            "",
+            f"Interaction screen: {screen['method']}. On all rows, {final.get('candidates', 'n/a')} candidates, "
+            f"threshold |z| > {final.get('threshold_z', 'n/a')}: {kept}{used}.",
         ]
     if comparison is not None:
         lines += ["", f"Against the baseline: {comparison['statement']}"]
@@ -274,6 +290,8 @@ def save_model(
     """Write the model artifact directory; every file is written atomically.
 
     Files: ``model.ubj`` (XGBoost UBJSON), ``features.schema.json``,
+    ``linear_offset.json``, ``interactions.json`` (the screened interaction
+    terms, the booster's last columns: names, centres and scales only),
     ``calibrator.json``, ``cohort_risks.json`` (1001 quantiles of the
     cohort's calibrated OOF risks, no per-person values), ``metrics.json``,
     ``model_card.md`` and, last, ``model_card.json`` (config, parameters,
@@ -309,6 +327,7 @@ def save_model(
         model.booster.save_model(str(tmp))
     write_json(outdir / "features.schema.json", model.schema)
     write_json(outdir / "linear_offset.json", model.offset.to_dict() if model.offset else {"features": []})
+    write_json(outdir / "interactions.json", terms_to_dict(model.interactions))
     write_json(outdir / "calibrator.json", model.calibrator.to_dict())
     write_json(
         outdir / "cohort_risks.json",
@@ -441,6 +460,14 @@ def load_model(outdir: str | Path) -> TrainedModel:
     except ValueError as err:  # a card written by another genorisk version
         raise InputError(outdir / "model_card.json", f"config: {err}") from err
     offset = LinearOffset.from_dict(read_json(outdir / "linear_offset.json"), path=str(outdir / "linear_offset.json"))
+    interactions = terms_from_dict(read_json(outdir / "interactions.json"), path=str(outdir / "interactions.json"))
+    names = booster.feature_names or []
+    if [t.name for t in interactions] != names[len(names) - len(interactions) :]:
+        raise InputError(outdir / "interactions.json", "its terms are not the model's last columns (model.ubj)")
+    schema_names = {f["name"] for f in schema["features"]}
+    for term in interactions:
+        if not set(term.features) <= schema_names:
+            raise InputError(outdir / "interactions.json", f"term {term.name!r} uses features not in the schema")
     booster.set_param({"nthread": config.threads})
     return TrainedModel(
         booster=booster,
@@ -452,4 +479,5 @@ def load_model(outdir: str | Path) -> TrainedModel:
         cohort_quantiles=np.asarray(cohort["risk_quantiles"], dtype=np.float64),
         metrics=read_json(outdir / "metrics.json"),
         offset=offset,
+        interactions=interactions,
     )

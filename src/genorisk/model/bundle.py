@@ -314,6 +314,7 @@ MODEL_FILES = (
     "model_card.json",
     "model_card.md",
     "linear_offset.json",
+    "interactions.json",
 )
 COHORT_REFERENCE = "cohort_reference.json"
 COHORT_VARIANTS = "cohort_variants.parquet"

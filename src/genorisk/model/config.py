@@ -112,6 +112,14 @@ class ModelConfig:
         should help (non-additive, 4,000 people: OOF AUC 0.734 against 0.766 from
         no offset; the trees stop after a few rounds), so the in-cohort score is
         the strong baseline the trees must beat, not their start, by default.
+    interaction_screen : int, default 50
+        Top in-fold variants whose pairwise products, products with each
+        covariate and heterozygote indicators are screened, on the training
+        rows, for association after the main effects (0: no screen); the terms
+        that pass a Bonferroni threshold become columns of the trees
+        (:mod:`genorisk.model.interactions`).
+    interaction_terms : int, default 10
+        Screened terms kept at most, strongest first.
     ship : "rule" | "boosted" | "linear", default "rule"
         Which model is published. "rule", decided before looking at the test
         folds: the boosted model only if its out-of-fold ROC AUC beats the strong
@@ -168,6 +176,8 @@ class ModelConfig:
     in_cohort_score_elastic_net: int = 200
     in_cohort_burden_score: bool = True
     trees_start: str = "baseline"
+    interaction_screen: int = 50
+    interaction_terms: int = 10
     selection_metric: str = "logloss"
     ship: str = "rule"
     n_bootstrap: int = 200

@@ -100,9 +100,17 @@ class FeatureGroups:
     index: np.ndarray
 
     @classmethod
-    def from_schema(cls, schema: Mapping[str, Any], feature_names: Sequence[str]) -> FeatureGroups:
-        """Groups of ``feature_names`` (the booster's columns) from the schema."""
+    def from_schema(
+        cls, schema: Mapping[str, Any], feature_names: Sequence[str], derived: Mapping[str, str] | None = None
+    ) -> FeatureGroups:
+        """Groups of ``feature_names`` (the booster's columns) from the schema.
+
+        ``derived`` maps columns that are not schema features (screened
+        interaction terms) to their labels; each is a group of its own.
+        """
         by_name = {f["name"]: f for f in schema["features"]}
+        for name, label in (derived or {}).items():
+            by_name[name] = {"name": name, "group": name, "label": label}
         missing = [n for n in feature_names if n not in by_name]
         if missing:
             raise KeyError(f"model features not in the schema: {missing[:10]}")

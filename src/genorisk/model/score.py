@@ -17,6 +17,7 @@ from genorisk.model.explain import (
 )
 from genorisk.model.in_cohort import IN_COHORT_GROUP
 from genorisk.model.inputs import check_frame_matches_schema
+from genorisk.model.interactions import interaction_matrix
 from genorisk.model.train import TrainedModel
 
 
@@ -100,8 +101,15 @@ def score_patients(
     """
     check_frame_matches_schema(X_patients, model.schema, path=path, frame_schema=schema)
     used = model.feature_names
-    groups = FeatureGroups.from_schema(model.schema, used)
-    data = X_patients[used].to_numpy(dtype=np.float32)
+    labels = {f["name"]: f["label"] for f in model.schema["features"]}
+    groups = FeatureGroups.from_schema(model.schema, used, {t.name: t.label(labels) for t in model.interactions})
+    # The screened interaction terms are the booster's last columns, computed from the patient's features.
+    base = used[: len(used) - len(model.interactions)]
+    data = X_patients[base].to_numpy(dtype=np.float32)
+    if model.interactions:
+        column_of = {name: j for j, name in enumerate(X_patients.columns)}
+        terms = interaction_matrix(model.interactions, X_patients.to_numpy(dtype=np.float32), column_of)
+        data = np.column_stack([data, terms])
     n_missing = np.isnan(X_patients.to_numpy(dtype=np.float32)).sum(axis=1)
     if model.offset is not None:
         offset_x = X_patients[model.offset.features].to_numpy(dtype=np.float64)

@@ -70,6 +70,7 @@ from genorisk.model.in_cohort import (
     ridge_score,
 )
 from genorisk.model.inputs import check_frame_matches_schema, check_labels, validate_schema
+from genorisk.model.interactions import InteractionTerm, interaction_matrix, screen_interactions
 from genorisk.model.metrics import evaluate_predictions
 from genorisk.model.select import dosage_ranking, top_k_columns
 
@@ -123,6 +124,8 @@ class TrainedModel:
     #: Out-of-fold predictions by model name ("model", "baseline", ...) and the
     #: labels ("y"), for the cohort report's curves; never part of the artifact.
     oof_predictions: dict | None = None
+    #: Screened interaction terms (:mod:`genorisk.model.interactions`): the booster's last columns.
+    interactions: list[InteractionTerm] = dataclasses.field(default_factory=list)
 
     @property
     def feature_names(self) -> list[str]:
@@ -307,6 +310,36 @@ def train_model(
     have_offset = have_offset or strong_start_for_trees
     column_of = {name: j for j, name in enumerate(names)}
     score_info: list[dict[str, Any]] = []
+    covariate_cols = [j for j, kind in enumerate(kinds) if kind == "covariate"]
+    interaction_info: list[dict[str, Any]] = []
+
+    def screen(rows: np.ndarray, ranking: np.ndarray) -> tuple[list[InteractionTerm], np.ndarray]:
+        """The interaction terms screened on ``rows`` and their values for every row (n, terms)."""
+        terms, info = screen_interactions(
+            data,
+            y,
+            ranking,
+            rows,
+            names=names,
+            covariate_columns=covariate_cols,
+            top=config.interaction_screen if n_dosage > 1 else 0,
+            max_terms=config.interaction_terms,
+        )
+        interaction_info.append(info)
+        if terms:
+            log.info(
+                "interaction screen: %d of %d candidate terms pass |z| > %.2f: %s",
+                len(terms),
+                info["candidates"],
+                info["threshold_z"],
+                ", ".join(f"{t.name} (z {t.z:.1f})" for t in terms),
+            )
+        return terms, interaction_matrix(terms, data, column_of)
+
+    def columns(rows: np.ndarray, cols: np.ndarray, extra: np.ndarray) -> np.ndarray:
+        """The trees' matrix of ``rows``: feature columns ``cols`` then the interaction terms."""
+        block = data[np.ix_(rows, cols)]
+        return np.column_stack([block, extra[rows]]) if extra.shape[1] else block
 
     def fit_plain_offset(rows: np.ndarray) -> tuple[LinearOffset | None, np.ndarray | None]:
         """Logistic regression on the baseline columns, fitted on ``rows`` (class-weighted as the trees); margins."""
@@ -397,6 +430,7 @@ def train_model(
         # validation rows included: a few linear coefficients barely overfit,
         # and the outer test rows stay unseen.
         ranking = dosage_ranking(data, y, kinds, rows=train_idx)
+        _, fold_terms = screen(train_idx, ranking)
         fit_idx, val_idx = train_test_split(
             train_idx, test_size=config.validation_fraction, stratify=y[train_idx], random_state=config.seed + k
         )
@@ -421,7 +455,7 @@ def train_model(
                 # Fold matrices carry no feature names: XGBoost re-validates
                 # names in Python on every round, ~25% of the fit time.
                 dfit = xgb.QuantileDMatrix(
-                    data[np.ix_(fit_idx, cols)],
+                    columns(fit_idx, cols, fold_terms),
                     label=y[fit_idx],
                     weight=w_fit,
                     base_margin=rows_of(fold_start, fit_idx),
@@ -429,7 +463,7 @@ def train_model(
                     nthread=config.threads,
                 )
                 dval = xgb.QuantileDMatrix(
-                    data[np.ix_(val_idx, cols)],
+                    columns(val_idx, cols, fold_terms),
                     label=y[val_idx],
                     weight=w_val,
                     ref=dfit,
@@ -476,7 +510,7 @@ def train_model(
         cols = matrices[best_key][0]
         del matrices
         dtest = xgb.DMatrix(
-            data[np.ix_(test_idx, cols)],
+            columns(test_idx, cols, fold_terms),
             nthread=config.threads,
             base_margin=rows_of(start if best_key[1] else None, test_idx),
         )
@@ -494,6 +528,7 @@ def train_model(
                 "linear_offset": best_key[1],
                 "validation_logloss": float(val_loss[k, best]),
                 "n_features": int(len(cols)),
+                "n_interaction_terms": int(fold_terms.shape[1]),
             }
         )
         log.info(
@@ -512,6 +547,7 @@ def train_model(
     ranking_all = dosage_ranking(data, y, kinds)
     cols = top_k_columns(ranking_all, kinds, candidates[chosen]["n_dosage_features"])
     all_rows = np.arange(n)
+    interactions, final_terms = screen(all_rows, ranking_all)
     split_all = train_test_split(
         all_rows, test_size=config.validation_fraction, stratify=y, random_state=config.seed + n_folds
     )
@@ -530,9 +566,9 @@ def train_model(
             start = linear_start + shift
         else:
             offset, start = fit_plain_offset(all_rows)
-    fnames = [names[c] for c in cols]
+    fnames = [names[c] for c in cols] + [t.name for t in interactions]
     dall = xgb.QuantileDMatrix(
-        data[:, cols],
+        columns(all_rows, cols, final_terms),
         label=y,
         weight=_class_weights(y, config),
         base_margin=start,
@@ -541,7 +577,7 @@ def train_model(
     )
     booster = xgb.train(params, dall, num_boost_round=n_rounds)
     booster.feature_names = fnames  # set after training: see the note on fold matrices
-    log.info("final model: candidate %d, %d rounds, %d features", chosen, n_rounds, len(cols))
+    log.info("final model: candidate %d, %d rounds, %d features", chosen, n_rounds, len(fnames))
 
     # Evaluation: the boosted model's OOF margins calibrated cross-fitted (each fold by a
     # calibrator fitted on the other folds' OOF), beside the baselines on the same folds.
@@ -610,7 +646,7 @@ def train_model(
         dlin = xgb.DMatrix(data[:, cols], label=y, base_margin=linear_start, nthread=config.threads)
         booster = xgb.train(params, dlin, num_boost_round=0)
         booster.feature_names = fnames
-        offset, n_rounds = linear_offset, 0
+        offset, n_rounds, interactions = linear_offset, 0, []
         ship_margin = oof_strong_margin
     log.info("shipped model: %s (%s)", shipped, ship_reason)
 
@@ -664,8 +700,18 @@ def train_model(
         "n_cases": n_cases,
         "n_features": p,
         "n_dosage_features": kinds.count("dosage"),
-        "n_model_features": len(cols),
+        "n_model_features": len(cols) + len(interactions),
     }
+    if config.interaction_screen:
+        metrics["interaction_screen"] = {
+            "method": f"products of the standardised dosages of the top {config.interaction_screen} in-fold "
+            "variants (pairs and squares), each times each covariate, and heterozygote indicators; score-test "
+            "z of each after the main effects, kept above the Bonferroni threshold (alpha 0.05), at most "
+            f"{config.interaction_terms}; the kept terms are columns of the trees",
+            "per_fold": interaction_info[:n_folds],
+            "final": interaction_info[n_folds] if len(interaction_info) > n_folds else None,
+            "in_shipped_model": [t.name for t in interactions],
+        }
     metrics["evaluation"] = {
         "linear_offset": (
             "the shipped model is the strong baseline alone (no trees)"
@@ -712,6 +758,7 @@ def train_model(
         oof_margin=oof_margin,
         offset=offset,
         oof_predictions={**predictions, "y": np.asarray(y)},
+        interactions=interactions,
     )
 
 
