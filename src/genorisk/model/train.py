@@ -14,6 +14,8 @@ Every data-driven step is fitted on training rows only. For outer fold ``k``:
    column) is computed on the outer training rows; each candidate keeps its
    own top-k dosage columns (k is part of the search, up to
    ``max_dosage_features``), so small cohorts can choose to drop the noise;
+   the interaction screen (:mod:`genorisk.model.interactions`) runs on the
+   same rows, and the terms that pass it are columns of every candidate;
 2. a logistic regression on the pgs, covariate and pc features is fitted on
    the outer training rows; candidates that use the linear offset (see
    ``ModelConfig.linear_offset``) start every row's margin at its logit, so
@@ -70,7 +72,7 @@ from genorisk.model.in_cohort import (
     ridge_score,
 )
 from genorisk.model.inputs import check_frame_matches_schema, check_labels, validate_schema
-from genorisk.model.interactions import InteractionTerm, interaction_matrix, screen_interactions
+from genorisk.model.interactions import PARTNER_FACTOR, InteractionTerm, interaction_matrix, screen_interactions
 from genorisk.model.metrics import evaluate_predictions
 from genorisk.model.select import dosage_ranking, top_k_columns
 
@@ -705,7 +707,9 @@ def train_model(
     if config.interaction_screen:
         metrics["interaction_screen"] = {
             "method": f"products of the standardised dosages of the top {config.interaction_screen} in-fold "
-            "variants (pairs and squares), each times each covariate, and heterozygote indicators; score-test "
+            f"variants with those of the top {PARTNER_FACTOR * config.interaction_screen} (each pair once, "
+            "squares included), each of the first times each covariate, and their heterozygote indicators; "
+            "score-test "
             "z of each after the main effects, kept above the Bonferroni threshold (alpha 0.05), at most "
             f"{config.interaction_terms}; the kept terms are columns of the trees",
             "per_fold": interaction_info[:n_folds],
