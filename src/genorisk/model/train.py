@@ -72,7 +72,13 @@ from genorisk.model.in_cohort import (
     ridge_score,
 )
 from genorisk.model.inputs import check_frame_matches_schema, check_labels, validate_schema
-from genorisk.model.interactions import PARTNER_FACTOR, InteractionTerm, interaction_matrix, screen_interactions
+from genorisk.model.interactions import (
+    MIN_MAF,
+    PARTNER_FACTOR,
+    InteractionTerm,
+    interaction_matrix,
+    screen_interactions,
+)
 from genorisk.model.metrics import evaluate_predictions
 from genorisk.model.select import dosage_ranking, top_k_columns
 
@@ -707,9 +713,9 @@ def train_model(
     if config.interaction_screen:
         metrics["interaction_screen"] = {
             "method": f"products of the standardised dosages of the top {config.interaction_screen} in-fold "
-            f"variants with those of the top {PARTNER_FACTOR * config.interaction_screen} (each pair once, "
-            "squares included), each of the first times each covariate, and their heterozygote indicators; "
-            "score-test "
+            f"variants with those of the top {PARTNER_FACTOR * config.interaction_screen} (each pair once; "
+            f"variants of minor allele frequency {MIN_MAF} or more), each of the first times each covariate, "
+            "and their heterozygote indicators; score-test "
             "z of each after the main effects, kept above the Bonferroni threshold (alpha 0.05), at most "
             f"{config.interaction_terms}; the kept terms are columns of the trees",
             "per_fold": interaction_info[:n_folds],
