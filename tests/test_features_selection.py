@@ -170,6 +170,7 @@ def test_training_on_union_equals_training_on_all_alleles(simulated_cohort):
     config = ModelConfig(
         n_folds=3, n_trials=3, n_bootstrap=20, threads=1, max_bin=16, n_estimators=150, early_stopping_rounds=10,
         max_dosage_features=k, min_dosage_features=2, in_cohort_score_sizes=(10, k), in_cohort_score_elastic_net=20,
+        interaction_screen=1,  # reads the top 40 of each fold's ranking, within the 60 kept
     )  # fmt: skip
     full = _select(vcf, phenotypes)
     keep = config.dosage_columns_per_fold  # the trees' and the in-cohort score's top k, as the workflow keeps

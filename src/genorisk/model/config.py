@@ -227,13 +227,15 @@ class ModelConfig:
 
     @property
     def dosage_columns_per_fold(self) -> int:
-        """Dosage columns the features keep per in-fold ranking: the trees' and the in-cohort score's."""
+        """Dosage columns the features keep per in-fold ranking: the trees', the in-cohort score's and the screen's."""
         # The in-cohort score's cross-fitting re-ranks its fold's top CANDIDATE_FACTOR x the largest size.
         from genorisk.model.in_cohort import CANDIDATE_FACTOR
+        from genorisk.model.interactions import SCREEN_DEPTH
 
         widest = max(*self.in_cohort_score_sizes, self.in_cohort_score_elastic_net)
         score = CANDIDATE_FACTOR * widest if self.in_cohort_score else 0
-        return max(self.max_dosage_features, score)
+        # The interaction screen reads the top SCREEN_DEPTH x interaction_screen (its partners).
+        return max(self.max_dosage_features, score, SCREEN_DEPTH * self.interaction_screen)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready mapping of every field (ranges as lists); ``from_dict`` inverts it."""

@@ -54,6 +54,10 @@ PARTNER_FACTOR = 10
 #: the training rows: a product of two rarer ones has a handful of co-carriers, whose z is far
 #: from normal (permuted outcomes at MAF 0.01-0.05 passed a term in 10 of 10 runs).
 MIN_MAF = 0.05
+#: The screen reads the top SCREEN_DEPTH x ``top`` of the ranking (the partners, after the
+#: allele-frequency filter): the features must keep that many per fold
+#: (:attr:`genorisk.model.ModelConfig.dosage_columns_per_fold`).
+SCREEN_DEPTH = 4 * PARTNER_FACTOR
 #: Rows per chunk of the screen's sums.
 ROW_CHUNK = 16384
 
@@ -265,7 +269,7 @@ def screen_interactions(
     ranking = np.asarray(ranking, dtype=np.int64)
     if len(ranking) and top > 0:
         # Allele frequencies of a prefix of the ranking only: enough for the top and the partners.
-        head = ranking[: 4 * PARTNER_FACTOR * int(top)]
+        head = ranking[: SCREEN_DEPTH * int(top)]
         mean, _ = _centres_and_scales(data, rows, head)
         ranking = head[np.minimum(mean, 2.0 - mean) / 2.0 >= MIN_MAF]
     k = min(int(top), len(ranking))
