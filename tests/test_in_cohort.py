@@ -264,9 +264,14 @@ def test_the_features_keep_what_the_largest_score_needs():
     assert ModelConfig.from_dict({}).dosage_columns_per_fold == 2000
     big = ModelConfig.from_dict({"in_cohort_score_sizes": [5000, 50]})
     assert big.in_cohort_score_sizes == (50, 5000) and big.dosage_columns_per_fold == 10000
+    no_screen = {"interaction_screen": 0}
     assert (
-        ModelConfig.from_dict({"in_cohort_score_sizes": [5000], "in_cohort_score": False}).dosage_columns_per_fold
+        ModelConfig.from_dict(
+            {"in_cohort_score_sizes": [5000], "in_cohort_score": False, **no_screen}
+        ).dosage_columns_per_fold
         == 1000
     )
-    wide_net = ModelConfig.from_dict({"in_cohort_score_sizes": [50], "in_cohort_score_elastic_net": 600})
+    wide_net = ModelConfig.from_dict({"in_cohort_score_sizes": [50], "in_cohort_score_elastic_net": 600, **no_screen})
     assert wide_net.dosage_columns_per_fold == 1200
+    # The interaction screen reads its partners 40 deep per screened variant.
+    assert ModelConfig.from_dict({"in_cohort_score": False, "interaction_screen": 100}).dosage_columns_per_fold == 4000
