@@ -97,17 +97,13 @@ class InteractionTerm:
         a = [labels.get(f, f) for f in self.features]
         if self.kind == "heterozygote":
             return f"heterozygous for {a[0]} (dominance)"
-        if self.features[0] == self.features[1]:
-            return f"{a[0]}, squared (non-linear effect)"
         return f"interaction of {a[0]} and {a[1]}"
 
     def values(self, columns: Sequence[np.ndarray]) -> np.ndarray:
         """The term for rows whose feature values are ``columns`` (one array per feature); NaN stays NaN."""
         x = [np.asarray(c, dtype=np.float64) for c in columns]
         if self.kind == "heterozygote":
-            out = ((x[0] > 0.5) & (x[0] < 1.5)).astype(np.float64)
-            out[np.isnan(x[0])] = np.nan
-            return out
+            return np.where(np.isnan(x[0]), np.nan, _heterozygous(x[0]))
         return (x[0] - self.centres[0]) / self.scales[0] * ((x[1] - self.centres[1]) / self.scales[1])
 
     def to_dict(self) -> dict[str, Any]:
@@ -182,6 +178,11 @@ def interaction_matrix(
         cols = [data[:, column_of[f]] if rows is None else data[rows, column_of[f]] for f in term.features]
         out[:, j] = term.values(cols)
     return out
+
+
+def _heterozygous(dosage: np.ndarray) -> np.ndarray:
+    """1.0 where the dosage rounds to 1 (a heterozygote), else 0.0 (missing values too)."""
+    return ((dosage > 0.5) & (dosage < 1.5)).astype(np.float64)
 
 
 def _centres_and_scales(data: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -290,7 +291,9 @@ def screen_interactions(
     outcome = np.asarray(y, dtype=np.float64)[rows]
     for start in range(0, n, ROW_CHUNK):
         chunk = rows[start : start + ROW_CHUNK]
-        b = np.column_stack([np.ones(len(chunk)), _standardised(data, chunk, partner_cols, centre, scale)[:, main]])
+        b = np.column_stack(
+            [np.ones(len(chunk)), _standardised(data, chunk, partner_cols[main], centre[main], scale[main])]
+        )
         gram += b.T @ b
         moment += b.T @ outcome[start : start + len(chunk)]
     # Least squares by the normal equations, accumulated over row chunks; lstsq takes the
@@ -311,8 +314,7 @@ def screen_interactions(
         cross += (z_top * r_chunk[:, None]).T @ w
         total += z_top.T @ w
         square += (z_top**2).T @ (w**2)
-        raw = data[np.ix_(chunk, partner_cols[:k])]
-        het = ((raw > 0.5) & (raw < 1.5)).astype(np.float64)
+        het = _heterozygous(data[np.ix_(chunk, partner_cols[:k])])
         het_cross += het.T @ r_chunk
         het_total += het.sum(axis=0)
     r_norm = np.sqrt(r_square)

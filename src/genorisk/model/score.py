@@ -106,11 +106,11 @@ def score_patients(
     # The screened interaction terms are the booster's last columns, computed from the patient's features.
     base = used[: len(used) - len(model.interactions)]
     data = X_patients[base].to_numpy(dtype=np.float32)
+    everything = X_patients.to_numpy(dtype=np.float32)
     if model.interactions:
         column_of = {name: j for j, name in enumerate(X_patients.columns)}
-        terms = interaction_matrix(model.interactions, X_patients.to_numpy(dtype=np.float32), column_of)
-        data = np.column_stack([data, terms])
-    n_missing = np.isnan(X_patients.to_numpy(dtype=np.float32)).sum(axis=1)
+        data = np.column_stack([data, interaction_matrix(model.interactions, everything, column_of)])
+    n_missing = np.isnan(everything).sum(axis=1)
     if model.offset is not None:
         offset_x = X_patients[model.offset.features].to_numpy(dtype=np.float64)
         # The in-cohort score's dosage terms are one driver ("in-cohort polygenic score"), not
